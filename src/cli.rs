@@ -1,0 +1,155 @@
+//! Command line: the agreed surface (`-f` before the subcommand, like compose), dispatch, exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{EXIT_OK, Error, Result};
+use crate::spec::{self, Spec};
+
+/// pinshare-dev: kubo and PinShare as separate containers, started in order of real readiness.
+#[derive(Debug, Parser)]
+#[command(name = "pinshare-dev", version, about)]
+pub struct Cli {
+    /// Spec file (default: pinshare.toml in the current directory or the nearest parent).
+    #[arg(short = 'f', long = "file", global = false, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// More output from the tool itself (-v, -vv).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the project's containers and start them in dependency order.
+    Up {
+        /// Services to start (with their dependencies); default all.
+        services: Vec<String>,
+        /// Return once every service is ready.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Do not watch source files.
+        #[arg(long)]
+        no_watch: bool,
+    },
+    /// Remove the project's containers and network; volumes only with --volumes.
+    Down {
+        /// Also remove the project's named volumes (their data is lost).
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Show container output.
+    Logs {
+        /// Services; default all.
+        services: Vec<String>,
+        /// Keep following.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Number of lines from the end of each service's output.
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+        /// Only output newer than this (e.g. 10m, 30s).
+        #[arg(long, value_name = "DUR")]
+        since: Option<String>,
+        /// Show timestamps.
+        #[arg(short = 't', long)]
+        timestamps: bool,
+    },
+    /// Service, container state, readiness, ports, image, restarts, uptime.
+    Ps {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the spec only; never touches Docker.
+    Check,
+    /// Write the embedded pinshare.toml and Dockerfile into the current directory.
+    Init {
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the JSON Schema of pinshare.toml (for editors).
+    Schema,
+}
+
+/// Sets up tracing on stderr; `RUST_LOG` overrides `-v`.
+pub fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn load(file: Option<&std::path::Path>) -> Result<Spec> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
+    let path = spec::locate(file, &cwd)?;
+    // Show paths relative to where the user is, as they would type them.
+    let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
+    Ok(spec::load(&shown)?)
+}
+
+async fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Check => {
+            let spec = load(cli.file.as_deref())?;
+            println!("{}: ok ({} services: {}; start order {})", spec.file.display(), spec.services.len(), spec.service_list(), spec.order.join(" → "));
+            Ok(EXIT_OK)
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default());
+            Ok(EXIT_OK)
+        }
+        Command::Init { force } => {
+            let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
+            let written = crate::embedded::write_into(&cwd, force).map_err(Error::Usage)?;
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            println!("next: pinshare-dev up");
+            Ok(EXIT_OK)
+        }
+        Command::Up { services, detach, no_watch: _ } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::up::up(spec, crate::up::UpOptions { services, detach }).await
+        }
+        Command::Down { volumes } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::down::down(&spec, volumes).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Logs { services, follow, tail, since, timestamps } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::logs::logs(&spec, crate::logs::LogsOptions { services, follow, tail, since, timestamps }).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Ps { json } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::ps::ps(&spec, json).await?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// Runs the command and returns the process exit code; errors are printed here.
+pub async fn run(cli: Cli) -> u8 {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(Error::Spec(errors)) => {
+            eprint!("{}", errors.render(console::colors_enabled_stderr()));
+            crate::error::EXIT_USAGE
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            eprintln!("error: {e}");
+            code
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! One-shot steps run before a service starts: each in its own short-lived container with the service's
+//! volumes, required to exit 0. `kubo_config` is the same mechanism with a little logic around it: repair the
+//! repo's ownership, `ipfs init` only when there is no config, then `ipfs config --json KEY VALUE` only for keys
+//! whose value differs — so it is idempotent and needs no shell in the image.
+
+use std::io::Read;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::printer::Printer;
+use crate::spec::{InitAction, InitStep, Service, Spec};
+
+/// Largest repo (as a tar) we repair by rewriting ownership through the Engine API.
+const REPAIR_LIMIT: usize = 512 << 20;
+
+fn step_container(spec: &Spec) -> impl Fn(&Service) -> String + '_ {
+    move |svc| format!("{}-init", spec.container_name(&svc.name))
+}
+
+fn body(spec: &Spec, svc: &Service, image: &str, argv: &[String], user: Option<&str>) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(argv[..1].to_vec()),
+        cmd: Some(argv[1..].to_vec()),
+        user: user.map(str::to_string),
+        env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(labels::container(&spec.project, &svc.name, "init", "")),
+        host_config: Some(HostConfig { mounts: Some(crate::up::mounts(spec, svc)), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// Runs argv in a fresh container and returns exit code and output; the container is always removed.
+async fn one_shot(engine: &Engine, spec: &Spec, svc: &Service, image: &str, argv: &[String], user: Option<&str>) -> Result<(i64, String)> {
+    let name = step_container(spec)(svc);
+    engine.remove_container(&name).await?;
+    engine.create_container(&name, body(spec, svc, image, argv, user)).await?;
+    let result = async {
+        engine.start_container(&name).await?;
+        let code = engine.wait_container(&name).await?;
+        let mut out = String::new();
+        let mut logs = engine.logs(&name, &crate::engine::LogOptions::default());
+        while let Some(chunk) = futures_util::StreamExt::next(&mut logs).await {
+            out.push_str(&String::from_utf8_lossy(&chunk?.bytes));
+        }
+        Ok::<_, Error>((code, out))
+    }
+    .await;
+    engine.remove_container(&name).await?;
+    result
+}
+
+/// Runs every init step of a service, in order.
+pub async fn run_all(engine: &Engine, spec: &Spec, svc: &Service, service_image: &str, printer: &Printer) -> Result<()> {
+    for step in &svc.init {
+        let image = step.image.as_deref().unwrap_or(service_image);
+        match &step.action {
+            InitAction::Command(argv) => {
+                let (code, out) = one_shot(engine, spec, svc, image, argv, step.user.as_deref()).await?;
+                for l in out.lines() {
+                    printer.event(&svc.name, &format!("{}: {l}", step.name));
+                }
+                if code != 0 {
+                    return Err(Error::Runtime(format!("{}: init step `{}` (`{}`) exited with code {code}; the service was not started", svc.name, step.name, argv.join(" "))));
+                }
+                printer.event(&svc.name, &format!("init step `{}` done", step.name));
+            }
+            InitAction::KuboConfig { .. } => kubo_config(engine, spec, svc, step, image, printer).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Reads a dotted key from a JSON config, as kubo splits it.
+pub fn get_path<'a>(config: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(config, |v, k| v.get(k))
+}
+
+/// The keys whose configured value differs from `config`.
+pub fn differing<'a>(config: Option<&serde_json::Value>, keys: &'a [(String, serde_json::Value)]) -> Vec<&'a (String, serde_json::Value)> {
+    keys.iter().filter(|(k, v)| config.and_then(|c| get_path(c, k)) != Some(v)).collect()
+}
+
+struct Entry {
+    header: tar::Header,
+    data: Vec<u8>,
+}
+
+fn read_tar(bytes: &[u8]) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut a = tar::Archive::new(bytes);
+    for e in a.entries()? {
+        let mut e = e?;
+        let header = e.header().clone();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data)?;
+        out.push(Entry { header, data });
+    }
+    Ok(out)
+}
+
+fn io_err(what: &str, e: &std::io::Error) -> Error {
+    Error::Runtime(format!("{what}: {e}"))
+}
+
+/// Rewrites, with `uid:gid`, every entry of the repo not owned by them. Returns the paths repaired.
+async fn repair_ownership(engine: &Engine, container: &str, repo: &str, uid: u32, gid: u32) -> Result<Vec<String>> {
+    let parent = repo.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+    let Some(tar_bytes) = engine.download(container, repo).await? else { return Ok(Vec::new()) };
+    if tar_bytes.len() > REPAIR_LIMIT {
+        return Err(Error::Runtime(format!("{repo} is too large to repair here; fix its ownership with: docker run --rm --user 0 -v VOLUME:{repo} --entrypoint chown IMAGE -R {uid}:{gid} {repo}")));
+    }
+    let entries = read_tar(&tar_bytes).map_err(|e| io_err("reading the repo archive", &e))?;
+    let mut repaired = Vec::new();
+    let mut b = tar::Builder::new(Vec::new());
+    for mut e in entries {
+        let owned = e.header.uid().ok() == Some(u64::from(uid));
+        if owned {
+            continue;
+        }
+        let path = e.header.path().map(|p| p.display().to_string()).unwrap_or_default();
+        repaired.push(format!("{parent}/{path}").replace("//", "/"));
+        e.header.set_uid(u64::from(uid));
+        e.header.set_gid(u64::from(gid));
+        // The owner must at least read (config is 0600 in kubo).
+        let mode = e.header.mode().unwrap_or(0o600) | 0o600;
+        e.header.set_mode(mode);
+        e.header.set_cksum();
+        b.append(&e.header, e.data.as_slice()).map_err(|er| io_err("building the repair archive", &er))?;
+    }
+    if repaired.is_empty() {
+        return Ok(repaired);
+    }
+    let tar = b.into_inner().map_err(|e| io_err("building the repair archive", &e))?;
+    engine.upload(container, parent, tar).await?;
+    Ok(repaired)
+}
+
+async fn kubo_config(engine: &Engine, spec: &Spec, svc: &Service, step: &InitStep, image: &str, printer: &Printer) -> Result<()> {
+    let InitAction::KuboConfig { repo, uid, gid, keys } = &step.action else { return Ok(()) };
+    let user = format!("{uid}:{gid}");
+    let config_path = format!("{repo}/config");
+
+    // A created, never started container gives archive access to the volumes without a shell.
+    let probe = step_container(spec)(svc);
+    engine.remove_container(&probe).await?;
+    engine.create_container(&probe, body(spec, svc, image, &["ipfs".into(), "version".into()], Some(&user))).await?;
+    let inspected = async {
+        let mut config = engine.download(&probe, &config_path).await?;
+        if let Some(bytes) = &config {
+            let entries = read_tar(bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
+            let wrong_owner = entries.first().is_some_and(|e| e.header.uid().ok() != Some(u64::from(*uid)) || e.header.mode().unwrap_or(0) & 0o400 == 0);
+            if wrong_owner {
+                let owner = entries.first().and_then(|e| e.header.uid().ok()).unwrap_or(0);
+                let fixed = repair_ownership(engine, &probe, repo, *uid, *gid).await?;
+                printer.event(&svc.name, &format!("{config_path} was owned by uid {owner}; repaired ownership of {} path(s) in {repo} to {user}", fixed.len()));
+                config = engine.download(&probe, &config_path).await?;
+            }
+        }
+        Ok::<_, Error>(config)
+    }
+    .await;
+    engine.remove_container(&probe).await?;
+    let config = match inspected? {
+        None => None,
+        Some(bytes) => {
+            let entries = read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
+            let json = entries.first().and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.data).ok());
+            if json.is_none() {
+                return Err(Error::Runtime(format!("{}: {config_path} exists but is not valid JSON; fix or remove it (the volume is kept)", svc.name)));
+            }
+            json
+        }
+    };
+
+    if config.is_none() {
+        let mut argv = vec!["ipfs".to_string(), "init".to_string()];
+        if let Some(profile) = svc.env.get("IPFS_PROFILE") {
+            argv.extend(["--profile".to_string(), profile.clone()]);
+        }
+        run_checked(engine, spec, svc, image, &argv, &user, printer).await?;
+        printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
+    }
+    let todo = differing(config.as_ref(), keys);
+    for (k, v) in &todo {
+        let argv = vec!["ipfs".to_string(), "config".to_string(), "--json".to_string(), k.clone(), v.to_string()];
+        run_checked(engine, spec, svc, image, &argv, &user, printer).await?;
+    }
+    if todo.is_empty() {
+        printer.event(&svc.name, "kubo config up to date");
+    } else {
+        let names: Vec<&str> = todo.iter().map(|(k, _)| k.as_str()).collect();
+        printer.event(&svc.name, &format!("kubo config written: {}", names.join(", ")));
+    }
+    Ok(())
+}
+
+async fn run_checked(engine: &Engine, spec: &Spec, svc: &Service, image: &str, argv: &[String], user: &str, printer: &Printer) -> Result<()> {
+    let (code, out) = one_shot(engine, spec, svc, image, argv, Some(user)).await?;
+    if code != 0 {
+        for l in out.lines() {
+            printer.event(&svc.name, &format!("kubo-config: {l}"));
+        }
+        let last = out.lines().last().unwrap_or("").to_string();
+        return Err(Error::Runtime(format!("{}: `{}` exited with code {code}: {last}", svc.name, argv.join(" "))));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_keys_are_read_like_kubo() {
+        let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://localhost:5173"]}}});
+        assert_eq!(get_path(&c, "API.HTTPHeaders.Access-Control-Allow-Origin"), Some(&json!(["http://localhost:5173"])));
+        assert_eq!(get_path(&c, "API.Missing"), None);
+    }
+
+    #[test]
+    fn only_differing_keys_are_written() {
+        let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://a"], "Access-Control-Allow-Methods": ["GET"]}}});
+        let keys = vec![
+            ("API.HTTPHeaders.Access-Control-Allow-Origin".to_string(), json!(["http://a"])),
+            ("API.HTTPHeaders.Access-Control-Allow-Methods".to_string(), json!(["GET", "POST"])),
+        ];
+        let d = differing(Some(&c), &keys);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].0, "API.HTTPHeaders.Access-Control-Allow-Methods");
+        assert_eq!(differing(None, &keys).len(), 2);
+    }
+}

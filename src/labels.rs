@@ -1,0 +1,34 @@
+//! The labels that mark Docker objects as ours. Docker is the source of truth: no state file.
+
+use std::collections::HashMap;
+
+/// Project name.
+pub const PROJECT: &str = "dev.pinshare.project";
+/// Service name.
+pub const SERVICE: &str = "dev.pinshare.service";
+/// Hash of the container's desired configuration.
+pub const CONFIG_HASH: &str = "dev.pinshare.config-hash";
+/// `service` for a long-running container, `init` for a one-shot step.
+pub const ROLE: &str = "dev.pinshare.role";
+/// Hash of a built image's context, on images we build.
+pub const CONTEXT_HASH: &str = "dev.pinshare.context-hash";
+
+/// Labels for a project-wide object (network, volume).
+pub fn project(project: &str) -> HashMap<String, String> {
+    HashMap::from([(PROJECT.to_string(), project.to_string())])
+}
+
+/// Labels for a container of a service.
+pub fn container(project: &str, service: &str, role: &str, hash: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (PROJECT.to_string(), project.to_string()),
+        (SERVICE.to_string(), service.to_string()),
+        (ROLE.to_string(), role.to_string()),
+        (CONFIG_HASH.to_string(), hash.to_string()),
+    ])
+}
+
+/// Docker filter selecting objects of one project.
+pub fn project_filter(project: &str) -> String {
+    format!("{PROJECT}={project}")
+}

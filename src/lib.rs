@@ -1,0 +1,22 @@
+//! pinshare-dev: runs kubo and PinShare as separate containers, started in order of real readiness.
+//!
+//! Concept → file: `spec` (pinshare.toml), `engine` (Docker), `plan` (what to change), `up` (reconcile and
+//! run), `init_step` (one-shot steps, kubo repo preparation), `probe` (readiness), `context` + `dockerignore`
+//! (build contexts), `printer` (the one terminal writer), `logs`, `ps`, `down`, `cli`.
+
+pub mod cli;
+pub mod context;
+pub mod dockerignore;
+pub mod down;
+pub mod embedded;
+pub mod engine;
+pub mod error;
+pub mod init_step;
+pub mod labels;
+pub mod logs;
+pub mod plan;
+pub mod printer;
+pub mod probe;
+pub mod ps;
+pub mod spec;
+pub mod up;

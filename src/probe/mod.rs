@@ -1,0 +1,128 @@
+//! Probes run by the tool: one enum ([`crate::spec::Check`]), one small file per kind. Readiness polls fast at
+//! first (tens of milliseconds) and backs off to the probe's period, until its start timeout.
+
+mod exec;
+mod http;
+mod tcp;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::engine::Engine;
+use crate::spec::{Check, Probe};
+
+/// Where a probe reaches a container port from the host.
+pub type PortResolver<'a> = &'a (dyn Fn(u16) -> Option<SocketAddr> + Send + Sync);
+
+/// One attempt. `Err` carries a short reason ("connection refused", "HTTP 503").
+pub async fn check_once(engine: &Engine, container: &str, check: &Check, resolve: PortResolver<'_>, timeout: Duration) -> Result<(), String> {
+    let attempt = async {
+        match check {
+            Check::Http { port, path, method, headers } => {
+                let addr = resolve(*port).ok_or_else(|| format!("container port {port} is neither published nor reachable on the project network"))?;
+                http::check(addr, method, path, headers).await
+            }
+            Check::Tcp { port } => {
+                let addr = resolve(*port).ok_or_else(|| format!("container port {port} is neither published nor reachable on the project network"))?;
+                tcp::check(addr).await
+            }
+            Check::Exec { argv } => exec::check(engine, container, argv).await,
+        }
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
+/// Delay before attempt `n` (0-based): 10 ms doubling up to `period`.
+pub fn backoff(n: u32, period: Duration) -> Duration {
+    let ms = 10u64.saturating_mul(1u64 << n.min(16));
+    Duration::from_millis(ms).min(period)
+}
+
+/// How a readiness wait ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// Not ready within the start timeout.
+    #[error("not ready after {waited_ms} ms (last probe: {last})")]
+    Timeout {
+        /// How long we waited.
+        waited_ms: u128,
+        /// The last failure.
+        last: String,
+    },
+    /// The container stopped.
+    #[error("exited with code {0} before it was ready")]
+    Exited(i64),
+}
+
+/// Polls until the probe passes; fails early when the container exits. Returns the time it took.
+pub async fn wait_ready(engine: &Engine, container: &str, probe: &Probe, resolve: PortResolver<'_>) -> Result<Duration, NotReady> {
+    let start = Instant::now();
+    let exited = engine.wait_container(container);
+    tokio::pin!(exited);
+    let mut n = 0;
+    loop {
+        let last = match check_once(engine, container, &probe.check, resolve, probe.timeout).await {
+            Ok(()) => return Ok(start.elapsed()),
+            Err(e) => e,
+        };
+        if start.elapsed() >= probe.start_timeout {
+            return Err(NotReady::Timeout { waited_ms: start.elapsed().as_millis(), last });
+        }
+        let delay = backoff(n, probe.period);
+        n += 1;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            code = &mut exited => {
+                return Err(NotReady::Exited(code.unwrap_or(-1)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_fast_and_caps_at_the_period() {
+        let p = Duration::from_secs(1);
+        assert_eq!(backoff(0, p), Duration::from_millis(10));
+        assert_eq!(backoff(1, p), Duration::from_millis(20));
+        assert_eq!(backoff(3, p), Duration::from_millis(80));
+        assert_eq!(backoff(10, p), p);
+        assert_eq!(backoff(60, p), p);
+    }
+
+    #[tokio::test]
+    async fn http_probe_passes_on_2xx_and_fails_on_405() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else { return };
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let status = if req.starts_with("POST /api/v0/id") { "200 OK" } else { "405 Method Not Allowed" };
+                let _ = s.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes()).await;
+            }
+        });
+        let h = std::collections::BTreeMap::new();
+        assert_eq!(http::check(addr, "POST", "/api/v0/id", &h).await, Ok(()));
+        let e = http::check(addr, "GET", "/api/v0/id", &h).await.expect_err("405 fails");
+        assert!(e.contains("405"), "{e}");
+        assert_eq!(tcp::check(addr).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn tcp_probe_fails_on_a_closed_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        drop(l);
+        assert!(tcp::check(addr).await.is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Spec errors that point into the file: message, `FILE:LINE:COL`, the source line with a caret, a hint.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+
+/// One problem in the spec, located by a byte range.
+#[derive(Debug, Clone)]
+pub struct SpecError {
+    /// What is wrong.
+    pub message: String,
+    /// Byte range in the file.
+    pub span: Range<usize>,
+    /// What to do about it.
+    pub help: Option<String>,
+    source: Arc<NamedSource<String>>,
+    file: String,
+    text: Arc<String>,
+}
+
+impl SpecError {
+    pub(crate) fn new(file: &str, text: &Arc<String>, source: &Arc<NamedSource<String>>, message: String, span: Range<usize>, help: Option<String>) -> Self {
+        let end = span.end.min(text.len());
+        let start = span.start.min(end);
+        SpecError { message, span: start..end, help, source: Arc::clone(source), file: file.to_string(), text: Arc::clone(text) }
+    }
+
+    /// 1-based line and column of the start of the span.
+    pub fn line_col(&self) -> (usize, usize) {
+        let before = &self.text[..self.span.start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// `FILE:LINE:COL`
+    pub fn location(&self) -> String {
+        let (l, c) = self.line_col();
+        format!("{}:{l}:{c}", self.file)
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl Diagnostic for SpecError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        None
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(self.source.as_ref())
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let len = (self.span.end - self.span.start).max(usize::from(self.span.start < self.text.len()));
+        Some(Box::new(std::iter::once(LabeledSpan::new(Some("here".into()), self.span.start, len))))
+    }
+}
+
+/// Every problem found in one spec file.
+#[derive(Debug, Clone)]
+pub struct SpecErrors {
+    /// The problems, in file order.
+    pub errors: Vec<SpecError>,
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}", e.location(), e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+impl SpecErrors {
+    /// Renders every error: a `error: FILE:LINE:COL: message` line, then the source excerpt with a caret and the
+    /// hint. Colours only when `color` is set.
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100);
+        let mut out = String::new();
+        for e in &self.errors {
+            out.push_str(&format!("error: {}: {}\n", e.location(), e.message));
+            let mut excerpt = String::new();
+            if handler.render_report(&mut excerpt, e).is_ok() {
+                out.push_str(&excerpt);
+            }
+        }
+        let n = self.errors.len();
+        out.push_str(&format!("{n} error{} in the spec; nothing was changed\n", if n == 1 { "" } else { "s" }));
+        out
+    }
+}

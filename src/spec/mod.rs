@@ -1,0 +1,331 @@
+//! The project spec: `pinshare.toml` parsed (`raw.rs`), then validated into a [`Spec`] that cannot be invalid
+//! (`validate.rs`). Errors carry file, line and column (`diagnostic.rs`).
+
+mod diagnostic;
+pub mod raw;
+pub mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use diagnostic::{SpecError, SpecErrors};
+pub use units::{MountSource, PortMapping, Protocol, VolumeMount};
+
+/// Default spec file name, looked up in the current directory and its parents.
+pub const FILE_NAME: &str = "pinshare.toml";
+
+/// A validated project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spec {
+    /// Project name: prefixes Docker object names and fills the project label.
+    pub project: String,
+    /// The spec file as given or found.
+    pub file: PathBuf,
+    /// Directory of the spec file; relative paths in the spec are resolved against it.
+    pub dir: PathBuf,
+    /// Services by name.
+    pub services: BTreeMap<String, Service>,
+    /// Service names in dependency order (dependencies first, ties by name).
+    pub order: Vec<String>,
+}
+
+/// A validated service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// Service name (also its network alias).
+    pub name: String,
+    /// Where the image comes from.
+    pub image: ImageSource,
+    /// Services that must be ready first.
+    pub depends_on: Vec<String>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Published ports.
+    pub ports: Vec<PortMapping>,
+    /// Mounts.
+    pub volumes: Vec<VolumeMount>,
+    /// Requests and limits.
+    pub resources: Resources,
+    /// Readiness probe.
+    pub readiness: Option<Probe>,
+    /// Liveness probe.
+    pub liveness: Option<Probe>,
+    /// One-shot steps before start.
+    pub init: Vec<InitStep>,
+    /// Command override.
+    pub command: Option<Vec<String>>,
+    /// Entrypoint override.
+    pub entrypoint: Option<Vec<String>>,
+    /// User override.
+    pub user: Option<String>,
+    /// Grace period between SIGTERM and SIGKILL.
+    #[serde(skip)]
+    pub stop_grace: Duration,
+    /// Watched paths (absolute) and extra ignore globs.
+    pub watch: Watch,
+}
+
+/// Where a service's image comes from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum ImageSource {
+    /// Use a local image, pulling it when missing.
+    Pull {
+        /// Reference such as `ipfs/kubo:v0.39.0`.
+        reference: String,
+    },
+    /// Build from a local context.
+    Build(Build),
+}
+
+impl ImageSource {
+    /// The reference containers are created from.
+    pub fn reference(&self) -> &str {
+        match self {
+            ImageSource::Pull { reference } => reference,
+            ImageSource::Build(b) => &b.tag,
+        }
+    }
+}
+
+/// A local image build.
+#[derive(Debug, Clone, Serialize)]
+pub struct Build {
+    /// Tag given to the built image.
+    pub tag: String,
+    /// Absolute context directory.
+    pub context: PathBuf,
+    /// Dockerfile path relative to the context, with `/` separators.
+    pub dockerfile: String,
+    /// Build arguments.
+    pub args: BTreeMap<String, String>,
+    /// Target stage.
+    pub target: Option<String>,
+    /// Host-side command run before the image build.
+    pub host_command: Option<HostCommand>,
+}
+
+/// A command run on the host before an image build.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCommand {
+    /// argv
+    pub argv: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Absolute working directory.
+    pub workdir: PathBuf,
+}
+
+/// Requests and limits, in Docker's units.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Resources {
+    /// CPU request in millicores.
+    pub cpu_millis: Option<u64>,
+    /// Memory request in bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPU limit in millicores.
+    pub cpu_limit_millis: Option<u64>,
+    /// Memory limit in bytes.
+    pub memory_limit_bytes: Option<u64>,
+}
+
+/// A probe and its timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// What is checked.
+    pub check: Check,
+    /// Longest interval between attempts.
+    #[serde(serialize_with = "ser_millis")]
+    pub period: Duration,
+    /// Timeout of one attempt.
+    #[serde(serialize_with = "ser_millis")]
+    pub timeout: Duration,
+    /// Give up on readiness after this long.
+    #[serde(serialize_with = "ser_millis")]
+    pub start_timeout: Duration,
+    /// Consecutive failures that count as failed.
+    pub failure_threshold: u32,
+}
+
+fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(d.as_millis())
+}
+
+/// The kinds of probe.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// HTTP request; 2xx/3xx passes.
+    Http {
+        /// Container port.
+        port: u16,
+        /// Path.
+        path: String,
+        /// Method.
+        method: String,
+        /// Extra headers.
+        headers: BTreeMap<String, String>,
+    },
+    /// TCP connect.
+    Tcp {
+        /// Container port.
+        port: u16,
+    },
+    /// Command in the container; exit 0 passes.
+    Exec {
+        /// argv
+        argv: Vec<String>,
+    },
+}
+
+/// A one-shot step run before the service starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitStep {
+    /// Name for output.
+    pub name: String,
+    /// Image; `None` means the service's image.
+    pub image: Option<String>,
+    /// User.
+    pub user: Option<String>,
+    /// What the step does.
+    pub action: InitAction,
+}
+
+/// What an init step does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitAction {
+    /// Run this argv (as the entrypoint) and require exit 0.
+    Command(Vec<String>),
+    /// Prepare a Kubo repo: ownership, `ipfs init` when there is no config, then `ipfs config --json` for
+    /// each key whose value differs.
+    KuboConfig {
+        /// Repo path in the container (`IPFS_PATH`).
+        repo: String,
+        /// uid:gid kubo runs as.
+        uid: u32,
+        /// gid
+        gid: u32,
+        /// Keys and JSON values, in key order.
+        keys: Vec<(String, serde_json::Value)>,
+    },
+}
+
+/// What a service watches.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Watch {
+    /// Absolute paths.
+    pub paths: Vec<PathBuf>,
+    /// Extra ignore globs.
+    pub ignore: Vec<String>,
+}
+
+impl Spec {
+    /// Services in reverse dependency order: the order to stop them in.
+    pub fn stop_order(&self) -> Vec<String> {
+        self.order.iter().rev().cloned().collect()
+    }
+
+    /// The Docker name of a named volume of this project.
+    pub fn volume_name(&self, name: &str) -> String {
+        format!("{}_{name}", self.project)
+    }
+
+    /// The project network's name.
+    pub fn network_name(&self) -> String {
+        format!("{}_net", self.project)
+    }
+
+    /// The container name of a service.
+    pub fn container_name(&self, service: &str) -> String {
+        format!("{}-{service}", self.project)
+    }
+
+    /// Every named volume the services use, deduplicated, in name order.
+    pub fn named_volumes(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .services
+            .values()
+            .flat_map(|s| s.volumes.iter())
+            .filter_map(|v| match &v.source {
+                MountSource::Volume { name } => Some(name.clone()),
+                MountSource::Bind { .. } => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Service names for messages: `ipfs, pinshare`.
+    pub fn service_list(&self) -> String {
+        self.services.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl PortMapping {
+    /// Address to reach this port from the host: the bound address, loopback for a wildcard bind.
+    pub fn reach_ip(&self) -> IpAddr {
+        if self.host_ip.is_unspecified() {
+            if self.host_ip.is_ipv4() { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) }
+        } else {
+            self.host_ip
+        }
+    }
+}
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No file was given and none was found.
+    #[error("no {FILE_NAME} in {0} or any parent directory")]
+    NotFound(PathBuf),
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The contents are invalid.
+    #[error(transparent)]
+    Invalid(#[from] SpecErrors),
+}
+
+/// Finds the spec: the given path, or `pinshare.toml` in `cwd` or its nearest parent.
+pub fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(LoadError::NotFound(cwd.to_path_buf()))
+}
+
+/// Reads and validates a spec file.
+pub fn load(path: &Path) -> Result<Spec, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    Ok(parse(path, &text)?)
+}
+
+/// Validates spec text; `path` names the file in errors and anchors relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
+    validate::validate(path, text)
+}
+
+/// JSON Schema of the file format, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(raw::RawSpec)).unwrap_or_default()
+}
