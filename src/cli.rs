@@ -84,15 +84,23 @@ pub fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn load(file: Option<&std::path::Path>) -> Result<Spec> {
-    let cwd = std::env::current_dir().map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
     let path = spec::locate(file, &cwd)?;
     // Show paths relative to where the user is, as they would type them.
-    let shown = path.strip_prefix(&cwd).map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
+    let shown = path
+        .strip_prefix(&cwd)
+        .map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
     Ok(spec::load(&shown)?)
 }
 
@@ -100,11 +108,20 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check => {
             let spec = load(cli.file.as_deref())?;
-            println!("{}: ok ({} services: {}; start order {})", spec.file.display(), spec.services.len(), spec.service_list(), spec.order.join(" → "));
+            println!(
+                "{}: ok ({} services: {}; start order {})",
+                spec.file.display(),
+                spec.services.len(),
+                spec.service_list(),
+                spec.order.join(" → ")
+            );
             Ok(EXIT_OK)
         }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default()
+            );
             Ok(EXIT_OK)
         }
         Command::Init { force } => {
@@ -116,7 +133,11 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             println!("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
-        Command::Up { services, detach, no_watch: _ } => {
+        Command::Up {
+            services,
+            detach,
+            no_watch: _,
+        } => {
             let spec = load(cli.file.as_deref())?;
             crate::up::up(spec, crate::up::UpOptions { services, detach }).await
         }
@@ -125,9 +146,25 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             crate::down::down(&spec, volumes).await?;
             Ok(EXIT_OK)
         }
-        Command::Logs { services, follow, tail, since, timestamps } => {
+        Command::Logs {
+            services,
+            follow,
+            tail,
+            since,
+            timestamps,
+        } => {
             let spec = load(cli.file.as_deref())?;
-            crate::logs::logs(&spec, crate::logs::LogsOptions { services, follow, tail, since, timestamps }).await?;
+            crate::logs::logs(
+                &spec,
+                crate::logs::LogsOptions {
+                    services,
+                    follow,
+                    tail,
+                    since,
+                    timestamps,
+                },
+            )
+            .await?;
             Ok(EXIT_OK)
         }
         Command::Ps { json } => {

@@ -19,33 +19,47 @@ pub struct Context {
 
 /// Reads the ignore file for a Dockerfile: `<dockerfile>.dockerignore` next to it wins over the context's
 /// `.dockerignore`. Returns the rules and the context-relative path of the file used.
-pub fn ignore_rules(context: &Path, dockerfile: &str) -> io::Result<(DockerIgnore, Option<String>)> {
+pub fn ignore_rules(
+    context: &Path,
+    dockerfile: &str,
+) -> io::Result<(DockerIgnore, Option<String>)> {
     let specific = format!("{dockerfile}.dockerignore");
     for rel in [specific.as_str(), ".dockerignore"] {
         let p = context.join(rel);
         if p.is_file() {
             let text = std::fs::read_to_string(&p)?;
-            let rules = DockerIgnore::parse(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))?;
+            let rules = DockerIgnore::parse(&text).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
+            })?;
             return Ok((rules, Some(rel.to_string())));
         }
     }
     Ok((DockerIgnore::default(), None))
 }
 
-fn walk(root: &Path, dir: &Path, rel: &str, ignore: &DockerIgnore, out: &mut Vec<(String, PathBuf, bool)>) -> io::Result<()> {
+fn walk(
+    dir: &Path,
+    rel: &str,
+    ignore: &DockerIgnore,
+    out: &mut Vec<(String, PathBuf, bool)>,
+) -> io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let child_rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let ft = e.file_type()?;
         let excluded = ignore.is_excluded(&child_rel);
         if ft.is_dir() {
             if !excluded {
                 out.push((child_rel.clone(), e.path(), true));
-                walk(root, &e.path(), &child_rel, ignore, out)?;
+                walk(&e.path(), &child_rel, ignore, out)?;
             } else if ignore.may_reinclude_below(&child_rel) {
-                walk(root, &e.path(), &child_rel, ignore, out)?;
+                walk(&e.path(), &child_rel, ignore, out)?;
             }
         } else if !excluded && (ft.is_file() || ft.is_symlink()) {
             out.push((child_rel, e.path(), false));
@@ -58,7 +72,7 @@ fn walk(root: &Path, dir: &Path, rel: &str, ignore: &DockerIgnore, out: &mut Vec
 pub fn pack(context: &Path, dockerfile: &str, salt: &str) -> io::Result<Context> {
     let (ignore, ignore_file) = ignore_rules(context, dockerfile)?;
     let mut entries = Vec::new();
-    walk(context, context, "", &ignore, &mut entries)?;
+    walk(context, "", &ignore, &mut entries)?;
     for always in std::iter::once(dockerfile.to_string()).chain(ignore_file) {
         if !entries.iter().any(|(r, _, _)| *r == always) {
             entries.push((always.clone(), context.join(&always), false));
@@ -109,7 +123,11 @@ pub fn pack(context: &Path, dockerfile: &str, salt: &str) -> io::Result<Context>
         files += 1;
     }
     let tar = builder.into_inner()?;
-    Ok(Context { tar, hash: hasher.finalize().to_hex().to_string(), files })
+    Ok(Context {
+        tar,
+        hash: hasher.finalize().to_hex().to_string(),
+        files,
+    })
 }
 
 #[cfg(test)]
@@ -118,7 +136,16 @@ mod tests {
 
     fn names(tar: &[u8]) -> Vec<String> {
         let mut a = tar::Archive::new(tar);
-        a.entries().expect("tar").map(|e| e.expect("entry").path().expect("path").display().to_string()).collect()
+        a.entries()
+            .expect("tar")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect()
     }
 
     #[test]
@@ -128,7 +155,11 @@ mod tests {
         std::fs::create_dir_all(p.join("app")).expect("mkdir");
         std::fs::create_dir_all(p.join("target/release")).expect("mkdir");
         std::fs::write(p.join("app/Dockerfile"), "FROM scratch\n").expect("write");
-        std::fs::write(p.join("app/Dockerfile.dockerignore"), "**\n!target/release/app\n").expect("write");
+        std::fs::write(
+            p.join("app/Dockerfile.dockerignore"),
+            "**\n!target/release/app\n",
+        )
+        .expect("write");
         std::fs::write(p.join(".dockerignore"), "nothing\n").expect("write");
         std::fs::write(p.join("target/release/app"), "bin").expect("write");
         std::fs::write(p.join("target/release/other"), "bin").expect("write");
@@ -137,8 +168,14 @@ mod tests {
         let n = names(&c.tar);
         assert!(n.contains(&"target/release/app".to_string()), "{n:?}");
         assert!(n.contains(&"app/Dockerfile".to_string()), "{n:?}");
-        assert!(n.contains(&"app/Dockerfile.dockerignore".to_string()), "{n:?}");
-        assert!(!n.iter().any(|x| x.contains("other") || x.contains("notes")), "{n:?}");
+        assert!(
+            n.contains(&"app/Dockerfile.dockerignore".to_string()),
+            "{n:?}"
+        );
+        assert!(
+            !n.iter().any(|x| x.contains("other") || x.contains("notes")),
+            "{n:?}"
+        );
     }
 
     #[test]

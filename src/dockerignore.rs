@@ -54,7 +54,11 @@ impl DockerIgnore {
                 .backslash_escape(true)
                 .build()
                 .map_err(|e| format!("line {}: `{line}`: {e}", i + 1))?;
-            rules.push(Rule { text: pat, matcher: glob.compile_matcher(), exception });
+            rules.push(Rule {
+                text: pat,
+                matcher: glob.compile_matcher(),
+                exception,
+            });
         }
         Ok(DockerIgnore { rules })
     }
@@ -96,7 +100,11 @@ impl DockerIgnore {
                 if *p == "**" {
                     return true;
                 }
-                let ok = GlobBuilder::new(p).literal_separator(true).build().map(|g| g.compile_matcher().is_match(d)).unwrap_or(true);
+                let ok = GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .map(|g| g.compile_matcher().is_match(d))
+                    .unwrap_or(true);
                 if !ok {
                     return false;
                 }

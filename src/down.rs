@@ -14,9 +14,17 @@ pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
     let mut containers = engine.project_containers(&spec.project).await?;
     let order = spec.stop_order();
     // Services no longer in the spec stop first: nothing of ours depends on them any more.
-    containers.sort_by_key(|c| order.iter().position(|o| *o == c.service).map_or(0, |p| p + 1));
+    containers.sort_by_key(|c| {
+        order
+            .iter()
+            .position(|o| *o == c.service)
+            .map_or(0, |p| p + 1)
+    });
     for c in &containers {
-        let grace = spec.services.get(&c.service).map_or(Duration::from_secs(10), |s| s.stop_grace);
+        let grace = spec
+            .services
+            .get(&c.service)
+            .map_or(Duration::from_secs(10), |s| s.stop_grace);
         if c.is_running() {
             println!("stopping {}", c.name);
             engine.stop_container(&c.name, grace).await?;
@@ -38,7 +46,10 @@ pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
             println!("removed volume {v}");
         }
     } else if !kept.is_empty() {
-        println!("kept volume(s) {} (down --volumes removes them)", kept.join(", "));
+        println!(
+            "kept volume(s) {} (down --volumes removes them)",
+            kept.join(", ")
+        );
     }
     if containers.is_empty() {
         println!("no containers of project {} were running", spec.project);

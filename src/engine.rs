@@ -8,11 +8,15 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect,
+    NetworkCreateRequest, VolumeCreateRequest,
+};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -33,11 +37,20 @@ pub struct EngineError {
 impl EngineError {
     fn new(op: impl Into<String>, e: &BollardError) -> Self {
         let (message, status) = match e {
-            BollardError::DockerResponseServerError { status_code, message } => (message.clone(), Some(*status_code)),
-            BollardError::DockerContainerWaitError { error, code } => (format!("exit code {code}: {error}"), None),
+            BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            } => (message.clone(), Some(*status_code)),
+            BollardError::DockerContainerWaitError { error, code } => {
+                (format!("exit code {code}: {error}"), None)
+            }
             other => (other.to_string(), None),
         };
-        EngineError { op: op.into(), message, status }
+        EngineError {
+            op: op.into(),
+            message,
+            status,
+        }
     }
 
     /// Whether the engine said the object does not exist.
@@ -77,7 +90,12 @@ impl ContainerInfo {
         let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
         ContainerInfo {
             id: s.id.unwrap_or_default(),
-            name: s.names.and_then(|n| n.into_iter().next()).unwrap_or_default().trim_start_matches('/').to_string(),
+            name: s
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             service: get(labels::SERVICE),
             role: get(labels::ROLE),
             config_hash: get(labels::CONFIG_HASH),
@@ -141,11 +159,23 @@ impl Engine {
     pub async fn connect() -> R<Self> {
         let addr = engine_address();
         let hint = " — is Docker running? (start it, or point DOCKER_HOST at it)";
-        let docker = Docker::connect_with_defaults().map_err(|e| EngineError { op: format!("connecting to the Docker engine at {addr}"), message: format!("{e}{hint}"), status: None })?;
+        let docker = Docker::connect_with_defaults().map_err(|e| EngineError {
+            op: format!("connecting to the Docker engine at {addr}"),
+            message: format!("{e}{hint}"),
+            status: None,
+        })?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
-            .map_err(|_| EngineError { op: format!("connecting to the Docker engine at {addr}"), message: format!("no answer within 10 s{hint}"), status: None })?
-            .map_err(|e| EngineError { op: format!("connecting to the Docker engine at {addr}"), message: format!("{e}{hint}"), status: None })?;
+            .map_err(|_| EngineError {
+                op: format!("connecting to the Docker engine at {addr}"),
+                message: format!("no answer within 10 s{hint}"),
+                status: None,
+            })?
+            .map_err(|e| EngineError {
+                op: format!("connecting to the Docker engine at {addr}"),
+                message: format!("{e}{hint}"),
+                status: None,
+            })?;
         Ok(Engine { docker })
     }
 
@@ -158,7 +188,14 @@ impl Engine {
 
     /// Labels of a network, `None` when it does not exist.
     pub async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
-        match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
             Ok(n) => Ok(Some(n.labels.unwrap_or_default())),
             Err(e) => {
                 let e = EngineError::new(format!("inspecting network {name}"), &e);
@@ -169,13 +206,25 @@ impl Engine {
 
     /// Creates a bridge network.
     pub async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
-        let req = NetworkCreateRequest { name: name.to_string(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() };
-        self.docker.create_network(req).await.map(|_| ()).map_err(|e| EngineError::new(format!("creating network {name}"), &e))
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::new(format!("creating network {name}"), &e))
     }
 
     /// Removes a network.
     pub async fn remove_network(&self, name: &str) -> R<()> {
-        self.docker.remove_network(name).await.map_err(|e| EngineError::new(format!("removing network {name}"), &e))
+        self.docker
+            .remove_network(name)
+            .await
+            .map_err(|e| EngineError::new(format!("removing network {name}"), &e))
     }
 
     // ---- volumes ----
@@ -193,23 +242,44 @@ impl Engine {
 
     /// Creates a named volume.
     pub async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
-        let req = VolumeCreateRequest { name: Some(name.to_string()), labels: Some(labels), ..Default::default() };
-        self.docker.create_volume(req).await.map(|_| ()).map_err(|e| EngineError::new(format!("creating volume {name}"), &e))
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::new(format!("creating volume {name}"), &e))
     }
 
     /// Names of the volumes carrying the project label.
     pub async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
         let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
-        let opts = ListVolumesOptionsBuilder::default().filters(&filters).build();
-        let list = self.docker.list_volumes(Some(opts)).await.map_err(|e| EngineError::new(format!("listing volumes of project {project}"), &e))?;
-        let mut names: Vec<String> = list.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
+        let opts = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list =
+            self.docker.list_volumes(Some(opts)).await.map_err(|e| {
+                EngineError::new(format!("listing volumes of project {project}"), &e)
+            })?;
+        let mut names: Vec<String> = list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
         names.sort();
         Ok(names)
     }
 
     /// Removes a volume.
     pub async fn remove_volume(&self, name: &str) -> R<()> {
-        self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await.map_err(|e| EngineError::new(format!("removing volume {name}"), &e))
+        self.docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("removing volume {name}"), &e))
     }
 
     // ---- containers ----
@@ -217,14 +287,26 @@ impl Engine {
     /// Every container (running or not) with the project label.
     pub async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
         let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| EngineError::new(format!("listing containers of project {project}"), &e))?;
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| {
+            EngineError::new(format!("listing containers of project {project}"), &e)
+        })?;
         Ok(list.into_iter().map(ContainerInfo::from_summary).collect())
     }
 
     /// Full inspection; `None` when it does not exist.
     pub async fn inspect_container(&self, name: &str) -> R<Option<ContainerInspectResponse>> {
-        match self.docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await {
+        match self
+            .docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
             Ok(c) => Ok(Some(c)),
             Err(e) => {
                 let e = EngineError::new(format!("inspecting container {name}"), &e);
@@ -236,12 +318,22 @@ impl Engine {
     /// Creates a container; returns its id.
     pub async fn create_container(&self, name: &str, body: ContainerCreateBody) -> R<String> {
         let opts = CreateContainerOptionsBuilder::default().name(name).build();
-        self.docker.create_container(Some(opts), body).await.map(|r| r.id).map_err(|e| EngineError::new(format!("creating container {name}"), &e))
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .map(|r| r.id)
+            .map_err(|e| EngineError::new(format!("creating container {name}"), &e))
     }
 
     /// Starts a container.
     pub async fn start_container(&self, name: &str) -> R<()> {
-        self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>).await.map_err(|e| EngineError::new(format!("starting container {name}"), &e))
+        self.docker
+            .start_container(
+                name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(|e| EngineError::new(format!("starting container {name}"), &e))
     }
 
     /// SIGTERM, then SIGKILL after `grace`.
@@ -251,46 +343,77 @@ impl Engine {
         match self.docker.stop_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             // 304: already stopped.
-            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(EngineError::new(format!("stopping container {name}"), &e)),
         }
     }
 
     /// SIGKILL.
     pub async fn kill_container(&self, name: &str) -> R<()> {
-        let opts = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
-        self.docker.kill_container(name, Some(opts)).await.map_err(|e| EngineError::new(format!("killing container {name}"), &e))
+        let opts = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.docker
+            .kill_container(name, Some(opts))
+            .await
+            .map_err(|e| EngineError::new(format!("killing container {name}"), &e))
     }
 
     /// Removes a container (forced: a running one is killed). Anonymous volumes go with it; named ones stay.
     pub async fn remove_container(&self, name: &str) -> R<()> {
-        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 let e = EngineError::new(format!("removing container {name}"), &e);
                 // Already gone (or being removed by an earlier request) is what we wanted.
-                if e.is_not_found() || e.status == Some(409) { Ok(()) } else { Err(e) }
+                if e.is_not_found() || e.status == Some(409) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }
 
     /// Waits for a container to stop; returns its exit code.
     pub async fn wait_container(&self, name: &str) -> R<i64> {
-        let opts = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let opts = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
         let mut s = self.docker.wait_container(name, Some(opts));
         match s.next().await {
             Some(Ok(r)) => Ok(r.status_code),
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(EngineError::new(format!("waiting for container {name}"), &e)),
-            None => Err(EngineError { op: format!("waiting for container {name}"), message: "the engine closed the stream".into(), status: None }),
+            Some(Err(e)) => Err(EngineError::new(
+                format!("waiting for container {name}"),
+                &e,
+            )),
+            None => Err(EngineError {
+                op: format!("waiting for container {name}"),
+                message: "the engine closed the stream".into(),
+                status: None,
+            }),
         }
     }
 
     /// Container output as a stream of chunks.
     pub fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
-        let mut b = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(opts.follow).timestamps(opts.timestamps);
-        b = b.tail(&opts.tail.map_or_else(|| "all".to_string(), |t| t.to_string()));
+        let mut b = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(opts.follow)
+            .timestamps(opts.timestamps);
+        b = b.tail(
+            &opts
+                .tail
+                .map_or_else(|| "all".to_string(), |t| t.to_string()),
+        );
         if let Some(since) = opts.since {
             b = b.since(i32::try_from(since).unwrap_or(0));
         }
@@ -298,8 +421,18 @@ impl Engine {
         self.docker
             .logs(name, Some(b.build()))
             .map(move |item| match item {
-                Ok(LogOutput::StdErr { message }) => Ok(LogChunk { stderr: true, bytes: message }),
-                Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => Ok(LogChunk { stderr: false, bytes: message }),
+                Ok(LogOutput::StdErr { message }) => Ok(LogChunk {
+                    stderr: true,
+                    bytes: message,
+                }),
+                Ok(
+                    LogOutput::StdOut { message }
+                    | LogOutput::Console { message }
+                    | LogOutput::StdIn { message },
+                ) => Ok(LogChunk {
+                    stderr: false,
+                    bytes: message,
+                }),
                 Err(e) => Err(EngineError::new(op.clone(), &e)),
             })
             .boxed()
@@ -308,27 +441,57 @@ impl Engine {
     /// Runs a command in a running container and collects its output and exit code.
     pub async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         let op = format!("running {:?} in container {name}", argv.join(" "));
-        let create = CreateExecOptions { cmd: Some(argv.to_vec()), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() };
-        let exec = self.docker.create_exec(name, create).await.map_err(|e| EngineError::new(op.clone(), &e))?;
+        let create = CreateExecOptions {
+            cmd: Some(argv.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(name, create)
+            .await
+            .map_err(|e| EngineError::new(op.clone(), &e))?;
         let mut output = String::new();
-        if let StartExecResults::Attached { output: mut out, .. } = self.docker.start_exec(&exec.id, None).await.map_err(|e| EngineError::new(op.clone(), &e))? {
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| EngineError::new(op.clone(), &e))?
+        {
             while let Some(chunk) = out.next().await {
                 let chunk = chunk.map_err(|e| EngineError::new(op.clone(), &e))?;
                 output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
             }
         }
-        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(|e| EngineError::new(op.clone(), &e))?;
-        Ok(ExecOutput { code: inspect.exit_code.unwrap_or(-1), output })
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| EngineError::new(op.clone(), &e))?;
+        Ok(ExecOutput {
+            code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
     }
 
     /// A tar of `path` in a (possibly stopped) container; `None` when the path does not exist.
     pub async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
-        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
         let op = format!("reading {path} from container {name}");
-        match self.docker.download_from_container(name, Some(opts)).try_fold(Vec::new(), |mut acc, b| async move {
-            acc.extend_from_slice(&b);
-            Ok(acc)
-        }).await {
+        match self
+            .docker
+            .download_from_container(name, Some(opts))
+            .try_fold(Vec::new(), |mut acc, b| async move {
+                acc.extend_from_slice(&b);
+                Ok(acc)
+            })
+            .await
+        {
             Ok(v) => Ok(Some(v)),
             Err(e) => {
                 let e = EngineError::new(op, &e);
@@ -362,17 +525,29 @@ impl Engine {
     /// Pulls an image, reporting progress lines through `progress`.
     pub async fn pull(&self, reference: &str, mut progress: impl FnMut(String)) -> R<()> {
         let (repo, tag) = split_reference(reference);
-        let opts = CreateImageOptionsBuilder::default().from_image(&repo).tag(&tag).build();
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(&repo)
+            .tag(&tag)
+            .build();
         let op = format!("pulling image {reference}");
         let mut s = self.docker.create_image(Some(opts), None, None);
         while let Some(item) = s.next().await {
             let info = item.map_err(|e| EngineError::new(op.clone(), &e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError { op, message: err, status: None });
+                return Err(EngineError {
+                    op,
+                    message: err,
+                    status: None,
+                });
             }
             if let Some(status) = info.status {
-                let line = match (info.id, info.progress_detail.and_then(|p| p.current.zip(p.total))) {
-                    (Some(id), Some((cur, total))) if total > 0 => format!("{id}: {status} {}%", cur * 100 / total),
+                let line = match (
+                    info.id,
+                    info.progress_detail.and_then(|p| p.current.zip(p.total)),
+                ) {
+                    (Some(id), Some((cur, total))) if total > 0 => {
+                        format!("{id}: {status} {}%", cur * 100 / total)
+                    }
                     (Some(id), _) => format!("{id}: {status}"),
                     (None, _) => status,
                 };
@@ -382,20 +557,44 @@ impl Engine {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
     /// Every output line goes to `output`.
-    pub async fn build(&self, tag: &str, dockerfile: &str, context_tar: Vec<u8>, args: &HashMap<String, String>, target: Option<&str>, image_labels: &HashMap<String, String>, mut output: impl FnMut(String)) -> R<String> {
-        let mut b = BuildImageOptionsBuilder::default().dockerfile(dockerfile).t(tag).rm(true).forcerm(true).buildargs(args).labels(image_labels);
+    pub async fn build(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        context_tar: Vec<u8>,
+        args: &HashMap<String, String>,
+        target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        mut output: impl FnMut(String),
+    ) -> R<String> {
+        let mut b = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(args)
+            .labels(image_labels);
         if let Some(t) = target {
             b = b.target(t);
         }
         let op = format!("building image {tag}");
-        let mut s = self.docker.build_image(b.build(), None, Some(bollard::body_full(context_tar.into())));
+        let mut s = self.docker.build_image(
+            b.build(),
+            None,
+            Some(bollard::body_full(context_tar.into())),
+        );
         let mut id = None;
         while let Some(item) = s.next().await {
             let info = item.map_err(|e| EngineError::new(op.clone(), &e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError { op, message: err.trim().to_string(), status: None });
+                return Err(EngineError {
+                    op,
+                    message: err.trim().to_string(),
+                    status: None,
+                });
             }
             if let Some(text) = info.stream {
                 for line in text.lines() {
@@ -410,14 +609,29 @@ impl Engine {
         }
         match id {
             Some(id) => Ok(id),
-            None => self.inspect_image(tag).await?.and_then(|i| i.id).ok_or(EngineError { op, message: "the build finished without an image".into(), status: None }),
+            None => self
+                .inspect_image(tag)
+                .await?
+                .and_then(|i| i.id)
+                .ok_or(EngineError {
+                    op,
+                    message: "the build finished without an image".into(),
+                    status: None,
+                }),
         }
     }
 
     /// Engine version string and API version.
     pub async fn version(&self) -> R<(String, String)> {
-        let v = self.docker.version().await.map_err(|e| EngineError::new("reading the engine version", &e))?;
-        Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| EngineError::new("reading the engine version", &e))?;
+        Ok((
+            v.version.unwrap_or_default(),
+            v.api_version.unwrap_or_default(),
+        ))
     }
 }
 
@@ -428,7 +642,10 @@ pub fn split_reference(reference: &str) -> (String, String) {
     }
     let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[last_slash..].rfind(':') {
-        Some(i) => (reference[..last_slash + i].to_string(), reference[last_slash + i + 1..].to_string()),
+        Some(i) => (
+            reference[..last_slash + i].to_string(),
+            reference[last_slash + i + 1..].to_string(),
+        ),
         None => (reference.to_string(), "latest".into()),
     }
 }
@@ -439,9 +656,21 @@ mod tests {
 
     #[test]
     fn references_split_into_repo_and_tag() {
-        assert_eq!(split_reference("ipfs/kubo:v0.39.0"), ("ipfs/kubo".into(), "v0.39.0".into()));
-        assert_eq!(split_reference("ipfs/kubo"), ("ipfs/kubo".into(), "latest".into()));
-        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app".into(), "latest".into()));
-        assert_eq!(split_reference("localhost:5000/app:1"), ("localhost:5000/app".into(), "1".into()));
+        assert_eq!(
+            split_reference("ipfs/kubo:v0.39.0"),
+            ("ipfs/kubo".into(), "v0.39.0".into())
+        );
+        assert_eq!(
+            split_reference("ipfs/kubo"),
+            ("ipfs/kubo".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:1"),
+            ("localhost:5000/app".into(), "1".into())
+        );
     }
 }

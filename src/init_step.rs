@@ -20,7 +20,13 @@ fn step_container(spec: &Spec) -> impl Fn(&Service) -> String + '_ {
     move |svc| format!("{}-init", spec.container_name(&svc.name))
 }
 
-fn body(spec: &Spec, svc: &Service, image: &str, argv: &[String], user: Option<&str>) -> ContainerCreateBody {
+fn body(
+    spec: &Spec,
+    svc: &Service,
+    image: &str,
+    argv: &[String],
+    user: Option<&str>,
+) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(argv[..1].to_vec()),
@@ -28,16 +34,28 @@ fn body(spec: &Spec, svc: &Service, image: &str, argv: &[String], user: Option<&
         user: user.map(str::to_string),
         env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(labels::container(&spec.project, &svc.name, "init", "")),
-        host_config: Some(HostConfig { mounts: Some(crate::up::mounts(spec, svc)), ..Default::default() }),
+        host_config: Some(HostConfig {
+            mounts: Some(crate::up::mounts(spec, svc)),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 /// Runs argv in a fresh container and returns exit code and output; the container is always removed.
-async fn one_shot(engine: &Engine, spec: &Spec, svc: &Service, image: &str, argv: &[String], user: Option<&str>) -> Result<(i64, String)> {
+async fn one_shot(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    image: &str,
+    argv: &[String],
+    user: Option<&str>,
+) -> Result<(i64, String)> {
     let name = step_container(spec)(svc);
     engine.remove_container(&name).await?;
-    engine.create_container(&name, body(spec, svc, image, argv, user)).await?;
+    engine
+        .create_container(&name, body(spec, svc, image, argv, user))
+        .await?;
     let result = async {
         engine.start_container(&name).await?;
         let code = engine.wait_container(&name).await?;
@@ -54,21 +72,35 @@ async fn one_shot(engine: &Engine, spec: &Spec, svc: &Service, image: &str, argv
 }
 
 /// Runs every init step of a service, in order.
-pub async fn run_all(engine: &Engine, spec: &Spec, svc: &Service, service_image: &str, printer: &Printer) -> Result<()> {
+pub async fn run_all(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    service_image: &str,
+    printer: &Printer,
+) -> Result<()> {
     for step in &svc.init {
         let image = step.image.as_deref().unwrap_or(service_image);
         match &step.action {
             InitAction::Command(argv) => {
-                let (code, out) = one_shot(engine, spec, svc, image, argv, step.user.as_deref()).await?;
+                let (code, out) =
+                    one_shot(engine, spec, svc, image, argv, step.user.as_deref()).await?;
                 for l in out.lines() {
                     printer.event(&svc.name, &format!("{}: {l}", step.name));
                 }
                 if code != 0 {
-                    return Err(Error::Runtime(format!("{}: init step `{}` (`{}`) exited with code {code}; the service was not started", svc.name, step.name, argv.join(" "))));
+                    return Err(Error::Runtime(format!(
+                        "{}: init step `{}` (`{}`) exited with code {code}; the service was not started",
+                        svc.name,
+                        step.name,
+                        argv.join(" ")
+                    )));
                 }
                 printer.event(&svc.name, &format!("init step `{}` done", step.name));
             }
-            InitAction::KuboConfig { .. } => kubo_config(engine, spec, svc, step, image, printer).await?,
+            InitAction::KuboConfig { .. } => {
+                kubo_config(engine, spec, svc, step, image, printer).await?;
+            }
         }
     }
     Ok(())
@@ -80,8 +112,13 @@ pub fn get_path<'a>(config: &'a serde_json::Value, key: &str) -> Option<&'a serd
 }
 
 /// The keys whose configured value differs from `config`.
-pub fn differing<'a>(config: Option<&serde_json::Value>, keys: &'a [(String, serde_json::Value)]) -> Vec<&'a (String, serde_json::Value)> {
-    keys.iter().filter(|(k, v)| config.and_then(|c| get_path(c, k)) != Some(v)).collect()
+pub fn differing<'a>(
+    config: Option<&serde_json::Value>,
+    keys: &'a [(String, serde_json::Value)],
+) -> Vec<&'a (String, serde_json::Value)> {
+    keys.iter()
+        .filter(|(k, v)| config.and_then(|c| get_path(c, k)) != Some(v))
+        .collect()
 }
 
 struct Entry {
@@ -107,11 +144,23 @@ fn io_err(what: &str, e: &std::io::Error) -> Error {
 }
 
 /// Rewrites, with `uid:gid`, every entry of the repo not owned by them. Returns the paths repaired.
-async fn repair_ownership(engine: &Engine, container: &str, repo: &str, uid: u32, gid: u32) -> Result<Vec<String>> {
-    let parent = repo.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
-    let Some(tar_bytes) = engine.download(container, repo).await? else { return Ok(Vec::new()) };
+async fn repair_ownership(
+    engine: &Engine,
+    container: &str,
+    repo: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<Vec<String>> {
+    let parent = repo
+        .rsplit_once('/')
+        .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+    let Some(tar_bytes) = engine.download(container, repo).await? else {
+        return Ok(Vec::new());
+    };
     if tar_bytes.len() > REPAIR_LIMIT {
-        return Err(Error::Runtime(format!("{repo} is too large to repair here; fix its ownership with: docker run --rm --user 0 -v VOLUME:{repo} --entrypoint chown IMAGE -R {uid}:{gid} {repo}")));
+        return Err(Error::Runtime(format!(
+            "{repo} is too large to repair here; fix its ownership with: docker run --rm --user 0 -v VOLUME:{repo} --entrypoint chown IMAGE -R {uid}:{gid} {repo}"
+        )));
     }
     let entries = read_tar(&tar_bytes).map_err(|e| io_err("reading the repo archive", &e))?;
     let mut repaired = Vec::new();
@@ -121,7 +170,11 @@ async fn repair_ownership(engine: &Engine, container: &str, repo: &str, uid: u32
         if owned {
             continue;
         }
-        let path = e.header.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let path = e
+            .header
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         repaired.push(format!("{parent}/{path}").replace("//", "/"));
         e.header.set_uid(u64::from(uid));
         e.header.set_gid(u64::from(gid));
@@ -129,25 +182,54 @@ async fn repair_ownership(engine: &Engine, container: &str, repo: &str, uid: u32
         let mode = e.header.mode().unwrap_or(0o600) | 0o600;
         e.header.set_mode(mode);
         e.header.set_cksum();
-        b.append(&e.header, e.data.as_slice()).map_err(|er| io_err("building the repair archive", &er))?;
+        b.append(&e.header, e.data.as_slice())
+            .map_err(|er| io_err("building the repair archive", &er))?;
     }
     if repaired.is_empty() {
         return Ok(repaired);
     }
-    let tar = b.into_inner().map_err(|e| io_err("building the repair archive", &e))?;
+    let tar = b
+        .into_inner()
+        .map_err(|e| io_err("building the repair archive", &e))?;
     engine.upload(container, parent, tar).await?;
     Ok(repaired)
 }
 
-async fn kubo_config(engine: &Engine, spec: &Spec, svc: &Service, step: &InitStep, image: &str, printer: &Printer) -> Result<()> {
-    let InitAction::KuboConfig { repo, uid, gid, keys } = &step.action else { return Ok(()) };
+async fn kubo_config(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    step: &InitStep,
+    image: &str,
+    printer: &Printer,
+) -> Result<()> {
+    let InitAction::KuboConfig {
+        repo,
+        uid,
+        gid,
+        keys,
+    } = &step.action
+    else {
+        return Ok(());
+    };
     let user = format!("{uid}:{gid}");
     let config_path = format!("{repo}/config");
 
     // A created, never started container gives archive access to the volumes without a shell.
     let probe = step_container(spec)(svc);
     engine.remove_container(&probe).await?;
-    engine.create_container(&probe, body(spec, svc, image, &["ipfs".into(), "version".into()], Some(&user))).await?;
+    engine
+        .create_container(
+            &probe,
+            body(
+                spec,
+                svc,
+                image,
+                &["ipfs".into(), "version".into()],
+                Some(&user),
+            ),
+        )
+        .await?;
     let inspected = async {
         let mut config = engine.download(&probe, &config_path).await?;
         if let Some(bytes) = &config {
@@ -167,10 +249,16 @@ async fn kubo_config(engine: &Engine, spec: &Spec, svc: &Service, step: &InitSte
     let config = match inspected? {
         None => None,
         Some(bytes) => {
-            let entries = read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
-            let json = entries.first().and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.data).ok());
+            let entries =
+                read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
+            let json = entries
+                .first()
+                .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.data).ok());
             if json.is_none() {
-                return Err(Error::Runtime(format!("{}: {config_path} exists but is not valid JSON; fix or remove it (the volume is kept)", svc.name)));
+                return Err(Error::Runtime(format!(
+                    "{}: {config_path} exists but is not valid JSON; fix or remove it (the volume is kept)",
+                    svc.name
+                )));
             }
             json
         }
@@ -186,26 +274,47 @@ async fn kubo_config(engine: &Engine, spec: &Spec, svc: &Service, step: &InitSte
     }
     let todo = differing(config.as_ref(), keys);
     for (k, v) in &todo {
-        let argv = vec!["ipfs".to_string(), "config".to_string(), "--json".to_string(), k.clone(), v.to_string()];
+        let argv = vec![
+            "ipfs".to_string(),
+            "config".to_string(),
+            "--json".to_string(),
+            k.clone(),
+            v.to_string(),
+        ];
         run_checked(engine, spec, svc, image, &argv, &user, printer).await?;
     }
     if todo.is_empty() {
         printer.event(&svc.name, "kubo config up to date");
     } else {
         let names: Vec<&str> = todo.iter().map(|(k, _)| k.as_str()).collect();
-        printer.event(&svc.name, &format!("kubo config written: {}", names.join(", ")));
+        printer.event(
+            &svc.name,
+            &format!("kubo config written: {}", names.join(", ")),
+        );
     }
     Ok(())
 }
 
-async fn run_checked(engine: &Engine, spec: &Spec, svc: &Service, image: &str, argv: &[String], user: &str, printer: &Printer) -> Result<()> {
+async fn run_checked(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    image: &str,
+    argv: &[String],
+    user: &str,
+    printer: &Printer,
+) -> Result<()> {
     let (code, out) = one_shot(engine, spec, svc, image, argv, Some(user)).await?;
     if code != 0 {
         for l in out.lines() {
             printer.event(&svc.name, &format!("kubo-config: {l}"));
         }
         let last = out.lines().last().unwrap_or("").to_string();
-        return Err(Error::Runtime(format!("{}: `{}` exited with code {code}: {last}", svc.name, argv.join(" "))));
+        return Err(Error::Runtime(format!(
+            "{}: `{}` exited with code {code}: {last}",
+            svc.name,
+            argv.join(" ")
+        )));
     }
     Ok(())
 }
@@ -218,7 +327,10 @@ mod tests {
     #[test]
     fn dotted_keys_are_read_like_kubo() {
         let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://localhost:5173"]}}});
-        assert_eq!(get_path(&c, "API.HTTPHeaders.Access-Control-Allow-Origin"), Some(&json!(["http://localhost:5173"])));
+        assert_eq!(
+            get_path(&c, "API.HTTPHeaders.Access-Control-Allow-Origin"),
+            Some(&json!(["http://localhost:5173"]))
+        );
         assert_eq!(get_path(&c, "API.Missing"), None);
     }
 
@@ -226,8 +338,14 @@ mod tests {
     fn only_differing_keys_are_written() {
         let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://a"], "Access-Control-Allow-Methods": ["GET"]}}});
         let keys = vec![
-            ("API.HTTPHeaders.Access-Control-Allow-Origin".to_string(), json!(["http://a"])),
-            ("API.HTTPHeaders.Access-Control-Allow-Methods".to_string(), json!(["GET", "POST"])),
+            (
+                "API.HTTPHeaders.Access-Control-Allow-Origin".to_string(),
+                json!(["http://a"]),
+            ),
+            (
+                "API.HTTPHeaders.Access-Control-Allow-Methods".to_string(),
+                json!(["GET", "POST"]),
+            ),
         ];
         let d = differing(Some(&c), &keys);
         assert_eq!(d.len(), 1);

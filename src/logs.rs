@@ -28,7 +28,11 @@ pub struct LogsOptions {
 pub fn check_services(spec: &Spec, services: &[String]) -> Result<()> {
     for s in services {
         if !spec.services.contains_key(s) {
-            return Err(Error::Usage(format!("no service `{s}` in {}; known services: {}", spec.file.display(), spec.service_list())));
+            return Err(Error::Usage(format!(
+                "no service `{s}` in {}; known services: {}",
+                spec.file.display(),
+                spec.service_list()
+            )));
         }
     }
     Ok(())
@@ -46,27 +50,45 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         None => None,
         Some(s) => {
             let d = units::parse_duration(s).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
             Some(i64::try_from(now.saturating_sub(d).as_secs()).unwrap_or(0))
         }
     };
     let engine = Engine::connect().await?;
     let containers = engine.project_containers(&spec.project).await?;
-    let wanted: Vec<String> = if opts.services.is_empty() { spec.order.clone() } else { opts.services.clone() };
+    let wanted: Vec<String> = if opts.services.is_empty() {
+        spec.order.clone()
+    } else {
+        opts.services.clone()
+    };
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     let mut found = 0;
     // Engine timestamps are always requested so several services merge in time order.
-    let read = LogOptions { follow: opts.follow, tail: opts.tail, since, timestamps: true };
+    let read = LogOptions {
+        follow: opts.follow,
+        tail: opts.tail,
+        since,
+        timestamps: true,
+    };
     let mut streams = Vec::new();
     for service in &wanted {
         let container = spec.container_name(service);
-        if containers.iter().any(|c| c.name == container && c.role == "service") {
+        if containers
+            .iter()
+            .any(|c| c.name == container && c.role == "service")
+        {
             found += 1;
             streams.push(spawn_lines(&engine, &container, service, &read));
         }
     }
     if found == 0 {
-        return Err(Error::Runtime(format!("no container of {} is there (project {}); start it with `pinshare-dev up`", wanted.join(", "), spec.project)));
+        return Err(Error::Runtime(format!(
+            "no container of {} is there (project {}); start it with `pinshare-dev up`",
+            wanted.join(", "),
+            spec.project
+        )));
     }
     if opts.follow {
         let mut set = tokio::task::JoinSet::new();
@@ -107,7 +129,12 @@ fn emit(p: &Printer, svc: &str, line: &str, timestamps: bool) {
 }
 
 /// Spawns a reader that turns one container's chunks into whole lines.
-pub fn spawn_lines(engine: &Engine, container: &str, service: &str, read: &LogOptions) -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
+pub fn spawn_lines(
+    engine: &Engine,
+    container: &str,
+    service: &str,
+    read: &LogOptions,
+) -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut s = engine.logs(container, read);
     let service = service.to_string();
@@ -134,7 +161,13 @@ mod tests {
 
     #[test]
     fn engine_timestamps_are_split_off() {
-        assert_eq!(split_timestamp("2026-11-25T05:41:00.1Z Daemon is ready"), ("2026-11-25T05:41:00.1Z", "Daemon is ready"));
-        assert_eq!(split_timestamp("2026-11-25T05:41:00.1Z "), ("2026-11-25T05:41:00.1Z", ""));
+        assert_eq!(
+            split_timestamp("2026-11-25T05:41:00.1Z Daemon is ready"),
+            ("2026-11-25T05:41:00.1Z", "Daemon is ready")
+        );
+        assert_eq!(
+            split_timestamp("2026-11-25T05:41:00.1Z "),
+            ("2026-11-25T05:41:00.1Z", "")
+        );
     }
 }

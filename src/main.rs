@@ -5,7 +5,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = <pinshare_dev::cli::Cli as clap::Parser>::parse();
     pinshare_dev::cli::init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");

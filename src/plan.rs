@@ -35,7 +35,9 @@ pub enum Decision {
 pub fn decide(desired_hash: &str, observed: Option<&Observed>) -> Decision {
     match observed {
         None => Decision::Create,
-        Some(o) if o.hash != desired_hash => Decision::Recreate("configuration or image changed".into()),
+        Some(o) if o.hash != desired_hash => {
+            Decision::Recreate("configuration or image changed".into())
+        }
         Some(o) if !o.running => Decision::Recreate("container was not running".into()),
         Some(_) => Decision::Keep,
     }
@@ -43,7 +45,14 @@ pub fn decide(desired_hash: &str, observed: Option<&Observed>) -> Decision {
 
 /// Containers of the project that no service of the spec owns: leftover init steps and removed services.
 pub fn orphans<'a>(spec: &Spec, observed: &'a [Observed]) -> Vec<&'a Observed> {
-    observed.iter().filter(|o| o.role != "service" || !spec.services.contains_key(&o.service) || o.name != spec.container_name(&o.service)).collect()
+    observed
+        .iter()
+        .filter(|o| {
+            o.role != "service"
+                || !spec.services.contains_key(&o.service)
+                || o.name != spec.container_name(&o.service)
+        })
+        .collect()
 }
 
 /// The services to start for `up [SERVICE...]`: the named ones and everything they depend on, in dependency
@@ -56,7 +65,11 @@ pub fn selection(spec: &Spec, requested: &[String]) -> Result<Vec<String>, Strin
     let mut stack: Vec<String> = Vec::new();
     for r in requested {
         if !spec.services.contains_key(r) {
-            return Err(format!("no service `{r}` in {}; known services: {}", spec.file.display(), spec.service_list()));
+            return Err(format!(
+                "no service `{r}` in {}; known services: {}",
+                spec.file.display(),
+                spec.service_list()
+            ));
         }
         stack.push(r.clone());
     }
@@ -65,7 +78,12 @@ pub fn selection(spec: &Spec, requested: &[String]) -> Result<Vec<String>, Strin
             stack.extend(spec.services[&s].depends_on.iter().cloned());
         }
     }
-    Ok(spec.order.iter().filter(|s| wanted.contains(*s)).cloned().collect())
+    Ok(spec
+        .order
+        .iter()
+        .filter(|s| wanted.contains(*s))
+        .cloned()
+        .collect())
 }
 
 /// Hash of everything that shapes a service's container: its settings (not its watch rules) and the image id.
@@ -108,7 +126,13 @@ image = "x:1"
     }
 
     fn obs(service: &str, hash: &str, running: bool) -> Observed {
-        Observed { name: format!("demo-{service}"), service: service.into(), role: "service".into(), hash: hash.into(), running }
+        Observed {
+            name: format!("demo-{service}"),
+            service: service.into(),
+            role: "service".into(),
+            hash: hash.into(),
+            running,
+        }
     }
 
     #[test]
@@ -123,12 +147,17 @@ image = "x:1"
 
     #[test]
     fn changed_hash_recreates() {
-        assert!(matches!(decide("h2", Some(&obs("ipfs", "h1", true))), Decision::Recreate(_)));
+        assert!(matches!(
+            decide("h2", Some(&obs("ipfs", "h1", true))),
+            Decision::Recreate(_)
+        ));
     }
 
     #[test]
     fn stopped_container_is_recreated() {
-        assert!(matches!(decide("h1", Some(&obs("ipfs", "h1", false))), Decision::Recreate(r) if r.contains("not running")));
+        assert!(
+            matches!(decide("h1", Some(&obs("ipfs", "h1", false))), Decision::Recreate(r) if r.contains("not running"))
+        );
     }
 
     #[test]
@@ -139,15 +168,24 @@ image = "x:1"
 
     #[test]
     fn selecting_a_service_brings_its_dependencies() {
-        assert_eq!(selection(&spec(), &["web".into()]), Ok(vec!["ipfs".into(), "app".into(), "web".into()]));
-        assert_eq!(selection(&spec(), &["ipfs".into()]), Ok(vec!["ipfs".into()]));
+        assert_eq!(
+            selection(&spec(), &["web".into()]),
+            Ok(vec!["ipfs".into(), "app".into(), "web".into()])
+        );
+        assert_eq!(
+            selection(&spec(), &["ipfs".into()]),
+            Ok(vec!["ipfs".into()])
+        );
         assert_eq!(selection(&spec(), &[]).expect("all").len(), 4);
     }
 
     #[test]
     fn selecting_an_unknown_service_lists_the_known_ones() {
         let e = selection(&spec(), &["ipfss".into()]).expect_err("unknown");
-        assert!(e.contains("`ipfss`") && e.contains("app, extra, ipfs, web"), "{e}");
+        assert!(
+            e.contains("`ipfss`") && e.contains("app, extra, ipfs, web"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,7 +25,14 @@ pub struct Printer {
     color: bool,
 }
 
-const PALETTE: [Color; 6] = [Color::Cyan, Color::Magenta, Color::Green, Color::Yellow, Color::Blue, Color::Red];
+const PALETTE: [Color; 6] = [
+    Color::Cyan,
+    Color::Magenta,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::Red,
+];
 
 /// Stable colour of a name: the same name gets the same colour in every run and terminal.
 pub fn color_of(name: &str) -> Color {
@@ -43,7 +50,11 @@ pub fn format_line(name: &str, width: usize, sep: &str, text: &str, color: bool)
     let prefix = format!("{name:<width$} {sep}");
     if color {
         let style = Style::new().fg(color_of(name)).force_styling(true);
-        let style = if sep == EVENT_SEP { style.bold() } else { style };
+        let style = if sep == EVENT_SEP {
+            style.bold()
+        } else {
+            style
+        };
         format!("{} {text}", style.apply_to(prefix))
     } else {
         format!("{prefix} {text}")
@@ -128,7 +139,11 @@ impl LineSplitter {
 
     /// The unterminated rest, if any (at end of stream).
     pub fn finish(&mut self) -> Option<String> {
-        if self.partial.is_empty() { None } else { Some(String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned()) }
+        if self.partial.is_empty() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned())
+        }
     }
 }
 
@@ -138,9 +153,18 @@ mod tests {
 
     #[test]
     fn prefixes_are_padded_to_a_fixed_width() {
-        assert_eq!(format_line("ipfs", 8, LOG_SEP, "Daemon is ready", false), "ipfs     | Daemon is ready");
-        assert_eq!(format_line("pinshare", 8, LOG_SEP, "GET /health 200", false), "pinshare | GET /health 200");
-        assert_eq!(format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", false), "ipfs     » ready in 80 ms");
+        assert_eq!(
+            format_line("ipfs", 8, LOG_SEP, "Daemon is ready", false),
+            "ipfs     | Daemon is ready"
+        );
+        assert_eq!(
+            format_line("pinshare", 8, LOG_SEP, "GET /health 200", false),
+            "pinshare | GET /health 200"
+        );
+        assert_eq!(
+            format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", false),
+            "ipfs     » ready in 80 ms"
+        );
     }
 
     #[test]
@@ -155,7 +179,10 @@ mod tests {
     fn split_chunks_become_whole_lines() {
         let mut s = LineSplitter::default();
         assert!(s.push(b"Daemon is ").is_empty());
-        assert_eq!(s.push(b"ready\nRPC API\r\nGate"), vec!["Daemon is ready".to_string(), "RPC API".to_string()]);
+        assert_eq!(
+            s.push(b"ready\nRPC API\r\nGate"),
+            vec!["Daemon is ready".to_string(), "RPC API".to_string()]
+        );
         assert_eq!(s.finish(), Some("Gate".to_string()));
         assert_eq!(s.finish(), None);
     }

@@ -37,14 +37,39 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
     for name in &spec.order {
         let svc = &spec.services[name];
         let cname = spec.container_name(name);
-        let ports = svc.ports.iter().map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol.as_str())).collect();
+        let ports = svc
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.host_ip,
+                    p.host_port,
+                    p.container_port,
+                    p.protocol.as_str()
+                )
+            })
+            .collect();
         let Some(c) = containers.iter().find(|c| c.name == cname) else {
-            rows.push(Row { service: name.clone(), container: None, state: "absent".into(), readiness: "-".into(), ports, image: svc.image.reference().into(), restarts: 0, status: String::new(), started_at: None });
+            rows.push(Row {
+                service: name.clone(),
+                container: None,
+                state: "absent".into(),
+                readiness: "-".into(),
+                ports,
+                image: svc.image.reference().into(),
+                restarts: 0,
+                status: String::new(),
+                started_at: None,
+            });
             continue;
         };
         let inspect = engine.inspect_container(&cname).await?;
         let restarts = inspect.as_ref().and_then(|i| i.restart_count).unwrap_or(0);
-        let started_at = inspect.as_ref().and_then(|i| i.state.as_ref()).and_then(|s| s.started_at.clone());
+        let started_at = inspect
+            .as_ref()
+            .and_then(|i| i.state.as_ref())
+            .and_then(|s| s.started_at.clone());
         let readiness = if !c.is_running() {
             "-".to_string()
         } else if let Some(p) = &svc.readiness {
@@ -56,15 +81,40 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
         } else {
             "running (no probe)".into()
         };
-        rows.push(Row { service: name.clone(), container: Some(cname), state: c.state.clone(), readiness, ports, image: c.image.clone(), restarts, status: c.status.clone(), started_at });
+        rows.push(Row {
+            service: name.clone(),
+            container: Some(cname),
+            state: c.state.clone(),
+            readiness,
+            ports,
+            image: c.image.clone(),
+            restarts,
+            status: c.status.clone(),
+            started_at,
+        });
     }
     Ok(rows)
 }
 
 /// Formats rows as an aligned table.
 pub fn table(rows: &[Row]) -> String {
-    let header = ["SERVICE", "STATE", "READY", "PORTS", "IMAGE", "RESTARTS", "UPTIME"];
-    let cells: Vec<[String; 7]> = rows.iter().map(|r| [r.service.clone(), r.state.clone(), r.readiness.clone(), r.ports.join(", "), r.image.clone(), r.restarts.to_string(), r.status.clone()]).collect();
+    let header = [
+        "SERVICE", "STATE", "READY", "PORTS", "IMAGE", "RESTARTS", "UPTIME",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.service.clone(),
+                r.state.clone(),
+                r.readiness.clone(),
+                r.ports.join(", "),
+                r.image.clone(),
+                r.restarts.to_string(),
+                r.status.clone(),
+            ]
+        })
+        .collect();
     let mut widths = header.map(str::len);
     for c in &cells {
         for (w, v) in widths.iter_mut().zip(c.iter()) {
@@ -73,7 +123,11 @@ pub fn table(rows: &[Row]) -> String {
     }
     let mut out = String::new();
     let line = |vals: Vec<&str>, out: &mut String| {
-        let parts: Vec<String> = vals.iter().zip(widths.iter()).map(|(v, w)| format!("{v:<w$}")).collect();
+        let parts: Vec<String> = vals
+            .iter()
+            .zip(widths.iter())
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
@@ -89,7 +143,10 @@ pub async fn ps(spec: &Spec, json: bool) -> Result<()> {
     let engine = Engine::connect().await?;
     let rows = rows(&engine, spec).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         print!("{}", table(&rows));
     }

@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
+    PortBinding,
+};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
@@ -30,6 +33,9 @@ pub struct UpOptions {
     pub detach: bool,
 }
 
+/// Name on the tool's own project-wide events.
+pub const TOOL: &str = "pinshare-dev";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     Pending,
@@ -42,8 +48,20 @@ pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
     svc.volumes
         .iter()
         .map(|v| match &v.source {
-            MountSource::Volume { name } => Mount { typ: Some(MountType::VOLUME), source: Some(spec.volume_name(name)), target: Some(v.target.clone()), read_only: Some(v.read_only), ..Default::default() },
-            MountSource::Bind { path } => Mount { typ: Some(MountType::BIND), source: Some(path.clone()), target: Some(v.target.clone()), read_only: Some(v.read_only), ..Default::default() },
+            MountSource::Volume { name } => Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(spec.volume_name(name)),
+                target: Some(v.target.clone()),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            },
+            MountSource::Bind { path } => Mount {
+                typ: Some(MountType::BIND),
+                source: Some(path.clone()),
+                target: Some(v.target.clone()),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            },
         })
         .collect()
 }
@@ -56,7 +74,10 @@ pub fn container_body(spec: &Spec, svc: &Service, hash: &str) -> ContainerCreate
             .entry(format!("{}/{}", p.container_port, p.protocol.as_str()))
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
-            .push(PortBinding { host_ip: Some(p.host_ip.to_string()), host_port: Some(p.host_port.to_string()) });
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.to_string()),
+                host_port: Some(p.host_port.to_string()),
+            });
     }
     let mut exposed: Vec<String> = bindings.keys().cloned().collect();
     exposed.sort();
@@ -71,7 +92,11 @@ pub fn container_body(spec: &Spec, svc: &Service, hash: &str) -> ContainerCreate
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
         labels: Some(labels::container(&spec.project, &svc.name, "service", hash)),
-        exposed_ports: if exposed.is_empty() { None } else { Some(exposed) },
+        exposed_ports: if exposed.is_empty() {
+            None
+        } else {
+            Some(exposed)
+        },
         stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
@@ -86,7 +111,15 @@ pub fn container_body(spec: &Spec, svc: &Service, hash: &str) -> ContainerCreate
             network_mode: Some(network.clone()),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network, EndpointSettings { aliases: Some(vec![svc.name.clone()]), ..Default::default() })])) }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    aliases: Some(vec![svc.name.clone()]),
+                    ..Default::default()
+                },
+            )])),
+        }),
         ..Default::default()
     }
 }
@@ -96,20 +129,34 @@ async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer)
     let net = spec.network_name();
     match engine.network_labels(&net).await? {
         Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
-        Some(_) => return Err(Error::Runtime(format!("network {net} exists but was not created by pinshare-dev for project {}; remove or rename it (docker network rm {net}), or set another [project] name", spec.project))),
+        Some(_) => {
+            return Err(Error::Runtime(format!(
+                "network {net} exists but was not created by pinshare-dev for project {}; remove or rename it (docker network rm {net}), or set another [project] name",
+                spec.project
+            )));
+        }
         None => {
-            engine.create_network(&net, labels::project(&spec.project)).await?;
-            printer.event(&spec.project, &format!("created network {net}"));
+            engine
+                .create_network(&net, labels::project(&spec.project))
+                .await?;
+            printer.event(TOOL, &format!("created network {net}"));
         }
     }
     for v in spec.named_volumes() {
         let name = spec.volume_name(&v);
         match engine.volume_labels(&name).await? {
             Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
-            Some(_) => return Err(Error::Runtime(format!("volume {name} exists but was not created by pinshare-dev for project {}; it was left untouched — rename the volume in the spec or set another [project] name", spec.project))),
+            Some(_) => {
+                return Err(Error::Runtime(format!(
+                    "volume {name} exists but was not created by pinshare-dev for project {}; it was left untouched — rename the volume in the spec or set another [project] name",
+                    spec.project
+                )));
+            }
             None => {
-                engine.create_volume(&name, labels::project(&spec.project)).await?;
-                printer.event(&spec.project, &format!("created volume {name}"));
+                engine
+                    .create_volume(&name, labels::project(&spec.project))
+                    .await?;
+                printer.event(TOOL, &format!("created volume {name}"));
             }
         }
     }
@@ -118,7 +165,9 @@ async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer)
 
 /// Runs a host-side build command, streaming its output.
 async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
-    let Some(hc) = &b.host_command else { return Ok(()) };
+    let Some(hc) = &b.host_command else {
+        return Ok(());
+    };
     let start = Instant::now();
     printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
     let mut child = tokio::process::Command::new(&hc.argv[0])
@@ -130,7 +179,13 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::Runtime(format!("{svc}: starting host build `{}` in {}: {e}", hc.argv.join(" "), hc.workdir.display())))?;
+        .map_err(|e| {
+            Error::Runtime(format!(
+                "{svc}: starting host build `{}` in {}: {e}",
+                hc.argv.join(" "),
+                hc.workdir.display()
+            ))
+        })?;
     let mut tasks = JoinSet::new();
     if let Some(out) = child.stdout.take() {
         let (p, s) = (printer.clone(), svc.to_string());
@@ -150,17 +205,31 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
             }
         });
     }
-    let status = child.wait().await.map_err(|e| Error::Runtime(format!("{svc}: host build: {e}")))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Runtime(format!("{svc}: host build: {e}")))?;
     while tasks.join_next().await.is_some() {}
     if !status.success() {
-        return Err(Error::Runtime(format!("{svc}: host build `{}` failed ({status})", hc.argv.join(" "))));
+        return Err(Error::Runtime(format!(
+            "{svc}: host build `{}` failed ({status})",
+            hc.argv.join(" ")
+        )));
     }
-    printer.event(svc, &format!("host build done in {} ms", start.elapsed().as_millis()));
+    printer.event(
+        svc,
+        &format!("host build done in {} ms", start.elapsed().as_millis()),
+    );
     Ok(())
 }
 
 /// Makes the service's image available locally; returns its id.
-pub async fn resolve_image(engine: &Engine, spec: &Spec, svc: &Service, printer: &Printer) -> Result<String> {
+pub async fn resolve_image(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    printer: &Printer,
+) -> Result<String> {
     match &svc.image {
         ImageSource::Pull { reference } => {
             if let Some(id) = engine.inspect_image(reference).await?.and_then(|i| i.id) {
@@ -180,8 +249,20 @@ pub async fn resolve_image(engine: &Engine, spec: &Spec, svc: &Service, printer:
                 })
                 .await
                 .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
-            printer.event(&svc.name, &format!("pulled {reference} in {} ms", start.elapsed().as_millis()));
-            engine.inspect_image(reference).await?.and_then(|i| i.id).ok_or_else(|| Error::Runtime(format!("{}: image {reference} missing after the pull", svc.name)))
+            printer.event(
+                &svc.name,
+                &format!("pulled {reference} in {} ms", start.elapsed().as_millis()),
+            );
+            engine
+                .inspect_image(reference)
+                .await?
+                .and_then(|i| i.id)
+                .ok_or_else(|| {
+                    Error::Runtime(format!(
+                        "{}: image {reference} missing after the pull",
+                        svc.name
+                    ))
+                })
         }
         ImageSource::Build(b) => {
             host_build(&svc.name, b, printer).await?;
@@ -191,29 +272,70 @@ pub async fn resolve_image(engine: &Engine, spec: &Spec, svc: &Service, printer:
             let ctx = tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
                 .await
                 .map_err(|e| Error::Runtime(e.to_string()))?
-                .map_err(|e| Error::Runtime(format!("{}: reading build context {}: {e}", svc.name, b.context.display())))?;
+                .map_err(|e| {
+                    Error::Runtime(format!(
+                        "{}: reading build context {}: {e}",
+                        svc.name,
+                        b.context.display()
+                    ))
+                })?;
             if let Some(img) = engine.inspect_image(&b.tag).await? {
-                let same = img.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get(labels::CONTEXT_HASH)) == Some(&ctx.hash);
+                let same = img
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.as_ref())
+                    .and_then(|l| l.get(labels::CONTEXT_HASH))
+                    == Some(&ctx.hash);
                 if same && let Some(id) = img.id {
                     printer.event(&svc.name, &format!("image {} up to date", b.tag));
                     return Ok(id);
                 }
             }
-            printer.event(&svc.name, &format!("building {} ({} files, {} KiB context)", b.tag, ctx.files, ctx.tar.len() / 1024));
+            printer.event(
+                &svc.name,
+                &format!(
+                    "building {} ({} files, {} KiB context)",
+                    b.tag,
+                    ctx.files,
+                    ctx.tar.len() / 1024
+                ),
+            );
             let mut image_labels = labels::project(&spec.project);
             image_labels.insert(labels::SERVICE.into(), svc.name.clone());
             image_labels.insert(labels::CONTEXT_HASH.into(), ctx.hash.clone());
             let args: HashMap<String, String> = b.args.clone().into_iter().collect();
-            let id = engine.build(&b.tag, &b.dockerfile, ctx.tar, &args, b.target.as_deref(), &image_labels, |l| printer.event(&svc.name, &format!("build: {l}"))).await?;
-            printer.event(&svc.name, &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()));
+            let id = engine
+                .build(
+                    &b.tag,
+                    &b.dockerfile,
+                    ctx.tar,
+                    &args,
+                    b.target.as_deref(),
+                    &image_labels,
+                    |l| printer.event(&svc.name, &format!("build: {l}")),
+                )
+                .await?;
+            printer.event(
+                &svc.name,
+                &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
+            );
             Ok(id)
         }
     }
 }
 
 /// Host address of a container port: its published port, or the container's address on the project network.
-pub async fn port_resolver(engine: &Engine, spec: &Spec, svc: &Service) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static> {
-    let published: BTreeMap<u16, SocketAddr> = svc.ports.iter().filter(|p| p.protocol == crate::spec::Protocol::Tcp).map(|p| (p.container_port, SocketAddr::new(p.reach_ip(), p.host_port))).collect();
+pub async fn port_resolver(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static> {
+    let published: BTreeMap<u16, SocketAddr> = svc
+        .ports
+        .iter()
+        .filter(|p| p.protocol == crate::spec::Protocol::Tcp)
+        .map(|p| (p.container_port, SocketAddr::new(p.reach_ip(), p.host_port)))
+        .collect();
     let ip = if published.len() < svc.ports.len() || svc.readiness.is_some() {
         engine
             .inspect_container(&spec.container_name(&svc.name))
@@ -226,14 +348,39 @@ pub async fn port_resolver(engine: &Engine, spec: &Spec, svc: &Service) -> Resul
     } else {
         None
     };
-    Ok(move |port: u16| published.get(&port).copied().or_else(|| ip.map(|ip| SocketAddr::new(ip, port))))
+    Ok(move |port: u16| {
+        published
+            .get(&port)
+            .copied()
+            .or_else(|| ip.map(|ip| SocketAddr::new(ip, port)))
+    })
 }
 
 /// Follows a container's output into the printer until it stops; then reports its exit code.
-pub fn follow_logs(engine: &Engine, container: &str, service: &str, tail: Option<u64>, printer: &Printer, report_exit: bool) -> tokio::task::JoinHandle<()> {
-    let (engine, container, service, printer) = (engine.clone(), container.to_string(), service.to_string(), printer.clone());
+pub fn follow_logs(
+    engine: &Engine,
+    container: &str,
+    service: &str,
+    tail: Option<u64>,
+    printer: &Printer,
+    report_exit: bool,
+) -> tokio::task::JoinHandle<()> {
+    let (engine, container, service, printer) = (
+        engine.clone(),
+        container.to_string(),
+        service.to_string(),
+        printer.clone(),
+    );
     tokio::spawn(async move {
-        let mut stream = engine.logs(&container, &LogOptions { follow: true, tail, since: None, timestamps: false });
+        let mut stream = engine.logs(
+            &container,
+            &LogOptions {
+                follow: true,
+                tail,
+                since: None,
+                timestamps: false,
+            },
+        );
         let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
         while let Some(Ok(chunk)) = stream.next().await {
             let splitter = if chunk.stderr { &mut err } else { &mut out };
@@ -247,8 +394,15 @@ pub fn follow_logs(engine: &Engine, container: &str, service: &str, tail: Option
         if report_exit && let Ok(Some(c)) = engine.inspect_container(&container).await {
             let state = c.state.unwrap_or_default();
             if state.running != Some(true) {
-                let oom = if state.oom_killed == Some(true) { " (OOM-killed)" } else { "" };
-                printer.event(&service, &format!("exited with code {}{oom}", state.exit_code.unwrap_or(-1)));
+                let oom = if state.oom_killed == Some(true) {
+                    " (OOM-killed)"
+                } else {
+                    ""
+                };
+                printer.event(
+                    &service,
+                    &format!("exited with code {}{oom}", state.exit_code.unwrap_or(-1)),
+                );
             }
         }
     })
@@ -256,7 +410,15 @@ pub fn follow_logs(engine: &Engine, container: &str, service: &str, tail: Option
 
 /// Last lines of a container's output, for error reports.
 pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String> {
-    let mut s = engine.logs(container, &LogOptions { follow: false, tail: Some(n), since: None, timestamps: false });
+    let mut s = engine.logs(
+        container,
+        &LogOptions {
+            follow: false,
+            tail: Some(n),
+            since: None,
+            timestamps: false,
+        },
+    );
     let mut split = LineSplitter::default();
     let mut lines = Vec::new();
     while let Some(Ok(c)) = s.next().await {
@@ -283,19 +445,39 @@ struct Failure {
     container_started: bool,
 }
 
-async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<Option<tokio::task::JoinHandle<()>>, Failure> {
-    let fail = |error: Error, started: bool| Failure { service: name.clone(), error, container_started: started };
+async fn start_service(
+    sh: Arc<Shared>,
+    name: String,
+) -> std::result::Result<Option<tokio::task::JoinHandle<()>>, Failure> {
+    let fail = |error: Error, started: bool| Failure {
+        service: name.clone(),
+        error,
+        container_started: started,
+    };
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image_id = resolve_image(&sh.engine, spec, svc, &sh.printer).await.map_err(|e| fail(e, false))?;
+    let image_id = resolve_image(&sh.engine, spec, svc, &sh.printer)
+        .await
+        .map_err(|e| fail(e, false))?;
 
     for dep in &svc.depends_on {
-        let Some(tx) = sh.phases.get(dep) else { continue };
+        let Some(tx) = sh.phases.get(dep) else {
+            continue;
+        };
         let mut rx = tx.subscribe();
-        let phase = rx.wait_for(|p| *p != Phase::Pending).await.map(|p| p.clone()).unwrap_or(Phase::Failed);
+        let phase = rx
+            .wait_for(|p| *p != Phase::Pending)
+            .await
+            .map(|p| p.clone())
+            .unwrap_or(Phase::Failed);
         if phase == Phase::Failed {
-            return Err(fail(Error::Runtime(format!("{name}: not started because its dependency {dep} failed")), false));
+            return Err(fail(
+                Error::Runtime(format!(
+                    "{name}: not started because its dependency {dep} failed"
+                )),
+                false,
+            ));
         }
     }
 
@@ -304,34 +486,79 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<Opt
     let observed = sh.observed.iter().find(|o| o.name == container);
     let decision = plan::decide(&hash, observed);
     let mut follower = None;
-    let started = Instant::now();
+    let mut started = Instant::now();
     match &decision {
         Decision::Keep => {
             sh.printer.event(&name, "up to date, container kept");
             if sh.foreground {
-                follower = Some(follow_logs(&sh.engine, &container, &name, Some(0), &sh.printer, true));
+                follower = Some(follow_logs(
+                    &sh.engine,
+                    &container,
+                    &name,
+                    Some(0),
+                    &sh.printer,
+                    true,
+                ));
             }
         }
         Decision::Create | Decision::Recreate(_) => {
             if let Decision::Recreate(reason) = &decision {
                 sh.printer.event(&name, &format!("recreating: {reason}"));
-                sh.engine.stop_container(&container, svc.stop_grace).await.map_err(|e| fail(e.into(), false))?;
-                sh.engine.remove_container(&container).await.map_err(|e| fail(e.into(), false))?;
+                sh.engine
+                    .stop_container(&container, svc.stop_grace)
+                    .await
+                    .map_err(|e| fail(e.into(), false))?;
+                sh.engine
+                    .remove_container(&container)
+                    .await
+                    .map_err(|e| fail(e.into(), false))?;
             }
-            init_step::run_all(&sh.engine, spec, svc, &image_id, &sh.printer).await.map_err(|e| fail(e, false))?;
-            sh.engine.create_container(&container, container_body(spec, svc, &hash)).await.map_err(|e| fail(e.into(), false))?;
-            sh.engine.start_container(&container).await.map_err(|e| fail(e.into(), true))?;
+            if !svc.init.is_empty() {
+                let t = Instant::now();
+                init_step::run_all(&sh.engine, spec, svc, &image_id, &sh.printer)
+                    .await
+                    .map_err(|e| fail(e, false))?;
+                sh.printer.event(
+                    &name,
+                    &format!("init steps done in {} ms", t.elapsed().as_millis()),
+                );
+            }
+            started = Instant::now();
+            sh.engine
+                .create_container(&container, container_body(spec, svc, &hash))
+                .await
+                .map_err(|e| fail(e.into(), false))?;
+            sh.engine
+                .start_container(&container)
+                .await
+                .map_err(|e| fail(e.into(), true))?;
             sh.printer.event(&name, &format!("started {container}"));
             if sh.foreground {
-                follower = Some(follow_logs(&sh.engine, &container, &name, None, &sh.printer, true));
+                follower = Some(follow_logs(
+                    &sh.engine,
+                    &container,
+                    &name,
+                    None,
+                    &sh.printer,
+                    true,
+                ));
             }
         }
     }
 
     if let Some(probe_spec) = &svc.readiness {
-        let resolve = port_resolver(&sh.engine, spec, svc).await.map_err(|e| fail(e, true))?;
+        let resolve = port_resolver(&sh.engine, spec, svc)
+            .await
+            .map_err(|e| fail(e, true))?;
         match probe::wait_ready(&sh.engine, &container, probe_spec, &resolve).await {
-            Ok(took) => sh.printer.event(&name, &format!("ready in {} ms ({} ms since up began)", took.max(started.elapsed()).as_millis(), sh.started_at.elapsed().as_millis())),
+            Ok(_) => sh.printer.event(
+                &name,
+                &format!(
+                    "ready in {} ms after start ({} ms since up began)",
+                    started.elapsed().as_millis(),
+                    sh.started_at.elapsed().as_millis()
+                ),
+            ),
             Err(e) => return Err(fail(Error::Runtime(format!("{name}: {e}")), true)),
         }
     } else {
@@ -340,7 +567,12 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<Opt
     Ok(follower)
 }
 
-async fn remove_project_containers(engine: &Engine, spec: &Spec, printer: &Printer, graceful: bool) -> Result<()> {
+async fn remove_project_containers(
+    engine: &Engine,
+    spec: &Spec,
+    printer: &Printer,
+    graceful: bool,
+) -> Result<()> {
     let all = engine.project_containers(&spec.project).await?;
     let order = spec.stop_order();
     let rank = |s: &str| order.iter().position(|o| o == s).unwrap_or(0);
@@ -348,7 +580,10 @@ async fn remove_project_containers(engine: &Engine, spec: &Spec, printer: &Print
     all.sort_by_key(|c| rank(&c.service));
     for c in &all {
         if graceful && c.is_running() {
-            let grace = spec.services.get(&c.service).map_or(Duration::from_secs(10), |s| s.stop_grace);
+            let grace = spec
+                .services
+                .get(&c.service)
+                .map_or(Duration::from_secs(10), |s| s.stop_grace);
             printer.event(&c.service, &format!("stopping {}", c.name));
             engine.stop_container(&c.name, grace).await?;
         }
@@ -370,8 +605,7 @@ async fn remove_network(engine: &Engine, spec: &Spec) {
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let engine = Engine::connect().await?;
-    let names: Vec<&str> = spec.services.keys().map(String::as_str).chain(std::iter::once(spec.project.as_str())).collect();
-    let printer = Printer::spawn(names);
+    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     let started_at = Instant::now();
     let cancel = CancellationToken::new();
     let interrupted = {
@@ -390,13 +624,19 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
 
     let code = match result {
         None => {
-            printer.event(&spec.project, "interrupted during start-up; removing the project's containers (volumes are kept)");
+            printer.event(
+                TOOL,
+                "interrupted during start-up; removing the project's containers (volumes are kept)",
+            );
             cleanup_after_signal(&engine, &spec, &printer, false).await?;
             EXIT_INTERRUPTED
         }
         Some(Err(e)) => {
             if !opts.detach {
-                printer.event(&spec.project, "start-up failed; removing the project's containers (volumes are kept)");
+                printer.event(
+                    TOOL,
+                    "start-up failed; removing the project's containers (volumes are kept)",
+                );
                 printer.flush().await;
                 remove_project_containers(&engine, &spec, &printer, false).await?;
                 remove_network(&engine, &spec).await;
@@ -406,12 +646,19 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
         }
         Some(Ok(followers)) => {
             if opts.detach {
-                printer.event(&spec.project, &format!("all {} service(s) ready in {} ms", selected.len(), started_at.elapsed().as_millis()));
+                printer.event(
+                    TOOL,
+                    &format!(
+                        "all {} service(s) ready in {} ms",
+                        selected.len(),
+                        started_at.elapsed().as_millis()
+                    ),
+                );
                 EXIT_OK
             } else {
-                printer.event(&spec.project, "all services ready; watching logs (Ctrl-C stops and removes the containers, volumes are kept)");
+                printer.event(TOOL, "all services ready; watching logs (Ctrl-C stops and removes the containers, volumes are kept)");
                 cancel.cancelled().await;
-                printer.event(&spec.project, "stopping (press Ctrl-C again to kill)");
+                printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
                 let second = tokio::spawn(async { tokio::signal::ctrl_c().await.is_ok() });
                 tokio::select! {
                     r = async {
@@ -420,14 +667,14 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                         Ok::<_, Error>(())
                     } => r?,
                     Ok(true) = second => {
-                        printer.event(&spec.project, "killing");
+                        printer.event(TOOL, "killing");
                         cleanup_after_signal(&engine, &spec, &printer, true).await?;
                     }
                 }
                 for f in followers {
                     f.abort();
                 }
-                printer.event(&spec.project, "stopped; volumes kept (down --volumes removes them)");
+                printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
                 EXIT_INTERRUPTED
             }
         }
@@ -437,44 +684,86 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     Ok(code)
 }
 
-async fn cleanup_after_signal(engine: &Engine, spec: &Spec, printer: &Printer, _kill: bool) -> Result<()> {
+async fn cleanup_after_signal(
+    engine: &Engine,
+    spec: &Spec,
+    printer: &Printer,
+    _kill: bool,
+) -> Result<()> {
     remove_project_containers(engine, spec, printer, false).await?;
     remove_network(engine, spec).await;
     Ok(())
 }
 
-async fn bring_up(engine: &Engine, spec: &Spec, selected: &[String], printer: &Printer, foreground: bool, started_at: Instant) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+async fn bring_up(
+    engine: &Engine,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+    foreground: bool,
+    started_at: Instant,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
         if let Some(c) = engine.inspect_container(&name).await? {
-            let project = c.config.and_then(|c| c.labels).and_then(|l| l.get(labels::PROJECT).cloned());
+            let project = c
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get(labels::PROJECT).cloned());
             if project.as_deref() != Some(spec.project.as_str()) {
-                return Err(Error::Runtime(format!("container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name", spec.project)));
+                return Err(Error::Runtime(format!(
+                    "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
+                    spec.project
+                )));
             }
         }
     }
     ensure_project_objects(engine, spec, printer).await?;
 
     let containers = engine.project_containers(&spec.project).await?;
-    let observed: Vec<Observed> = containers.iter().map(|c| Observed { name: c.name.clone(), service: c.service.clone(), role: c.role.clone(), hash: c.config_hash.clone(), running: c.is_running() }).collect();
+    let observed: Vec<Observed> = containers
+        .iter()
+        .map(|c| Observed {
+            name: c.name.clone(),
+            service: c.service.clone(),
+            role: c.role.clone(),
+            hash: c.config_hash.clone(),
+            running: c.is_running(),
+        })
+        .collect();
     for o in plan::orphans(spec, &observed) {
         if o.role == "init" {
             engine.remove_container(&o.name).await?;
         } else {
-            printer.event(&spec.project, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
+            printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
         }
     }
 
-    let phases: HashMap<String, watch::Sender<Phase>> = selected.iter().map(|s| (s.clone(), watch::channel(Phase::Pending).0)).collect();
-    let shared = Arc::new(Shared { engine: engine.clone(), spec: spec.clone(), printer: printer.clone(), phases, observed, foreground, started_at });
+    let phases: HashMap<String, watch::Sender<Phase>> = selected
+        .iter()
+        .map(|s| (s.clone(), watch::channel(Phase::Pending).0))
+        .collect();
+    let shared = Arc::new(Shared {
+        engine: engine.clone(),
+        spec: spec.clone(),
+        printer: printer.clone(),
+        phases,
+        observed,
+        foreground,
+        started_at,
+    });
     let mut set = JoinSet::new();
     for s in selected {
         let sh = Arc::clone(&shared);
         let name = s.clone();
         set.spawn(async move {
             let r = start_service(Arc::clone(&sh), name.clone()).await;
-            let phase = if r.is_ok() { Phase::Ready } else { Phase::Failed };
+            let phase = if r.is_ok() {
+                Phase::Ready
+            } else {
+                Phase::Failed
+            };
             if let Some(tx) = sh.phases.get(&name) {
                 tx.send_replace(phase);
             }
@@ -487,7 +776,11 @@ async fn bring_up(engine: &Engine, spec: &Spec, selected: &[String], printer: &P
         match joined {
             Ok(Ok(f)) => followers.extend(f),
             Ok(Err(f)) => failures.push(f),
-            Err(e) => failures.push(Failure { service: String::new(), error: Error::Runtime(e.to_string()), container_started: false }),
+            Err(e) => failures.push(Failure {
+                service: String::new(),
+                error: Error::Runtime(e.to_string()),
+                container_started: false,
+            }),
         }
     }
     if failures.is_empty() {
@@ -503,7 +796,10 @@ async fn bring_up(engine: &Engine, spec: &Spec, selected: &[String], printer: &P
         let container = spec.container_name(&first.service);
         let lines = last_lines(engine, &container, 20).await;
         if !lines.is_empty() {
-            printer.event(&first.service, &format!("last {} lines of {container}:", lines.len()));
+            printer.event(
+                &first.service,
+                &format!("last {} lines of {container}:", lines.len()),
+            );
             for l in lines {
                 printer.log(&first.service, &l);
             }

@@ -3,12 +3,25 @@
 use crate::engine::Engine;
 
 pub(super) async fn check(engine: &Engine, container: &str, argv: &[String]) -> Result<(), String> {
-    let out = engine.exec(container, argv).await.map_err(|e| e.to_string())?;
+    let out = engine
+        .exec(container, argv)
+        .await
+        .map_err(|e| e.to_string())?;
     if out.code == 0 {
         Ok(())
     } else {
         let text = out.output.trim();
-        let tail: String = text.lines().last().unwrap_or("").chars().take(200).collect();
-        Err(format!("`{}` exited with {}: {tail}", argv.join(" "), out.code))
+        let tail: String = text
+            .lines()
+            .last()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        Err(format!(
+            "`{}` exited with {}: {tail}",
+            argv.join(" "),
+            out.code
+        ))
     }
 }

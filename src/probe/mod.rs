@@ -15,10 +15,21 @@ use crate::spec::{Check, Probe};
 pub type PortResolver<'a> = &'a (dyn Fn(u16) -> Option<SocketAddr> + Send + Sync);
 
 /// One attempt. `Err` carries a short reason ("connection refused", "HTTP 503").
-pub async fn check_once(engine: &Engine, container: &str, check: &Check, resolve: PortResolver<'_>, timeout: Duration) -> Result<(), String> {
+pub async fn check_once(
+    engine: &Engine,
+    container: &str,
+    check: &Check,
+    resolve: PortResolver<'_>,
+    timeout: Duration,
+) -> Result<(), String> {
     let attempt = async {
         match check {
-            Check::Http { port, path, method, headers } => {
+            Check::Http {
+                port,
+                path,
+                method,
+                headers,
+            } => {
                 let addr = resolve(*port).ok_or_else(|| format!("container port {port} is neither published nor reachable on the project network"))?;
                 http::check(addr, method, path, headers).await
             }
@@ -58,7 +69,12 @@ pub enum NotReady {
 }
 
 /// Polls until the probe passes; fails early when the container exits. Returns the time it took.
-pub async fn wait_ready(engine: &Engine, container: &str, probe: &Probe, resolve: PortResolver<'_>) -> Result<Duration, NotReady> {
+pub async fn wait_ready(
+    engine: &Engine,
+    container: &str,
+    probe: &Probe,
+    resolve: PortResolver<'_>,
+) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let exited = engine.wait_container(container);
     tokio::pin!(exited);
@@ -69,7 +85,10 @@ pub async fn wait_ready(engine: &Engine, container: &str, probe: &Probe, resolve
             Err(e) => e,
         };
         if start.elapsed() >= probe.start_timeout {
-            return Err(NotReady::Timeout { waited_ms: start.elapsed().as_millis(), last });
+            return Err(NotReady::Timeout {
+                waited_ms: start.elapsed().as_millis(),
+                last,
+            });
         }
         let delay = backoff(n, probe.period);
         n += 1;
@@ -99,21 +118,38 @@ mod tests {
     #[tokio::test]
     async fn http_probe_passes_on_2xx_and_fails_on_405() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = listener.accept().await else { return };
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
                 let mut buf = [0u8; 1024];
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 let req = String::from_utf8_lossy(&buf[..n]);
-                let status = if req.starts_with("POST /api/v0/id") { "200 OK" } else { "405 Method Not Allowed" };
-                let _ = s.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes()).await;
+                let status = if req.starts_with("POST /api/v0/id") {
+                    "200 OK"
+                } else {
+                    "405 Method Not Allowed"
+                };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
             }
         });
         let h = std::collections::BTreeMap::new();
         assert_eq!(http::check(addr, "POST", "/api/v0/id", &h).await, Ok(()));
-        let e = http::check(addr, "GET", "/api/v0/id", &h).await.expect_err("405 fails");
+        let e = http::check(addr, "GET", "/api/v0/id", &h)
+            .await
+            .expect_err("405 fails");
         assert!(e.contains("405"), "{e}");
         assert_eq!(tcp::check(addr).await, Ok(()));
     }

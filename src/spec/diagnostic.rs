@@ -4,7 +4,9 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
 
 /// One problem in the spec, located by a byte range.
 #[derive(Debug, Clone)]
@@ -21,10 +23,24 @@ pub struct SpecError {
 }
 
 impl SpecError {
-    pub(crate) fn new(file: &str, text: &Arc<String>, source: &Arc<NamedSource<String>>, message: String, span: Range<usize>, help: Option<String>) -> Self {
+    pub(crate) fn new(
+        file: &str,
+        text: &Arc<String>,
+        source: &Arc<NamedSource<String>>,
+        message: String,
+        span: Range<usize>,
+        help: Option<String>,
+    ) -> Self {
         let end = span.end.min(text.len());
         let start = span.start.min(end);
-        SpecError { message, span: start..end, help, source: Arc::clone(source), file: file.to_string(), text: Arc::clone(text) }
+        SpecError {
+            message,
+            span: start..end,
+            help,
+            source: Arc::clone(source),
+            file: file.to_string(),
+            text: Arc::clone(text),
+        }
     }
 
     /// 1-based line and column of the start of the span.
@@ -55,14 +71,21 @@ impl Diagnostic for SpecError {
         None
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(self.source.as_ref())
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len = (self.span.end - self.span.start).max(usize::from(self.span.start < self.text.len()));
-        Some(Box::new(std::iter::once(LabeledSpan::new(Some("here".into()), self.span.start, len))))
+        let len =
+            (self.span.end - self.span.start).max(usize::from(self.span.start < self.text.len()));
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            self.span.start,
+            len,
+        ))))
     }
 }
 
@@ -91,8 +114,14 @@ impl SpecErrors {
     /// Renders every error: a `error: FILE:LINE:COL: message` line, then the source excerpt with a caret and the
     /// hint. Colours only when `color` is set.
     pub fn render(&self, color: bool) -> String {
-        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-        let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100);
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_context_lines(1)
+            .with_width(100);
         let mut out = String::new();
         for e in &self.errors {
             out.push_str(&format!("error: {}: {}\n", e.location(), e.message));
@@ -102,7 +131,10 @@ impl SpecErrors {
             }
         }
         let n = self.errors.len();
-        out.push_str(&format!("{n} error{} in the spec; nothing was changed\n", if n == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "{n} error{} in the spec; nothing was changed\n",
+            if n == 1 { "" } else { "s" }
+        ));
         out
     }
 }

@@ -272,7 +272,11 @@ impl PortMapping {
     /// Address to reach this port from the host: the bound address, loopback for a wildcard bind.
     pub fn reach_ip(&self) -> IpAddr {
         if self.host_ip.is_unspecified() {
-            if self.host_ip.is_ipv4() { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) }
+            if self.host_ip.is_ipv4() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+            }
         } else {
             self.host_ip
         }
@@ -316,7 +320,10 @@ pub fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
 
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<Spec, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(parse(path, &text)?)
 }
 

@@ -10,9 +10,12 @@ use serde::Serialize;
 pub fn parse_cpu(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let millis = if let Some(m) = t.strip_suffix('m') {
-        m.parse::<u64>().map_err(|_| format!("`{text}` is not a CPU quantity"))?
+        m.parse::<u64>()
+            .map_err(|_| format!("`{text}` is not a CPU quantity"))?
     } else {
-        let cores: f64 = t.parse().map_err(|_| format!("`{text}` is not a CPU quantity"))?;
+        let cores: f64 = t
+            .parse()
+            .map_err(|_| format!("`{text}` is not a CPU quantity"))?;
         if !cores.is_finite() || cores < 0.0 {
             return Err(format!("`{text}` is not a CPU quantity"));
         }
@@ -30,7 +33,9 @@ pub fn parse_cpu(text: &str) -> Result<u64, String> {
 /// Memory in bytes: plain bytes, decimal `k M G T`, binary `Ki Mi Gi Ti`.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let mult: u64 = match unit {
         "" => 1,
@@ -49,8 +54,14 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
         }
         _ => return Err(format!("`{text}`: unknown memory unit `{unit}`")),
     };
-    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a memory quantity"))?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a memory quantity"))?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let bytes = (value * mult as f64).round() as u64;
     if bytes == 0 {
         return Err(format!("memory quantity `{text}` must be more than zero"));
@@ -66,13 +77,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("`{text}` is not a duration"));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` is not a duration"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         total += match unit {
@@ -81,7 +98,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
             "" => return Err(format!("`{text}`: a duration needs a unit (ms, s, m, h)")),
-            _ => return Err(format!("`{text}`: unknown duration unit `{unit}` (use ms, s, m or h)")),
+            _ => {
+                return Err(format!(
+                    "`{text}`: unknown duration unit `{unit}` (use ms, s, m or h)"
+                ));
+            }
         };
     }
     Ok(total)
@@ -122,7 +143,9 @@ pub struct PortMapping {
 
 fn parse_port_number(s: &str, what: &str, whole: &str) -> Result<u16, String> {
     match s.parse::<u32>() {
-        Ok(0) | Err(_) => Err(format!("`{whole}`: {what} `{s}` is not a port number (1-65535)")),
+        Ok(0) | Err(_) => Err(format!(
+            "`{whole}`: {what} `{s}` is not a port number (1-65535)"
+        )),
         Ok(n) if n > 65535 => Err(format!("`{whole}`: {what} {n} is above 65535")),
         Ok(n) => Ok(u16::try_from(n).unwrap_or(u16::MAX)),
     }
@@ -142,7 +165,9 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
         let (addr, after) = stripped
             .split_once(']')
             .ok_or_else(|| format!("`{text}`: unclosed `[` in the host address"))?;
-        let ip = addr.parse().map_err(|_| format!("`{text}`: `{addr}` is not an IP address"))?;
+        let ip = addr
+            .parse()
+            .map_err(|_| format!("`{text}`: `{addr}` is not an IP address"))?;
         let after = after
             .strip_prefix(':')
             .ok_or_else(|| format!("`{text}`: expected `:HOST:CONTAINER` after the address"))?;
@@ -155,7 +180,9 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
         (None, [c]) => (localhost, *c, *c),
         (None, [h, c]) => (localhost, *h, *c),
         (None, [addr, h, c]) => {
-            let ip = addr.parse().map_err(|_| format!("`{text}`: `{addr}` is not an IP address"))?;
+            let ip = addr
+                .parse()
+                .map_err(|_| format!("`{text}`: `{addr}` is not an IP address"))?;
             (ip, *h, *c)
         }
         (Some(ip), [h, c]) => (ip, *h, *c),
@@ -207,21 +234,34 @@ pub fn parse_volume(text: &str) -> Result<VolumeMount, String> {
         _ => return Err(format!("`{text}` is not `SOURCE:/container/path[:ro]`")),
     };
     if !target.starts_with('/') {
-        return Err(format!("`{text}`: the container path `{target}` must be absolute"));
+        return Err(format!(
+            "`{text}`: the container path `{target}` must be absolute"
+        ));
     }
     if src.is_empty() {
         return Err(format!("`{text}`: the source is empty"));
     }
     let source = if src.starts_with('.') || src.starts_with('/') || src.starts_with('~') {
-        MountSource::Bind { path: src.to_string() }
-    } else if src.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        MountSource::Volume { name: src.to_string() }
+        MountSource::Bind {
+            path: src.to_string(),
+        }
+    } else if src
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        MountSource::Volume {
+            name: src.to_string(),
+        }
     } else {
         return Err(format!(
             "`{text}`: `{src}` is neither a volume name (letters, digits, - _ .) nor a path (start it with ./ or /)"
         ));
     };
-    Ok(VolumeMount { source, target: target.to_string(), read_only })
+    Ok(VolumeMount {
+        source,
+        target: target.to_string(),
+        read_only,
+    })
 }
 
 #[cfg(test)]
@@ -263,10 +303,16 @@ mod tests {
     fn ports_without_host_ip_bind_loopback() {
         let p = parse_port("5001:5001").expect("valid");
         assert_eq!(p.host_ip.to_string(), "127.0.0.1");
-        assert_eq!((p.host_port, p.container_port, p.protocol), (5001, 5001, Protocol::Tcp));
+        assert_eq!(
+            (p.host_port, p.container_port, p.protocol),
+            (5001, 5001, Protocol::Tcp)
+        );
         let p = parse_port("0.0.0.0:8080:80/udp").expect("valid");
         assert_eq!(p.host_ip.to_string(), "0.0.0.0");
-        assert_eq!((p.host_port, p.container_port, p.protocol), (8080, 80, Protocol::Udp));
+        assert_eq!(
+            (p.host_port, p.container_port, p.protocol),
+            (8080, 80, Protocol::Udp)
+        );
         let p = parse_port("[::1]:4001:4001").expect("valid");
         assert_eq!(p.host_ip.to_string(), "::1");
         assert_eq!(parse_port("9090").expect("valid").host_port, 9090);
@@ -278,16 +324,30 @@ mod tests {
         assert!(parse_port("abc").unwrap_err().contains("not a port number"));
         assert!(parse_port("1:2:3:4").is_err());
         assert!(parse_port("1:2/sctp").unwrap_err().contains("protocol"));
-        assert!(parse_port("999.1.1.1:1:2").unwrap_err().contains("IP address"));
+        assert!(
+            parse_port("999.1.1.1:1:2")
+                .unwrap_err()
+                .contains("IP address")
+        );
         assert!(parse_port("0:80").is_err());
     }
 
     #[test]
     fn volumes_are_named_or_bound() {
         let v = parse_volume("ipfs-data:/data/ipfs").expect("valid");
-        assert_eq!(v.source, MountSource::Volume { name: "ipfs-data".into() });
+        assert_eq!(
+            v.source,
+            MountSource::Volume {
+                name: "ipfs-data".into()
+            }
+        );
         let v = parse_volume("./data:/data:ro").expect("valid");
-        assert_eq!(v.source, MountSource::Bind { path: "./data".into() });
+        assert_eq!(
+            v.source,
+            MountSource::Bind {
+                path: "./data".into()
+            }
+        );
         assert!(v.read_only);
         assert!(parse_volume("data:relative").is_err());
         assert!(parse_volume("data").is_err());

@@ -12,7 +12,10 @@ use toml::Spanned;
 
 use super::raw::{RawProbe, RawService, RawSpec, StrOrNum};
 use super::units::{self, MountSource, PortMapping};
-use super::{Build, Check, HostCommand, ImageSource, InitAction, InitStep, Probe, Resources, Service, Spec, SpecError, SpecErrors, Watch};
+use super::{
+    Build, Check, HostCommand, ImageSource, InitAction, InitStep, Probe, Resources, Service, Spec,
+    SpecError, SpecErrors, Watch,
+};
 
 const KUBO_UID: u32 = 1000;
 const KUBO_GID: u32 = 100;
@@ -27,7 +30,14 @@ struct Ctx {
 
 impl Ctx {
     fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<&str>) {
-        let e = SpecError::new(&self.file, &self.text, &self.source, message.into(), span, help.map(str::to_string));
+        let e = SpecError::new(
+            &self.file,
+            &self.text,
+            &self.source,
+            message.into(),
+            span,
+            help.map(str::to_string),
+        );
         self.errors.push(e);
     }
 }
@@ -48,15 +58,29 @@ fn default_project_name(dir: &Path) -> String {
     let cleaned: String = base
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches(|c| c == '-' || c == '_');
-    if trimmed.is_empty() { "pinshare".into() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "pinshare".into()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// Joins a relative spec path onto the spec directory, without touching the filesystem.
 fn resolve(dir: &Path, p: &str) -> PathBuf {
-    let joined = if Path::new(p).is_absolute() { PathBuf::from(p) } else { dir.join(p) };
+    let joined = if Path::new(p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        dir.join(p)
+    };
     let mut out = PathBuf::new();
     for c in joined.components() {
         match c {
@@ -76,7 +100,12 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let file = path.display().to_string();
     let text_arc = Arc::new(text.to_string());
     let source = Arc::new(NamedSource::new(file.clone(), text.to_string()));
-    let mut cx = Ctx { file, text: text_arc, source, errors: Vec::new() };
+    let mut cx = Ctx {
+        file,
+        text: text_arc,
+        source,
+        errors: Vec::new(),
+    };
 
     let raw: RawSpec = match toml::from_str(text) {
         Ok(r) => r,
@@ -95,8 +124,14 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         }
     };
 
-    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     let abs_dir = std::path::absolute(&dir).unwrap_or(dir);
 
     let project = match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
@@ -110,7 +145,11 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     };
 
     if raw.services.is_empty() {
-        cx.err(0..0, "the spec defines no services", Some("add a `[services.NAME]` table with `image` or `build`"));
+        cx.err(
+            0..0,
+            "the spec defines no services",
+            Some("add a `[services.NAME]` table with `image` or `build`"),
+        );
     }
 
     let names: BTreeSet<String> = raw.services.keys().map(|k| k.get_ref().clone()).collect();
@@ -122,9 +161,23 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     for (key, svc) in &raw.services {
         let name = key.get_ref().clone();
         if !valid_name(&name) {
-            cx.err(key.span(), format!("service name `{name}` is not valid"), Some("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"));
+            cx.err(
+                key.span(),
+                format!("service name `{name}` is not valid"),
+                Some("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+            );
         }
-        if let Some(s) = service(&mut cx, &project, &abs_dir, &name, key.span(), svc, &names, &known, &mut published) {
+        if let Some(s) = service(
+            &mut cx,
+            &project,
+            &abs_dir,
+            &name,
+            key.span(),
+            svc,
+            &names,
+            &known,
+            &mut published,
+        ) {
             services.insert(name, s);
         }
     }
@@ -132,7 +185,13 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let order = dependency_order(&mut cx, &raw);
 
     if cx.errors.is_empty() {
-        Ok(Spec { project, file: path.to_path_buf(), dir: abs_dir, services, order })
+        Ok(Spec {
+            project,
+            file: path.to_path_buf(),
+            dir: abs_dir,
+            services,
+            order,
+        })
     } else {
         cx.errors.sort_by_key(|e| e.span.start);
         Err(SpecErrors { errors: cx.errors })
@@ -162,12 +221,20 @@ fn service(
         (image, None) => {
             let image = image.as_ref()?;
             if image.get_ref().trim().is_empty() || image.get_ref().contains(char::is_whitespace) {
-                cx.err(image.span(), format!("`{}` is not an image reference", image.get_ref()), Some("for example `ipfs/kubo:v0.39.0`"));
+                cx.err(
+                    image.span(),
+                    format!("`{}` is not an image reference", image.get_ref()),
+                    Some("for example `ipfs/kubo:v0.39.0`"),
+                );
             }
-            Some(ImageSource::Pull { reference: image.get_ref().clone() })
+            Some(ImageSource::Pull {
+                reference: image.get_ref().clone(),
+            })
         }
         (image, Some(b)) => {
-            let tag = image.as_ref().map_or_else(|| format!("{project}-{name}:dev"), |i| i.get_ref().clone());
+            let tag = image
+                .as_ref()
+                .map_or_else(|| format!("{project}-{name}:dev"), |i| i.get_ref().clone());
             build(cx, dir, b, tag).map(ImageSource::Build)
         }
     };
@@ -176,9 +243,17 @@ fn service(
     for d in &raw.depends_on {
         let dep = d.get_ref();
         if dep == name {
-            cx.err(d.span(), format!("service `{name}` depends on itself"), Some("remove it from `depends_on`"));
+            cx.err(
+                d.span(),
+                format!("service `{name}` depends on itself"),
+                Some("remove it from `depends_on`"),
+            );
         } else if !names.contains(dep) {
-            cx.err(d.span(), format!("unknown service `{dep}` in depends_on"), Some(&format!("known services: {known}")));
+            cx.err(
+                d.span(),
+                format!("unknown service `{dep}` in depends_on"),
+                Some(&format!("known services: {known}")),
+            );
         } else {
             depends_on.push(dep.clone());
         }
@@ -191,17 +266,38 @@ fn service(
                 let clash = published.iter().find(|(o, _, _)| {
                     o.host_port == m.host_port
                         && o.protocol == m.protocol
-                        && (o.host_ip == m.host_ip || o.host_ip.is_unspecified() || m.host_ip.is_unspecified())
+                        && (o.host_ip == m.host_ip
+                            || o.host_ip.is_unspecified()
+                            || m.host_ip.is_unspecified())
                 });
                 if let Some((_, other, span)) = clash {
-                    let (line, _) = SpecError::new(&cx.file, &cx.text, &cx.source, String::new(), span.clone(), None).line_col();
-                    cx.err(p.span(), format!("host port {} is already published by service `{other}` (line {line})", m.host_port), Some("give one of them another host port, e.g. `\"15001:5001\"`"));
+                    let (line, _) = SpecError::new(
+                        &cx.file,
+                        &cx.text,
+                        &cx.source,
+                        String::new(),
+                        span.clone(),
+                        None,
+                    )
+                    .line_col();
+                    cx.err(
+                        p.span(),
+                        format!(
+                            "host port {} is already published by service `{other}` (line {line})",
+                            m.host_port
+                        ),
+                        Some("give one of them another host port, e.g. `\"15001:5001\"`"),
+                    );
                 } else {
                     published.push((m.clone(), name.to_string(), p.span()));
                 }
                 ports.push(m);
             }
-            Err(e) => cx.err(p.span(), format!("bad port mapping: {e}"), Some("write `\"HOST:CONTAINER\"`, `\"IP:HOST:CONTAINER\"`, optionally with `/udp`")),
+            Err(e) => cx.err(
+                p.span(),
+                format!("bad port mapping: {e}"),
+                Some("write `\"HOST:CONTAINER\"`, `\"IP:HOST:CONTAINER\"`, optionally with `/udp`"),
+            ),
         }
     }
 
@@ -212,17 +308,34 @@ fn service(
                 if let MountSource::Bind { path } = &m.source {
                     let abs = resolve(dir, path);
                     if !abs.exists() {
-                        cx.err(v.span(), format!("bind mount source `{path}` does not exist ({})", abs.display()), Some(&format!("create it first: mkdir -p {}", abs.display())));
+                        cx.err(
+                            v.span(),
+                            format!(
+                                "bind mount source `{path}` does not exist ({})",
+                                abs.display()
+                            ),
+                            Some(&format!("create it first: mkdir -p {}", abs.display())),
+                        );
                     }
-                    m.source = MountSource::Bind { path: abs.display().to_string() };
+                    m.source = MountSource::Bind {
+                        path: abs.display().to_string(),
+                    };
                 }
                 volumes.push(m);
             }
-            Err(e) => cx.err(v.span(), format!("bad volume: {e}"), Some("write `\"NAME:/container/path\"` or `\"./host/path:/container/path[:ro]\"`")),
+            Err(e) => cx.err(
+                v.span(),
+                format!("bad volume: {e}"),
+                Some("write `\"NAME:/container/path\"` or `\"./host/path:/container/path[:ro]\"`"),
+            ),
         }
     }
 
-    let resources = raw.resources.as_ref().map(|r| resources(cx, r)).unwrap_or_default();
+    let resources = raw
+        .resources
+        .as_ref()
+        .map(|r| resources(cx, r))
+        .unwrap_or_default();
     let readiness = raw.readiness.as_ref().and_then(|p| probe(cx, p));
     let liveness = raw.liveness.as_ref().and_then(|p| probe(cx, p));
 
@@ -231,7 +344,11 @@ fn service(
         let mut keys = Vec::new();
         for (k, v) in kc.get_ref() {
             if k.is_empty() || k.split('.').any(str::is_empty) {
-                cx.err(kc.span(), format!("kubo_config key `{k}` is not a dotted config path"), Some("for example \"API.HTTPHeaders.Access-Control-Allow-Origin\""));
+                cx.err(
+                    kc.span(),
+                    format!("kubo_config key `{k}` is not a dotted config path"),
+                    Some("for example \"API.HTTPHeaders.Access-Control-Allow-Origin\""),
+                );
                 continue;
             }
             match serde_json::to_value(v) {
@@ -239,13 +356,31 @@ fn service(
                 Err(e) => cx.err(kc.span(), format!("kubo_config `{k}`: {e}"), None),
             }
         }
-        let repo = raw.env.get("IPFS_PATH").cloned().unwrap_or_else(|| DEFAULT_IPFS_PATH.to_string());
-        init.push(InitStep { name: "kubo-config".into(), image: None, user: Some(format!("{KUBO_UID}:{KUBO_GID}")), action: InitAction::KuboConfig { repo, uid: KUBO_UID, gid: KUBO_GID, keys } });
+        let repo = raw
+            .env
+            .get("IPFS_PATH")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_IPFS_PATH.to_string());
+        init.push(InitStep {
+            name: "kubo-config".into(),
+            image: None,
+            user: Some(format!("{KUBO_UID}:{KUBO_GID}")),
+            action: InitAction::KuboConfig {
+                repo,
+                uid: KUBO_UID,
+                gid: KUBO_GID,
+                keys,
+            },
+        });
     }
     for (i, step) in raw.init.iter().enumerate() {
         let s = step.get_ref();
         if s.command.get_ref().is_empty() {
-            cx.err(s.command.span(), "an init step's `command` is empty", Some("give the argv, e.g. [\"chown\", \"-R\", \"1000\", \"/data\"]"));
+            cx.err(
+                s.command.span(),
+                "an init step's `command` is empty",
+                Some("give the argv, e.g. [\"chown\", \"-R\", \"1000\", \"/data\"]"),
+            );
         }
         init.push(InitStep {
             name: s.name.clone().unwrap_or_else(|| format!("init-{}", i + 1)),
@@ -287,45 +422,114 @@ fn service(
     })
 }
 
-fn build(cx: &mut Ctx, dir: &Path, b: &Spanned<super::raw::RawBuild>, tag: String) -> Option<Build> {
+fn build(
+    cx: &mut Ctx,
+    dir: &Path,
+    b: &Spanned<super::raw::RawBuild>,
+    tag: String,
+) -> Option<Build> {
     let raw = b.get_ref();
-    let (ctx_text, ctx_span) = raw.context.as_ref().map_or((".".to_string(), b.span()), |c| (c.get_ref().clone(), c.span()));
+    let (ctx_text, ctx_span) = raw
+        .context
+        .as_ref()
+        .map_or((".".to_string(), b.span()), |c| {
+            (c.get_ref().clone(), c.span())
+        });
     let context = resolve(dir, &ctx_text);
     if !context.is_dir() {
-        cx.err(ctx_span, format!("build context `{ctx_text}` does not exist ({})", context.display()), Some("the context is relative to the spec file's directory"));
+        cx.err(
+            ctx_span,
+            format!(
+                "build context `{ctx_text}` does not exist ({})",
+                context.display()
+            ),
+            Some("the context is relative to the spec file's directory"),
+        );
         return None;
     }
-    let dockerfile = raw.dockerfile.as_ref().map_or_else(|| "Dockerfile".to_string(), |d| d.get_ref().clone());
-    let df_span = raw.dockerfile.as_ref().map_or_else(|| b.span(), Spanned::span);
+    let dockerfile = raw
+        .dockerfile
+        .as_ref()
+        .map_or_else(|| "Dockerfile".to_string(), |d| d.get_ref().clone());
+    let df_span = raw
+        .dockerfile
+        .as_ref()
+        .map_or_else(|| b.span(), Spanned::span);
     let df_path = resolve(&context, &dockerfile);
     if !df_path.starts_with(&context) {
-        cx.err(df_span, format!("dockerfile `{dockerfile}` is outside the build context"), Some("give its path relative to the context, inside it"));
+        cx.err(
+            df_span,
+            format!("dockerfile `{dockerfile}` is outside the build context"),
+            Some("give its path relative to the context, inside it"),
+        );
         return None;
     }
     if !df_path.is_file() {
-        cx.err(df_span, format!("dockerfile `{dockerfile}` not found in the build context ({})", df_path.display()), Some("`dockerfile` is relative to the build context"));
+        cx.err(
+            df_span,
+            format!(
+                "dockerfile `{dockerfile}` not found in the build context ({})",
+                df_path.display()
+            ),
+            Some("`dockerfile` is relative to the build context"),
+        );
         return None;
     }
-    let dockerfile = df_path.strip_prefix(&context).unwrap_or(&df_path).to_string_lossy().replace('\\', "/");
+    let dockerfile = df_path
+        .strip_prefix(&context)
+        .unwrap_or(&df_path)
+        .to_string_lossy()
+        .replace('\\', "/");
     let host_command = match &raw.host_command {
         None => None,
         Some(hc) if hc.get_ref().is_empty() => {
-            cx.err(hc.span(), "`host_command` is empty", Some("give the argv, e.g. [\"go\", \"build\", \"-o\", \"bin/pinshare\", \".\"]"));
+            cx.err(
+                hc.span(),
+                "`host_command` is empty",
+                Some("give the argv, e.g. [\"go\", \"build\", \"-o\", \"bin/pinshare\", \".\"]"),
+            );
             None
         }
         Some(hc) => {
-            let workdir = raw.host_workdir.as_ref().map_or_else(|| dir.to_path_buf(), |w| resolve(dir, w.get_ref()));
+            let workdir = raw
+                .host_workdir
+                .as_ref()
+                .map_or_else(|| dir.to_path_buf(), |w| resolve(dir, w.get_ref()));
             if !workdir.is_dir() {
-                let span = raw.host_workdir.as_ref().map_or_else(|| hc.span(), Spanned::span);
-                cx.err(span, format!("host_workdir `{}` does not exist", workdir.display()), None);
+                let span = raw
+                    .host_workdir
+                    .as_ref()
+                    .map_or_else(|| hc.span(), Spanned::span);
+                cx.err(
+                    span,
+                    format!("host_workdir `{}` does not exist", workdir.display()),
+                    None,
+                );
             }
-            Some(HostCommand { argv: hc.get_ref().clone(), env: raw.host_env.clone(), workdir })
+            Some(HostCommand {
+                argv: hc.get_ref().clone(),
+                env: raw.host_env.clone(),
+                workdir,
+            })
         }
     };
-    Some(Build { tag, context, dockerfile, args: raw.args.clone(), target: raw.target.clone(), host_command })
+    Some(Build {
+        tag,
+        context,
+        dockerfile,
+        args: raw.args.clone(),
+        target: raw.target.clone(),
+        host_command,
+    })
 }
 
-fn quantity(cx: &mut Ctx, q: Option<&Spanned<StrOrNum>>, parse: fn(&str) -> Result<u64, String>, what: &str, help: &str) -> Option<(u64, Range<usize>)> {
+fn quantity(
+    cx: &mut Ctx,
+    q: Option<&Spanned<StrOrNum>>,
+    parse: fn(&str) -> Result<u64, String>,
+    what: &str,
+    help: &str,
+) -> Option<(u64, Range<usize>)> {
     let q = q?;
     match parse(&q.get_ref().to_string()) {
         Ok(v) => Some((v, q.span())),
@@ -341,25 +545,60 @@ fn resources(cx: &mut Ctx, r: &Spanned<super::raw::RawResources>) -> Resources {
     const MEM_HELP: &str = "memory is bytes with a unit: `512Mi`, `2Gi`, `1G`";
     let raw = r.get_ref();
     let cpu = quantity(cx, raw.cpu.as_ref(), units::parse_cpu, "cpu", CPU_HELP);
-    let cpu_limit = quantity(cx, raw.cpu_limit.as_ref(), units::parse_cpu, "cpu_limit", CPU_HELP);
-    let mem = quantity(cx, raw.memory.as_ref(), units::parse_memory, "memory", MEM_HELP);
-    let mem_limit = quantity(cx, raw.memory_limit.as_ref(), units::parse_memory, "memory_limit", MEM_HELP);
+    let cpu_limit = quantity(
+        cx,
+        raw.cpu_limit.as_ref(),
+        units::parse_cpu,
+        "cpu_limit",
+        CPU_HELP,
+    );
+    let mem = quantity(
+        cx,
+        raw.memory.as_ref(),
+        units::parse_memory,
+        "memory",
+        MEM_HELP,
+    );
+    let mem_limit = quantity(
+        cx,
+        raw.memory_limit.as_ref(),
+        units::parse_memory,
+        "memory_limit",
+        MEM_HELP,
+    );
     if let (Some((req, span)), Some((lim, _))) = (&cpu, &cpu_limit)
         && req > lim
     {
-        cx.err(span.clone(), "cpu request is above cpu_limit", Some("the request must be at most the limit"));
+        cx.err(
+            span.clone(),
+            "cpu request is above cpu_limit",
+            Some("the request must be at most the limit"),
+        );
     }
     if let (Some((req, span)), Some((lim, _))) = (&mem, &mem_limit)
         && req > lim
     {
-        cx.err(span.clone(), "memory request is above memory_limit", Some("the request must be at most the limit"));
+        cx.err(
+            span.clone(),
+            "memory request is above memory_limit",
+            Some("the request must be at most the limit"),
+        );
     }
     if let Some((lim, span)) = &mem_limit
         && *lim < 6 << 20
     {
-        cx.err(span.clone(), "memory_limit is below 6Mi, the least Docker accepts", Some("raise it to at least `6Mi`"));
+        cx.err(
+            span.clone(),
+            "memory_limit is below 6Mi, the least Docker accepts",
+            Some("raise it to at least `6Mi`"),
+        );
     }
-    Resources { cpu_millis: cpu.map(|c| c.0), memory_bytes: mem.map(|m| m.0), cpu_limit_millis: cpu_limit.map(|c| c.0), memory_limit_bytes: mem_limit.map(|m| m.0) }
+    Resources {
+        cpu_millis: cpu.map(|c| c.0),
+        memory_bytes: mem.map(|m| m.0),
+        cpu_limit_millis: cpu_limit.map(|c| c.0),
+        memory_limit_bytes: mem_limit.map(|m| m.0),
+    }
 }
 
 fn duration(cx: &mut Ctx, d: Option<&Spanned<String>>, default: Duration) -> Duration {
@@ -368,7 +607,11 @@ fn duration(cx: &mut Ctx, d: Option<&Spanned<String>>, default: Duration) -> Dur
         Some(d) => match units::parse_duration(d.get_ref()) {
             Ok(v) => v,
             Err(e) => {
-                cx.err(d.span(), format!("bad duration: {e}"), Some("write e.g. `\"500ms\"`, `\"10s\"`, `\"2m\"`"));
+                cx.err(
+                    d.span(),
+                    format!("bad duration: {e}"),
+                    Some("write e.g. `\"500ms\"`, `\"10s\"`, `\"2m\"`"),
+                );
                 default
             }
         },
@@ -379,7 +622,11 @@ fn port(cx: &mut Ctx, p: &Spanned<i64>) -> Option<u16> {
     match u16::try_from(*p.get_ref()) {
         Ok(v) if v > 0 => Some(v),
         _ => {
-            cx.err(p.span(), format!("probe port {} is not a port number", p.get_ref()), Some("use a container port between 1 and 65535"));
+            cx.err(
+                p.span(),
+                format!("probe port {} is not a port number", p.get_ref()),
+                Some("use a container port between 1 and 65535"),
+            );
             None
         }
     }
@@ -387,31 +634,64 @@ fn port(cx: &mut Ctx, p: &Spanned<i64>) -> Option<u16> {
 
 fn probe(cx: &mut Ctx, p: &Spanned<RawProbe>) -> Option<Probe> {
     let raw = p.get_ref();
-    let kinds = usize::from(raw.http.is_some()) + usize::from(raw.tcp.is_some()) + usize::from(raw.exec.is_some());
+    let kinds = usize::from(raw.http.is_some())
+        + usize::from(raw.tcp.is_some())
+        + usize::from(raw.exec.is_some());
     if kinds != 1 {
-        cx.err(p.span(), format!("a probe needs exactly one of `http`, `tcp`, `exec` (found {kinds})"), Some("for example `{ http = { port = 9090, path = \"/health\" } }`"));
+        cx.err(
+            p.span(),
+            format!("a probe needs exactly one of `http`, `tcp`, `exec` (found {kinds})"),
+            Some("for example `{ http = { port = 9090, path = \"/health\" } }`"),
+        );
         return None;
     }
     let check = if let Some(h) = &raw.http {
         let port = port(cx, &h.port)?;
-        let method = h.method.as_ref().map_or_else(|| "GET".to_string(), |m| m.get_ref().to_ascii_uppercase());
+        let method = h
+            .method
+            .as_ref()
+            .map_or_else(|| "GET".to_string(), |m| m.get_ref().to_ascii_uppercase());
         if let Some(m) = &h.method
-            && !matches!(method.as_str(), "GET" | "POST" | "PUT" | "HEAD" | "OPTIONS" | "PATCH" | "DELETE")
+            && !matches!(
+                method.as_str(),
+                "GET" | "POST" | "PUT" | "HEAD" | "OPTIONS" | "PATCH" | "DELETE"
+            )
         {
-            cx.err(m.span(), format!("unknown HTTP method `{}`", m.get_ref()), Some("use GET, POST, PUT, HEAD, OPTIONS, PATCH or DELETE"));
+            cx.err(
+                m.span(),
+                format!("unknown HTTP method `{}`", m.get_ref()),
+                Some("use GET, POST, PUT, HEAD, OPTIONS, PATCH or DELETE"),
+            );
         }
         let path = h.path.clone().unwrap_or_else(|| "/".into());
-        let path = if path.starts_with('/') { path } else { format!("/{path}") };
-        Check::Http { port, path, method, headers: h.headers.clone() }
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
+        Check::Http {
+            port,
+            path,
+            method,
+            headers: h.headers.clone(),
+        }
     } else if let Some(t) = &raw.tcp {
-        Check::Tcp { port: port(cx, &t.port)? }
+        Check::Tcp {
+            port: port(cx, &t.port)?,
+        }
     } else {
         let e = raw.exec.as_ref()?;
         if e.get_ref().is_empty() {
-            cx.err(e.span(), "`exec` probe command is empty", Some("give the argv, e.g. [\"ipfs\", \"diag\", \"healthy\"]"));
+            cx.err(
+                e.span(),
+                "`exec` probe command is empty",
+                Some("give the argv, e.g. [\"ipfs\", \"diag\", \"healthy\"]"),
+            );
             return None;
         }
-        Check::Exec { argv: e.get_ref().clone() }
+        Check::Exec {
+            argv: e.get_ref().clone(),
+        }
     };
     Some(Probe {
         check,
@@ -427,13 +707,31 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
     let deps: BTreeMap<String, Vec<&Spanned<String>>> = raw
         .services
         .iter()
-        .map(|(k, s)| (k.get_ref().clone(), s.get_ref().depends_on.iter().filter(|d| raw.services.keys().any(|k2| k2.get_ref() == d.get_ref()) && d.get_ref() != k.get_ref()).collect()))
+        .map(|(k, s)| {
+            (
+                k.get_ref().clone(),
+                s.get_ref()
+                    .depends_on
+                    .iter()
+                    .filter(|d| {
+                        raw.services.keys().any(|k2| k2.get_ref() == d.get_ref())
+                            && d.get_ref() != k.get_ref()
+                    })
+                    .collect(),
+            )
+        })
         .collect();
 
     // Cycle detection by DFS with colours.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = on stack, 2 = done
     let mut reported = false;
-    fn dfs<'a>(n: &'a str, deps: &'a BTreeMap<String, Vec<&Spanned<String>>>, state: &mut BTreeMap<&'a str, u8>, stack: &mut Vec<&'a str>, found: &mut Option<(Vec<String>, Range<usize>)>) {
+    fn dfs<'a>(
+        n: &'a str,
+        deps: &'a BTreeMap<String, Vec<&Spanned<String>>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+        found: &mut Option<(Vec<String>, Range<usize>)>,
+    ) {
         if found.is_some() {
             return;
         }
@@ -444,7 +742,8 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
             match state.get(dn) {
                 Some(1) => {
                     let start = stack.iter().position(|s| *s == dn).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[start..].iter().map(|s| (*s).to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[start..].iter().map(|s| (*s).to_string()).collect();
                     cycle.push(dn.to_string());
                     *found = Some((cycle, d.span()));
                     return;
@@ -476,10 +775,19 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
     }
 
     // Kahn's algorithm, ties broken by name so the order is stable.
-    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = deps.iter().map(|(k, v)| (k.as_str(), v.iter().map(|d| d.get_ref().as_str()).collect())).collect();
+    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = deps
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.iter().map(|d| d.get_ref().as_str()).collect()))
+        .collect();
     let mut order = Vec::new();
     while !remaining.is_empty() {
-        let Some(next) = remaining.iter().find(|(_, d)| d.is_empty()).map(|(k, _)| *k) else { break };
+        let Some(next) = remaining
+            .iter()
+            .find(|(_, d)| d.is_empty())
+            .map(|(k, _)| *k)
+        else {
+            break;
+        };
         remaining.remove(next);
         for d in remaining.values_mut() {
             d.remove(next);

@@ -5,7 +5,11 @@ use crate::spec::{Check, ImageSource, InitAction, parse};
 fn errors(text: &str) -> Vec<(String, String)> {
     match parse(Path::new("pinshare.toml"), text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(e) => e.errors.iter().map(|e| (e.location(), e.message.clone())).collect(),
+        Err(e) => e
+            .errors
+            .iter()
+            .map(|e| (e.location(), e.message.clone()))
+            .collect(),
     }
 }
 
@@ -19,9 +23,15 @@ const KUBO: &str = "[services.ipfs]\nimage = \"ipfs/kubo:v0.39.0\"\n";
 
 #[test]
 fn a_minimal_spec_is_valid() {
-    let s = parse(Path::new("pinshare.toml"), &format!("[project]\nname = \"demo\"\n{KUBO}")).expect("valid");
+    let s = parse(
+        Path::new("pinshare.toml"),
+        &format!("[project]\nname = \"demo\"\n{KUBO}"),
+    )
+    .expect("valid");
     assert_eq!(s.project, "demo");
-    assert!(matches!(&s.services["ipfs"].image, ImageSource::Pull { reference } if reference == "ipfs/kubo:v0.39.0"));
+    assert!(
+        matches!(&s.services["ipfs"].image, ImageSource::Pull { reference } if reference == "ipfs/kubo:v0.39.0")
+    );
     assert_eq!(s.container_name("ipfs"), "demo-ipfs");
 }
 
@@ -52,7 +62,10 @@ fn unknown_dependency_lists_the_known_services() {
     let e = parse(Path::new("pinshare.toml"), &text).expect_err("invalid");
     assert_eq!(e.errors[0].location(), "pinshare.toml:5:15");
     assert_eq!(e.errors[0].message, "unknown service `ipfss` in depends_on");
-    assert_eq!(e.errors[0].help.as_deref(), Some("known services: app, ipfs"));
+    assert_eq!(
+        e.errors[0].help.as_deref(),
+        Some("known services: app, ipfs")
+    );
 }
 
 #[test]
@@ -78,16 +91,25 @@ fn malformed_ports_point_at_the_entry() {
 
 #[test]
 fn duplicate_host_ports_name_the_other_service() {
-    let text = format!("{KUBO}ports = [\"5001:5001\"]\n[services.app]\nimage = \"a\"\nports = [\"0.0.0.0:5001:80\"]\n");
+    let text = format!(
+        "{KUBO}ports = [\"5001:5001\"]\n[services.app]\nimage = \"a\"\nports = [\"0.0.0.0:5001:80\"]\n"
+    );
     let (loc, msg) = one_error(&text);
     // Services are checked in name order, so the clash is reported on ipfs's entry, naming app's line.
     assert_eq!(loc, "pinshare.toml:3:10");
-    assert_eq!(msg, "host port 5001 is already published by service `app` (line 6)");
+    assert_eq!(
+        msg,
+        "host port 5001 is already published by service `app` (line 6)"
+    );
 }
 
 #[test]
 fn same_port_on_tcp_and_udp_is_fine() {
-    parse(Path::new("pinshare.toml"), &format!("{KUBO}ports = [\"4001:4001\", \"4001:4001/udp\"]\n")).expect("valid");
+    parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}ports = [\"4001:4001\", \"4001:4001/udp\"]\n"),
+    )
+    .expect("valid");
 }
 
 #[test]
@@ -97,15 +119,23 @@ fn malformed_quantities_are_rejected() {
     assert!(msg.contains("512Mi"), "{msg}");
     let (_, msg) = one_error(&format!("{KUBO}resources = {{ cpu = \"lots\" }}\n"));
     assert!(msg.contains("bad cpu"), "{msg}");
-    let (_, msg) = one_error(&format!("{KUBO}resources = {{ cpu = \"2\", cpu_limit = \"1\" }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}resources = {{ cpu = \"2\", cpu_limit = \"1\" }}\n"
+    ));
     assert_eq!(msg, "cpu request is above cpu_limit");
-    let (_, msg) = one_error(&format!("{KUBO}resources = {{ memory = \"1Gi\", memory_limit = \"512Mi\" }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}resources = {{ memory = \"1Gi\", memory_limit = \"512Mi\" }}\n"
+    ));
     assert_eq!(msg, "memory request is above memory_limit");
 }
 
 #[test]
 fn numbers_are_accepted_for_cpu() {
-    let s = parse(Path::new("pinshare.toml"), &format!("{KUBO}resources = {{ cpu = 0.25, cpu_limit = 1 }}\n")).expect("valid");
+    let s = parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}resources = {{ cpu = 0.25, cpu_limit = 1 }}\n"),
+    )
+    .expect("valid");
     assert_eq!(s.services["ipfs"].resources.cpu_millis, Some(250));
     assert_eq!(s.services["ipfs"].resources.cpu_limit_millis, Some(1000));
 }
@@ -121,24 +151,35 @@ fn a_service_needs_an_image_or_a_build() {
 fn missing_build_context_is_reported() {
     let (loc, msg) = one_error("[services.app]\nbuild = { context = \"does-not-exist\" }\n");
     assert_eq!(loc, "pinshare.toml:2:21");
-    assert!(msg.starts_with("build context `does-not-exist` does not exist"), "{msg}");
+    assert!(
+        msg.starts_with("build context `does-not-exist` does not exist"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn probes_need_exactly_one_kind() {
     let (_, msg) = one_error(&format!("{KUBO}readiness = {{ period = \"1s\" }}\n"));
     assert!(msg.contains("exactly one of"), "{msg}");
-    let (_, msg) = one_error(&format!("{KUBO}readiness = {{ tcp = {{ port = 1 }}, exec = [\"true\"] }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}readiness = {{ tcp = {{ port = 1 }}, exec = [\"true\"] }}\n"
+    ));
     assert!(msg.contains("found 2"), "{msg}");
 }
 
 #[test]
 fn probe_fields_are_validated() {
-    let (_, msg) = one_error(&format!("{KUBO}readiness = {{ http = {{ port = 70000 }} }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}readiness = {{ http = {{ port = 70000 }} }}\n"
+    ));
     assert!(msg.contains("70000"), "{msg}");
-    let (_, msg) = one_error(&format!("{KUBO}readiness = {{ http = {{ port = 5001, method = \"FETCH\" }} }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}readiness = {{ http = {{ port = 5001, method = \"FETCH\" }} }}\n"
+    ));
     assert!(msg.contains("FETCH"), "{msg}");
-    let (_, msg) = one_error(&format!("{KUBO}readiness = {{ tcp = {{ port = 5001 }}, period = \"soon\" }}\n"));
+    let (_, msg) = one_error(&format!(
+        "{KUBO}readiness = {{ tcp = {{ port = 5001 }}, period = \"soon\" }}\n"
+    ));
     assert!(msg.contains("bad duration"), "{msg}");
 }
 
@@ -146,7 +187,12 @@ fn probe_fields_are_validated() {
 fn http_probes_keep_their_method() {
     let s = parse(Path::new("pinshare.toml"), &format!("{KUBO}readiness = {{ http = {{ port = 5001, path = \"/api/v0/id\", method = \"post\" }} }}\n")).expect("valid");
     match &s.services["ipfs"].readiness.as_ref().expect("probe").check {
-        Check::Http { method, path, port, .. } => assert_eq!((method.as_str(), path.as_str(), *port), ("POST", "/api/v0/id", 5001)),
+        Check::Http {
+            method, path, port, ..
+        } => assert_eq!(
+            (method.as_str(), path.as_str(), *port),
+            ("POST", "/api/v0/id", 5001)
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -156,7 +202,9 @@ fn kubo_config_becomes_an_init_step() {
     let s = parse(Path::new("pinshare.toml"), &format!("{KUBO}[services.ipfs.kubo_config]\n\"API.HTTPHeaders.Access-Control-Allow-Origin\" = [\"http://localhost:5173\"]\n")).expect("valid");
     let step = &s.services["ipfs"].init[0];
     match &step.action {
-        InitAction::KuboConfig { repo, uid, keys, .. } => {
+        InitAction::KuboConfig {
+            repo, uid, keys, ..
+        } => {
             assert_eq!((repo.as_str(), *uid), ("/data/ipfs", 1000));
             assert_eq!(keys[0].0, "API.HTTPHeaders.Access-Control-Allow-Origin");
             assert_eq!(keys[0].1, serde_json::json!(["http://localhost:5173"]));
@@ -189,11 +237,17 @@ fn rendered_errors_show_location_source_line_caret_and_hint() {
     let text = format!("{KUBO}[services.app]\nimage = \"a\"\ndepends_on = [\"ipfss\"]\n");
     let e = parse(Path::new("pinshare.toml"), &text).expect_err("invalid");
     let out = e.render(false);
-    assert!(out.starts_with("error: pinshare.toml:5:15: unknown service `ipfss` in depends_on\n"), "{out}");
+    assert!(
+        out.starts_with("error: pinshare.toml:5:15: unknown service `ipfss` in depends_on\n"),
+        "{out}"
+    );
     assert!(out.contains("depends_on = [\"ipfss\"]"), "{out}");
     assert!(out.contains('^') || out.contains('─'), "{out}");
     assert!(out.contains("known services: app, ipfs"), "{out}");
-    assert!(out.ends_with("1 error in the spec; nothing was changed\n"), "{out}");
+    assert!(
+        out.ends_with("1 error in the spec; nothing was changed\n"),
+        "{out}"
+    );
 }
 
 #[test]

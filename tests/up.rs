@@ -1,0 +1,449 @@
+//! `up`, `logs`, `ps`, `down` against the real engine with the offline stand-in images.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Project, docker, docker_ok, http, poll};
+
+const ORIGINS: &str =
+    r#"["http://localhost:5173","http://localhost:5174","http://localhost:3000"]"#;
+
+fn kubo_config(p: &Project, key: &str) -> serde_json::Value {
+    let out = docker_ok(&["exec", &p.container("ipfs"), "ipfs", "config", key]);
+    serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
+}
+
+#[test]
+fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name() {
+    let p = Project::offline("two-containers");
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(out.contains("ipfs     » ready in"), "{out}");
+    assert!(out.contains("pinshare » ready in"), "{out}");
+
+    // Two separate containers, one network, each reachable by its service name.
+    let net = format!("{}_net", p.name);
+    for svc in ["ipfs", "pinshare"] {
+        let nets = p.inspect(
+            svc,
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{join $v.Aliases \",\"}}{{end}}",
+        );
+        assert!(
+            nets.starts_with(&net) && nets.contains(svc),
+            "{svc}: {nets}"
+        );
+        assert_eq!(p.inspect(svc, "{{.HostConfig.Init}}"), "true");
+    }
+    assert_ne!(
+        p.inspect("ipfs", "{{.Id}}"),
+        p.inspect("pinshare", "{{.Id}}")
+    );
+
+    // /health is 200 only while the app reaches http://ipfs:5001.
+    let health = http("GET", p.app_port, "/health", &[], b"").expect("app answers");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert_eq!(
+        p.inspect("pinshare", "{{range .Config.Env}}{{println .}}{{end}}")
+            .lines()
+            .find(|l| l.starts_with("IPFS_API=")),
+        Some("IPFS_API=http://ipfs:5001")
+    );
+
+    // Every published port binds loopback.
+    for svc in ["ipfs", "pinshare"] {
+        let ips = p.inspect(
+            svc,
+            "{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIp}} {{end}}{{end}}",
+        );
+        assert!(!ips.is_empty());
+        assert!(
+            ips.split_whitespace().all(|ip| ip == "127.0.0.1"),
+            "{svc}: {ips}"
+        );
+    }
+
+    // Limits and reservations from the spec.
+    assert_eq!(
+        p.inspect(
+            "ipfs",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}}"
+        ),
+        format!("{} {} 1000000000", 2u64 << 30, 512u64 << 20)
+    );
+    assert_eq!(
+        p.inspect(
+            "pinshare",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"
+        ),
+        format!("{} 500000000", 1u64 << 30)
+    );
+
+    // ps shows both ready.
+    let ps = p.run_ok(&["ps"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("ipfs") && l.contains("running") && l.contains("ready")),
+        "{ps}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&p.run_ok(&["ps", "--json"])).expect("json");
+    assert_eq!(json[1]["service"], "pinshare");
+    assert_eq!(json[1]["readiness"], "ready");
+}
+
+#[test]
+fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
+    let p = Project::offline("cors");
+    p.run_ok(&["up", "--detach"]);
+    let allowed = http(
+        "POST",
+        p.kubo_api,
+        "/api/v0/id",
+        &[("Origin", "http://localhost:5173")],
+        b"",
+    )
+    .expect("kubo answers");
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(
+        allowed.header("Access-Control-Allow-Origin"),
+        Some("http://localhost:5173")
+    );
+    let denied = http(
+        "POST",
+        p.kubo_api,
+        "/api/v0/id",
+        &[("Origin", "http://evil.example")],
+        b"",
+    )
+    .expect("kubo answers");
+    assert_eq!(denied.status, 403, "{denied:?}");
+    // The RPC API is POST-only, like Kubo's.
+    assert_eq!(
+        http("GET", p.kubo_api, "/api/v0/id", &[], b"")
+            .expect("kubo answers")
+            .status,
+        405
+    );
+
+    let ids = (
+        p.inspect("ipfs", "{{.Id}}"),
+        p.inspect("pinshare", "{{.Id}}"),
+    );
+    let again = p.run_ok(&["up", "--detach"]);
+    assert!(again.contains("kept"), "{again}");
+    assert_eq!(
+        (
+            p.inspect("ipfs", "{{.Id}}"),
+            p.inspect("pinshare", "{{.Id}}")
+        ),
+        ids,
+        "an unchanged spec recreates nothing"
+    );
+    let origins = kubo_config(&p, "API.HTTPHeaders.Access-Control-Allow-Origin");
+    assert_eq!(
+        origins,
+        serde_json::from_str::<serde_json::Value>(ORIGINS).expect("json"),
+        "each origin once"
+    );
+}
+
+#[test]
+fn a_changed_service_is_recreated_and_the_other_kept() {
+    let p = Project::offline("changed");
+    p.run_ok(&["up", "--detach"]);
+    let (ipfs, app) = (
+        p.inspect("ipfs", "{{.Id}}"),
+        p.inspect("pinshare", "{{.Id}}"),
+    );
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
+        "IPFS_API = \"http://ipfs:5001\"",
+        "IPFS_API = \"http://ipfs:5001\", EXTRA = \"1\"",
+    );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(out.contains("pinshare » recreating"), "{out}");
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), ipfs);
+    assert_ne!(p.inspect("pinshare", "{{.Id}}"), app);
+}
+
+#[test]
+fn a_root_owned_repo_config_is_repaired_instead_of_permission_denied() {
+    let p = Project::offline("rootowned");
+    // The seed's bug: a root-run init leaves /data/ipfs/config owned by root, mode 0600.
+    let vol = p.volume("ipfs-data");
+    p.run_ok(&["up", "--detach", "ipfs"]);
+    p.run_ok(&["down"]);
+    docker_ok(&["volume", "rm", &vol]);
+    docker_ok(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("dev.pinshare.project={}", p.name),
+        &vol,
+    ]);
+    docker_ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "-v",
+        &format!("{vol}:/data/ipfs"),
+        "pinshare-offline/kubo:dev",
+        "init",
+    ]);
+    let owner = docker_ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "-v",
+        &format!("{vol}:/data/ipfs"),
+        "--entrypoint",
+        "/usr/local/bin/ipfs",
+        "pinshare-offline/kubo:dev",
+        "config",
+        "Identity.PeerID",
+    ]);
+    assert!(!owner.is_empty());
+    // Without the repair the stand-in reproduces the seed's error exactly.
+    let broken = docker(&[
+        "run",
+        "--rm",
+        "--user",
+        "1000:100",
+        "-v",
+        &format!("{vol}:/data/ipfs"),
+        "pinshare-offline/kubo:dev",
+        "daemon",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&broken.stderr)
+            .contains("open /data/ipfs/config: permission denied"),
+        "{broken:?}"
+    );
+
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(
+        out.contains("was owned by uid 0; repaired ownership"),
+        "{out}"
+    );
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+    let logs = p.run_ok(&["logs", "ipfs"]);
+    assert!(!logs.contains("permission denied"), "{logs}");
+}
+
+#[test]
+fn logs_of_one_service_show_only_its_lines_and_unknown_names_list_the_known_ones() {
+    let p = Project::offline("logs");
+    p.run_ok(&["up", "--detach"]);
+    http("GET", p.app_port, "/health", &[], b"").expect("app");
+    let out = p.run_ok(&["logs", "ipfs"]);
+    assert!(out.contains("Daemon is ready"), "{out}");
+    assert!(out.lines().all(|l| l.starts_with("ipfs ")), "{out}");
+    let both = p.run_ok(&["logs"]);
+    assert!(both.lines().any(|l| l.starts_with("pinshare |")), "{both}");
+    assert!(both.lines().any(|l| l.starts_with("ipfs     |")), "{both}");
+    let tail = p.run_ok(&["logs", "--tail", "1", "ipfs"]);
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+    let ts = p.run_ok(&["logs", "-t", "--tail", "1", "ipfs"]);
+    assert!(ts.contains("T") && ts.contains("Z "), "{ts}");
+
+    let bad = p.run(&["logs", "ipfss"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("no service `ipfss`") && err.contains("known services: ipfs, pinshare"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pins_survive_down_and_up_and_down_volumes_removes_them() {
+    let p = Project::offline("pins");
+    p.run_ok(&["up", "--detach"]);
+    let added = http("POST", p.app_port, "/files", &[], b"hello world\n").expect("app");
+    assert_eq!(added.status, 200, "{added:?}");
+    let cid = added.body.trim().to_string();
+    assert_eq!(
+        cid,
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
+    );
+
+    let down = p.run_ok(&["down"]);
+    assert!(down.contains("kept volume"), "{down}");
+    assert!(p.labelled_containers().is_empty());
+    assert_eq!(p.labelled_volumes().len(), 2);
+
+    p.run_ok(&["up", "--detach"]);
+    let pins = http(
+        "POST",
+        p.kubo_api,
+        &format!("/api/v0/pin/ls?arg={cid}"),
+        &[],
+        b"",
+    )
+    .expect("kubo");
+    assert_eq!(pins.status, 200, "{pins:?}");
+    assert!(pins.body.contains(&cid), "{pins:?}");
+
+    p.run_ok(&["down", "--volumes"]);
+    assert!(p.labelled_containers().is_empty());
+    assert!(p.labelled_volumes().is_empty());
+}
+
+#[test]
+fn sigint_to_foreground_up_stops_everything_and_exits_130() {
+    let p = Project::offline("sigint");
+    let mut child = p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    poll("all services ready", Duration::from_secs(180), || {
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l);
+        }
+        lines
+            .iter()
+            .any(|l| l.contains("all services ready"))
+            .then_some(())
+    });
+    // Some traffic so the app logs while running.
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+    poll("the app's request line", Duration::from_secs(10), || {
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l);
+        }
+        lines
+            .iter()
+            .any(|l| l.starts_with("pinshare |") && l.contains("/health"))
+            .then_some(())
+    });
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    assert_eq!(status.code(), Some(130), "{lines:#?}");
+    assert!(
+        p.labelled_containers().is_empty(),
+        "containers left: {:?}",
+        p.labelled_containers()
+    );
+    assert_eq!(p.labelled_volumes().len(), 2, "volumes are kept");
+
+    // Both prefixes, fixed width, no line mixed from two sources.
+    assert!(
+        lines.iter().any(|l| l.starts_with("ipfs     | ")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("pinshare | ")),
+        "{lines:#?}"
+    );
+    for l in &lines {
+        let prefixed = ["ipfs     | ", "ipfs     » ", "pinshare | ", "pinshare » "]
+            .iter()
+            .any(|p| l.starts_with(p))
+            || l.starts_with("pinshare-dev » ");
+        assert!(prefixed, "unprefixed or mixed line: {l:?}");
+        // A line mixed from two sources would carry a second prefix after the first.
+        let rest = &l[11..];
+        assert!(
+            !rest.contains("ipfs     | ") && !rest.contains("pinshare | "),
+            "mixed line: {l:?}"
+        );
+    }
+    // Reverse dependency order: the app stops before kubo.
+    let app_stop = lines
+        .iter()
+        .position(|l| l.contains("stopping") && l.starts_with("pinshare"));
+    let ipfs_stop = lines
+        .iter()
+        .position(|l| l.contains("stopping") && l.starts_with("ipfs"));
+    assert!(app_stop < ipfs_stop && app_stop.is_some(), "{lines:#?}");
+}
+
+#[test]
+fn a_foreign_container_with_our_name_is_refused_and_left_alone() {
+    let p = Project::offline("foreign");
+    let name = p.container("ipfs");
+    docker_ok(&["create", "--name", &name, "pinshare-offline/kubo:dev"]);
+    let out = p.run(&["up", "--detach"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "container {name} exists but was not created by pinshare-dev"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Status}}", &name]),
+        "created"
+    );
+    p.run_ok(&["down"]);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Status}}", &name]),
+        "created",
+        "down leaves it too"
+    );
+    docker_ok(&["rm", "-f", &name]);
+}
+
+#[test]
+fn a_failing_dependency_reports_its_last_lines_and_the_dependent_never_starts() {
+    let p = Project::offline("depfail");
+    // Kubo's readiness probes a path that never answers 2xx; the app must not start.
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace("path = \"/api/v0/id\", method = \"POST\"", "path = \"/api/v0/nope\", method = \"POST\" }, start_timeout = \"2s\", period = \"200ms\" } #");
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run(&["up", "--detach"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("ipfs: not ready after"), "{all}");
+    assert!(
+        all.contains("last ") && all.contains("Daemon is ready"),
+        "{all}"
+    );
+    assert!(
+        all.contains("not started because its dependency ipfs failed"),
+        "{all}"
+    );
+    assert!(
+        docker(&["inspect", &p.container("pinshare")]).status.code() != Some(0),
+        "the app container must not exist"
+    );
+}
