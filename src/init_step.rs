@@ -56,18 +56,23 @@ async fn one_shot(
     engine
         .create_container(&name, body(spec, svc, image, argv, user))
         .await?;
+    run_created(engine, &name).await
+}
+
+/// Starts a created one-shot container, waits for it, collects its output and removes it.
+async fn run_created(engine: &Engine, name: &str) -> Result<(i64, String)> {
     let result = async {
-        engine.start_container(&name).await?;
-        let code = engine.wait_container(&name).await?;
+        engine.start_container(name).await?;
+        let code = engine.wait_container(name).await?;
         let mut out = String::new();
-        let mut logs = engine.logs(&name, &crate::engine::LogOptions::default());
+        let mut logs = engine.logs(name, &crate::engine::LogOptions::default());
         while let Some(chunk) = futures_util::StreamExt::next(&mut logs).await {
             out.push_str(&String::from_utf8_lossy(&chunk?.bytes));
         }
         Ok::<_, Error>((code, out))
     }
     .await;
-    engine.remove_container(&name).await?;
+    engine.remove_container(name).await?;
     result
 }
 
@@ -215,40 +220,56 @@ async fn kubo_config(
     let user = format!("{uid}:{gid}");
     let config_path = format!("{repo}/config");
 
-    // A created, never started container gives archive access to the volumes without a shell.
+    // The `ipfs init` container, created but not yet started, gives archive access to the volume without a
+    // shell: it is started only when the repo has no config, and removed unstarted otherwise.
+    let mut init_argv = vec!["ipfs".to_string(), "init".to_string()];
+    if let Some(profile) = svc.env.get("IPFS_PROFILE") {
+        init_argv.extend(["--profile".to_string(), profile.clone()]);
+    }
     let probe = step_container(spec)(svc);
     engine.remove_container(&probe).await?;
     engine
-        .create_container(
-            &probe,
-            body(
-                spec,
-                svc,
-                image,
-                &["ipfs".into(), "version".into()],
-                Some(&user),
-            ),
-        )
+        .create_container(&probe, body(spec, svc, image, &init_argv, Some(&user)))
         .await?;
     let inspected = async {
         let mut config = engine.download(&probe, &config_path).await?;
         if let Some(bytes) = &config {
             let entries = read_tar(bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
-            let wrong_owner = entries.first().is_some_and(|e| e.header.uid().ok() != Some(u64::from(*uid)) || e.header.mode().unwrap_or(0) & 0o400 == 0);
+            let wrong_owner = entries.first().is_some_and(|e| {
+                e.header.uid().ok() != Some(u64::from(*uid)) || e.header.mode().unwrap_or(0) & 0o400 == 0
+            });
             if wrong_owner {
                 let owner = entries.first().and_then(|e| e.header.uid().ok()).unwrap_or(0);
                 let fixed = repair_ownership(engine, &probe, repo, *uid, *gid).await?;
-                printer.event(&svc.name, &format!("{config_path} was owned by uid {owner}; repaired ownership of {} path(s) in {repo} to {user}", fixed.len()));
+                printer.event(
+                    &svc.name,
+                    &format!(
+                        "{config_path} was owned by uid {owner}; repaired ownership of {} path(s) in {repo} to {user}",
+                        fixed.len()
+                    ),
+                );
                 config = engine.download(&probe, &config_path).await?;
             }
         }
         Ok::<_, Error>(config)
     }
     .await;
-    engine.remove_container(&probe).await?;
-    let config = match inspected? {
-        None => None,
+    let inspected = match inspected {
+        Ok(c) => c,
+        Err(e) => {
+            engine.remove_container(&probe).await?;
+            return Err(e);
+        }
+    };
+    let config = match inspected {
+        None => {
+            let (code, out) = run_created(engine, &probe).await?;
+            check_exit(svc, &init_argv, code, &out, printer)?;
+            printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
+            None
+        }
         Some(bytes) => {
+            engine.remove_container(&probe).await?;
             let entries =
                 read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
             let json = entries
@@ -264,14 +285,6 @@ async fn kubo_config(
         }
     };
 
-    if config.is_none() {
-        let mut argv = vec!["ipfs".to_string(), "init".to_string()];
-        if let Some(profile) = svc.env.get("IPFS_PROFILE") {
-            argv.extend(["--profile".to_string(), profile.clone()]);
-        }
-        run_checked(engine, spec, svc, image, &argv, &user, printer).await?;
-        printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
-    }
     let todo = differing(config.as_ref(), keys);
     for (k, v) in &todo {
         let argv = vec![
@@ -305,6 +318,16 @@ async fn run_checked(
     printer: &Printer,
 ) -> Result<()> {
     let (code, out) = one_shot(engine, spec, svc, image, argv, Some(user)).await?;
+    check_exit(svc, argv, code, &out, printer)
+}
+
+fn check_exit(
+    svc: &Service,
+    argv: &[String],
+    code: i64,
+    out: &str,
+    printer: &Printer,
+) -> Result<()> {
     if code != 0 {
         for l in out.lines() {
             printer.event(&svc.name, &format!("kubo-config: {l}"));

@@ -447,3 +447,152 @@ fn a_failing_dependency_reports_its_last_lines_and_the_dependent_never_starts() 
         "the app container must not exist"
     );
 }
+
+#[test]
+fn exec_and_tcp_probes_gate_start_up_too() {
+    let p = Project::offline("probes");
+    let text = std::fs::read_to_string(&p.spec)
+        .expect("spec")
+        .replace(
+            "readiness = { http = { port = 5001, path = \"/api/v0/id\", method = \"POST\" } }",
+            "readiness = { exec = [\"ipfs\", \"--api=/ip4/127.0.0.1/tcp/5001\", \"diag\", \"healthy\"] }",
+        )
+        .replace(
+            "readiness = { http = { port = 9090, path = \"/health\" } }",
+            "readiness = { tcp = { port = 9090 } }",
+        );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(out.contains("ipfs     » ready in"), "{out}");
+    assert!(out.contains("pinshare » ready in"), "{out}");
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_failing_init_step_shows_its_output_and_the_service_never_starts() {
+    let p = Project::offline("initfail");
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
+        "stop_grace = \"5s\"\n\n[services.ipfs.kubo_config]",
+        "stop_grace = \"5s\"\ninit = [{ name = \"read-missing-key\", command = [\"ipfs\", \"config\", \"No.Such.Key\"], user = \"1000:100\" }]\n\n[services.ipfs.kubo_config]",
+    );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run(&["up", "--detach"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("init step `read-missing-key` (`ipfs config No.Such.Key`) exited with code 1"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ipfs     » read-missing-key: "),
+        "the step's output is shown: {all}"
+    );
+    assert!(docker(&["inspect", &p.container("ipfs")]).status.code() != Some(0));
+    assert!(docker(&["inspect", &p.container("pinshare")]).status.code() != Some(0));
+    // No one-shot container is left behind.
+    assert!(
+        p.labelled_containers().is_empty(),
+        "{:?}",
+        p.labelled_containers()
+    );
+}
+
+#[test]
+fn a_failing_host_build_fails_the_service_with_its_output() {
+    let p = Project::offline("hostfail");
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
+        "\"-p\", \"pinshare-standin\"]",
+        "\"-p\", \"no-such-package\"]",
+    );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run(&["up", "--detach"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("pinshare: host build `cargo build"), "{all}");
+    assert!(
+        all.contains("no-such-package"),
+        "cargo's own message is shown: {all}"
+    );
+    assert!(docker(&["inspect", &p.container("pinshare")]).status.code() != Some(0));
+}
+
+#[test]
+fn a_missing_image_that_cannot_be_pulled_is_a_clear_error() {
+    let p = Project::offline("nopull");
+    // A registry on a closed loopback port: the pull fails at once and no traffic leaves the machine.
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
+        "[services.ipfs]\nimage = \"pinshare-offline/kubo:dev\"\nbuild = {",
+        "[services.ipfs]\nimage = \"127.0.0.1:1/no/such-image:1\"\n#build = {",
+    );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run(&["up", "--detach"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("pulling image 127.0.0.1:1/no/such-image:1"),
+        "{all}"
+    );
+    assert!(all.contains("build or load it"), "{all}");
+}
+
+#[test]
+fn a_new_cors_origin_recreates_kubo_only_and_is_allowed() {
+    let p = Project::offline("neworigin");
+    p.run_ok(&["up", "--detach"]);
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let ipfs = p.inspect("ipfs", "{{.Id}}");
+    assert_eq!(
+        http(
+            "POST",
+            p.kubo_api,
+            "/api/v0/id",
+            &[("Origin", "http://localhost:4000")],
+            b""
+        )
+        .expect("kubo")
+        .status,
+        403
+    );
+    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
+        "\"http://localhost:3000\"]",
+        "\"http://localhost:3000\", \"http://localhost:4000\"]",
+    );
+    std::fs::write(&p.spec, text).expect("write");
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(
+        out.contains("kubo config written: API.HTTPHeaders.Access-Control-Allow-Origin\n"),
+        "only the changed key is written: {out}"
+    );
+    assert_ne!(p.inspect("ipfs", "{{.Id}}"), ipfs);
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app, "the app is kept");
+    let r = http(
+        "POST",
+        p.kubo_api,
+        "/api/v0/id",
+        &[("Origin", "http://localhost:4000")],
+        b"",
+    )
+    .expect("kubo");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("http://localhost:4000")
+    );
+}

@@ -34,7 +34,37 @@ fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// The URL `pinshare health` checks: this container's own /health, on the port of `listen`.
+fn health_url(listen: &str) -> String {
+    let port = listen
+        .rsplit_once(':')
+        .map_or(listen, |(_, p)| p)
+        .parse::<u16>()
+        .unwrap_or(9090);
+    format!("http://127.0.0.1:{port}/health")
+}
+
+/// `pinshare health`: exit 0 when GET /health answers 200, else 1 (for a container healthcheck; the image has
+/// no shell or curl).
+fn health_command() -> ! {
+    let url = health_url(&env_or("LISTEN_ADDR", "0.0.0.0:9090"));
+    match http::request("GET", &url, &[], b"", Duration::from_secs(3)) {
+        Ok(r) if r.status == 200 => std::process::exit(0),
+        Ok(r) => {
+            sys::elog_line(&format!("pinshare health: {url}: HTTP {}", r.status));
+            std::process::exit(1);
+        }
+        Err(e) => {
+            sys::elog_line(&format!("pinshare health: {url}: {e}"));
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("health") {
+        health_command();
+    }
     sys::exit_on_term_signals("shutting down\n");
     let app = App {
         ipfs_api: env_or("IPFS_API", "http://ipfs:5001")
@@ -192,5 +222,17 @@ impl App {
             Ok(r) => Response::text(502, format!("{}\n", Self::rpc_error("pin/add", &r))),
             Err(e) => Response::text(502, format!("ipfs pin/add: {e}\n")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::health_url;
+
+    #[test]
+    fn health_url_uses_the_listen_port() {
+        assert_eq!(health_url("0.0.0.0:9090"), "http://127.0.0.1:9090/health");
+        assert_eq!(health_url("[::]:8081"), "http://127.0.0.1:8081/health");
+        assert_eq!(health_url("garbage"), "http://127.0.0.1:9090/health");
     }
 }
