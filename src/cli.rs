@@ -75,6 +75,32 @@ pub enum Command {
     },
     /// Print the JSON Schema of pinshare.toml (for editors).
     Schema,
+    /// Render the spec as Kubernetes manifests (app + kubo sidecar pod) or a docker-compose.yml.
+    Render {
+        /// k8s or compose.
+        #[arg(value_enum)]
+        target: crate::render::Target,
+        /// Write here instead of stdout: a directory for k8s (one file per object), a file for compose.
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// k8s: kubo as a classic second container instead of a native sidecar (Kubernetes < 1.29).
+        #[arg(long)]
+        classic_sidecar: bool,
+        /// Tag for the images of built services (default: the local build's tag).
+        #[arg(long, value_name = "TAG")]
+        image_tag: Option<String>,
+    },
+    /// Build SERVICE's image and swap its container, as a save would (the old one serves until the build is done).
+    Rebuild {
+        /// The service.
+        service: String,
+    },
+    /// Explain what watching does with paths.
+    Watch {
+        /// Say which service each PATH triggers, or which rule ignores it.
+        #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+        explain: Vec<PathBuf>,
+    },
 }
 
 /// Sets up tracing on stderr; `RUST_LOG` overrides `-v`.
@@ -117,6 +143,28 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             );
             Ok(EXIT_OK)
         }
+        Command::Render {
+            target,
+            output,
+            classic_sidecar,
+            image_tag,
+        } => {
+            if classic_sidecar && target == crate::render::Target::Compose {
+                return Err(Error::Usage(
+                    "--classic-sidecar applies to `render k8s` only".into(),
+                ));
+            }
+            let spec = load(cli.file.as_deref())?;
+            let opts = crate::render::K8sOptions {
+                classic_sidecar,
+                image_tag,
+            };
+            print!(
+                "{}",
+                crate::render::render(&spec, target, &opts, output.as_deref())?
+            );
+            Ok(EXIT_OK)
+        }
         Command::Schema => {
             println!(
                 "{}",
@@ -136,10 +184,32 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Up {
             services,
             detach,
-            no_watch: _,
+            no_watch,
         } => {
             let spec = load(cli.file.as_deref())?;
-            crate::up::up(spec, crate::up::UpOptions { services, detach }).await
+            crate::up::up(
+                spec,
+                crate::up::UpOptions {
+                    services,
+                    detach,
+                    watch: !no_watch,
+                },
+            )
+            .await
+        }
+        Command::Rebuild { service } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::rebuild::rebuild_command(&spec, &service).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Watch { explain } => {
+            let spec = load(cli.file.as_deref())?;
+            let rules = crate::watch::Rules::new(&spec);
+            for p in explain {
+                let abs = std::path::absolute(&p).unwrap_or(p);
+                println!("{}", rules.explain(&abs));
+            }
+            Ok(EXIT_OK)
         }
         Command::Down { volumes } => {
             let spec = load(cli.file.as_deref())?;

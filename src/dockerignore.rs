@@ -75,6 +75,16 @@ impl DockerIgnore {
         excluded
     }
 
+    /// The last rule matching a path (the one that decides), with whether it excludes.
+    pub fn deciding_rule(&self, rel: &str) -> Option<(&str, bool)> {
+        let rel = clean(rel);
+        self.rules
+            .iter()
+            .rev()
+            .find(|r| Self::matches_or_parent(&r.matcher, &rel))
+            .map(|r| (r.text.as_str(), !r.exception))
+    }
+
     fn matches_or_parent(m: &GlobMatcher, rel: &str) -> bool {
         if m.is_match(rel) {
             return true;

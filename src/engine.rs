@@ -121,6 +121,23 @@ pub struct LogChunk {
     pub bytes: bytes::Bytes,
 }
 
+/// A start or die of a project container.
+#[derive(Debug, Clone)]
+pub struct ContainerEvent {
+    /// `start` or `die`.
+    pub action: String,
+    /// Container id.
+    pub id: String,
+    /// Service label.
+    pub service: String,
+    /// Role label.
+    pub role: String,
+    /// Image reference.
+    pub image: String,
+    /// Exit code, on `die`.
+    pub exit_code: Option<i64>,
+}
+
 /// Output and exit code of a command run in a container.
 #[derive(Debug, Clone)]
 pub struct ExecOutput {
@@ -348,6 +365,57 @@ impl Engine {
             }) => Ok(()),
             Err(e) => Err(EngineError::new(format!("stopping container {name}"), &e)),
         }
+    }
+
+    /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
+    pub async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
+        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let opts = bollard::query_parameters::RestartContainerOptionsBuilder::default()
+            .t(secs)
+            .build();
+        self.docker
+            .restart_container(name, Some(opts))
+            .await
+            .map_err(|e| EngineError::new(format!("restarting container {name}"), &e))
+    }
+
+    /// Start and die events of the project's containers, as they happen.
+    /// `since` (Unix seconds) replays events from then, so a subscription made just after a look misses nothing.
+    pub fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                vec!["start".to_string(), "die".to_string()],
+            ),
+            ("label".to_string(), vec![labels::project_filter(project)]),
+        ]);
+        let mut b = bollard::query_parameters::EventsOptionsBuilder::default().filters(&filters);
+        if let Some(s) = since {
+            b = b.since(&s.to_string());
+        }
+        let opts = b.build();
+        let op = format!("watching container events of project {project}");
+        self.docker
+            .events(Some(opts))
+            .map(move |item| {
+                let m = item.map_err(|e| EngineError::new(op.clone(), &e))?;
+                let actor = m.actor.unwrap_or_default();
+                let attrs = actor.attributes.unwrap_or_default();
+                Ok(ContainerEvent {
+                    action: m.action.unwrap_or_default(),
+                    id: actor.id.unwrap_or_default(),
+                    service: attrs.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    role: attrs.get(labels::ROLE).cloned().unwrap_or_default(),
+                    image: attrs.get("image").cloned().unwrap_or_default(),
+                    exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
+                })
+            })
+            .boxed()
     }
 
     /// SIGKILL.

@@ -261,13 +261,9 @@ async fn kubo_config(
             return Err(e);
         }
     };
+    let fresh = inspected.is_none();
     let config = match inspected {
-        None => {
-            let (code, out) = run_created(engine, &probe).await?;
-            check_exit(svc, &init_argv, code, &out, printer)?;
-            printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
-            None
-        }
+        None => None,
         Some(bytes) => {
             engine.remove_container(&probe).await?;
             let entries =
@@ -286,16 +282,75 @@ async fn kubo_config(
     };
 
     let todo = differing(config.as_ref(), keys);
-    for (k, v) in &todo {
-        let argv = vec![
-            "ipfs".to_string(),
-            "config".to_string(),
-            "--json".to_string(),
-            k.clone(),
-            v.to_string(),
-        ];
-        run_checked(engine, spec, svc, image, &argv, &user, printer).await?;
+    // One container per `ipfs config --json KEY VALUE`, all created up front (while `ipfs init` runs on a fresh
+    // repo), run one after the other, and removed together: creating and removing are what cost time.
+    let names: Vec<String> = (1..=todo.len()).map(|i| format!("{probe}-{i}")).collect();
+    let argvs: Vec<Vec<String>> = todo
+        .iter()
+        .map(|(k, v)| {
+            vec![
+                "ipfs".into(),
+                "config".into(),
+                "--json".into(),
+                k.clone(),
+                v.to_string(),
+            ]
+        })
+        .collect();
+    let user_ref = user.as_str();
+    let create_all = async {
+        let creations = names.iter().zip(&argvs).map(|(n, argv)| async move {
+            engine.remove_container(n).await?;
+            engine
+                .create_container(n, body(spec, svc, image, argv, Some(user_ref)))
+                .await
+                .map(|_| ())
+        });
+        futures_util::future::try_join_all(creations)
+            .await
+            .map(|_| ())
+    };
+    let remove_all = |extra: Option<&str>| {
+        let all: Vec<String> = names
+            .iter()
+            .cloned()
+            .chain(extra.map(str::to_string))
+            .collect();
+        async move {
+            let _ = futures_util::future::join_all(all.iter().map(|n| engine.remove_container(n)))
+                .await;
+        }
+    };
+    let outcome = async {
+        if fresh {
+            let init = async {
+                engine.start_container(&probe).await?;
+                Ok::<_, Error>(engine.wait_container(&probe).await?)
+            };
+            let (code, created) = tokio::join!(init, create_all);
+            let code = code?;
+            if code != 0 {
+                let out = output_of(engine, &probe).await;
+                check_exit(svc, &init_argv, code, &out, printer)?;
+            }
+            created?;
+            printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
+        } else {
+            create_all.await?;
+        }
+        for (name, argv) in names.iter().zip(&argvs) {
+            engine.start_container(name).await?;
+            let code = engine.wait_container(name).await?;
+            if code != 0 {
+                let out = output_of(engine, name).await;
+                check_exit(svc, argv, code, &out, printer)?;
+            }
+        }
+        Ok::<_, Error>(())
     }
+    .await;
+    remove_all(fresh.then_some(probe.as_str())).await;
+    outcome?;
     if todo.is_empty() {
         printer.event(&svc.name, "kubo config up to date");
     } else {
@@ -308,17 +363,13 @@ async fn kubo_config(
     Ok(())
 }
 
-async fn run_checked(
-    engine: &Engine,
-    spec: &Spec,
-    svc: &Service,
-    image: &str,
-    argv: &[String],
-    user: &str,
-    printer: &Printer,
-) -> Result<()> {
-    let (code, out) = one_shot(engine, spec, svc, image, argv, Some(user)).await?;
-    check_exit(svc, argv, code, &out, printer)
+async fn output_of(engine: &Engine, name: &str) -> String {
+    let mut out = String::new();
+    let mut logs = engine.logs(name, &crate::engine::LogOptions::default());
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut logs).await {
+        out.push_str(&String::from_utf8_lossy(&chunk.bytes));
+    }
+    out
 }
 
 fn check_exit(

@@ -6,11 +6,13 @@
 
 pub mod cli;
 pub mod context;
+pub mod dev;
 pub mod dockerignore;
 pub mod down;
 pub mod embedded;
 pub mod engine;
 pub mod error;
+pub mod follow;
 pub mod init_step;
 pub mod labels;
 pub mod logs;
@@ -18,5 +20,8 @@ pub mod plan;
 pub mod printer;
 pub mod probe;
 pub mod ps;
+pub mod rebuild;
+pub mod render;
 pub mod spec;
 pub mod up;
+pub mod watch;

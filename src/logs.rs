@@ -67,7 +67,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
     let mut found = 0;
     // Engine timestamps are always requested so several services merge in time order.
     let read = LogOptions {
-        follow: opts.follow,
+        follow: false,
         tail: opts.tail,
         since,
         timestamps: true,
@@ -80,7 +80,9 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             .any(|c| c.name == container && c.role == "service")
         {
             found += 1;
-            streams.push(spawn_lines(&engine, &container, service, &read));
+            if !opts.follow {
+                streams.push(spawn_lines(&engine, &container, service, &read));
+            }
         }
     }
     if found == 0 {
@@ -91,18 +93,31 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         )));
     }
     if opts.follow {
-        let mut set = tokio::task::JoinSet::new();
-        for s in streams {
-            let p = printer.clone();
-            let ts = opts.timestamps;
-            set.spawn(async move {
-                let mut s = s;
-                while let Some((svc, line)) = s.recv().await {
-                    emit(&p, &svc, &line, ts);
-                }
-            });
+        // Follow each service across container replacements until Ctrl-C.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let first = match (since, opts.tail) {
+            (Some(s), _) => crate::follow::From::Since(s),
+            (None, t) => crate::follow::From::Tail(t),
+        };
+        let mut handles = Vec::new();
+        for service in &wanted {
+            handles.push(crate::follow::spawn(
+                &engine,
+                &spec.project,
+                &spec.container_name(service),
+                service,
+                &printer,
+                first,
+                opts.timestamps,
+                false,
+                cancel.clone(),
+            ));
         }
-        while set.join_next().await.is_some() {}
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+        for h in handles {
+            let _ = h.await;
+        }
     } else {
         let mut all: Vec<(String, String)> = Vec::new();
         for mut s in streams {

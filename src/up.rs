@@ -31,6 +31,8 @@ pub struct UpOptions {
     pub services: Vec<String>,
     /// Return once every service is ready.
     pub detach: bool,
+    /// Foreground: watch sources and the spec.
+    pub watch: bool,
 }
 
 /// Name on the tool's own project-wide events.
@@ -67,7 +69,16 @@ pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
 }
 
 /// The container a service runs in.
-pub fn container_body(spec: &Spec, svc: &Service, hash: &str) -> ContainerCreateBody {
+pub fn container_body(
+    spec: &Spec,
+    svc: &Service,
+    hash: &str,
+    context_hash: Option<&str>,
+) -> ContainerCreateBody {
+    let mut container_labels = labels::container(&spec.project, &svc.name, "service", hash);
+    if let Some(c) = context_hash {
+        container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
+    }
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         bindings
@@ -91,7 +102,7 @@ pub fn container_body(spec: &Spec, svc: &Service, hash: &str) -> ContainerCreate
         cmd: svc.command.clone(),
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
-        labels: Some(labels::container(&spec.project, &svc.name, "service", hash)),
+        labels: Some(container_labels),
         exposed_ports: if exposed.is_empty() {
             None
         } else {
@@ -223,17 +234,30 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
     Ok(())
 }
 
-/// Makes the service's image available locally; returns its id.
+/// A service's image, ready locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Image id.
+    pub id: String,
+    /// Hash of the build context it was built from (built images only).
+    pub context_hash: Option<String>,
+}
+
+/// Makes the service's image available locally. `container` is the service's container, whose labels tell
+/// whether an unchanged build context can skip the build.
 pub async fn resolve_image(
     engine: &Engine,
-    spec: &Spec,
+    container: &str,
     svc: &Service,
     printer: &Printer,
-) -> Result<String> {
+) -> Result<Resolved> {
     match &svc.image {
         ImageSource::Pull { reference } => {
             if let Some(id) = engine.inspect_image(reference).await?.and_then(|i| i.id) {
-                return Ok(id);
+                return Ok(Resolved {
+                    id,
+                    context_hash: None,
+                });
             }
             let start = Instant::now();
             printer.event(&svc.name, &format!("pulling {reference}"));
@@ -263,6 +287,10 @@ pub async fn resolve_image(
                         svc.name
                     ))
                 })
+                .map(|id| Resolved {
+                    id,
+                    context_hash: None,
+                })
         }
         ImageSource::Build(b) => {
             host_build(&svc.name, b, printer).await?;
@@ -279,17 +307,23 @@ pub async fn resolve_image(
                         b.context.display()
                     ))
                 })?;
-            if let Some(img) = engine.inspect_image(&b.tag).await? {
-                let same = img
-                    .config
+            // The running container remembers the context it was built from: an unchanged context whose
+            // image is still the tag's skips the build (no Docker call beyond two inspections).
+            if let Some(c) = engine.inspect_container(container).await?
+                && c.config
                     .as_ref()
                     .and_then(|c| c.labels.as_ref())
                     .and_then(|l| l.get(labels::CONTEXT_HASH))
-                    == Some(&ctx.hash);
-                if same && let Some(id) = img.id {
-                    printer.event(&svc.name, &format!("image {} up to date", b.tag));
-                    return Ok(id);
-                }
+                    == Some(&ctx.hash)
+                && let Some(img) = engine.inspect_image(&b.tag).await?
+                && img.id.is_some()
+                && img.id == c.image
+            {
+                printer.event(&svc.name, &format!("image {} up to date", b.tag));
+                return Ok(Resolved {
+                    id: img.id.unwrap_or_default(),
+                    context_hash: Some(ctx.hash),
+                });
             }
             printer.event(
                 &svc.name,
@@ -300,9 +334,8 @@ pub async fn resolve_image(
                     ctx.tar.len() / 1024
                 ),
             );
-            let mut image_labels = labels::project(&spec.project);
-            image_labels.insert(labels::SERVICE.into(), svc.name.clone());
-            image_labels.insert(labels::CONTEXT_HASH.into(), ctx.hash.clone());
+            // No image labels: the classic builder turns each into a build step with its own container.
+            let image_labels = HashMap::new();
             let args: HashMap<String, String> = b.args.clone().into_iter().collect();
             let id = engine
                 .build(
@@ -319,7 +352,10 @@ pub async fn resolve_image(
                 &svc.name,
                 &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
             );
-            Ok(id)
+            Ok(Resolved {
+                id,
+                context_hash: Some(ctx.hash),
+            })
         }
     }
 }
@@ -356,58 +392,6 @@ pub async fn port_resolver(
     })
 }
 
-/// Follows a container's output into the printer until it stops; then reports its exit code.
-pub fn follow_logs(
-    engine: &Engine,
-    container: &str,
-    service: &str,
-    tail: Option<u64>,
-    printer: &Printer,
-    report_exit: bool,
-) -> tokio::task::JoinHandle<()> {
-    let (engine, container, service, printer) = (
-        engine.clone(),
-        container.to_string(),
-        service.to_string(),
-        printer.clone(),
-    );
-    tokio::spawn(async move {
-        let mut stream = engine.logs(
-            &container,
-            &LogOptions {
-                follow: true,
-                tail,
-                since: None,
-                timestamps: false,
-            },
-        );
-        let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
-        while let Some(Ok(chunk)) = stream.next().await {
-            let splitter = if chunk.stderr { &mut err } else { &mut out };
-            for l in splitter.push(&chunk.bytes) {
-                printer.log(&service, &l);
-            }
-        }
-        for l in [out.finish(), err.finish()].into_iter().flatten() {
-            printer.log(&service, &l);
-        }
-        if report_exit && let Ok(Some(c)) = engine.inspect_container(&container).await {
-            let state = c.state.unwrap_or_default();
-            if state.running != Some(true) {
-                let oom = if state.oom_killed == Some(true) {
-                    " (OOM-killed)"
-                } else {
-                    ""
-                };
-                printer.event(
-                    &service,
-                    &format!("exited with code {}{oom}", state.exit_code.unwrap_or(-1)),
-                );
-            }
-        }
-    })
-}
-
 /// Last lines of a container's output, for error reports.
 pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String> {
     let mut s = engine.logs(
@@ -428,13 +412,75 @@ pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String>
     lines
 }
 
+/// Stops and removes the service's current container (if any), runs its init steps, creates and starts the
+/// new one. Returns when it is started (not yet ready).
+pub async fn replace_container(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    image: &Resolved,
+    hash: &str,
+    printer: &Printer,
+) -> Result<()> {
+    let container = spec.container_name(&svc.name);
+    if engine.inspect_container(&container).await?.is_some() {
+        engine.stop_container(&container, svc.stop_grace).await?;
+        engine.remove_container(&container).await?;
+    }
+    if !svc.init.is_empty() {
+        let t = Instant::now();
+        init_step::run_all(engine, spec, svc, &image.id, printer).await?;
+        printer.event(
+            &svc.name,
+            &format!("init steps done in {} ms", t.elapsed().as_millis()),
+        );
+    }
+    engine
+        .create_container(
+            &container,
+            container_body(spec, svc, hash, image.context_hash.as_deref()),
+        )
+        .await?;
+    engine.start_container(&container).await?;
+    printer.event(&svc.name, &format!("started {container}"));
+    Ok(())
+}
+
+/// Waits for the service's readiness probe (immediately ready without one).
+pub async fn wait_ready(engine: &Engine, spec: &Spec, svc: &Service) -> Result<()> {
+    let Some(probe_spec) = &svc.readiness else {
+        return Ok(());
+    };
+    let container = spec.container_name(&svc.name);
+    let resolve = port_resolver(engine, spec, svc).await?;
+    probe::wait_ready(engine, &container, probe_spec, &resolve)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::Runtime(format!("{}: {e}", svc.name)))
+}
+
+/// The observed containers of the project, reduced for planning.
+pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
+    Ok(engine
+        .project_containers(&spec.project)
+        .await?
+        .into_iter()
+        .map(|c| Observed {
+            name: c.name.clone(),
+            service: c.service.clone(),
+            role: c.role.clone(),
+            hash: c.config_hash.clone(),
+            running: c.is_running(),
+        })
+        .collect())
+}
+
 struct Shared {
     engine: Engine,
     spec: Spec,
     printer: Printer,
     phases: HashMap<String, watch::Sender<Phase>>,
     observed: Vec<Observed>,
-    foreground: bool,
     started_at: Instant,
 }
 
@@ -445,10 +491,7 @@ struct Failure {
     container_started: bool,
 }
 
-async fn start_service(
-    sh: Arc<Shared>,
-    name: String,
-) -> std::result::Result<Option<tokio::task::JoinHandle<()>>, Failure> {
+async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(), Failure> {
     let fail = |error: Error, started: bool| Failure {
         service: name.clone(),
         error,
@@ -457,7 +500,7 @@ async fn start_service(
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image_id = resolve_image(&sh.engine, spec, svc, &sh.printer)
+    let image = resolve_image(&sh.engine, &spec.container_name(&name), svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
 
@@ -482,102 +525,71 @@ async fn start_service(
     }
 
     let container = spec.container_name(&name);
-    let hash = plan::config_hash(&spec.project, svc, &image_id);
+    let hash = plan::config_hash(&spec.project, svc, &image.id);
     let observed = sh.observed.iter().find(|o| o.name == container);
     let decision = plan::decide(&hash, observed);
-    let mut follower = None;
     let mut started = Instant::now();
     match &decision {
-        Decision::Keep => {
-            sh.printer.event(&name, "up to date, container kept");
-            if sh.foreground {
-                follower = Some(follow_logs(
-                    &sh.engine,
-                    &container,
-                    &name,
-                    Some(0),
-                    &sh.printer,
-                    true,
-                ));
-            }
-        }
+        Decision::Keep => sh.printer.event(&name, "up to date, container kept"),
         Decision::Create | Decision::Recreate(_) => {
             if let Decision::Recreate(reason) = &decision {
                 sh.printer.event(&name, &format!("recreating: {reason}"));
-                sh.engine
-                    .stop_container(&container, svc.stop_grace)
-                    .await
-                    .map_err(|e| fail(e.into(), false))?;
-                sh.engine
-                    .remove_container(&container)
-                    .await
-                    .map_err(|e| fail(e.into(), false))?;
             }
-            if !svc.init.is_empty() {
-                let t = Instant::now();
-                init_step::run_all(&sh.engine, spec, svc, &image_id, &sh.printer)
+            if let Err(e) =
+                replace_container(&sh.engine, spec, svc, &image, &hash, &sh.printer).await
+            {
+                let exists = sh
+                    .engine
+                    .inspect_container(&container)
                     .await
-                    .map_err(|e| fail(e, false))?;
-                sh.printer.event(
-                    &name,
-                    &format!("init steps done in {} ms", t.elapsed().as_millis()),
-                );
+                    .ok()
+                    .flatten()
+                    .is_some();
+                return Err(fail(e, exists));
             }
             started = Instant::now();
-            sh.engine
-                .create_container(&container, container_body(spec, svc, &hash))
-                .await
-                .map_err(|e| fail(e.into(), false))?;
-            sh.engine
-                .start_container(&container)
-                .await
-                .map_err(|e| fail(e.into(), true))?;
-            sh.printer.event(&name, &format!("started {container}"));
-            if sh.foreground {
-                follower = Some(follow_logs(
-                    &sh.engine,
-                    &container,
-                    &name,
-                    None,
-                    &sh.printer,
-                    true,
-                ));
-            }
         }
     }
-
-    if let Some(probe_spec) = &svc.readiness {
-        let resolve = port_resolver(&sh.engine, spec, svc)
-            .await
-            .map_err(|e| fail(e, true))?;
-        match probe::wait_ready(&sh.engine, &container, probe_spec, &resolve).await {
-            Ok(_) => sh.printer.event(
-                &name,
-                &format!(
-                    "ready in {} ms after start ({} ms since up began)",
-                    started.elapsed().as_millis(),
-                    sh.started_at.elapsed().as_millis()
-                ),
+    let since_start = Instant::now();
+    wait_ready(&sh.engine, spec, svc)
+        .await
+        .map_err(|e| fail(e, true))?;
+    if svc.readiness.is_some() {
+        let after = if decision == Decision::Keep {
+            since_start
+        } else {
+            started
+        };
+        sh.printer.event(
+            &name,
+            &format!(
+                "ready in {} ms after start ({} ms since up began)",
+                after.elapsed().as_millis(),
+                sh.started_at.elapsed().as_millis()
             ),
-            Err(e) => return Err(fail(Error::Runtime(format!("{name}: {e}")), true)),
-        }
+        );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
     }
-    Ok(follower)
+    Ok(())
 }
 
-async fn remove_project_containers(
+/// Stops (gracefully, reverse dependency order) and removes every container of the project.
+pub async fn remove_project_containers(
     engine: &Engine,
     spec: &Spec,
     printer: &Printer,
     graceful: bool,
 ) -> Result<()> {
-    let all = engine.project_containers(&spec.project).await?;
+    let mut all = engine.project_containers(&spec.project).await?;
     let order = spec.stop_order();
-    let rank = |s: &str| order.iter().position(|o| o == s).unwrap_or(0);
-    let mut all = all;
-    all.sort_by_key(|c| rank(&c.service));
+    // Containers of services no longer in the spec stop first: nothing of ours depends on them.
+    all.sort_by_key(|c| {
+        order
+            .iter()
+            .position(|o| *o == c.service)
+            .map_or(0, |p| p + 1)
+    });
     for c in &all {
         if graceful && c.is_running() {
             let grace = spec
@@ -592,7 +604,8 @@ async fn remove_project_containers(
     Ok(())
 }
 
-async fn remove_network(engine: &Engine, spec: &Spec) {
+/// Removes the project network if it is ours.
+pub async fn remove_network(engine: &Engine, spec: &Spec) {
     let net = spec.network_name();
     if let Ok(Some(l)) = engine.network_labels(&net).await
         && l.get(labels::PROJECT) == Some(&spec.project)
@@ -617,8 +630,26 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
         })
     };
 
+    // Foreground: follow every selected service from the start, across replacements.
+    let followers = CancellationToken::new();
+    if !opts.detach {
+        for s in &selected {
+            crate::follow::spawn(
+                &engine,
+                &spec.project,
+                &spec.container_name(s),
+                s,
+                &printer,
+                crate::follow::From::Now,
+                false,
+                true,
+                followers.clone(),
+            );
+        }
+    }
+
     let result = tokio::select! {
-        r = bring_up(&engine, &spec, &selected, &printer, !opts.detach, started_at) => Some(r),
+        r = bring_up(&engine, &spec, &selected, &printer, started_at) => Some(r),
         () = cancel.cancelled() => None,
     };
 
@@ -628,10 +659,12 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 TOOL,
                 "interrupted during start-up; removing the project's containers (volumes are kept)",
             );
-            cleanup_after_signal(&engine, &spec, &printer, false).await?;
+            remove_project_containers(&engine, &spec, &printer, false).await?;
+            remove_network(&engine, &spec).await;
             EXIT_INTERRUPTED
         }
         Some(Err(e)) => {
+            followers.cancel();
             if !opts.detach {
                 printer.event(
                     TOOL,
@@ -644,39 +677,45 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             printer.flush().await;
             return Err(e);
         }
-        Some(Ok(followers)) => {
-            if opts.detach {
-                printer.event(
-                    TOOL,
-                    &format!(
-                        "all {} service(s) ready in {} ms",
-                        selected.len(),
-                        started_at.elapsed().as_millis()
-                    ),
-                );
-                EXIT_OK
-            } else {
-                printer.event(TOOL, "all services ready; watching logs (Ctrl-C stops and removes the containers, volumes are kept)");
-                cancel.cancelled().await;
-                printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
-                let second = tokio::spawn(async { tokio::signal::ctrl_c().await.is_ok() });
-                tokio::select! {
-                    r = async {
-                        remove_project_containers(&engine, &spec, &printer, true).await?;
-                        remove_network(&engine, &spec).await;
-                        Ok::<_, Error>(())
-                    } => r?,
-                    Ok(true) = second => {
-                        printer.event(TOOL, "killing");
-                        cleanup_after_signal(&engine, &spec, &printer, true).await?;
-                    }
+        Some(Ok(())) if opts.detach => {
+            printer.event(
+                TOOL,
+                &format!(
+                    "all {} service(s) ready in {} ms",
+                    selected.len(),
+                    started_at.elapsed().as_millis()
+                ),
+            );
+            EXIT_OK
+        }
+        Some(Ok(())) => {
+            crate::dev::run(crate::dev::Session {
+                engine: engine.clone(),
+                spec: spec.clone(),
+                selected: selected.clone(),
+                printer: printer.clone(),
+                watch: opts.watch,
+                cancel: cancel.clone(),
+                followers: followers.clone(),
+            })
+            .await;
+            printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
+            let second = tokio::spawn(async { tokio::signal::ctrl_c().await.is_ok() });
+            tokio::select! {
+                r = async {
+                    remove_project_containers(&engine, &spec, &printer, true).await?;
+                    remove_network(&engine, &spec).await;
+                    Ok::<_, Error>(())
+                } => r?,
+                Ok(true) = second => {
+                    printer.event(TOOL, "killing");
+                    remove_project_containers(&engine, &spec, &printer, false).await?;
+                    remove_network(&engine, &spec).await;
                 }
-                for f in followers {
-                    f.abort();
-                }
-                printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
-                EXIT_INTERRUPTED
             }
+            followers.cancel();
+            printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
+            EXIT_INTERRUPTED
         }
     };
     interrupted.abort();
@@ -684,25 +723,14 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     Ok(code)
 }
 
-async fn cleanup_after_signal(
-    engine: &Engine,
-    spec: &Spec,
-    printer: &Printer,
-    _kill: bool,
-) -> Result<()> {
-    remove_project_containers(engine, spec, printer, false).await?;
-    remove_network(engine, spec).await;
-    Ok(())
-}
-
-async fn bring_up(
+/// Brings the selected services up, in dependency order of readiness.
+pub async fn bring_up(
     engine: &Engine,
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
-    foreground: bool,
     started_at: Instant,
-) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+) -> Result<()> {
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
@@ -721,17 +749,7 @@ async fn bring_up(
     }
     ensure_project_objects(engine, spec, printer).await?;
 
-    let containers = engine.project_containers(&spec.project).await?;
-    let observed: Vec<Observed> = containers
-        .iter()
-        .map(|c| Observed {
-            name: c.name.clone(),
-            service: c.service.clone(),
-            role: c.role.clone(),
-            hash: c.config_hash.clone(),
-            running: c.is_running(),
-        })
-        .collect();
+    let observed = observe(engine, spec).await?;
     for o in plan::orphans(spec, &observed) {
         if o.role == "init" {
             engine.remove_container(&o.name).await?;
@@ -750,7 +768,6 @@ async fn bring_up(
         printer: printer.clone(),
         phases,
         observed,
-        foreground,
         started_at,
     });
     let mut set = JoinSet::new();
@@ -770,11 +787,10 @@ async fn bring_up(
             r
         });
     }
-    let mut followers = Vec::new();
     let mut failures = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok(Ok(f)) => followers.extend(f),
+            Ok(Ok(())) => {}
             Ok(Err(f)) => failures.push(f),
             Err(e) => failures.push(Failure {
                 service: String::new(),
@@ -784,10 +800,7 @@ async fn bring_up(
         }
     }
     if failures.is_empty() {
-        return Ok(followers);
-    }
-    for f in &followers {
-        f.abort();
+        return Ok(());
     }
     // Report the root cause first: the failure that is not "a dependency failed".
     failures.sort_by_key(|f| f.error.to_string().contains("because its dependency"));

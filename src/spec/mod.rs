@@ -3,6 +3,7 @@
 
 mod diagnostic;
 pub mod raw;
+mod render;
 pub mod units;
 mod validate;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use diagnostic::{SpecError, SpecErrors};
+pub use render::{DEFAULT_STORAGE_BYTES, K8sSettings, RenderSettings};
 pub use units::{MountSource, PortMapping, Protocol, VolumeMount};
 
 /// Default spec file name, looked up in the current directory and its parents.
@@ -32,6 +34,8 @@ pub struct Spec {
     pub services: BTreeMap<String, Service>,
     /// Service names in dependency order (dependencies first, ties by name).
     pub order: Vec<String>,
+    /// `[render]`: settings for `pinshare-dev render k8s|compose` only.
+    pub render: RenderSettings,
 }
 
 /// A validated service.
@@ -68,6 +72,21 @@ pub struct Service {
     pub stop_grace: Duration,
     /// Watched paths (absolute) and extra ignore globs.
     pub watch: Watch,
+    /// Live update rules, if any.
+    pub live_update: Option<LiveUpdate>,
+}
+
+/// Live update: sync files into the running container, run commands, restart.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveUpdate {
+    /// (absolute host path, absolute container path)
+    pub sync: Vec<(PathBuf, String)>,
+    /// (argv, trigger globs relative to the spec dir)
+    pub run: Vec<(Vec<String>, Vec<String>)>,
+    /// Restart the container after a sync.
+    pub restart: bool,
+    /// Globs relative to the spec dir that force a full rebuild.
+    pub fall_back_on: Vec<String>,
 }
 
 /// Where a service's image comes from.
@@ -221,8 +240,11 @@ pub enum InitAction {
 pub struct Watch {
     /// Absolute paths.
     pub paths: Vec<PathBuf>,
-    /// Extra ignore globs.
+    /// Extra ignore globs, relative to the spec dir.
     pub ignore: Vec<String>,
+    /// Quiet period folding a burst into one rebuild.
+    #[serde(skip)]
+    pub debounce: Duration,
 }
 
 impl Spec {

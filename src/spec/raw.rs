@@ -19,6 +19,9 @@ pub struct RawSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawService>")]
     pub services: BTreeMap<Spanned<String>, Spanned<RawService>>,
+    /// Settings for `pinshare-dev render k8s|compose` only.
+    #[serde(default)]
+    pub render: Option<super::render::RawRender>,
 }
 
 /// `[project]`
@@ -106,6 +109,8 @@ pub struct RawService {
     pub stop_grace: Option<Spanned<String>>,
     /// Source files whose changes rebuild this service.
     pub watch: Option<RawWatch>,
+    /// Sync changed files into the running container instead of rebuilding (Tilt's live update).
+    pub live_update: Option<RawLiveUpdate>,
 }
 
 /// `build = { ... }`
@@ -224,7 +229,52 @@ pub struct RawWatch {
     /// Paths relative to the spec file. Default: the build context.
     #[serde(default)]
     pub paths: Vec<String>,
-    /// Extra ignore globs.
+    /// Extra ignore globs, relative to the spec file; a glob without `/` matches a name at any depth.
     #[serde(default)]
     pub ignore: Vec<String>,
+    /// Quiet period: a burst of changes is folded into one rebuild once nothing changed for this long.
+    /// Default `"100ms"`.
+    #[schemars(with = "Option<String>")]
+    pub debounce: Option<Spanned<String>>,
+}
+
+/// `live_update = { sync = [...], run = [...], restart = true, fall_back_on = [...] }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLiveUpdate {
+    /// Host path (file or directory, relative to the spec file) → absolute container path.
+    #[serde(default)]
+    pub sync: Vec<RawSync>,
+    /// Commands run in the container after a sync, when a changed file matches their trigger globs.
+    #[serde(default)]
+    pub run: Vec<RawRun>,
+    /// Restart the container after syncing. Default true.
+    pub restart: Option<bool>,
+    /// Globs (relative to the spec file) whose changes need a full rebuild instead.
+    #[serde(default)]
+    pub fall_back_on: Vec<String>,
+}
+
+/// `{ from = "app/static", to = "/opt/app/static" }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    /// Host path relative to the spec file.
+    #[schemars(with = "String")]
+    pub from: Spanned<String>,
+    /// Absolute container path.
+    #[schemars(with = "String")]
+    pub to: Spanned<String>,
+}
+
+/// `{ command = ["..."], trigger = ["app/*.sql"] }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    /// argv run inside the container.
+    #[schemars(with = "Vec<String>")]
+    pub command: Spanned<Vec<String>>,
+    /// Globs relative to the spec file; empty = after every sync.
+    #[serde(default)]
+    pub trigger: Vec<String>,
 }

@@ -13,8 +13,8 @@ use toml::Spanned;
 use super::raw::{RawProbe, RawService, RawSpec, StrOrNum};
 use super::units::{self, MountSource, PortMapping};
 use super::{
-    Build, Check, HostCommand, ImageSource, InitAction, InitStep, Probe, Resources, Service, Spec,
-    SpecError, SpecErrors, Watch,
+    Build, Check, HostCommand, ImageSource, InitAction, InitStep, LiveUpdate, Probe, Resources,
+    Service, Spec, SpecError, SpecErrors, Watch,
 };
 
 const KUBO_UID: u32 = 1000;
@@ -183,6 +183,10 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     }
 
     let order = dependency_order(&mut cx, &raw);
+    let (render, problems) = super::render::validate(raw.render.as_ref(), &services, &names);
+    for (span, message, help) in problems {
+        cx.err(span, message, help.as_deref());
+    }
 
     if cx.errors.is_empty() {
         Ok(Spec {
@@ -191,6 +195,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             dir: abs_dir,
             services,
             order,
+            render,
         })
     } else {
         cx.errors.sort_by_key(|e| e.span.start);
@@ -392,13 +397,27 @@ fn service(
 
     let stop_grace = duration(cx, raw.stop_grace.as_ref(), Duration::from_secs(10));
 
-    let mut watch = Watch::default();
+    let mut watch = Watch {
+        debounce: Duration::from_millis(100),
+        ..Watch::default()
+    };
     if let Some(w) = &raw.watch {
         watch.paths = w.paths.iter().map(|p| resolve(dir, p)).collect();
         watch.ignore.clone_from(&w.ignore);
+        watch.debounce = duration(cx, w.debounce.as_ref(), Duration::from_millis(100));
+        for g in &w.ignore {
+            if let Err(e) = globset::Glob::new(g) {
+                cx.err(
+                    key_span.clone(),
+                    format!("bad watch.ignore glob `{g}`: {e}"),
+                    None,
+                );
+            }
+        }
     } else if let Some(ImageSource::Build(b)) = &image {
         watch.paths = vec![b.context.clone()];
     }
+    let live_update = raw.live_update.as_ref().map(|lu| live_update(cx, dir, lu));
 
     if cx.errors.len() > before {
         return None;
@@ -419,7 +438,60 @@ fn service(
         user: raw.user.clone(),
         stop_grace,
         watch,
+        live_update,
     })
+}
+
+fn live_update(cx: &mut Ctx, dir: &Path, raw: &super::raw::RawLiveUpdate) -> LiveUpdate {
+    let mut sync = Vec::new();
+    for s in &raw.sync {
+        let from = resolve(dir, s.from.get_ref());
+        if !from.exists() {
+            cx.err(
+                s.from.span(),
+                format!(
+                    "live_update sync source `{}` does not exist ({})",
+                    s.from.get_ref(),
+                    from.display()
+                ),
+                Some("`from` is relative to the spec file"),
+            );
+        }
+        if !s.to.get_ref().starts_with('/') {
+            cx.err(
+                s.to.span(),
+                format!(
+                    "live_update sync target `{}` must be an absolute container path",
+                    s.to.get_ref()
+                ),
+                None,
+            );
+        }
+        sync.push((from, s.to.get_ref().clone()));
+    }
+    let globs_ok = |cx: &mut Ctx, globs: &[String], span: Range<usize>| {
+        for g in globs {
+            if let Err(e) = globset::Glob::new(g) {
+                cx.err(span.clone(), format!("bad glob `{g}`: {e}"), None);
+            }
+        }
+    };
+    let mut run = Vec::new();
+    for r in &raw.run {
+        if r.command.get_ref().is_empty() {
+            cx.err(r.command.span(), "live_update run `command` is empty", None);
+        }
+        globs_ok(cx, &r.trigger, r.command.span());
+        run.push((r.command.get_ref().clone(), r.trigger.clone()));
+    }
+    let span = raw.sync.first().map_or(0..0, |s| s.from.span());
+    globs_ok(cx, &raw.fall_back_on, span);
+    LiveUpdate {
+        sync,
+        run,
+        restart: raw.restart.unwrap_or(true),
+        fall_back_on: raw.fall_back_on.clone(),
+    }
 }
 
 fn build(

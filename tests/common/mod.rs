@@ -247,7 +247,7 @@ impl Project {
         out.lines().map(str::to_string).collect()
     }
 
-    /// Removes everything carrying this project's label.
+    /// Removes everything carrying this project's label, and the images of `offline_copy`.
     pub fn cleanup(&self) {
         let label = format!("label=dev.pinshare.project={}", self.name);
         let ids = docker(&["ps", "-aq", "--filter", &label]);
@@ -264,6 +264,12 @@ impl Project {
                 docker(&[kind, "rm", id]);
             }
         }
+        for svc in ["kubo", "app"] {
+            let tag = format!("pinshare-test/{}-{svc}:dev", self.name);
+            if docker(&["image", "inspect", &tag]).status.success() {
+                docker(&["rmi", "-f", &tag]);
+            }
+        }
     }
 }
 
@@ -276,4 +282,209 @@ impl Drop for Project {
 /// Whether a path exists (for readability in tests).
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+static STANDINS: std::sync::Once = std::sync::Once::new();
+
+/// Builds the static stand-in binaries once per test process (cargo's lock serialises processes).
+pub fn build_standins() {
+    STANDINS.call_once(|| {
+        let st = Command::new("cargo")
+            .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
+            .current_dir(offline_dir())
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .status()
+            .expect("cargo runs");
+        assert!(st.success(), "building the offline stand-ins failed");
+    });
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "target" {
+                copy_tree(&e.path(), &dst);
+            }
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+impl Project {
+    /// A project with its OWN copy of the offline build context (so tests may edit sources), prebuilt
+    /// binaries instead of a host build, and image tags of its own.
+    pub fn offline_copy(test: &str) -> Self {
+        build_standins();
+        let p = Self::offline(test);
+        let ctx = p.ctx();
+        copy_tree(&offline_dir(), &ctx);
+        let rel = ctx.join("target/x86_64-unknown-linux-gnu/release");
+        std::fs::create_dir_all(&rel).unwrap();
+        for bin in ["ipfs", "pinshare"] {
+            std::fs::copy(
+                offline_dir()
+                    .join("target/x86_64-unknown-linux-gnu/release")
+                    .join(bin),
+                rel.join(bin),
+            )
+            .unwrap();
+        }
+        let text = std::fs::read_to_string(&p.spec).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let line = if line.starts_with("build = {") {
+                // Drop the host build: the binaries are already in this context.
+                let cut = line.find(", host_command").unwrap_or(line.len() - 1);
+                format!("{} }}", &line[..cut])
+            } else {
+                line.to_string()
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let out = out
+            .replace(
+                &format!("context = \"{}\"", offline_dir().display()),
+                &format!("context = \"{}\"", ctx.display()),
+            )
+            .replace(
+                "\"app/src\", \"app/VERSION\"",
+                &format!(
+                    "\"{}\", \"{}\"",
+                    ctx.join("app/src").display(),
+                    ctx.join("app/VERSION").display()
+                ),
+            )
+            .replace(
+                "pinshare-offline/kubo:dev",
+                &format!("pinshare-test/{}-kubo:dev", p.name),
+            )
+            .replace(
+                "pinshare-offline/app:dev",
+                &format!("pinshare-test/{}-app:dev", p.name),
+            );
+        std::fs::write(&p.spec, out).unwrap();
+        p
+    }
+
+    /// The private build context of `offline_copy`.
+    pub fn ctx(&self) -> PathBuf {
+        self.dir.path().join("ctx")
+    }
+
+    /// Rewrites the spec with `f`.
+    pub fn edit_spec(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.spec).unwrap();
+        std::fs::write(&self.spec, f(text)).unwrap();
+    }
+
+    /// Starts a foreground `pinshare-dev ARGS` whose stdout lines are collected.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for pipe in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
+            let lines = std::sync::Arc::clone(&lines);
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for l in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(l);
+                }
+            });
+        }
+        Running { child, lines }
+    }
+}
+
+/// A foreground process of the binary.
+pub struct Running {
+    pub child: std::process::Child,
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Running {
+    /// All output so far.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Count of output lines containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Polls until `n` lines contain `needle`.
+    pub fn wait_for(&self, needle: &str, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(10);
+        while self.count(needle) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {n}× {needle:?}; output:\n{}",
+                self.text()
+            );
+            if let Ok(Some(status)) = self.child_status() {
+                panic!(
+                    "exited with {status} while waiting for {needle:?}; output:\n{}",
+                    self.text()
+                );
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    fn child_status(&self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        // try_wait needs &mut; the pid check is enough here.
+        let alive = Path::new(&format!("/proc/{}", self.child.id())).exists();
+        let zombie = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true);
+        if !alive || zombie {
+            Ok(Some(std::process::ExitStatus::default()))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// SIGINT, then waits; returns the exit code.
+    pub fn interrupt(mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+        }
+    }
 }

@@ -80,7 +80,42 @@ fn fail(msg: &str) -> ! {
 }
 
 fn main() {
-    let (g, args) = split_globals(std::env::args().skip(1).collect());
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
+    if Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "start_ipfs")
+    {
+        start_ipfs(args);
+    } else {
+        run(args);
+    }
+}
+
+/// `start_ipfs`: the kubo image's container entrypoint (kubo's `bin/container_daemon`, a shell script this
+/// FROM-scratch image cannot run): `ipfs init` (with `$IPFS_PROFILE`) when the repo has no config, then the
+/// `ipfs` command given as arguments. Kubo's script starts as root, makes the repo directory writable and drops
+/// to the `ipfs` user with su-exec; this image already runs as 1000:100 and refuses root rather than pretend.
+fn start_ipfs(args: Vec<String>) {
+    if sys::is_root() {
+        fail(
+            "start_ipfs (stand-in): run it as 1000:100; dropping from root (su-exec) is not emulated",
+        );
+    }
+    let repo = config::repo_path(None);
+    log_line(&format!("ipfs version {}-standin", api::VERSION));
+    if config::is_initialized(&repo) {
+        log_line(&format!("Found IPFS fs-repo at {}", repo.display()));
+    } else {
+        // Kubo's script then sets Addresses.API and Addresses.Gateway to 0.0.0.0: the stand-in's init does.
+        do_init(&repo);
+    }
+    run(args);
+}
+
+fn run(args: Vec<String>) {
+    let (g, args) = split_globals(args);
     let repo = config::repo_path(g.repo_dir.as_deref());
     let sub: Vec<&str> = args.iter().map(String::as_str).collect();
     match sub.as_slice() {

@@ -56,6 +56,12 @@ pub fn exit_on_term_signals(msg: &'static str) {
     }
 }
 
+/// Whether the process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Fills `buf` with random bytes (getrandom(2)); falls back to a time/pid mix.
 pub fn random_bytes(buf: &mut [u8]) {
     let mut filled = 0usize;

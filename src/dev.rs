@@ -1,0 +1,326 @@
+//! The foreground dev loop after start-up: watch sources and rebuild (or live-update) only the service whose
+//! files changed, watch `pinshare.toml` and reconcile only the services whose config changed, until Ctrl-C.
+//! Every change to containers goes through one lock, so a rebuild and a spec reload never interleave.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::printer::Printer;
+use crate::spec::{self, ImageSource, LoadError, Spec};
+use crate::up::TOOL;
+use crate::watch::{self, Changes};
+use crate::{follow, plan, rebuild, up};
+
+/// What the loop needs from `up`.
+pub struct Session {
+    /// Engine.
+    pub engine: Engine,
+    /// The spec `up` started with.
+    pub spec: Spec,
+    /// The services `up` started.
+    pub selected: Vec<String>,
+    /// Terminal.
+    pub printer: Printer,
+    /// Watch sources and the spec.
+    pub watch: bool,
+    /// Ctrl-C.
+    pub cancel: CancellationToken,
+    /// Stops the log followers.
+    pub followers: CancellationToken,
+}
+
+fn quiet_of(spec: &Spec) -> Duration {
+    spec.services
+        .values()
+        .map(|s| s.watch.debounce)
+        .min()
+        .unwrap_or(Duration::from_millis(100))
+}
+
+fn watched(spec: &Spec, selected: &[String]) -> Vec<String> {
+    selected
+        .iter()
+        .filter(|s| {
+            spec.services.get(*s).is_some_and(|svc| {
+                matches!(svc.image, ImageSource::Build(_)) || svc.live_update.is_some()
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+fn start_watcher(
+    spec: &Spec,
+    printer: &Printer,
+    tx: &mpsc::UnboundedSender<Changes>,
+) -> Option<watch::Watcher> {
+    let rules = Arc::new(watch::Rules::new(spec));
+    // The debouncer takes half the quiet period, the per-service worker the other half.
+    let quiet = (quiet_of(spec) / 2).max(Duration::from_millis(10));
+    match watch::start(rules, quiet, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            printer.event(TOOL, &format!("not watching source files: {e}"));
+            None
+        }
+    }
+}
+
+type SpecWatcher = notify_debouncer_full::Debouncer<
+    notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
+
+fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
+    let file = std::path::absolute(file).ok()?;
+    let dir = file.parent()?.to_path_buf();
+    let target = file.clone();
+    let mut d = new_debouncer(
+        Duration::from_millis(50),
+        None,
+        move |r: DebounceEventResult| {
+            if let Ok(events) = r
+                && events.iter().any(|e| {
+                    !matches!(e.kind, notify::EventKind::Access(_)) && e.paths.contains(&target)
+                })
+            {
+                let _ = tx.send(());
+            }
+        },
+    )
+    .ok()?;
+    d.watch(&dir, RecursiveMode::NonRecursive).ok()?;
+    Some(d)
+}
+
+fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> String {
+    let first = paths
+        .iter()
+        .next()
+        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+        .unwrap_or_default();
+    if paths.len() > 1 {
+        format!("{first} and {} more changed", paths.len() - 1)
+    } else {
+        format!("{first} changed")
+    }
+}
+
+async fn worker(
+    engine: Engine,
+    service: String,
+    spec: Arc<std::sync::RwLock<Arc<Spec>>>,
+    mut rx: mpsc::UnboundedReceiver<Changes>,
+    printer: Printer,
+    lock: Arc<Mutex<()>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let current = spec.read().map(|s| Arc::clone(&s)).ok();
+        let Some(current) = current else { return };
+        let quiet = current
+            .services
+            .get(&service)
+            .map_or(Duration::from_millis(100), |s| s.watch.debounce)
+            / 2;
+        let mut paths = first.paths;
+        let first_seen = first.first_seen;
+        // Fold a burst (and whatever queued up during the last build) into one rebuild.
+        loop {
+            match tokio::time::timeout(quiet, rx.recv()).await {
+                Ok(Some(c)) => paths.extend(c.paths),
+                Ok(None) => return,
+                Err(_) => break,
+            }
+        }
+        let detect = first_seen.elapsed();
+        let _guard = lock.lock().await;
+        let Some(svc) = current.services.get(&service) else {
+            continue;
+        };
+        printer.event(&service, &describe(&paths, &current.dir));
+        if let Some(lu) = &svc.live_update {
+            match rebuild::live_update(&engine, &current, svc, lu, &paths, &printer, detect).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    printer.event(&service, &format!("live update failed: {e}"));
+                    continue;
+                }
+            }
+        }
+        if matches!(svc.image, ImageSource::Build(_)) {
+            match rebuild::rebuild(&engine, &current, &service, &printer, detect).await {
+                Ok(()) => {}
+                Err(e) if e.to_string().contains("build failed") => {}
+                Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
+            }
+        }
+    }
+}
+
+/// Re-validates the spec; on success reconciles only what changed and returns the new spec.
+async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> Option<Spec> {
+    let new = match spec::load(&current.file) {
+        Ok(n) => n,
+        Err(LoadError::Invalid(errors)) => {
+            for l in errors.render(false).lines() {
+                s.printer.event(TOOL, l);
+            }
+            s.printer.event(
+                TOOL,
+                "the edit was not applied; everything keeps running as it was",
+            );
+            return None;
+        }
+        Err(e) => {
+            s.printer
+                .event(TOOL, &format!("{e}; everything keeps running as it was"));
+            return None;
+        }
+    };
+    if new.project != current.project {
+        s.printer.event(
+            TOOL,
+            "the project name changed; stop and run `up` again to apply it",
+        );
+        return None;
+    }
+    s.printer.event(
+        TOOL,
+        &format!("{} changed; reconciling", new.file.display()),
+    );
+    if let Err(e) = apply(s, current, &new, followed).await {
+        s.printer
+            .event(TOOL, &format!("applying the new spec failed: {e}"));
+    }
+    Some(new)
+}
+
+async fn apply(
+    s: &Session,
+    current: &Spec,
+    new: &Spec,
+    followed: &mut HashSet<String>,
+) -> Result<()> {
+    let engine = &s.engine;
+    let observed = up::observe(engine, new).await?;
+    // Services removed from the spec stop first.
+    for o in &observed {
+        if o.role == "service" && !new.services.contains_key(&o.service) {
+            s.printer
+                .event(&o.service, "removed from the spec; stopping");
+            engine
+                .stop_container(&o.name, Duration::from_secs(10))
+                .await?;
+            engine.remove_container(&o.name).await?;
+        }
+    }
+    // What `up` started, plus services the edit added.
+    let wanted: Vec<String> = new
+        .order
+        .iter()
+        .filter(|n| s.selected.contains(n) || !current.services.contains_key(*n))
+        .cloned()
+        .collect();
+    let mut changed = 0;
+    for name in &wanted {
+        let svc = &new.services[name];
+        let container = new.container_name(name);
+        let image = up::resolve_image(engine, &container, svc, &s.printer).await?;
+        let hash = plan::config_hash(&new.project, svc, &image.id);
+        match plan::decide(&hash, observed.iter().find(|o| o.name == container)) {
+            plan::Decision::Keep => continue,
+            plan::Decision::Create | plan::Decision::Recreate(_) => {}
+        }
+        changed += 1;
+        if followed.insert(name.clone()) {
+            follow::spawn(
+                engine,
+                &new.project,
+                &container,
+                name,
+                &s.printer,
+                follow::From::Tail(None),
+                false,
+                true,
+                s.followers.clone(),
+            );
+        }
+        s.printer.event(name, "configuration changed; recreating");
+        up::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
+        up::wait_ready(engine, new, svc).await?;
+        s.printer.event(name, "ready");
+    }
+    if changed == 0 {
+        s.printer.event(TOOL, "no service's configuration changed");
+    }
+    Ok(())
+}
+
+/// Runs until Ctrl-C.
+pub async fn run(s: Session) {
+    let services = watched(&s.spec, &s.selected);
+    if !s.watch {
+        s.printer.event(TOOL, "all services ready; not watching (Ctrl-C stops and removes the containers, volumes are kept)");
+        s.cancel.cancelled().await;
+        return;
+    }
+    let lock = Arc::new(Mutex::new(()));
+    let spec = Arc::new(std::sync::RwLock::new(Arc::new(s.spec.clone())));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Changes>();
+    let mut watcher = start_watcher(&s.spec, &s.printer, &tx);
+    let (spec_tx, mut spec_rx) = mpsc::unbounded_channel::<()>();
+    let _spec_watcher = watch_spec(&s.spec.file, spec_tx);
+    let mut workers: HashMap<String, mpsc::UnboundedSender<Changes>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut followed: HashSet<String> = s.selected.iter().cloned().collect();
+
+    let dirs = watcher.as_ref().map_or(0, |w| w.directories);
+    s.printer.event(
+        TOOL,
+        &format!(
+            "all services ready; watching {} ({dirs} directories) and {} (Ctrl-C stops and removes the containers, volumes are kept)",
+            if services.is_empty() { "no sources".to_string() } else { services.join(", ") },
+            s.spec.file.display()
+        ),
+    );
+    loop {
+        tokio::select! {
+            () = s.cancel.cancelled() => break,
+            Some(changes) = rx.recv() => {
+                let name = changes.service.clone();
+                let w = workers.entry(name.clone()).or_insert_with(|| {
+                    let (wtx, wrx) = mpsc::unbounded_channel();
+                    tasks.spawn(worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&lock)));
+                    wtx
+                });
+                let _ = w.send(changes);
+            }
+            Some(()) = spec_rx.recv() => {
+                // Editors write in several steps; let them finish.
+                while tokio::time::timeout(Duration::from_millis(100), spec_rx.recv()).await.is_ok_and(|v| v.is_some()) {}
+                let current = spec.read().map(|g| Arc::clone(&g)).ok();
+                let Some(current) = current else { break };
+                let guard = lock.lock().await;
+                if let Some(new) = reload(&s, &current, &mut followed).await {
+                    drop(watcher.take());
+                    watcher = start_watcher(&new, &s.printer, &tx);
+                    if let Ok(mut g) = spec.write() {
+                        *g = Arc::new(new);
+                    }
+                }
+                drop(guard);
+            }
+        }
+    }
+    tasks.abort_all();
+}

@@ -1,0 +1,372 @@
+//! Rebuild on change: build the new image while the old container keeps serving, then swap (stop with grace,
+//! start, wait for readiness) and report per-stage timings. A failed host build or image build leaves the old
+//! container running. Live update syncs changed files into the running container instead, when the spec says
+//! how, and falls back to a full rebuild otherwise.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::printer::Printer;
+use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
+use crate::{plan, up};
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+/// Builds the service's image and swaps its container if the image or config changed. `detect` is the time
+/// from the first file event to the start of this build.
+pub async fn rebuild(
+    engine: &Engine,
+    spec: &Spec,
+    service: &str,
+    printer: &Printer,
+    detect: Duration,
+) -> Result<()> {
+    let svc = spec.services.get(service).ok_or_else(|| {
+        Error::Usage(format!(
+            "no service `{service}` in {}; known services: {}",
+            spec.file.display(),
+            spec.service_list()
+        ))
+    })?;
+    if !matches!(svc.image, ImageSource::Build(_)) {
+        return Err(Error::Usage(format!(
+            "service `{service}` runs image {} and has no `build`: nothing to rebuild",
+            svc.image.reference()
+        )));
+    }
+    let start = Instant::now();
+    let t = Instant::now();
+    let container = spec.container_name(service);
+    let image = match up::resolve_image(engine, &container, svc, printer).await {
+        Ok(id) => id,
+        Err(e) => {
+            printer.event(
+                service,
+                &format!("build failed, the running container was left serving: {e}"),
+            );
+            return Err(e);
+        }
+    };
+    let build = t.elapsed();
+    let hash = plan::config_hash(&spec.project, svc, &image.id);
+    let current = engine.inspect_container(&container).await?;
+    let running = current
+        .as_ref()
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.running)
+        == Some(true);
+    let current_hash = current
+        .as_ref()
+        .and_then(|c| c.config.as_ref())
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(crate::labels::CONFIG_HASH).cloned());
+    if running && current_hash.as_deref() == Some(hash.as_str()) {
+        printer.event(
+            service,
+            &format!(
+                "image unchanged after {} ms; container kept",
+                ms(start.elapsed())
+            ),
+        );
+        return Ok(());
+    }
+    let t = Instant::now();
+    up::replace_container(engine, spec, svc, &image, &hash, printer).await?;
+    let swap = t.elapsed();
+    let t = Instant::now();
+    if let Err(e) = up::wait_ready(engine, spec, svc).await {
+        printer.event(service, &format!("the new container is not ready: {e}"));
+        return Err(e);
+    }
+    let ready = t.elapsed();
+    printer.event(
+        service,
+        &format!(
+            "rebuilt in {} ms: detect {}, build {}, swap {}, ready {}",
+            ms(detect + start.elapsed()),
+            ms(detect),
+            ms(build),
+            ms(swap),
+            ms(ready)
+        ),
+    );
+    Ok(())
+}
+
+/// `pinshare-dev rebuild SERVICE` from any terminal.
+pub async fn rebuild_command(spec: &Spec, service: &str) -> Result<()> {
+    crate::logs::check_services(spec, &[service.to_string()])?;
+    let engine = Engine::connect().await?;
+    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let r = rebuild(&engine, spec, service, &printer, Duration::ZERO).await;
+    printer.flush().await;
+    r
+}
+
+/// What a batch of changes means for a service with live update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LivePlan {
+    /// Copy these files (host, container path) in, delete these container paths, run these commands.
+    Sync {
+        /// Files to copy.
+        copy: Vec<(PathBuf, String)>,
+        /// Container paths to delete.
+        delete: Vec<String>,
+        /// Commands to run after the copy.
+        run: Vec<Vec<String>>,
+    },
+    /// Needs a full rebuild, and why.
+    Rebuild(String),
+}
+
+fn globs(dir: &Path, patterns: &[String]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let abs = if p.starts_with('/') {
+            p.clone()
+        } else {
+            format!("{}/{p}", dir.display())
+        };
+        if let Ok(g) = Glob::new(&abs) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+/// Decides how to apply `changed` (absolute host paths) through live update. Pure: exists-checks only.
+pub fn plan_live(spec_dir: &Path, lu: &LiveUpdate, changed: &BTreeSet<PathBuf>) -> LivePlan {
+    let fall_back = globs(spec_dir, &lu.fall_back_on);
+    let mut copy = Vec::new();
+    let mut delete = Vec::new();
+    for path in changed {
+        if fall_back.is_match(path) {
+            return LivePlan::Rebuild(format!("{} is listed in fall_back_on", path.display()));
+        }
+        let Some((from, to)) = lu.sync.iter().find(|(from, _)| path.starts_with(from)) else {
+            return LivePlan::Rebuild(format!("{} is outside every sync rule", path.display()));
+        };
+        let rest = path.strip_prefix(from).unwrap_or(Path::new(""));
+        let target = if rest.as_os_str().is_empty() {
+            to.clone()
+        } else {
+            format!("{}/{}", to.trim_end_matches('/'), rest.to_string_lossy())
+        };
+        if path.is_file() {
+            copy.push((path.clone(), target));
+        } else if !path.exists() {
+            delete.push(target);
+        }
+    }
+    let run = lu
+        .run
+        .iter()
+        .filter(|(_, trigger)| {
+            trigger.is_empty() || changed.iter().any(|p| globs(spec_dir, trigger).is_match(p))
+        })
+        .map(|(argv, _)| argv.clone())
+        .collect();
+    LivePlan::Sync { copy, delete, run }
+}
+
+fn tar_of(copy: &[(PathBuf, String)]) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (host, target) in copy {
+        let data = std::fs::read(host)?;
+        let meta = std::fs::metadata(host)?;
+        let mut h = tar::Header::new_gnu();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            h.set_mode(meta.permissions().mode() & 0o7777);
+        }
+        #[cfg(not(unix))]
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(
+            meta.modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs()),
+        );
+        b.append_data(&mut h, target.trim_start_matches('/'), data.as_slice())?;
+    }
+    b.into_inner()
+}
+
+/// Applies a live update; `Ok(false)` means it could not and a full rebuild is needed.
+pub async fn live_update(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    lu: &LiveUpdate,
+    changed: &BTreeSet<PathBuf>,
+    printer: &Printer,
+    detect: Duration,
+) -> Result<bool> {
+    let (copy, delete, run) = match plan_live(&spec.dir, lu, changed) {
+        LivePlan::Rebuild(why) => {
+            printer.event(&svc.name, &format!("full rebuild: {why}"));
+            return Ok(false);
+        }
+        LivePlan::Sync { copy, delete, run } => (copy, delete, run),
+    };
+    let container = spec.container_name(&svc.name);
+    let running = engine
+        .inspect_container(&container)
+        .await?
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        == Some(true);
+    if !running {
+        printer.event(&svc.name, "full rebuild: the container is not running");
+        return Ok(false);
+    }
+    let start = Instant::now();
+    let t = Instant::now();
+    if !copy.is_empty() {
+        let tar = tar_of(&copy)
+            .map_err(|e| Error::Runtime(format!("{}: reading changed files: {e}", svc.name)))?;
+        // Extracted by the engine: the image needs neither tar nor a shell.
+        engine.upload(&container, "/", tar).await?;
+    }
+    if !delete.is_empty() {
+        let mut argv = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
+        argv.extend(delete.iter().cloned());
+        match engine.exec(&container, &argv).await {
+            Ok(out) if out.code == 0 => {}
+            _ => {
+                printer.event(
+                    &svc.name,
+                    "full rebuild: deleting files needs `rm` in the container, and it has none",
+                );
+                return Ok(false);
+            }
+        }
+    }
+    let sync = t.elapsed();
+    let t = Instant::now();
+    for argv in &run {
+        let out = engine.exec(&container, argv).await?;
+        for l in out.output.lines() {
+            printer.event(&svc.name, &format!("run: {l}"));
+        }
+        if out.code != 0 {
+            return Err(Error::Runtime(format!(
+                "{}: live update `{}` exited with code {}",
+                svc.name,
+                argv.join(" "),
+                out.code
+            )));
+        }
+    }
+    let run_t = t.elapsed();
+    let t = Instant::now();
+    if lu.restart {
+        engine.restart_container(&container, svc.stop_grace).await?;
+    }
+    let restart = t.elapsed();
+    let t = Instant::now();
+    up::wait_ready(engine, spec, svc).await?;
+    let ready = t.elapsed();
+    printer.event(
+        &svc.name,
+        &format!(
+            "live-updated in {} ms: detect {}, sync {}, run {}, restart {}, ready {} ({} copied, {} deleted)",
+            ms(detect + start.elapsed()),
+            ms(detect),
+            ms(sync),
+            ms(run_t),
+            ms(restart),
+            ms(ready),
+            copy.len(),
+            delete.len()
+        ),
+    );
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lu(dir: &Path) -> LiveUpdate {
+        LiveUpdate {
+            sync: vec![
+                (dir.join("static"), "/srv/static".into()),
+                (dir.join("VERSION"), "/opt/VERSION".into()),
+            ],
+            run: vec![
+                (vec!["reload".into()], vec!["static/*.conf".into()]),
+                (vec!["always".into()], vec![]),
+            ],
+            restart: false,
+            fall_back_on: vec!["static/Cargo.toml".into()],
+        }
+    }
+
+    #[test]
+    fn synced_files_map_to_container_paths_and_trigger_their_commands() {
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(d.path().join("static")).expect("mkdir");
+        std::fs::write(d.path().join("static/app.conf"), "x").expect("write");
+        std::fs::write(d.path().join("VERSION"), "v2").expect("write");
+        let changed: BTreeSet<PathBuf> = [
+            d.path().join("static/app.conf"),
+            d.path().join("VERSION"),
+            d.path().join("static/gone.css"),
+        ]
+        .into();
+        match plan_live(d.path(), &lu(d.path()), &changed) {
+            LivePlan::Sync { copy, delete, run } => {
+                assert_eq!(
+                    copy,
+                    vec![
+                        (d.path().join("VERSION"), "/opt/VERSION".to_string()),
+                        (
+                            d.path().join("static/app.conf"),
+                            "/srv/static/app.conf".to_string()
+                        )
+                    ]
+                );
+                assert_eq!(delete, vec!["/srv/static/gone.css".to_string()]);
+                assert_eq!(
+                    run,
+                    vec![vec!["reload".to_string()], vec!["always".to_string()]]
+                );
+            }
+            LivePlan::Rebuild(why) => panic!("{why}"),
+        }
+    }
+
+    #[test]
+    fn changes_outside_sync_rules_or_in_fall_back_on_rebuild() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let outside: BTreeSet<PathBuf> = [d.path().join("src/main.rs")].into();
+        assert!(
+            matches!(plan_live(d.path(), &lu(d.path()), &outside), LivePlan::Rebuild(w) if w.contains("outside every sync rule"))
+        );
+        let fallback: BTreeSet<PathBuf> = [d.path().join("static/Cargo.toml")].into();
+        assert!(
+            matches!(plan_live(d.path(), &lu(d.path()), &fallback), LivePlan::Rebuild(w) if w.contains("fall_back_on"))
+        );
+    }
+
+    #[test]
+    fn commands_without_a_matching_trigger_do_not_run() {
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::write(d.path().join("VERSION"), "v2").expect("write");
+        let changed: BTreeSet<PathBuf> = [d.path().join("VERSION")].into();
+        match plan_live(d.path(), &lu(d.path()), &changed) {
+            LivePlan::Sync { run, .. } => assert_eq!(run, vec![vec!["always".to_string()]]),
+            LivePlan::Rebuild(why) => panic!("{why}"),
+        }
+    }
+}

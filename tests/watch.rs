@@ -1,0 +1,308 @@
+//! Rebuild on save, live update, spec reload and `rebuild` against the real engine. Each test edits its own
+//! copy of the offline build context.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Project, http};
+
+const LONG: Duration = Duration::from_secs(180);
+
+fn version(p: &Project) -> String {
+    http("GET", p.app_port, "/version", &[], b"")
+        .map(|r| r.body.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn write(p: &Project, rel: &str, text: &str) {
+    std::fs::write(p.ctx().join(rel), text).expect("write");
+}
+
+#[test]
+fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_the_swap() {
+    let p = Project::offline_copy("rebuild");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    assert_eq!(version(&p), "v1");
+    let kubo = p.inspect("ipfs", "{{.Id}} {{.State.StartedAt}}");
+    let follower = p.spawn(&["logs", "-f", "pinshare"]);
+    follower.wait_for("listening on", 1, LONG);
+
+    write(&p, "app/VERSION", "v2\n");
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+    assert_eq!(version(&p), "v2");
+    assert_eq!(
+        p.inspect("ipfs", "{{.Id}} {{.State.StartedAt}}"),
+        kubo,
+        "kubo must not be restarted by an app change"
+    );
+    let text = up.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("rebuilt in"))
+        .expect("timing line");
+    for stage in ["detect ", "build ", "swap ", "ready "] {
+        assert!(line.contains(stage), "{line}");
+    }
+    assert!(
+        text.contains("pinshare | — replaced (image sha256:"),
+        "{text}"
+    );
+
+    // `logs -f pinshare`, started before the rebuild, follows into the new container.
+    follower.wait_for("stand-in v2 listening", 1, LONG);
+    let f = follower.text();
+    assert!(
+        f.contains("— replaced (image sha256:") && f.contains(", exit 0) —"),
+        "{f}"
+    );
+    assert_eq!(up.interrupt(), Some(130));
+}
+
+#[test]
+fn fifty_writes_in_a_second_give_one_rebuild_and_ignored_files_none() {
+    let p = Project::offline_copy("burst");
+    std::fs::write(p.ctx().join(".gitignore"), "*.log\n").expect("write");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let builds_before = up.count("pinshare » building");
+
+    for i in 0..50 {
+        write(&p, "app/VERSION", &format!("burst-{i}\n"));
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+    assert_eq!(version(&p), "burst-49");
+
+    // Ignored by .dockerignore (`**` keeps only what the image copies) and by .gitignore: nothing happens.
+    std::fs::write(p.ctx().join("app/src/notes.md"), "x").expect("write");
+    std::fs::write(p.ctx().join("app/src/debug.log"), "x").expect("write");
+    std::fs::write(p.ctx().join("app/src/.main.rs.swp"), "x").expect("write");
+    let explain = p.run_ok(&[
+        "watch",
+        "--explain",
+        &p.ctx().join("app/src/notes.md").display().to_string(),
+        &p.ctx().join("app/src/debug.log").display().to_string(),
+        &p.ctx().join("app/VERSION").display().to_string(),
+    ]);
+    assert!(
+        explain.contains("notes.md: ignored for pinshare by app/Dockerfile.dockerignore: `**`"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("debug.log: ignored for pinshare by") && explain.contains("`*.log`"),
+        "{explain}"
+    );
+    assert!(explain.contains("VERSION: triggers pinshare"), "{explain}");
+
+    // A sentinel change: if the burst or the ignored files had queued more builds, they would come first.
+    write(&p, "app/VERSION", "sentinel\n");
+    up.wait_for("pinshare » rebuilt in", 2, LONG);
+    assert_eq!(version(&p), "sentinel");
+    assert_eq!(up.count("pinshare » rebuilt in"), 2, "{}", up.text());
+    assert_eq!(
+        up.count("pinshare » building") - builds_before,
+        2,
+        "{}",
+        up.text()
+    );
+    assert!(
+        !up.text().contains("notes.md changed") && !up.text().contains("debug.log changed"),
+        "{}",
+        up.text()
+    );
+}
+
+/// Adds the app's Dockerfile to its watch paths.
+fn watch_dockerfile(p: &Project) {
+    let version = p.ctx().join("app/VERSION").display().to_string();
+    let dockerfile = p.ctx().join("app/Dockerfile").display().to_string();
+    p.edit_spec(|s| {
+        s.replace(
+            &format!("\"{version}\"]"),
+            &format!("\"{version}\", \"{dockerfile}\"]"),
+        )
+    });
+}
+
+#[test]
+fn a_failed_build_leaves_the_old_container_serving_and_a_fix_recovers() {
+    let p = Project::offline_copy("buildfail");
+    // A host build that fails like a compiler on a syntax error.
+    p.edit_spec(|s| {
+        s.replace(
+            "dockerfile = \"app/Dockerfile\" }",
+            &format!("dockerfile = \"app/Dockerfile\", host_workdir = \"{}\", host_command = [\"sh\", \"-c\", \"if grep -q SYNTAX-ERROR app/VERSION; then echo 'error: expected `;`' >&2; exit 1; fi\"] }}", p.ctx().display()),
+        )
+    });
+    watch_dockerfile(&p);
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let app = p.inspect("pinshare", "{{.Id}}");
+
+    write(&p, "app/VERSION", "SYNTAX-ERROR\n");
+    up.wait_for(
+        "build failed, the running container was left serving",
+        1,
+        LONG,
+    );
+    assert!(
+        up.text().contains("host build: error: expected `;`"),
+        "{}",
+        up.text()
+    );
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+    assert_eq!(version(&p), "v1");
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app);
+
+    // A Dockerfile error: the same.
+    let dockerfile = std::fs::read_to_string(p.ctx().join("app/Dockerfile")).expect("read");
+    std::fs::write(
+        p.ctx().join("app/Dockerfile"),
+        format!("{dockerfile}\nCOPY no/such/file /x\n"),
+    )
+    .expect("write");
+    write(&p, "app/VERSION", "v2\n");
+    up.wait_for(
+        "build failed, the running container was left serving",
+        2,
+        LONG,
+    );
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+    assert_eq!(version(&p), "v1");
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app);
+
+    // Fixing the file recovers.
+    std::fs::write(p.ctx().join("app/Dockerfile"), dockerfile).expect("write");
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+    assert_eq!(version(&p), "v2");
+}
+
+#[test]
+fn live_update_syncs_without_an_image_build_and_fall_back_on_rebuilds() {
+    let p = Project::offline_copy("live");
+    let ctx = p.ctx();
+    p.edit_spec(|s| {
+        s.replace(
+            "watch = { paths =",
+            &format!(
+                "live_update = {{ sync = [{{ from = \"{}\", to = \"/opt/pinshare/VERSION\" }}], restart = false, fall_back_on = [\"{}\"] }}\nwatch = {{ paths =",
+                ctx.join("app/VERSION").display(),
+                ctx.join("app/Dockerfile").display()
+            ),
+        )
+    });
+    watch_dockerfile(&p);
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let image = p.inspect("pinshare", "{{.Image}}");
+    let id = p.inspect("pinshare", "{{.Id}}");
+    let builds = up.count("pinshare » building");
+
+    write(&p, "app/VERSION", "live-1\n");
+    up.wait_for("pinshare » live-updated in", 1, LONG);
+    assert_eq!(version(&p), "live-1");
+    assert_eq!(p.inspect("pinshare", "{{.Image}}"), image, "no image build");
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), id, "same container");
+    assert_eq!(up.count("pinshare » building"), builds, "{}", up.text());
+
+    // A change listed in fall_back_on is a full rebuild.
+    let dockerfile = std::fs::read_to_string(ctx.join("app/Dockerfile")).expect("read");
+    std::fs::write(
+        ctx.join("app/Dockerfile"),
+        format!("{dockerfile}\nLABEL rebuilt=yes\n"),
+    )
+    .expect("write");
+    up.wait_for("full rebuild:", 1, LONG);
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+    assert_ne!(p.inspect("pinshare", "{{.Id}}"), id);
+}
+
+#[test]
+fn spec_edits_reconcile_only_what_changed_and_broken_edits_change_nothing() {
+    let p = Project::offline_copy("reload");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let kubo = p.inspect("ipfs", "{{.Id}}");
+    let origin = [("Origin", "http://localhost:4000")];
+    assert_eq!(
+        http("POST", p.kubo_api, "/api/v0/id", &origin, b"")
+            .expect("kubo")
+            .status,
+        403
+    );
+
+    // A broken edit: the error with its location, and everything keeps running.
+    let good = std::fs::read_to_string(&p.spec).expect("spec");
+    std::fs::write(
+        &p.spec,
+        good.replace("depends_on = [\"ipfs\"]", "depends_on = [\"ipfss\"]"),
+    )
+    .expect("write");
+    up.wait_for("unknown service `ipfss` in depends_on", 1, LONG);
+    assert!(
+        up.text().contains("pinshare.toml:") && up.text().contains("the edit was not applied"),
+        "{}",
+        up.text()
+    );
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app);
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+
+    // A new CORS origin: only kubo is recreated (its init step writes the new key).
+    std::fs::write(
+        &p.spec,
+        good.replace(
+            "\"http://localhost:3000\"]",
+            "\"http://localhost:3000\", \"http://localhost:4000\"]",
+        ),
+    )
+    .expect("write");
+    up.wait_for("ipfs     » ready", 2, LONG);
+    let r = http("POST", p.kubo_api, "/api/v0/id", &origin, b"").expect("kubo");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("http://localhost:4000")
+    );
+    assert_ne!(p.inspect("ipfs", "{{.Id}}"), kubo);
+    assert_eq!(
+        p.inspect("pinshare", "{{.Id}}"),
+        app,
+        "the app container is unchanged"
+    );
+}
+
+#[test]
+fn rebuild_from_another_terminal_swaps_the_app_only() {
+    let p = Project::offline_copy("manual");
+    p.run_ok(&["up", "--detach"]);
+    let kubo = p.inspect("ipfs", "{{.Id}}");
+    write(&p, "app/VERSION", "manual\n");
+    let out = p.run_ok(&["rebuild", "pinshare"]);
+    assert!(out.contains("pinshare » rebuilt in"), "{out}");
+    assert_eq!(version(&p), "manual");
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
+    let again = p.run_ok(&["rebuild", "pinshare"]);
+    assert!(again.contains("container kept"), "{again}");
+    let bad = p.run(&["rebuild", "ipfss"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("known services: ipfs, pinshare"));
+}
