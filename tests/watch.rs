@@ -37,6 +37,11 @@ fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_
         kubo,
         "kubo must not be restarted by an app change"
     );
+    assert!(
+        !up.text().contains("ipfs     » app/VERSION changed"),
+        "an app file is not kubo's business: {}",
+        up.text()
+    );
     let text = up.text();
     let line = text
         .lines()

@@ -360,6 +360,14 @@ impl Project {
                 ),
             )
             .replace(
+                "\"kubo/src\", \"kubo/Dockerfile\"",
+                &format!(
+                    "\"{}\", \"{}\"",
+                    ctx.join("kubo/src").display(),
+                    ctx.join("kubo/Dockerfile").display()
+                ),
+            )
+            .replace(
                 "pinshare-offline/kubo:dev",
                 &format!("pinshare-test/{}-kubo:dev", p.name),
             )
@@ -379,7 +387,10 @@ impl Project {
     /// Rewrites the spec with `f`.
     pub fn edit_spec(&self, f: impl FnOnce(String) -> String) {
         let text = std::fs::read_to_string(&self.spec).unwrap();
-        std::fs::write(&self.spec, f(text)).unwrap();
+        let edited = f(text.clone());
+        // A pattern that no longer matches the example must fail loudly, not test the unedited spec.
+        assert_ne!(edited, text, "the spec edit matched nothing");
+        std::fs::write(&self.spec, edited).unwrap();
     }
 
     /// Starts a foreground `pinshare-dev ARGS` whose stdout lines are collected.
