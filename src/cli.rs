@@ -95,6 +95,9 @@ pub enum Command {
         /// The service.
         service: String,
     },
+    /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
+    /// Exit 1 when a check fails; each problem comes with the command that fixes it.
+    Doctor,
     /// Explain what watching does with paths.
     Watch {
         /// Say which service each PATH triggers, or which rule ignores it.
@@ -127,7 +130,9 @@ fn load(file: Option<&std::path::Path>) -> Result<Spec> {
     let shown = path
         .strip_prefix(&cwd)
         .map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
-    Ok(spec::load(&shown)?)
+    let spec = spec::load(&shown)?;
+    crate::redact::set_current(&spec.secret_values());
+    Ok(spec)
 }
 
 async fn dispatch(cli: Cli) -> Result<u8> {
@@ -197,6 +202,10 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             )
             .await
         }
+        Command::Doctor => {
+            let spec = load(cli.file.as_deref())?;
+            crate::doctor::doctor(&spec).await
+        }
         Command::Rebuild { service } => {
             let spec = load(cli.file.as_deref())?;
             crate::rebuild::rebuild_command(&spec, &service).await?;
@@ -255,7 +264,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::outgoing(&e.to_string()));
             code
         }
     }

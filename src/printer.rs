@@ -87,20 +87,23 @@ impl Printer {
 
     /// A container output line.
     pub fn log(&self, service: &str, text: &str) {
-        let mut l = format_line(service, self.width, LOG_SEP, text, self.color);
+        let text = crate::redact::outgoing(text);
+        let mut l = format_line(service, self.width, LOG_SEP, &text, self.color);
         l.push('\n');
         let _ = self.tx.send(Msg::Line(l));
     }
 
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
-        let mut l = format_line(name, self.width, EVENT_SEP, text, self.color);
+        let text = crate::redact::outgoing(text);
+        let mut l = format_line(name, self.width, EVENT_SEP, &text, self.color);
         l.push('\n');
         let _ = self.tx.send(Msg::Line(l));
     }
 
     /// A line printed as is.
     pub fn raw(&self, text: &str) {
+        let text = crate::redact::outgoing(text);
         let _ = self.tx.send(Msg::Line(format!("{text}\n")));
     }
 

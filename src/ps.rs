@@ -22,7 +22,7 @@ pub struct Row {
     pub ports: Vec<String>,
     /// Image reference.
     pub image: String,
-    /// Restarts counted by the engine.
+    /// Restarts by a foreground `up`'s supervisor plus those counted by the engine.
     pub restarts: i64,
     /// Docker's status text (`Up 3 minutes`).
     pub status: String,
@@ -65,7 +65,20 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
             continue;
         };
         let inspect = engine.inspect_container(&cname).await?;
-        let restarts = inspect.as_ref().and_then(|i| i.restart_count).unwrap_or(0);
+        let container_labels = inspect
+            .as_ref()
+            .and_then(|i| i.config.as_ref())
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        // Restarts by a foreground `up` (a fresh container each, like the kubelet's) plus the engine's own.
+        let restarts = inspect.as_ref().and_then(|i| i.restart_count).unwrap_or(0)
+            + i64::from(crate::supervise::restarts_of(&container_labels));
+        let state = crate::supervise::crash_loop_state(
+            &c.state,
+            &container_labels,
+            std::time::SystemTime::now(),
+        )
+        .unwrap_or_else(|| c.state.clone());
         let started_at = inspect
             .as_ref()
             .and_then(|i| i.state.as_ref())
@@ -84,7 +97,7 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
         rows.push(Row {
             service: name.clone(),
             container: Some(cname),
-            state: c.state.clone(),
+            state,
             readiness,
             ports,
             image: c.image.clone(),
@@ -92,6 +105,13 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
             status: c.status.clone(),
             started_at,
         });
+    }
+    // A failed probe's reason can quote what the container printed; neither the table nor --json shows a secret.
+    let secrets = spec.secret_values();
+    for r in &mut rows {
+        for text in [&mut r.readiness, &mut r.status, &mut r.state] {
+            *text = crate::redact::text(text, &secrets);
+        }
     }
     Ok(rows)
 }

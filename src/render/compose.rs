@@ -183,7 +183,7 @@ pub fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
                 entrypoint: svc.entrypoint.clone(),
                 command: svc.command.clone(),
                 user: svc.user.clone(),
-                environment: svc.env.clone(),
+                environment: environment(svc),
                 ports: svc.ports.iter().map(port).collect(),
                 volumes,
                 networks: vec![NETWORK.into()],
@@ -213,6 +213,20 @@ pub fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
     };
     let mut out = header(spec, "render compose");
     out.push_str("# Paths are relative to the directory of the spec: keep this file there. Start: docker-compose up -d\n");
+    let secrets: std::collections::BTreeSet<&str> = spec
+        .services
+        .values()
+        .flat_map(|s| s.secret_env.iter().map(String::as_str))
+        .collect();
+    if !secrets.is_empty() {
+        notes.insert(
+            0,
+            format!(
+                "secret env values are not in this file; docker-compose takes {} from the environment or a .env file here",
+                secrets.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
     let mut seen = std::collections::BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
     for n in &notes {
@@ -222,13 +236,29 @@ pub fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
     out
 }
 
+/// The environment as compose gets it: a secret's value stays out of the file, and compose takes it from the
+/// shell or a `.env` file next to it (refusing to start when it is missing).
+fn environment(svc: &Service) -> BTreeMap<String, String> {
+    svc.env
+        .iter()
+        .map(|(k, v)| {
+            let v = if svc.is_secret(k) {
+                format!("${{{k}:?set {k} in the environment or .env}}")
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// One-shot services run before `svc`, in order: (compose service name, service without `depends_on`).
 fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String, ComposeService)> {
     let mut out = Vec::new();
     for step in &svc.init {
         let base = ComposeService {
             image: step.image.clone().unwrap_or_else(|| image.to_string()),
-            environment: svc.env.clone(),
+            environment: environment(svc),
             volumes: volumes.to_vec(),
             ..Default::default()
         };
@@ -293,7 +323,7 @@ fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String,
 /// The healthcheck: the readiness probe when it can run as a command in the container, else the liveness probe
 /// when it can; `None` when neither can.
 fn healthcheck(svc: &Service, notes: &mut Vec<String>) -> Option<Healthcheck> {
-    let as_command = |p: &Probe| match translate(&p.check).0 {
+    let as_command = |p: &Probe| match translate(&p.check)?.0 {
         Action::Exec(argv) => Some(argv),
         Action::HttpGet { .. } | Action::Tcp(_) => None,
     };

@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, ExecAction, HTTPGetAction, HTTPHeader, HostAlias,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, HTTPHeader,
+    HostAlias, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe as KProbe, ResourceRequirements,
-    SecurityContext, Service as KService, ServicePort, ServiceSpec, TCPSocketAction, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    SecretKeySelector, SecurityContext, Service as KService, ServicePort, ServiceSpec,
+    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -121,6 +121,9 @@ pub(super) fn objects(spec: &Spec, opts: &K8sOptions) -> Objects {
         .iter()
         .map(|v| claim(spec, v))
         .collect();
+    if let Some(n) = secret_note(spec) {
+        notes.insert(0, n);
+    }
     let mut seen = BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
     Objects {
@@ -311,8 +314,14 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
         }
     }
     let mut startup = None;
-    let readiness = svc.readiness.as_ref().map(|p| {
-        let (probe, note) = probe(p);
+    let readiness = svc.readiness.as_ref().and_then(|p| {
+        let Some((probe, note)) = probe(p) else {
+            notes.push(format!(
+                "{}: a log-line readiness probe has no Kubernetes equivalent; none rendered",
+                svc.name
+            ));
+            return None;
+        };
         if let Some(n) = note {
             notes.push(format!("{} readiness: {n}", svc.name));
         }
@@ -322,10 +331,9 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
             failure_threshold: Some(start_attempts(p)),
             ..probe.clone()
         });
-        probe
+        Some(probe)
     });
-    let liveness = svc.liveness.as_ref().map(|p| {
-        let (probe, note) = probe(p);
+    let liveness = svc.liveness.as_ref().and_then(probe).map(|(probe, note)| {
         if let Some(n) = note {
             notes.push(format!("{} liveness: {n}", svc.name));
         }
@@ -336,7 +344,7 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
         image: Some(image(svc, opts.image_tag.as_deref())),
         command: svc.entrypoint.clone(),
         args: svc.command.clone(),
-        env: env(&svc.env),
+        env: env(spec, svc, &svc.env),
         ports: (!ports.is_empty()).then(|| {
             ports
                 .iter()
@@ -376,7 +384,7 @@ fn init_container(
     let base = Container {
         name,
         image: Some(image),
-        env: env(&svc.env),
+        env: env(spec, svc, &svc.env),
         resources: resources(&svc.resources),
         volume_mounts: volume_mounts(spec, svc, &mut Vec::new()),
         ..Default::default()
@@ -401,7 +409,7 @@ fn init_container(
                     k.step.name.clone(),
                 ]),
                 args: Some(kubo_args(spec, svc, &k)),
-                env: env(&env_map),
+                env: env(spec, svc, &env_map),
                 security_context: Some(non_root(&k)),
                 ..base
             }
@@ -479,16 +487,60 @@ fn user_context_of(
     }
 }
 
-fn env(vars: &BTreeMap<String, String>) -> Option<Vec<EnvVar>> {
+/// The Secret that holds the values of secret env variables; the manifests only refer to it.
+fn secret_name(spec: &Spec) -> String {
+    dns_label(&format!("{}-secrets", spec.project))
+}
+
+/// A container's environment: values as written, except a secret's, which comes from [`secret_name`].
+fn env(spec: &Spec, svc: &Service, vars: &BTreeMap<String, String>) -> Option<Vec<EnvVar>> {
     (!vars.is_empty()).then(|| {
         vars.iter()
-            .map(|(k, v)| EnvVar {
-                name: k.clone(),
-                value: Some(v.clone()),
-                value_from: None,
+            .map(|(k, v)| {
+                if svc.is_secret(k) {
+                    EnvVar {
+                        name: k.clone(),
+                        value: None,
+                        value_from: Some(EnvVarSource {
+                            secret_key_ref: Some(SecretKeySelector {
+                                name: secret_name(spec),
+                                key: k.clone(),
+                                optional: None,
+                            }),
+                            ..Default::default()
+                        }),
+                    }
+                } else {
+                    EnvVar {
+                        name: k.clone(),
+                        value: Some(v.clone()),
+                        value_from: None,
+                    }
+                }
             })
             .collect()
     })
+}
+
+/// The note that says which Secret to create, and how, before applying; `None` without secrets.
+fn secret_note(spec: &Spec) -> Option<String> {
+    let keys: BTreeSet<&str> = spec
+        .services
+        .values()
+        .flat_map(|s| s.secret_env.iter().map(String::as_str))
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let literals: Vec<String> = keys
+        .iter()
+        .map(|k| format!("--from-literal={k}=..."))
+        .collect();
+    Some(format!(
+        "secret env values are not rendered; create the Secret first: kubectl create secret generic {} {}",
+        secret_name(spec),
+        literals.join(" ")
+    ))
 }
 
 fn resources(r: &Resources) -> Option<ResourceRequirements> {
@@ -544,12 +596,13 @@ fn protocol(p: Protocol) -> String {
 }
 
 /// A spec probe as a Kubernetes probe (timing carried over), and a note when its kind changed.
-fn probe(p: &Probe) -> (KProbe, Option<String>) {
-    let (action, note) = translate(&p.check);
+fn probe(p: &Probe) -> Option<(KProbe, Option<String>)> {
+    let (action, note) = translate(&p.check)?;
     let mut k = KProbe {
         period_seconds: Some(seconds(p.period)),
         timeout_seconds: Some(seconds(p.timeout)),
         failure_threshold: Some(i32::try_from(p.failure_threshold).unwrap_or(i32::MAX)),
+        initial_delay_seconds: (!p.start_grace.is_zero()).then(|| seconds(p.start_grace)),
         ..Default::default()
     };
     match action {
@@ -582,7 +635,7 @@ fn probe(p: &Probe) -> (KProbe, Option<String>) {
             });
         }
     }
-    (k, note)
+    Some((k, note))
 }
 
 /// Attempts that fit in the readiness start timeout at the probe's period.

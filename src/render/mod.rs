@@ -167,9 +167,10 @@ enum Action {
 /// Translates a probe. A request to kubo's RPC API (`/api/v0/…`, POST only — GET gets 405) becomes the same
 /// call through the kubo image's `ipfs` CLI (`/api/v0/dag/stat?arg=X` → `ipfs --api=… dag stat X`), so no pod
 /// ever has an `httpGet` against it. Kubernetes' `httpGet` only sends GET, so any other non-GET request becomes a
-/// TCP check of its port. Returns the action and, when it changed kind, a note.
-fn translate(check: &Check) -> (Action, Option<String>) {
-    match check {
+/// TCP check of its port. Returns the action and, when it changed kind, a note; `None` for a log-line probe,
+/// which neither target can run.
+fn translate(check: &Check) -> Option<(Action, Option<String>)> {
+    Some(match check {
         Check::Http {
             port, path, method, ..
         } if path.starts_with("/api/v0/") => {
@@ -229,7 +230,8 @@ fn translate(check: &Check) -> (Action, Option<String>) {
         }
         Check::Tcp { port } => (Action::Tcp(*port), None),
         Check::Exec { argv } => (Action::Exec(argv.clone()), None),
-    }
+        Check::Log { .. } => return None,
+    })
 }
 
 /// Whole seconds, rounded up, at least 1 (Kubernetes probe fields).

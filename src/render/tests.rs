@@ -547,8 +547,8 @@ fn rpc_paths_with_arguments_become_cli_arguments() {
         headers: std::collections::BTreeMap::new(),
     };
     assert_eq!(
-        translate(&check).0,
-        Action::Exec(
+        translate(&check).map(|t| t.0),
+        Some(Action::Exec(
             [
                 "ipfs",
                 "--api=/ip4/127.0.0.1/tcp/5001",
@@ -559,7 +559,7 @@ fn rpc_paths_with_arguments_become_cli_arguments() {
             ]
             .map(String::from)
             .to_vec()
-        )
+        ))
     );
 }
 
@@ -603,4 +603,90 @@ fn generic_init_steps_run_after_the_sidecar_and_before_the_app() {
     assert!(text.contains(
         "    depends_on:\n      ipfs:\n        condition: service_healthy\n      pinshare-init-1:\n        condition: service_completed_successfully\n"
     ), "{text}");
+}
+
+// ------------------------------------------------------------------ secrets
+
+#[test]
+fn secret_env_values_appear_in_no_rendering() {
+    let s = parse(
+        &shipped()
+            .replace(
+                "env = { IPFS_API = \"http://ipfs:5001\" }",
+                "env = { IPFS_API = \"http://ipfs:5001\", API_TOKEN = \"s3cr3t-value\", SESSION = \"listed-s3cr3t\" }\nsecrets = [\"SESSION\"]",
+            )
+            .replace(
+                "env = { IPFS_PROFILE = \"server\" }",
+                "env = { IPFS_PROFILE = \"server\", SWARM_KEY = \"kubo-s3cr3t\" }",
+            ),
+    );
+    let mut renderings = vec![k8s(&s, &native()), k8s(&s, &classic()), compose(&s, None)];
+    renderings.extend(k8s_files(&s, &native()).into_iter().map(|(_, text)| text));
+    for text in &renderings {
+        for secret in ["s3cr3t-value", "listed-s3cr3t", "kubo-s3cr3t"] {
+            assert!(!text.contains(secret), "{secret} rendered:\n{text}");
+        }
+    }
+
+    // Kubernetes: a reference to one Secret per project, and the command that creates it in the header.
+    let pod = objects(&s, &native())
+        .deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let app = pod_container(&pod, "pinshare");
+    let token = app
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "API_TOKEN")
+        .unwrap();
+    assert_eq!(token.value, None);
+    let by_ref = token
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (by_ref.name.as_str(), by_ref.key.as_str()),
+        ("pinshare-secrets", "API_TOKEN")
+    );
+    let plain = app
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "IPFS_API")
+        .unwrap();
+    assert_eq!(plain.value.as_deref(), Some("http://ipfs:5001"));
+    // kubo's repo preparation gets kubo's environment, so the same reference.
+    let prep = pod_container(&pod, "ipfs-kubo-config");
+    assert!(
+        prep.env
+            .iter()
+            .flatten()
+            .any(|e| e.name == "SWARM_KEY" && e.value.is_none() && e.value_from.is_some())
+    );
+    assert!(k8s(&s, &native()).contains(
+        "# secret env values are not rendered; create the Secret first: kubectl create secret generic pinshare-secrets --from-literal=API_TOKEN=... --from-literal=SESSION=... --from-literal=SWARM_KEY=...\n"
+    ));
+
+    // Compose: interpolation that refuses to start without the value.
+    let text = compose(&s, None);
+    assert!(
+        text.contains("API_TOKEN: ${API_TOKEN:?set API_TOKEN in the environment or .env}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SESSION: ${SESSION:?set SESSION in the environment or .env}"),
+        "{text}"
+    );
+    assert!(text.contains("IPFS_API: http://ipfs:5001"), "{text}");
+    assert!(
+        text.contains("# secret env values are not in this file; docker-compose takes API_TOKEN, SESSION, SWARM_KEY from the environment or a .env file here\n"),
+        "{text}"
+    );
 }

@@ -17,8 +17,12 @@ pub struct SpecError {
     pub span: Range<usize>,
     /// What to do about it.
     pub help: Option<String>,
+    /// The text shown in the excerpt: the file, with secret values redacted.
     source: Arc<NamedSource<String>>,
+    /// `span` in `source`.
+    label: Range<usize>,
     file: String,
+    /// The file as written: line and column are counted here.
     text: Arc<String>,
 }
 
@@ -38,6 +42,7 @@ impl SpecError {
             span: start..end,
             help,
             source: Arc::clone(source),
+            label: start..end,
             file: file.to_string(),
             text: Arc::clone(text),
         }
@@ -79,14 +84,30 @@ impl Diagnostic for SpecError {
         Some(self.source.as_ref())
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len =
-            (self.span.end - self.span.start).max(usize::from(self.span.start < self.text.len()));
+        let shown = self.source.inner().len();
+        let len = (self.label.end - self.label.start).max(usize::from(self.label.start < shown));
         Some(Box::new(std::iter::once(LabeledSpan::new(
             Some("here".into()),
-            self.span.start,
+            self.label.start,
             len,
         ))))
     }
+}
+
+/// miette's report without its `× message` lines (the `error:` line above says it), and with the location of
+/// its `╭─[FILE:LINE:COL]` line counted in the file as written, not in the redacted text it shows.
+fn excerpt_only(report: &str, location: &str) -> String {
+    const FRAME: &str = "╭─[";
+    let Some(start) = report.find(FRAME) else {
+        return report.to_string();
+    };
+    let line_start = report[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut out = report[line_start..].to_string();
+    let open = start - line_start + FRAME.len();
+    if let Some(close) = out[open..].find(']') {
+        out.replace_range(open..open + close, location);
+    }
+    out
 }
 
 /// Every problem found in one spec file.
@@ -111,6 +132,25 @@ impl fmt::Display for SpecErrors {
 impl std::error::Error for SpecErrors {}
 
 impl SpecErrors {
+    /// Takes the secret values out of what the errors show (the excerpt, messages, hints); locations keep
+    /// pointing into the file as written.
+    pub(crate) fn redact(&mut self, secrets: &[&str]) {
+        let Some(first) = self.errors.first() else {
+            return;
+        };
+        let r = crate::redact::redact(&first.text, secrets);
+        if r.text == *first.text {
+            return;
+        }
+        let source = Arc::new(NamedSource::new(first.file.clone(), r.text.clone()));
+        for e in &mut self.errors {
+            e.label = r.map_span(e.span.clone());
+            e.source = Arc::clone(&source);
+            e.message = crate::redact::text(&e.message, secrets);
+            e.help = e.help.take().map(|h| crate::redact::text(&h, secrets));
+        }
+    }
+
     /// Renders every error: a `error: FILE:LINE:COL: message` line, then the source excerpt with a caret and the
     /// hint. Colours only when `color` is set.
     pub fn render(&self, color: bool) -> String {
@@ -127,7 +167,7 @@ impl SpecErrors {
             out.push_str(&format!("error: {}: {}\n", e.location(), e.message));
             let mut excerpt = String::new();
             if handler.render_report(&mut excerpt, e).is_ok() {
-                out.push_str(&excerpt);
+                out.push_str(&excerpt_only(&excerpt, &e.location()));
             }
         }
         let n = self.errors.len();

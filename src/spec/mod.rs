@@ -7,7 +7,7 @@ mod render;
 pub mod units;
 mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,6 +49,10 @@ pub struct Service {
     pub depends_on: Vec<String>,
     /// Environment.
     pub env: BTreeMap<String, String>,
+    /// Keys of `env` whose values are secret (listed in `secrets`, or secret by name: see [`crate::redact`]).
+    /// Not part of the container's configuration, so not hashed with it.
+    #[serde(skip)]
+    pub secret_env: BTreeSet<String>,
     /// Published ports.
     pub ports: Vec<PortMapping>,
     /// Mounts.
@@ -74,6 +78,85 @@ pub struct Service {
     pub watch: Watch,
     /// Live update rules, if any.
     pub live_update: Option<LiveUpdate>,
+    /// When a foreground `up` restarts the container.
+    pub restart: RestartPolicy,
+    /// Delays between restarts.
+    pub backoff: Backoff,
+    /// Give writable mounts to the service's user before it starts.
+    pub fix_ownership: bool,
+}
+
+/// When a container is restarted by a foreground `up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// After any exit and after a failed liveness probe.
+    Always,
+    /// After a non-zero exit and after a failed liveness probe.
+    OnFailure,
+    /// Never.
+    No,
+}
+
+impl RestartPolicy {
+    /// Whether an exit with `code` is restarted.
+    pub fn restarts_exit(self, code: i64) -> bool {
+        match self {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => code != 0,
+            RestartPolicy::No => false,
+        }
+    }
+
+    /// As written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::No => "no",
+        }
+    }
+}
+
+/// Kubelet-like restart delays: `first`, then `base` doubling up to `max`; reset after `reset_after` of calm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Backoff {
+    /// Before the first restart.
+    #[serde(serialize_with = "ser_millis")]
+    pub first: Duration,
+    /// Before the second; doubles after.
+    #[serde(serialize_with = "ser_millis")]
+    pub base: Duration,
+    /// Cap.
+    #[serde(serialize_with = "ser_millis")]
+    pub max: Duration,
+    /// Running this long resets the count.
+    #[serde(serialize_with = "ser_millis")]
+    pub reset_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: Duration::from_millis(100),
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            reset_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// Delay before restart number `n` (1-based) of a sequence.
+    pub fn delay(&self, n: u32) -> Duration {
+        match n {
+            0 | 1 => self.first.min(self.max),
+            n => self
+                .base
+                .saturating_mul(1u32 << (n - 2).min(20))
+                .min(self.max),
+        }
+    }
 }
 
 /// Live update: sync files into the running container, run commands, restart.
@@ -169,6 +252,9 @@ pub struct Probe {
     pub start_timeout: Duration,
     /// Consecutive failures that count as failed.
     pub failure_threshold: u32,
+    /// Liveness: time after readiness before the first check.
+    #[serde(serialize_with = "ser_millis")]
+    pub start_grace: Duration,
 }
 
 fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -199,6 +285,11 @@ pub enum Check {
     Exec {
         /// argv
         argv: Vec<String>,
+    },
+    /// A line of the container's output matches (readiness only).
+    Log {
+        /// Regular expression (checked at validation).
+        pattern: String,
     },
 }
 
@@ -247,7 +338,40 @@ pub struct Watch {
     pub debounce: Duration,
 }
 
+impl Service {
+    /// Whether the env variable `key` is secret.
+    pub fn is_secret(&self, key: &str) -> bool {
+        self.secret_env.contains(key)
+    }
+
+    /// The values of this service's secret env variables, for [`crate::redact::text`].
+    pub fn secret_values(&self) -> Vec<&str> {
+        self.secret_env
+            .iter()
+            .filter_map(|k| self.env.get(k).map(String::as_str))
+            .collect()
+    }
+}
+
 impl Spec {
+    /// The values of every secret env variable of every service: what [`crate::redact::text`] takes out of
+    /// anything printed.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .services
+            .values()
+            .flat_map(Service::secret_values)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// `text` without the values of secret env variables.
+    pub fn redact(&self, text: &str) -> String {
+        crate::redact::text(text, &self.secret_values())
+    }
+
     /// Services in reverse dependency order: the order to stop them in.
     pub fn stop_order(&self) -> Vec<String> {
         self.order.iter().rev().cloned().collect()

@@ -34,7 +34,7 @@ pub struct RawProject {
 }
 
 /// A number or a string (`cpu = 1` or `cpu = "250m"`).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum StrOrNum {
     /// A string such as `"250m"` or `"512Mi"`.
@@ -43,6 +43,35 @@ pub enum StrOrNum {
     Int(i64),
     /// A float such as `0.5`.
     Float(f64),
+}
+
+// By hand rather than `#[serde(untagged)]`, whose error ("data did not match any variant of untagged enum")
+// names neither what was found nor what would do.
+impl<'de> Deserialize<'de> for StrOrNum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = StrOrNum;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a quantity string such as \"250m\" or \"512Mi\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StrOrNum, E> {
+                Ok(StrOrNum::Str(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StrOrNum, E> {
+                Ok(StrOrNum::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StrOrNum, E> {
+                i64::try_from(v)
+                    .map(StrOrNum::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<StrOrNum, E> {
+                Ok(StrOrNum::Float(v))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl std::fmt::Display for StrOrNum {
@@ -72,6 +101,12 @@ pub struct RawService {
     /// Environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Keys of `env` whose values are secret: shown as `[redacted]` in everything pinshare-dev prints, and
+    /// rendered as references (a Kubernetes Secret, a compose `${VAR}`) instead of values. Keys ending in
+    /// `_SECRET`, `_TOKEN` or `_KEY`, or containing `PASSWORD`, are secret without being listed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub secrets: Vec<Spanned<String>>,
     /// Published ports: `"HOST:CONTAINER"`, `"IP:HOST:CONTAINER"`, optionally `/tcp` or `/udp`.
     /// Without an IP the port binds 127.0.0.1.
     #[serde(default)]
@@ -91,9 +126,16 @@ pub struct RawService {
     #[schemars(with = "Option<RawProbe>")]
     pub liveness: Option<Spanned<RawProbe>>,
     /// Kubo configuration keys written with `ipfs config --json` before the daemon starts.
+    /// `API.HTTPHeaders.*` values are lists of strings; a `"*"` origin needs `allow_any_origin = true`.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
-    pub kubo_config: Option<Spanned<BTreeMap<String, toml::Value>>>,
+    pub kubo_config: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
+    /// Allow `"*"` in `kubo_config."API.HTTPHeaders.Access-Control-Allow-Origin"`: any web page the developer
+    /// opens could then call kubo's admin-level RPC API. Default false.
+    pub allow_any_origin: Option<bool>,
+    /// Allow publishing kubo's RPC API (container port 5001) on a host address other than loopback: anyone who
+    /// reaches that address controls the node. Default false.
+    pub expose_rpc_api: Option<bool>,
     /// One-shot steps run, in order, before the service starts; each must exit 0.
     #[serde(default)]
     #[schemars(with = "Vec<RawInitStep>")]
@@ -111,7 +153,51 @@ pub struct RawService {
     pub watch: Option<RawWatch>,
     /// Sync changed files into the running container instead of rebuilding (Tilt's live update).
     pub live_update: Option<RawLiveUpdate>,
+    // Docker settings that widen what a container may do to the host. Read only to be refused with a message
+    // that says why (rather than "unknown field"); not in the schema, so editors do not offer them.
+    #[doc(hidden)]
+    #[schemars(skip)]
+    pub privileged: Option<Spanned<toml::Value>>,
+    #[doc(hidden)]
+    #[schemars(skip)]
+    pub cap_add: Option<Spanned<toml::Value>>,
+    #[doc(hidden)]
+    #[schemars(skip)]
+    pub network_mode: Option<Spanned<toml::Value>>,
+    #[doc(hidden)]
+    #[schemars(skip)]
+    pub pid: Option<Spanned<toml::Value>>,
+    /// When a foreground `up` restarts the container: `"on-failure"` (default: a non-zero exit or a failed
+    /// liveness probe), `"always"` (any exit), `"no"`.
+    #[schemars(with = "Option<String>")]
+    pub restart: Option<Spanned<String>>,
+    /// Delays between restarts: a first quick retry, then doubling to a cap, reset after a stable period.
+    pub backoff: Option<RawBackoff>,
+    /// Before the service starts, give its writable mounts (named volumes and bind mounts) to the user it runs
+    /// as (`user`, else the image's), when they belong to someone else. Kubo's repo always gets this.
+    pub fix_ownership: Option<bool>,
 }
+
+/// `backoff = { first = "100ms", base = "1s", max = "30s", reset_after = "60s" }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackoff {
+    /// Delay before the first restart. Default `"100ms"`.
+    #[schemars(with = "Option<String>")]
+    pub first: Option<Spanned<String>>,
+    /// Delay before the second restart; each further one doubles it. Default `"1s"`.
+    #[schemars(with = "Option<String>")]
+    pub base: Option<Spanned<String>>,
+    /// Longest delay. Default `"30s"`.
+    #[schemars(with = "Option<String>")]
+    pub max: Option<Spanned<String>>,
+    /// A container that ran this long without trouble starts the sequence over. Default `"60s"`.
+    #[schemars(with = "Option<String>")]
+    pub reset_after: Option<Spanned<String>>,
+}
+
+/// Keys of `[services.NAME]` that exist only to be refused; never suggested as a spelling.
+pub(super) const REFUSED_KEYS: &[&str] = &["privileged", "cap_add", "network_mode", "pid"];
 
 /// `build = { ... }`
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -157,7 +243,7 @@ pub struct RawResources {
     pub memory_limit: Option<Spanned<StrOrNum>>,
 }
 
-/// A probe: exactly one of `http`, `tcp`, `exec`.
+/// A probe: exactly one of `http`, `tcp`, `exec`, `log`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProbe {
@@ -168,6 +254,12 @@ pub struct RawProbe {
     /// Command run inside the container; success is exit code 0.
     #[schemars(with = "Option<Vec<String>>")]
     pub exec: Option<Spanned<Vec<String>>>,
+    /// Readiness only: ready once a line of the container's output matches this regular expression.
+    #[schemars(with = "Option<String>")]
+    pub log: Option<Spanned<String>>,
+    /// Liveness only: wait this long after the service is ready before the first check. Default 0s.
+    #[schemars(with = "Option<String>")]
+    pub start_grace: Option<Spanned<String>>,
     /// Longest wait between attempts (`"1s"`); readiness starts faster and backs off to it. Default 1s.
     #[schemars(with = "Option<String>")]
     pub period: Option<Spanned<String>>,

@@ -9,6 +9,9 @@ use serde::Serialize;
 /// CPU in millicores (`"250m"` = 250, `"1"` = 1000, `0.5` = 500).
 pub fn parse_cpu(text: &str) -> Result<u64, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{text}`: CPU cannot be negative"));
+    }
     let millis = if let Some(m) = t.strip_suffix('m') {
         m.parse::<u64>()
             .map_err(|_| format!("`{text}` is not a CPU quantity"))?
@@ -33,27 +36,40 @@ pub fn parse_cpu(text: &str) -> Result<u64, String> {
 /// Memory in bytes: plain bytes, decimal `k M G T`, binary `Ki Mi Gi Ti`.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{text}`: memory cannot be negative"));
+    }
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" | "K" => 1000,
-        "M" => 1000_u64.pow(2),
-        "G" => 1000_u64.pow(3),
-        "T" => 1000_u64.pow(4),
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        "m" => {
+    let (num, spaced_unit) = t.split_at(split);
+    let unit = spaced_unit.trim_start();
+    let mult = match (memory_unit(unit), unit) {
+        (Some(m), _) => m,
+        (None, "m") => {
             return Err(format!(
                 "`{text}`: lowercase `m` means milli-bytes in Kubernetes units; write `{num}Mi` or `{num}M`"
             ));
         }
-        _ => return Err(format!("`{text}`: unknown memory unit `{unit}`")),
+        (None, _) => {
+            // `2GB`, `512MiB`: the byte suffix other tools write.
+            let bare = unit.strip_suffix(['B', 'b']).unwrap_or(unit);
+            let fix = match bare {
+                "k" | "K" | "M" | "G" | "T" => format!(
+                    "; write `{num}{}i` (1024-based) or `{num}{bare}` (1000-based)",
+                    bare.to_ascii_uppercase()
+                ),
+                "Ki" | "Mi" | "Gi" | "Ti" | "" => format!("; write `{num}{bare}`"),
+                _ => String::new(),
+            };
+            return Err(format!("`{text}`: unknown memory unit `{unit}`{fix}"));
+        }
     };
+    if unit.len() != spaced_unit.len() {
+        return Err(format!(
+            "`{text}`: no space between the number and the unit; write `{num}{unit}`"
+        ));
+    }
     let value: f64 = num
         .parse()
         .map_err(|_| format!("`{text}` is not a memory quantity"))?;
@@ -69,8 +85,30 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Bytes per memory unit (`Mi` → 2^20), `None` for an unknown unit.
+fn memory_unit(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "" => 1,
+        "k" | "K" => 1000,
+        "M" => 1000_u64.pow(2),
+        "G" => 1000_u64.pow(3),
+        "T" => 1000_u64.pow(4),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => return None,
+    })
+}
+
 /// Durations such as `"500ms"`, `"10s"`, `"2m"`, `"1h"`, or combined `"1m30s"`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let compact: String = text.split_whitespace().collect();
+    if compact != text.trim() && parse_duration(&compact).is_ok() {
+        return Err(format!(
+            "`{text}`: no spaces in a duration; write `{compact}`"
+        ));
+    }
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err("empty duration".into());
@@ -142,6 +180,14 @@ pub struct PortMapping {
 }
 
 fn parse_port_number(s: &str, what: &str, whole: &str) -> Result<u16, String> {
+    if let Some((a, b)) = s.split_once('-')
+        && a.parse::<u16>().is_ok()
+        && b.parse::<u16>().is_ok()
+    {
+        return Err(format!(
+            "`{whole}`: port ranges are not supported; publish each port as its own entry"
+        ));
+    }
     match s.parse::<u32>() {
         Ok(0) | Err(_) => Err(format!(
             "`{whole}`: {what} `{s}` is not a port number (1-65535)"
@@ -180,9 +226,13 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
         (None, [c]) => (localhost, *c, *c),
         (None, [h, c]) => (localhost, *h, *c),
         (None, [addr, h, c]) => {
-            let ip = addr
-                .parse()
-                .map_err(|_| format!("`{text}`: `{addr}` is not an IP address"))?;
+            let ip = addr.parse().map_err(|_| {
+                if addr.eq_ignore_ascii_case("localhost") {
+                    format!("`{text}`: the host address must be an IP; write `127.0.0.1:{h}:{c}`")
+                } else {
+                    format!("`{text}`: `{addr}` is not an IP address")
+                }
+            })?;
             (ip, *h, *c)
         }
         (Some(ip), [h, c]) => (ip, *h, *c),
@@ -352,5 +402,44 @@ mod tests {
         assert!(parse_volume("data:relative").is_err());
         assert!(parse_volume("data").is_err());
         assert!(parse_volume("da ta:/x").is_err());
+    }
+
+    #[test]
+    fn memory_mistakes_get_the_fix() {
+        assert_eq!(
+            parse_memory("2GB").unwrap_err(),
+            "`2GB`: unknown memory unit `GB`; write `2Gi` (1024-based) or `2G` (1000-based)"
+        );
+        assert!(
+            parse_memory("512 MiB")
+                .unwrap_err()
+                .ends_with("write `512Mi`")
+        );
+        assert!(parse_memory("512 Mi").unwrap_err().contains("no space"));
+        assert!(
+            parse_memory("-1Gi")
+                .unwrap_err()
+                .contains("cannot be negative")
+        );
+        assert!(parse_cpu("-1").unwrap_err().contains("cannot be negative"));
+    }
+
+    #[test]
+    fn durations_with_spaces_say_how_to_write_them() {
+        assert_eq!(
+            parse_duration("10 s").unwrap_err(),
+            "`10 s`: no spaces in a duration; write `10s`"
+        );
+        assert_eq!(parse_duration(" 10s "), Ok(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn port_ranges_and_host_names_are_explained() {
+        assert!(parse_port("9090-9091").unwrap_err().contains("port ranges"));
+        assert!(
+            parse_port("localhost:80:80")
+                .unwrap_err()
+                .contains("write `127.0.0.1:80:80`")
+        );
     }
 }

@@ -13,9 +13,10 @@ use toml::Spanned;
 use super::raw::{RawProbe, RawService, RawSpec, StrOrNum};
 use super::units::{self, MountSource, PortMapping};
 use super::{
-    Build, Check, HostCommand, ImageSource, InitAction, InitStep, LiveUpdate, Probe, Resources,
-    Service, Spec, SpecError, SpecErrors, Watch,
+    Backoff, Build, Check, HostCommand, ImageSource, InitAction, InitStep, LiveUpdate, Probe,
+    Resources, RestartPolicy, Service, Spec, SpecError, SpecErrors, Watch,
 };
+use crate::redact;
 
 const KUBO_UID: u32 = 1000;
 const KUBO_GID: u32 = 100;
@@ -42,11 +43,44 @@ impl Ctx {
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && name.len() <= 63
+/// Why `name` cannot name a service or project (it becomes part of Docker names and a DNS alias), and a
+/// corrected name when one can be made; `None` when it is fine.
+fn name_problem(name: &str) -> Option<(String, Option<String>)> {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if let Some(c) = name.chars().find(char::is_ascii_uppercase) {
+        format!("`{c}` is uppercase")
+    } else if let Some(c) = name.chars().find(|c| !ok(*c)) {
+        if c.is_whitespace() {
+            "it contains a space".into()
+        } else {
+            format!("it contains `{c}`")
+        }
+    } else if let Some(c) = name.chars().next().filter(|c| !c.is_ascii_alphanumeric()) {
+        format!("it starts with `{c}`")
+    } else if name.len() > 63 {
+        "it is longer than 63 characters".into()
+    } else {
+        return None;
+    };
+    let fixed: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if ok(c) { c } else { '-' })
+        .collect();
+    let fixed = fixed.trim_matches(['-', '_']);
+    let fixed = &fixed[..fixed.len().min(63)];
+    Some((why, (!fixed.is_empty()).then(|| fixed.to_string())))
+}
+
+/// The hint for a bad name: the rule, and the corrected name when there is one.
+fn name_help(fixed: Option<&String>) -> String {
+    let rule = "use lowercase letters, digits, `-` and `_`, starting with a letter or digit";
+    match fixed {
+        Some(f) => format!("{rule}, e.g. `{f}`"),
+        None => rule.to_string(),
+    }
 }
 
 fn default_project_name(dir: &Path) -> String {
@@ -110,17 +144,12 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let raw: RawSpec = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let msg = e.message().trim().to_string();
-            let help = if msg.contains("unknown field") {
-                "check the spelling; `pinshare-dev schema` prints every accepted key"
-            } else if msg.contains("invalid type") {
-                "see `pinshare-dev schema` for the expected type of each key"
-            } else {
-                "see the TOML syntax at https://toml.io; strings need double quotes"
-            };
-            cx.err(span, msg, Some(help));
-            return Err(SpecErrors { errors: cx.errors });
+            let (span, msg, help) = toml_error::describe(&e, text);
+            cx.err(span, msg, Some(&help));
+            let mut errors = SpecErrors { errors: cx.errors };
+            let secrets = secrets_in_text(text);
+            errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+            return Err(errors);
         }
     };
 
@@ -136,8 +165,12 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
 
     let project = match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
         Some(n) => {
-            if !valid_name(n.get_ref()) {
-                cx.err(n.span(), format!("project name `{}` is not valid", n.get_ref()), Some("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"));
+            if let Some((why, fixed)) = name_problem(n.get_ref()) {
+                cx.err(
+                    n.span(),
+                    format!("project name `{}` is not valid: {why}", n.get_ref()),
+                    Some(&name_help(fixed.as_ref())),
+                );
             }
             n.get_ref().clone()
         }
@@ -160,11 +193,11 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
 
     for (key, svc) in &raw.services {
         let name = key.get_ref().clone();
-        if !valid_name(&name) {
+        if let Some((why, fixed)) = name_problem(&name) {
             cx.err(
                 key.span(),
-                format!("service name `{name}` is not valid"),
-                Some("use lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+                format!("service name `{name}` is not valid: {why}"),
+                Some(&name_help(fixed.as_ref())),
             );
         }
         if let Some(s) = service(
@@ -199,8 +232,85 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         })
     } else {
         cx.errors.sort_by_key(|e| e.span.start);
-        Err(SpecErrors { errors: cx.errors })
+        let mut errors = SpecErrors { errors: cx.errors };
+        let mut secrets = secrets_in_text(text);
+        for svc in raw.services.values() {
+            let svc = svc.get_ref();
+            let listed: BTreeSet<&str> = svc.secrets.iter().map(|s| s.get_ref().as_str()).collect();
+            secrets.extend(
+                svc.env
+                    .iter()
+                    .filter(|(k, _)| listed.contains(k.as_str()) || redact::is_secret_name(k))
+                    .map(|(_, v)| v.clone()),
+            );
+        }
+        errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+        Err(errors)
     }
+}
+
+/// Values given to secret-named keys (`API_TOKEN = "…"`), found in the text itself, so that an error excerpt
+/// never shows one even when the file does not parse. Strings and bare words after `KEY =` count.
+fn secrets_in_text(text: &str) -> Vec<String> {
+    enum Tok<'a> {
+        Word(&'a str),
+        Str(&'a str),
+        Eq,
+        Other,
+    }
+    let bytes = text.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if c == b'#' {
+            i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+        } else if c == b'"' || c == b'\'' {
+            let quote = if text[i..].starts_with("\"\"\"") || text[i..].starts_with("'''") {
+                &text[i..i + 3]
+            } else {
+                &text[i..=i]
+            };
+            let body = i + quote.len();
+            let mut j = body;
+            let end = loop {
+                match text[j..].find(quote) {
+                    // A basic string's `\"` is not its end.
+                    Some(n)
+                        if c == b'"' && text[body..j + n].ends_with('\\') && quote.len() == 1 =>
+                    {
+                        j += n + 1;
+                    }
+                    Some(n) => break j + n,
+                    None => break bytes.len(),
+                }
+            };
+            toks.push(Tok::Str(&text[body..end]));
+            i = (end + quote.len()).min(bytes.len());
+        } else if word(c) {
+            let n = bytes[i..].iter().take_while(|b| word(**b)).count();
+            toks.push(Tok::Word(&text[i..i + n]));
+            i += n;
+        } else {
+            if c == b'=' {
+                toks.push(Tok::Eq);
+            } else if !c.is_ascii_whitespace() {
+                toks.push(Tok::Other);
+            }
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    toks.windows(3)
+        .filter_map(|w| match w {
+            [
+                Tok::Word(k) | Tok::Str(k),
+                Tok::Eq,
+                Tok::Word(v) | Tok::Str(v),
+            ] if redact::is_secret_name(k) => Some((*v).to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
@@ -217,6 +327,7 @@ fn service(
 ) -> Option<Service> {
     let raw = svc.get_ref();
     let before = cx.errors.len();
+    safety::refused_settings(cx, raw);
 
     let image = match (&raw.image, &raw.build) {
         (None, None) => {
@@ -285,17 +396,43 @@ fn service(
                         None,
                     )
                     .line_col();
-                    cx.err(
-                        p.span(),
-                        format!(
-                            "host port {} is already published by service `{other}` (line {line})",
-                            m.host_port
-                        ),
-                        Some("give one of them another host port, e.g. `\"15001:5001\"`"),
-                    );
+                    let here = cx.text[..p.span().start].matches('\n').count() + 1;
+                    if other == name {
+                        let also = if here == line {
+                            String::new()
+                        } else {
+                            format!(" (also on line {line})")
+                        };
+                        cx.err(
+                            p.span(),
+                            format!(
+                                "host port {} is published twice by this service{also}",
+                                m.host_port
+                            ),
+                            Some("remove the duplicate entry, or give it another host port"),
+                        );
+                    } else {
+                        let free = if m.host_port <= 55535 {
+                            m.host_port + 10000
+                        } else {
+                            m.host_port - 10000
+                        };
+                        cx.err(
+                            p.span(),
+                            format!(
+                                "host port {} is already published by service `{other}` (line {line})",
+                                m.host_port
+                            ),
+                            Some(&format!(
+                                "give one of them another host port, e.g. \"{free}:{}\"",
+                                m.container_port
+                            )),
+                        );
+                    }
                 } else {
                     published.push((m.clone(), name.to_string(), p.span()));
                 }
+                safety::rpc_api_port(cx, name, raw, p, &m);
                 ports.push(m);
             }
             Err(e) => cx.err(
@@ -343,41 +480,28 @@ fn service(
         .unwrap_or_default();
     let readiness = raw.readiness.as_ref().and_then(|p| probe(cx, p));
     let liveness = raw.liveness.as_ref().and_then(|p| probe(cx, p));
-
-    let mut init = Vec::new();
-    if let Some(kc) = &raw.kubo_config {
-        let mut keys = Vec::new();
-        for (k, v) in kc.get_ref() {
-            if k.is_empty() || k.split('.').any(str::is_empty) {
-                cx.err(
-                    kc.span(),
-                    format!("kubo_config key `{k}` is not a dotted config path"),
-                    Some("for example \"API.HTTPHeaders.Access-Control-Allow-Origin\""),
-                );
-                continue;
-            }
-            match serde_json::to_value(v) {
-                Ok(j) => keys.push((k.clone(), j)),
-                Err(e) => cx.err(kc.span(), format!("kubo_config `{k}`: {e}"), None),
-            }
-        }
-        let repo = raw
-            .env
-            .get("IPFS_PATH")
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_IPFS_PATH.to_string());
-        init.push(InitStep {
-            name: "kubo-config".into(),
-            image: None,
-            user: Some(format!("{KUBO_UID}:{KUBO_GID}")),
-            action: InitAction::KuboConfig {
-                repo,
-                uid: KUBO_UID,
-                gid: KUBO_GID,
-                keys,
-            },
-        });
+    if let (Some(p), Some(l)) = (&raw.liveness, &liveness)
+        && matches!(l.check, Check::Log { .. })
+    {
+        cx.err(
+            p.span(),
+            "a `log` probe can only say when a service is ready, not whether it is still alive",
+            Some("use `http`, `tcp` or `exec` for liveness"),
+        );
     }
+    if let (Some(p), Some(r)) = (&raw.readiness, &readiness)
+        && !r.start_grace.is_zero()
+    {
+        cx.err(
+            p.span(),
+            "`start_grace` applies to liveness probes only",
+            Some("a readiness probe starts at once and waits up to `start_timeout`"),
+        );
+    }
+    let restart = restart_policy(cx, raw.restart.as_ref());
+    let backoff = backoff(cx, raw.backoff.as_ref());
+
+    let mut init: Vec<InitStep> = kubo_config::step(cx, name, raw).into_iter().collect();
     for (i, step) in raw.init.iter().enumerate() {
         let s = step.get_ref();
         if s.command.get_ref().is_empty() {
@@ -418,6 +542,7 @@ fn service(
         watch.paths = vec![b.context.clone()];
     }
     let live_update = raw.live_update.as_ref().map(|lu| live_update(cx, dir, lu));
+    let secret_env = secret_env(cx, name, raw);
 
     if cx.errors.len() > before {
         return None;
@@ -427,6 +552,7 @@ fn service(
         image: image?,
         depends_on,
         env: raw.env.clone(),
+        secret_env,
         ports,
         volumes,
         resources,
@@ -439,7 +565,47 @@ fn service(
         stop_grace,
         watch,
         live_update,
+        restart,
+        backoff,
+        fix_ownership: raw.fix_ownership.unwrap_or(false),
     })
+}
+
+/// The env keys whose values are secret: listed in `secrets` (each must be a key of `env`), or secret by name.
+fn secret_env(cx: &mut Ctx, name: &str, raw: &RawService) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = raw
+        .env
+        .keys()
+        .filter(|k| redact::is_secret_name(k))
+        .cloned()
+        .collect();
+    for s in &raw.secrets {
+        let key = s.get_ref();
+        if raw.env.contains_key(key) {
+            out.insert(key.clone());
+            continue;
+        }
+        let help = if raw.env.is_empty() {
+            format!(
+                "`secrets` names keys of `env`; add `env = {{ {key} = \"...\" }}` to [services.{name}]"
+            )
+        } else {
+            format!(
+                "`secrets` names keys of `env`; the env keys of `{name}` are {}",
+                raw.env
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        cx.err(
+            s.span(),
+            format!("secret `{key}` is not set in this service's env"),
+            Some(&help),
+        );
+    }
+    out
 }
 
 fn live_update(cx: &mut Ctx, dir: &Path, raw: &super::raw::RawLiveUpdate) -> LiveUpdate {
@@ -690,6 +856,24 @@ fn duration(cx: &mut Ctx, d: Option<&Spanned<String>>, default: Duration) -> Dur
     }
 }
 
+/// A duration that must be more than zero, such as a probe's period.
+fn positive_duration(
+    cx: &mut Ctx,
+    d: Option<&Spanned<String>>,
+    default: Duration,
+    what: &str,
+    why: &str,
+) -> Duration {
+    let value = duration(cx, d, default);
+    if let Some(d) = d
+        && value.is_zero()
+    {
+        cx.err(d.span(), format!("{what} must be more than 0"), Some(why));
+        return default;
+    }
+    value
+}
+
 fn port(cx: &mut Ctx, p: &Spanned<i64>) -> Option<u16> {
     match u16::try_from(*p.get_ref()) {
         Ok(v) if v > 0 => Some(v),
@@ -708,11 +892,12 @@ fn probe(cx: &mut Ctx, p: &Spanned<RawProbe>) -> Option<Probe> {
     let raw = p.get_ref();
     let kinds = usize::from(raw.http.is_some())
         + usize::from(raw.tcp.is_some())
-        + usize::from(raw.exec.is_some());
+        + usize::from(raw.exec.is_some())
+        + usize::from(raw.log.is_some());
     if kinds != 1 {
         cx.err(
             p.span(),
-            format!("a probe needs exactly one of `http`, `tcp`, `exec` (found {kinds})"),
+            format!("a probe needs exactly one of `http`, `tcp`, `exec`, `log` (found {kinds})"),
             Some("for example `{ http = { port = 9090, path = \"/health\" } }`"),
         );
         return None;
@@ -751,6 +936,18 @@ fn probe(cx: &mut Ctx, p: &Spanned<RawProbe>) -> Option<Probe> {
         Check::Tcp {
             port: port(cx, &t.port)?,
         }
+    } else if let Some(l) = &raw.log {
+        if let Err(e) = regex::Regex::new(l.get_ref()) {
+            cx.err(
+                l.span(),
+                format!("bad `log` pattern: {}", e.to_string().lines().last().unwrap_or("invalid regular expression")),
+                Some("a regular expression matched against each output line, e.g. \"Daemon is ready\""),
+            );
+            return None;
+        }
+        Check::Log {
+            pattern: l.get_ref().clone(),
+        }
     } else {
         let e = raw.exec.as_ref()?;
         if e.get_ref().is_empty() {
@@ -767,11 +964,67 @@ fn probe(cx: &mut Ctx, p: &Spanned<RawProbe>) -> Option<Probe> {
     };
     Some(Probe {
         check,
-        period: duration(cx, raw.period.as_ref(), Duration::from_secs(1)),
-        timeout: duration(cx, raw.timeout.as_ref(), Duration::from_secs(2)),
-        start_timeout: duration(cx, raw.start_timeout.as_ref(), Duration::from_secs(120)),
+        period: positive_duration(
+            cx,
+            raw.period.as_ref(),
+            Duration::from_secs(1),
+            "probe `period`",
+            "a zero period would probe in a busy loop; write e.g. \"1s\"",
+        ),
+        timeout: positive_duration(
+            cx,
+            raw.timeout.as_ref(),
+            Duration::from_secs(2),
+            "probe `timeout`",
+            "every attempt would time out before it began; write e.g. \"2s\"",
+        ),
+        start_timeout: positive_duration(
+            cx,
+            raw.start_timeout.as_ref(),
+            Duration::from_secs(120),
+            "`start_timeout`",
+            "the service would get no time to become ready; write e.g. \"120s\"",
+        ),
         failure_threshold: raw.failure_threshold.unwrap_or(3).max(1),
+        start_grace: duration(cx, raw.start_grace.as_ref(), Duration::ZERO),
     })
+}
+
+fn restart_policy(cx: &mut Ctx, r: Option<&Spanned<String>>) -> RestartPolicy {
+    match r.map(|r| (r, r.get_ref().as_str())) {
+        None | Some((_, "on-failure")) => RestartPolicy::OnFailure,
+        Some((_, "always")) => RestartPolicy::Always,
+        Some((_, "no")) => RestartPolicy::No,
+        Some((r, other)) => {
+            cx.err(
+                r.span(),
+                format!("unknown restart policy `{other}`"),
+                Some("use \"on-failure\" (the default), \"always\" or \"no\""),
+            );
+            RestartPolicy::OnFailure
+        }
+    }
+}
+
+fn backoff(cx: &mut Ctx, raw: Option<&super::raw::RawBackoff>) -> Backoff {
+    let d = Backoff::default();
+    let Some(raw) = raw else { return d };
+    let b = Backoff {
+        first: duration(cx, raw.first.as_ref(), d.first),
+        base: duration(cx, raw.base.as_ref(), d.base),
+        max: duration(cx, raw.max.as_ref(), d.max),
+        reset_after: duration(cx, raw.reset_after.as_ref(), d.reset_after),
+    };
+    if b.base.is_zero()
+        && let Some(s) = &raw.base
+    {
+        cx.err(
+            s.span(),
+            "backoff `base` must be more than 0",
+            Some("a zero delay would restart a crashing container in a hot loop"),
+        );
+    }
+    b
 }
 
 /// Topological order; a cycle is reported at the `depends_on` entry that closes it.
@@ -868,6 +1121,10 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
     }
     order
 }
+
+mod kubo_config;
+mod safety;
+mod toml_error;
 
 #[cfg(test)]
 mod tests;

@@ -255,3 +255,242 @@ fn empty_spec_is_an_error() {
     let (_, msg) = one_error("");
     assert_eq!(msg, "the spec defines no services");
 }
+
+#[test]
+fn probe_period_timeout_and_start_timeout_must_be_more_than_zero() {
+    for key in ["period", "timeout", "start_timeout"] {
+        let (loc, msg) = one_error(&format!(
+            "{KUBO}readiness = {{ tcp = {{ port = 5001 }}, {key} = \"0s\" }}\n"
+        ));
+        assert!(msg.ends_with("must be more than 0"), "{key}: {msg}");
+        assert!(msg.contains(key), "{msg}");
+        assert!(loc.starts_with("pinshare.toml:3:"), "{loc}");
+    }
+}
+
+#[test]
+fn a_host_port_twice_in_one_service_is_reported_on_the_second() {
+    let (loc, msg) = one_error(&format!("{KUBO}ports = [\"8080:8080\", \"8080:80\"]\n"));
+    assert_eq!(loc, "pinshare.toml:3:23");
+    assert_eq!(msg, "host port 8080 is published twice by this service");
+}
+
+#[test]
+fn bad_names_say_why_and_suggest_a_good_one() {
+    let e = parse(
+        Path::new("pinshare.toml"),
+        "[services.\"Ipfs.Node\"]\nimage = \"x\"\n",
+    )
+    .expect_err("invalid");
+    assert_eq!(
+        e.errors[0].message,
+        "service name `Ipfs.Node` is not valid: `I` is uppercase"
+    );
+    assert!(
+        e.errors[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .ends_with("e.g. `ipfs-node`")
+    );
+    let (_, msg) = one_error("[services.-app]\nimage = \"x\"\n");
+    assert_eq!(msg, "service name `-app` is not valid: it starts with `-`");
+    let (_, msg) = one_error(&format!("[project]\nname = \"my project\"\n{KUBO}"));
+    assert_eq!(
+        msg,
+        "project name `my project` is not valid: it contains a space"
+    );
+}
+
+const ORIGIN: &str = "[services.ipfs.kubo_config]\n\"API.HTTPHeaders.Access-Control-Allow-Origin\" = [\"http://localhost:5173\", \"*\"]\n";
+
+#[test]
+fn a_star_cors_origin_is_refused_at_the_star_without_the_opt_in() {
+    let e = parse(Path::new("pinshare.toml"), &format!("{KUBO}{ORIGIN}")).expect_err("refused");
+    assert_eq!(e.errors.len(), 1);
+    // Line 4, at the `"*"` element.
+    assert_eq!(e.errors[0].location(), "pinshare.toml:4:75");
+    assert_eq!(
+        e.errors[0].help.as_deref(),
+        Some(
+            "any web page could call kubo's admin API; list the origins, or set allow_any_origin = true in [services.ipfs]"
+        )
+    );
+    parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}allow_any_origin = true\n{ORIGIN}"),
+    )
+    .expect("allowed with the opt-in");
+}
+
+#[test]
+fn kubo_header_values_are_lists_of_strings_under_the_right_section() {
+    let (loc, msg) = one_error(&format!(
+        "{KUBO}[services.ipfs.kubo_config]\n\"API.HTTPHeaders.Access-Control-Allow-Methods\" = \"GET, POST\"\n"
+    ));
+    assert_eq!(loc, "pinshare.toml:4:50");
+    assert_eq!(
+        msg,
+        "kubo takes a list of strings for `API.HTTPHeaders.Access-Control-Allow-Methods`"
+    );
+    let (loc, msg) = one_error(&format!(
+        "{KUBO}[services.ipfs.kubo_config]\n\"api.HTTPHeaders.Access-Control-Allow-Methods\" = [\"GET\"]\n"
+    ));
+    assert_eq!(loc, "pinshare.toml:4:1");
+    assert_eq!(msg, "kubo's config section is `API`, not `api`");
+    // Other sections and shapes are kubo's business.
+    parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}[services.ipfs.kubo_config]\n\"Datastore.StorageMax\" = \"50GB\"\n\"Swarm.ConnMgr\" = {{ LowWater = 50 }}\n"),
+    )
+    .expect("valid");
+}
+
+#[test]
+fn settings_that_hand_over_the_host_are_refused_by_name() {
+    for (line, start) in [
+        (
+            "privileged = true",
+            "privileged containers are not supported: ",
+        ),
+        (
+            "cap_add = [\"NET_ADMIN\"]",
+            "added capabilities are not supported: ",
+        ),
+        (
+            "network_mode = \"host\"",
+            "host networking is not supported: ",
+        ),
+        (
+            "network_mode = \"bridge\"",
+            "`network_mode` is not supported: ",
+        ),
+        ("pid = \"host\"", "`pid` is not supported: "),
+    ] {
+        let (loc, msg) = one_error(&format!("{KUBO}{line}\n"));
+        assert!(msg.starts_with(start), "{line}: {msg}");
+        // At the value, not the key.
+        let col = line.find('=').unwrap() + 3;
+        assert_eq!(loc, format!("pinshare.toml:3:{col}"), "{line}");
+    }
+    parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}privileged = false\ncap_add = []\n"),
+    )
+    .expect("explicitly off is fine");
+}
+
+#[test]
+fn refused_settings_are_not_offered_by_the_schema_or_as_spellings() {
+    let schema = crate::spec::json_schema().to_string();
+    assert!(!schema.contains("privileged") && !schema.contains("cap_add"));
+    assert!(schema.contains("allow_any_origin") && schema.contains("expose_rpc_api"));
+    assert!(schema.contains("secrets"));
+    let e = parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}frobnicate = 1\n"),
+    )
+    .expect_err("x");
+    assert!(
+        !e.errors[0].help.as_deref().unwrap().contains("privileged"),
+        "{:?}",
+        e.errors[0].help
+    );
+}
+
+#[test]
+fn kubo_rpc_api_beyond_loopback_needs_the_opt_in() {
+    let (loc, msg) = one_error(&format!("{KUBO}ports = [\"0.0.0.0:5001:5001\"]\n"));
+    assert_eq!(loc, "pinshare.toml:3:10");
+    assert_eq!(
+        msg,
+        "kubo's RPC API would be published on every address of this machine (0.0.0.0)"
+    );
+    for ok in [
+        format!("{KUBO}ports = [\"0.0.0.0:5001:5001\"]\nexpose_rpc_api = true\n"),
+        format!("{KUBO}ports = [\"5001:5001\", \"0.0.0.0:8080:8080\"]\n"),
+        "[services.web]\nimage = \"nginx\"\nports = [\"0.0.0.0:5001:5001\"]\n".to_string(),
+    ] {
+        parse(Path::new("pinshare.toml"), &ok).expect(&ok);
+    }
+}
+
+#[test]
+fn secrets_are_listed_env_keys_or_secret_by_name() {
+    let s = parse(
+        Path::new("pinshare.toml"),
+        &format!(
+            "{KUBO}env = {{ API_TOKEN = \"t0ken-value\", SESSION = \"sess-value\", IPFS_API = \"http://ipfs:5001\" }}\nsecrets = [\"SESSION\"]\n"
+        ),
+    )
+    .expect("valid");
+    let ipfs = &s.services["ipfs"];
+    assert!(ipfs.is_secret("API_TOKEN") && ipfs.is_secret("SESSION"));
+    assert!(!ipfs.is_secret("IPFS_API"));
+    assert_eq!(s.secret_values(), ["sess-value", "t0ken-value"]);
+    assert_eq!(
+        s.redact("token t0ken-value, session sess-value"),
+        "token [redacted], session [redacted]"
+    );
+
+    let (loc, msg) = one_error(&format!(
+        "{KUBO}env = {{ A = \"1\" }}\nsecrets = [\"SESSION\"]\n"
+    ));
+    assert_eq!(loc, "pinshare.toml:4:12");
+    assert_eq!(msg, "secret `SESSION` is not set in this service's env");
+}
+
+#[test]
+fn errors_never_show_a_secret_value_but_keep_the_true_location() {
+    let text =
+        format!("{KUBO}env = {{ DB_PASSWORD = \"hunter2-long\" }}\nports = [\"5001:99999\"]\n");
+    let e = parse(Path::new("pinshare.toml"), &text).expect_err("invalid");
+    assert_eq!(e.errors[0].location(), "pinshare.toml:4:10");
+    let out = e.render(false);
+    assert!(!out.contains("hunter2-long"), "{out}");
+    assert!(out.contains("DB_PASSWORD = \"[redacted]\""), "{out}");
+    assert!(out.contains("╭─[pinshare.toml:4:10]"), "{out}");
+
+    // Listed secrets too, and in a file that does not even parse (by name only, then).
+    let text =
+        format!("{KUBO}env = {{ SESSION = \"sess-value\", GH_TOKEN = \"ghp_x123\", B = oops }}\n");
+    let out = parse(Path::new("pinshare.toml"), &text)
+        .expect_err("syntax")
+        .render(false);
+    assert!(!out.contains("ghp_x123"), "{out}");
+    let text = format!(
+        "{KUBO}env = {{ SESSION = \"sess-value\" }}\nsecrets = [\"SESSION\"]\nports = [\"x\"]\n"
+    );
+    let out = parse(Path::new("pinshare.toml"), &text)
+        .expect_err("invalid")
+        .render(false);
+    assert!(!out.contains("sess-value"), "{out}");
+}
+
+#[test]
+fn type_errors_say_what_to_write() {
+    let e = parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}resources = {{ cpu = true }}\n"),
+    )
+    .expect_err("invalid");
+    assert!(
+        e.errors[0]
+            .message
+            .contains("expected a number or a quantity string"),
+        "{}",
+        e.errors[0].message
+    );
+    let e = parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}env = {{ PORT = 9090 }}\n"),
+    )
+    .expect_err("invalid");
+    assert_eq!(e.errors[0].help.as_deref(), Some("quote it: \"9090\""));
+    let e = parse(
+        Path::new("pinshare.toml"),
+        "[services.ipfs]\nimgae = \"x\"\n",
+    )
+    .expect_err("x");
+    assert_eq!(e.errors[0].help.as_deref(), Some("did you mean `image`?"));
+}
