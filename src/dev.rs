@@ -187,6 +187,10 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
             return None;
         }
     };
+    // Old containers may still print the old values while they are replaced: hide both.
+    let mut secrets = current.secret_values();
+    secrets.extend(new.secret_values());
+    crate::redact::set_current(&secrets);
     if new.project != current.project {
         s.printer.event(
             TOOL,
@@ -251,7 +255,7 @@ async fn apply(
                 &s.printer,
                 follow::From::Tail(None),
                 false,
-                true,
+                false, // the supervisor reports exits (and what it does about them)
                 s.followers.clone(),
             );
         }
@@ -269,13 +273,26 @@ async fn apply(
 /// Runs until Ctrl-C.
 pub async fn run(s: Session) {
     let services = watched(&s.spec, &s.selected);
+    let lock = Arc::new(Mutex::new(()));
+    let spec = Arc::new(std::sync::RwLock::new(Arc::new(s.spec.clone())));
+    // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says. Dropping the
+    // set (on return) aborts them before `up` stops the containers.
+    let mut supervisors = tokio::task::JoinSet::new();
+    for name in &s.selected {
+        let sup = crate::supervise::Supervisor {
+            engine: s.engine.clone(),
+            spec: Arc::clone(&spec),
+            printer: s.printer.clone(),
+            lock: Arc::clone(&lock),
+        };
+        supervisors.spawn(sup.run(name.clone()));
+    }
     if !s.watch {
         s.printer.event(TOOL, "all services ready; not watching (Ctrl-C stops and removes the containers, volumes are kept)");
         s.cancel.cancelled().await;
+        stop_supervisors(&lock, supervisors).await;
         return;
     }
-    let lock = Arc::new(Mutex::new(()));
-    let spec = Arc::new(std::sync::RwLock::new(Arc::new(s.spec.clone())));
     let (tx, mut rx) = mpsc::unbounded_channel::<Changes>();
     let mut watcher = start_watcher(&s.spec, &s.printer, &tx);
     let (spec_tx, mut spec_rx) = mpsc::unbounded_channel::<()>();
@@ -323,4 +340,14 @@ pub async fn run(s: Session) {
         }
     }
     tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    stop_supervisors(&lock, supervisors).await;
+}
+
+/// Stops the supervisors once none is in the middle of replacing a container (their changes happen under the
+/// lock), so the shutdown that follows sees every container they made.
+async fn stop_supervisors(lock: &Mutex<()>, mut supervisors: tokio::task::JoinSet<()>) {
+    let _guard = lock.lock().await;
+    supervisors.abort_all();
+    while supervisors.join_next().await.is_some() {}
 }

@@ -10,7 +10,7 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect,
-    NetworkCreateRequest, VolumeCreateRequest,
+    NetworkCreateRequest, SystemInfo, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -367,6 +367,14 @@ impl Engine {
         }
     }
 
+    /// Unpauses a paused container (a paused one can be neither stopped nor killed).
+    pub async fn unpause_container(&self, name: &str) -> R<()> {
+        self.docker
+            .unpause_container(name)
+            .await
+            .map_err(|e| EngineError::new(format!("unpausing container {name}"), &e))
+    }
+
     /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
     pub async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
         let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
@@ -568,6 +576,28 @@ impl Engine {
         }
     }
 
+    /// The first `max` bytes (or a little more) of the tar of `path` in a (possibly stopped) container; the
+    /// rest is never read, so looking at the owner of a huge volume's root costs one header.
+    pub async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let op = format!("reading {path} from container {name}");
+        let mut stream = self.docker.download_from_container(name, Some(opts));
+        let mut acc = Vec::new();
+        while acc.len() < max {
+            match stream.next().await {
+                Some(Ok(b)) => acc.extend_from_slice(&b),
+                Some(Err(e)) => {
+                    let e = EngineError::new(op, &e);
+                    return if e.is_not_found() { Ok(None) } else { Err(e) };
+                }
+                None => break,
+            }
+        }
+        Ok(Some(acc))
+    }
+
     /// Extracts a tar into `dir` of a (possibly stopped) container; ownership comes from the tar headers.
     pub async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()> {
         let opts = UploadToContainerOptionsBuilder::default().path(dir).build();
@@ -687,6 +717,23 @@ impl Engine {
                     status: None,
                 }),
         }
+    }
+
+    /// Every running container, of any project or none, with its labels and published ports.
+    pub async fn running_containers(&self) -> R<Vec<ContainerSummary>> {
+        let opts = ListContainersOptionsBuilder::default().all(false).build();
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| EngineError::new("listing running containers", &e))
+    }
+
+    /// System information: `DockerRootDir`, image and container counts, server version.
+    pub async fn info(&self) -> R<SystemInfo> {
+        self.docker
+            .info()
+            .await
+            .map_err(|e| EngineError::new("reading the engine's system information", &e))
     }
 
     /// Engine version string and API version.

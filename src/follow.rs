@@ -35,6 +35,12 @@ pub fn replaced_marker(image_id: &str, exit: Option<i64>) -> String {
     format!("— replaced (image sha256:{short}…, {exit}) —")
 }
 
+/// The marker printed when a supervisor restarted the service in a fresh container.
+pub fn restarted_marker(restart: u32, exit: Option<i64>) -> String {
+    let exit = exit.map_or_else(|| "exit ?".to_string(), |c| format!("exit {c}"));
+    format!("— restarted (restart {restart}, {exit}) —")
+}
+
 async fn follow_one(
     engine: &Engine,
     id: &str,
@@ -162,11 +168,22 @@ pub fn spawn(
                 }
             };
             if current.is_some() {
-                let image = match engine.inspect_container(&next).await {
-                    Ok(Some(c)) => c.image.unwrap_or_default(),
-                    _ => String::new(),
+                let (image, restarts) = match engine.inspect_container(&next).await {
+                    Ok(Some(c)) => {
+                        let l = c.config.and_then(|c| c.labels).unwrap_or_default();
+                        // A supervisor's restart carries its start time; a rebuild's container does not.
+                        let restart = l
+                            .contains_key(crate::labels::NEXT_START)
+                            .then(|| crate::supervise::restarts_of(&l));
+                        (c.image.unwrap_or_default(), restart)
+                    }
+                    _ => (String::new(), None),
                 };
-                printer.log(&service, &replaced_marker(&image, last_exit));
+                let marker = match restarts {
+                    Some(n) => restarted_marker(n, last_exit),
+                    None => replaced_marker(&image, last_exit),
+                };
+                printer.log(&service, &marker);
             }
             current = Some(next);
             last_exit = None;
@@ -177,7 +194,15 @@ pub fn spawn(
 
 #[cfg(test)]
 mod tests {
-    use super::replaced_marker;
+    use super::{replaced_marker, restarted_marker};
+
+    #[test]
+    fn restart_marker_names_the_restart_and_the_exit_code() {
+        assert_eq!(
+            restarted_marker(2, Some(137)),
+            "— restarted (restart 2, exit 137) —"
+        );
+    }
 
     #[test]
     fn marker_names_the_new_image_and_the_old_exit_code() {

@@ -76,6 +76,91 @@ async fn run_created(engine: &Engine, name: &str) -> Result<(i64, String)> {
     result
 }
 
+/// `uid[:gid]` when numeric; names cannot be resolved without the image's /etc/passwd.
+fn numeric_user(user: &str) -> Option<(u32, u32)> {
+    let (u, g) = user.split_once(':').unwrap_or((user, ""));
+    let uid = u.parse().ok()?;
+    let gid = if g.is_empty() { uid } else { g.parse().ok()? };
+    Some((uid, gid))
+}
+
+/// `fix_ownership`: gives each writable mount whose root belongs to someone else to the service's user, through
+/// the Engine API's archive endpoints on a created, never started container (no shell or chown in the image).
+pub async fn fix_ownership(
+    engine: &Engine,
+    spec: &Spec,
+    svc: &Service,
+    image: &str,
+    printer: &Printer,
+) -> Result<()> {
+    let user = match &svc.user {
+        Some(u) => Some(u.clone()),
+        None => engine
+            .inspect_image(image)
+            .await?
+            .and_then(|i| i.config)
+            .and_then(|c| c.user)
+            .filter(|u| !u.is_empty()),
+    };
+    let Some(user) = user else {
+        return Ok(()); // root: every mount is writable
+    };
+    let Some((uid, gid)) = numeric_user(&user) else {
+        return Err(Error::Runtime(format!(
+            "{}: fix_ownership needs a numeric user (uid or uid:gid), not `{user}`; set `user = \"UID:GID\"` in [services.{}]",
+            svc.name, svc.name
+        )));
+    };
+    if uid == 0 {
+        return Ok(());
+    }
+    let probe = step_container(spec)(svc);
+    engine.remove_container(&probe).await?;
+    engine
+        .create_container(&probe, body(spec, svc, image, &["true".to_string()], None))
+        .await?;
+    let result = async {
+        for m in svc.volumes.iter().filter(|m| !m.read_only) {
+            // The first header of the archive is the mount's root directory.
+            let Some(head) = engine.download_prefix(&probe, &m.target, 512).await? else {
+                continue;
+            };
+            let owner = head
+                .get(..512)
+                .and_then(|h| tar::Header::from_byte_slice(h).uid().ok());
+            let Some(owner) = owner.filter(|o| *o != u64::from(uid)) else {
+                continue;
+            };
+            let fixed = repair_ownership(engine, &probe, &m.target, uid, gid).await?;
+            printer.event(
+                &svc.name,
+                &format!(
+                    "{} was owned by uid {owner}; repaired ownership of {} path(s) to {uid}:{gid} (fix_ownership)",
+                    m.target,
+                    fixed.len()
+                ),
+            );
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    engine.remove_container(&probe).await?;
+    result
+}
+
+#[cfg(test)]
+mod ownership_tests {
+    use super::numeric_user;
+
+    #[test]
+    fn numeric_users_give_uid_and_gid() {
+        assert_eq!(numeric_user("1000"), Some((1000, 1000)));
+        assert_eq!(numeric_user("1000:100"), Some((1000, 100)));
+        assert_eq!(numeric_user("ipfs"), None);
+        assert_eq!(numeric_user("1000:users"), None);
+    }
+}
+
 /// Runs every init step of a service, in order.
 pub async fn run_all(
     engine: &Engine,
@@ -159,12 +244,15 @@ async fn repair_ownership(
     let parent = repo
         .rsplit_once('/')
         .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
-    let Some(tar_bytes) = engine.download(container, repo).await? else {
+    let Some(tar_bytes) = engine
+        .download_prefix(container, repo, REPAIR_LIMIT + 1)
+        .await?
+    else {
         return Ok(Vec::new());
     };
     if tar_bytes.len() > REPAIR_LIMIT {
         return Err(Error::Runtime(format!(
-            "{repo} is too large to repair here; fix its ownership with: docker run --rm --user 0 -v VOLUME:{repo} --entrypoint chown IMAGE -R {uid}:{gid} {repo}"
+            "{repo} is too large to repair here; fix its ownership with: docker run --rm --user 0 -v VOLUME:{repo} --entrypoint chown IMAGE -R {uid}:{gid} {repo} (for a bind mount: sudo chown -R {uid}:{gid} HOST_PATH)"
         )));
     }
     let entries = read_tar(&tar_bytes).map_err(|e| io_err("reading the repo archive", &e))?;
@@ -249,6 +337,23 @@ async fn kubo_config(
                     ),
                 );
                 config = engine.download(&probe, &config_path).await?;
+            }
+        } else if let Some(bytes) = engine.download(&probe, repo).await? {
+            // No config yet: `ipfs init` must be able to write into the repo directory. A bind-mounted or
+            // pre-created directory owned by root is the seed's `open /data/ipfs/config: permission denied`.
+            // Without a config the repo is small, so looking at it whole is cheap.
+            let entries = read_tar(&bytes).map_err(|e| io_err("reading the repo archive", &e))?;
+            let owner = entries.first().and_then(|e| e.header.uid().ok());
+            if owner.is_some_and(|o| o != u64::from(*uid)) {
+                let fixed = repair_ownership(engine, &probe, repo, *uid, *gid).await?;
+                printer.event(
+                    &svc.name,
+                    &format!(
+                        "{repo} was owned by uid {}; repaired ownership of {} path(s) to {user} before `ipfs init`",
+                        owner.unwrap_or(0),
+                        fixed.len()
+                    ),
+                );
             }
         }
         Ok::<_, Error>(config)

@@ -12,6 +12,10 @@ pub const CONFIG_HASH: &str = "dev.pinshare.config-hash";
 pub const ROLE: &str = "dev.pinshare.role";
 /// Hash of a built image's context, on images we build.
 pub const CONTEXT_HASH: &str = "dev.pinshare.context-hash";
+/// How many times in a row a foreground `up` restarted the service (on a container it recreated).
+pub const RESTARTS: &str = "dev.pinshare.restarts";
+/// Unix milliseconds at which a backing-off container (created, not yet started) will be started.
+pub const NEXT_START: &str = "dev.pinshare.next-start";
 
 /// Labels for a project-wide object (network, volume).
 pub fn project(project: &str) -> HashMap<String, String> {

@@ -427,6 +427,9 @@ pub async fn replace_container(
         engine.stop_container(&container, svc.stop_grace).await?;
         engine.remove_container(&container).await?;
     }
+    if svc.fix_ownership {
+        init_step::fix_ownership(engine, spec, svc, &image.id, printer).await?;
+    }
     if !svc.init.is_empty() {
         let t = Instant::now();
         init_step::run_all(engine, spec, svc, &image.id, printer).await?;
@@ -617,14 +620,26 @@ pub async fn remove_network(engine: &Engine, spec: &Spec) {
 /// Runs `up`; returns the exit code.
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
+    let lock = crate::lock::acquire(&spec.project)?;
     let engine = Engine::connect().await?;
+    // Before anything is created: a taken host port would otherwise fail a container start halfway.
+    crate::doctor::preflight(&engine, &spec, &selected).await?;
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    if let Some(pid) = lock.reclaimed_from {
+        printer.event(
+            TOOL,
+            &format!("the previous `up` of this project (pid {pid}) ended without cleaning up; adopting what it left running"),
+        );
+    }
     let started_at = Instant::now();
     let cancel = CancellationToken::new();
+    // Registered here, before anything is created, so a Ctrl-C at any later moment is ours to handle.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
     let interrupted = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if sigint.recv().await.is_some() {
                 cancel.cancel();
             }
         })
@@ -642,7 +657,7 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 &printer,
                 crate::follow::From::Now,
                 false,
-                true,
+                false, // the supervisor reports exits (and what it does about them)
                 followers.clone(),
             );
         }
@@ -659,7 +674,14 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 TOOL,
                 "interrupted during start-up; removing the project's containers (volumes are kept)",
             );
-            remove_project_containers(&engine, &spec, &printer, false).await?;
+            // A create that was in flight when start-up was dropped can land after the first look: look again
+            // until a look finds nothing.
+            for _ in 0..5 {
+                remove_project_containers(&engine, &spec, &printer, false).await?;
+                if engine.project_containers(&spec.project).await?.is_empty() {
+                    break;
+                }
+            }
             remove_network(&engine, &spec).await;
             EXIT_INTERRUPTED
         }

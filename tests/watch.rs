@@ -10,9 +10,10 @@ use common::{Project, http};
 const LONG: Duration = Duration::from_secs(180);
 
 fn version(p: &Project) -> String {
-    http("GET", p.app_port, "/version", &[], b"")
-        .map(|r| r.body.trim().to_string())
-        .unwrap_or_default()
+    http("GET", p.app_port, "/version", &[], b"").map_or_else(
+        |e| format!("<no answer: {e}>"),
+        |r| r.body.trim().to_string(),
+    )
 }
 
 fn write(p: &Project, rel: &str, text: &str) {
@@ -78,7 +79,7 @@ fn fifty_writes_in_a_second_give_one_rebuild_and_ignored_files_none() {
         std::thread::sleep(Duration::from_millis(15));
     }
     up.wait_for("pinshare » rebuilt in", 1, LONG);
-    assert_eq!(version(&p), "burst-49");
+    assert_eq!(version(&p), "burst-49", "{}", up.text());
 
     // Ignored by .dockerignore (`**` keeps only what the image copies) and by .gitignore: nothing happens.
     std::fs::write(p.ctx().join("app/src/notes.md"), "x").expect("write");

@@ -3,6 +3,7 @@
 
 mod exec;
 mod http;
+mod log;
 mod tcp;
 
 use std::net::SocketAddr;
@@ -38,6 +39,7 @@ pub async fn check_once(
                 tcp::check(addr).await
             }
             Check::Exec { argv } => exec::check(engine, container, argv).await,
+            Check::Log { pattern } => log::check(engine, container, pattern).await,
         }
     };
     match tokio::time::timeout(timeout, attempt).await {

@@ -61,9 +61,37 @@ fn health_command() -> ! {
     }
 }
 
+/// `pinshare crash CODE`: a start-up failure (for restart and backoff tests): says so and exits with CODE.
+fn crash_command(code: &str) -> ! {
+    let code: i32 = code.parse().unwrap_or(1);
+    sys::elog_line(&format!("pinshare: fatal: crashing on purpose with code {code}"));
+    std::process::exit(code);
+}
+
+/// `pinshare alloc MIB`: allocates and touches MIB mebibytes, one at a time, then idles (for memory-limit
+/// tests: under a smaller limit the kernel OOM-kills it).
+fn alloc_command(mib: &str) -> ! {
+    let mib: usize = mib.parse().unwrap_or(64);
+    sys::exit_on_term_signals("shutting down\n");
+    log_line(&format!("pinshare: allocating {mib} MiB"));
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(mib);
+    for i in 0..mib {
+        // Non-zero bytes so every page is really touched.
+        held.push(vec![u8::try_from(i % 251).unwrap_or(1) | 1; 1 << 20]);
+    }
+    log_line(&format!("pinshare: holding {} MiB", held.len()));
+    loop {
+        std::thread::park();
+    }
+}
+
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("health") {
-        health_command();
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("health") => health_command(),
+        Some("crash") => crash_command(args.get(2).map_or("1", String::as_str)),
+        Some("alloc") => alloc_command(args.get(2).map_or("64", String::as_str)),
+        _ => {}
     }
     sys::exit_on_term_signals("shutting down\n");
     let app = App {

@@ -1,0 +1,538 @@
+//! Keeping services alive while a foreground `up` runs: one supervisor task per service watches its container's
+//! exit and its liveness probe and, as the service's `restart` policy says, replaces the container after a
+//! kubelet-like backoff. Like a kubelet restart, the new container is created fresh from the same image and
+//! configuration (named volumes keep the data); it carries its restart count and, while it waits out the backoff
+//! (created, not started), the time it will start — so `ps` in any terminal can say
+//! `crash-loop (next try in 8 s, 5 restarts)` with Docker as the only state.
+//!
+//! Every change to containers goes through the same lock as rebuilds and spec reloads, so a supervisor never
+//! restarts a container that a rebuild is replacing: after taking the lock it looks again, and follows whatever
+//! container now carries the service's name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::engine::{ContainerEvent, Engine};
+use crate::labels;
+use crate::printer::Printer;
+use crate::spec::{Backoff, Service, Spec};
+use crate::{probe, up};
+
+/// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
+pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
+
+/// What a supervisor needs.
+#[derive(Clone)]
+pub struct Supervisor {
+    /// Engine.
+    pub engine: Engine,
+    /// Current spec.
+    pub spec: SharedSpec,
+    /// Terminal.
+    pub printer: Printer,
+    /// Held while containers are changed (rebuilds, reloads, restarts).
+    pub lock: Arc<Mutex<()>>,
+}
+
+/// Why a container needs a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trouble {
+    /// It exited with this code.
+    Exited {
+        /// Exit code.
+        code: i64,
+        /// The kernel killed it for memory.
+        oom: bool,
+    },
+    /// Its liveness probe failed this many times in a row; the last failure.
+    Unhealthy {
+        /// Consecutive failures.
+        failures: u32,
+        /// Last probe error.
+        last: String,
+    },
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::Exited { code, oom: true } => {
+                write!(f, "exited with code {code} (OOM-killed)")
+            }
+            Trouble::Exited { code, oom: false } => write!(f, "exited with code {code}"),
+            Trouble::Unhealthy { failures, last } => {
+                write!(
+                    f,
+                    "liveness failed {failures} times in a row (last: {last})"
+                )
+            }
+        }
+    }
+}
+
+/// The restart number of the next restart and the delay before it: the count starts over when the container
+/// ran for `reset_after` without trouble.
+pub fn next_restart(previous: u32, ran_for: Duration, b: &Backoff) -> (u32, Duration) {
+    let n = if ran_for >= b.reset_after {
+        1
+    } else {
+        previous + 1
+    };
+    (n, b.delay(n))
+}
+
+fn unix_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A delay as people read it: `100 ms`, `2 s`, `1.6 s`.
+fn delay_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
+    }
+}
+
+/// `ps`'s state for a container of ours that a supervisor is backing off, from its labels: `None` unless the
+/// container is created-not-started with a next-start time.
+pub fn crash_loop_state(
+    state: &str,
+    container_labels: &HashMap<String, String>,
+    now: SystemTime,
+) -> Option<String> {
+    if state != "created" {
+        return None;
+    }
+    let at: u64 = container_labels.get(labels::NEXT_START)?.parse().ok()?;
+    let restarts = restarts_of(container_labels);
+    let left = Duration::from_millis(at.saturating_sub(unix_millis(now)));
+    Some(format!(
+        "crash-loop (next try in {} s, {restarts} restart{})",
+        left.as_millis().div_ceil(1000),
+        if restarts == 1 { "" } else { "s" }
+    ))
+}
+
+/// The restart count a container carries.
+pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
+    container_labels
+        .get(labels::RESTARTS)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Events of one service's long-running containers, from a subscription that started before the first look.
+struct Events {
+    rx: mpsc::UnboundedReceiver<ContainerEvent>,
+    _task: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Events {
+    fn subscribe(engine: &Engine, project: &str, service: &str) -> Self {
+        let since = unix_millis(SystemTime::now()) / 1000;
+        let since = i64::try_from(since).unwrap_or(0) - 1;
+        let mut stream = engine.container_events(project, Some(since));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let service = service.to_string();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(ev)) = stream.next().await {
+                if ev.service == service && ev.role == "service" && tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+        Events {
+            rx,
+            _task: AbortOnDrop(task),
+        }
+    }
+}
+
+/// The id of the service's container if it is running.
+async fn running_id(engine: &Engine, container: &str) -> Option<String> {
+    match engine.inspect_container(container).await {
+        Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
+        _ => None,
+    }
+}
+
+/// Fails once the liveness probe failed `failure_threshold` times in a row; never returns without a probe.
+async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
+    let Some(p) = &svc.liveness else {
+        return std::future::pending().await;
+    };
+    let container = spec.container_name(&svc.name);
+    tokio::time::sleep(p.start_grace).await;
+    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+        return std::future::pending().await;
+    };
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(p.period).await;
+        match probe::check_once(engine, &container, &p.check, &resolve, p.timeout).await {
+            Ok(()) => failures = 0,
+            Err(last) => {
+                failures += 1;
+                if failures >= p.failure_threshold {
+                    return Trouble::Unhealthy { failures, last };
+                }
+            }
+        }
+    }
+}
+
+/// Shows readiness changes of a running service (a dependency that stops answering is visible); never restarts
+/// anything and never returns.
+async fn readiness_watch(engine: &Engine, spec: &Spec, svc: &Service, printer: &Printer) {
+    let Some(p) = &svc.readiness else {
+        return std::future::pending().await;
+    };
+    let container = spec.container_name(&svc.name);
+    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+        return std::future::pending().await;
+    };
+    // Readiness was just established; re-checking it at a calm pace is enough to notice a loss.
+    let period = p.period.max(Duration::from_secs(10));
+    let mut ready = true;
+    loop {
+        tokio::time::sleep(period).await;
+        let now = probe::check_once(engine, &container, &p.check, &resolve, p.timeout).await;
+        match (&now, ready) {
+            (Err(e), true) => {
+                let dependents: Vec<&str> = spec
+                    .services
+                    .values()
+                    .filter(|s| s.depends_on.contains(&svc.name))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let note = if dependents.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} keep running", dependents.join(", "))
+                };
+                printer.event(&svc.name, &format!("not ready: {e}{note}"));
+            }
+            (Ok(()), false) => printer.event(&svc.name, "ready again"),
+            _ => {}
+        }
+        ready = now.is_ok();
+    }
+}
+
+impl Supervisor {
+    fn current_spec(&self) -> Option<Arc<Spec>> {
+        self.spec.read().ok().map(|g| Arc::clone(&g))
+    }
+
+    /// Supervises `service` until the task is aborted (the foreground loop does on Ctrl-C).
+    pub async fn run(self, service: String) {
+        let Some(spec) = self.current_spec() else {
+            return;
+        };
+        let mut events = Events::subscribe(&self.engine, &spec.project, &service);
+        // A container that already stopped (a quick crash right after start-up) is trouble at once.
+        let (mut current, mut early) = match self
+            .engine
+            .inspect_container(&spec.container_name(&service))
+            .await
+        {
+            Ok(Some(c)) => {
+                let state = c.state.clone().unwrap_or_default();
+                let dead = state.running != Some(true)
+                    && state.status == Some(bollard::models::ContainerStateStatusEnum::EXITED);
+                let early = dead.then(|| Trouble::Exited {
+                    code: state.exit_code.unwrap_or(-1),
+                    oom: false,
+                });
+                (c.id.filter(|_| state.running == Some(true) || dead), early)
+            }
+            _ => (None, None),
+        };
+        let mut since = Instant::now();
+        loop {
+            let Some(spec) = self.current_spec() else {
+                return;
+            };
+            let Some(svc) = spec.services.get(&service) else {
+                return;
+            };
+            let container = spec.container_name(&service);
+            let Some(id) = current.clone() else {
+                // Nothing running: wait for the next container of the service (a rebuild, `up` elsewhere).
+                loop {
+                    let Some(ev) = events.rx.recv().await else {
+                        return;
+                    };
+                    if ev.action == "start" {
+                        current = Some(ev.id);
+                        since = Instant::now();
+                        break;
+                    }
+                }
+                continue;
+            };
+
+            let trouble = if let Some(t) = early.take() {
+                t
+            } else {
+                tokio::select! {
+                    t = liveness(&self.engine, &spec, svc) => t,
+                    () = readiness_watch(&self.engine, &spec, svc, &self.printer) => continue,
+                    ev = events.rx.recv() => {
+                        let Some(ev) = ev else { return };
+                        match ev.action.as_str() {
+                            "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
+                            "start" if ev.id != id => {
+                                // Replaced by someone else (a rebuild from another terminal, `up`).
+                                current = Some(ev.id);
+                                since = Instant::now();
+                                continue;
+                            }
+                            _ => continue,
+                        }
+                    }
+                }
+            };
+
+            let guard = self.lock.lock().await;
+            // Look again: while we waited for the lock, a rebuild or a reload may have replaced the container.
+            let Ok(Some(info)) = self.engine.inspect_container(&container).await else {
+                current = None;
+                continue;
+            };
+            if info.id.as_deref() != Some(id.as_str()) {
+                let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
+                current = if running { info.id.clone() } else { None };
+                since = Instant::now();
+                continue;
+            }
+            let state = info.state.clone().unwrap_or_default();
+            let trouble = match trouble {
+                Trouble::Exited { code, .. } => Trouble::Exited {
+                    code,
+                    oom: state.oom_killed == Some(true),
+                },
+                t @ Trouble::Unhealthy { .. } => t,
+            };
+            let restart = match &trouble {
+                Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
+                Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
+            };
+            if !restart {
+                self.printer.event(
+                    &service,
+                    &format!(
+                        "{trouble}; not restarted (restart = \"{}\")",
+                        svc.restart.as_str()
+                    ),
+                );
+                current = None;
+                drop(guard);
+                continue;
+            }
+            let old_labels = info
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default();
+            let (n, delay) = next_restart(restarts_of(&old_labels), since.elapsed(), &svc.backoff);
+            self.printer.event(
+                &service,
+                &format!(
+                    "{trouble}; restarting in {} (restart {n})",
+                    delay_text(delay)
+                ),
+            );
+            let new_id = match self
+                .recreate(&spec, svc, &info, &old_labels, n, delay)
+                .await
+            {
+                Ok(new_id) => new_id,
+                Err(e) => {
+                    self.printer
+                        .event(&service, &format!("restart failed: {e}"));
+                    current = None;
+                    drop(guard);
+                    continue;
+                }
+            };
+            drop(guard);
+            tokio::time::sleep(delay).await;
+
+            let guard = self.lock.lock().await;
+            match self.engine.inspect_container(&container).await {
+                Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
+                    if let Err(e) = self.engine.start_container(&container).await {
+                        self.printer
+                            .event(&service, &format!("restart failed: {e}"));
+                        current = None;
+                        drop(guard);
+                        continue;
+                    }
+                    current = Some(new_id);
+                    since = Instant::now();
+                }
+                // Replaced or removed meanwhile: follow what is there.
+                _ => {
+                    current = running_id(&self.engine, &container).await;
+                    since = Instant::now();
+                    drop(guard);
+                    continue;
+                }
+            }
+            drop(guard);
+            let t = Instant::now();
+            match up::wait_ready(&self.engine, &spec, svc).await {
+                Ok(()) => self.printer.event(
+                    &service,
+                    &format!(
+                        "restarted (restart {n}); ready in {} ms",
+                        t.elapsed().as_millis()
+                    ),
+                ),
+                Err(e) => self
+                    .printer
+                    .event(&service, &format!("restarted (restart {n}); {e}")),
+            }
+        }
+    }
+
+    /// Replaces the troubled container by a new, not yet started one with the same image and configuration,
+    /// labelled with its restart number and start time.
+    async fn recreate(
+        &self,
+        spec: &Spec,
+        svc: &Service,
+        old: &bollard::models::ContainerInspectResponse,
+        old_labels: &HashMap<String, String>,
+        n: u32,
+        delay: Duration,
+    ) -> crate::error::Result<String> {
+        let container = spec.container_name(&svc.name);
+        if old.state.as_ref().and_then(|s| s.paused) == Some(true) {
+            self.engine.unpause_container(&container).await?;
+        }
+        self.engine
+            .stop_container(&container, svc.stop_grace)
+            .await?;
+        self.engine.remove_container(&container).await?;
+        let hash = old_labels
+            .get(labels::CONFIG_HASH)
+            .cloned()
+            .unwrap_or_default();
+        let mut body = up::container_body(
+            spec,
+            svc,
+            &hash,
+            old_labels.get(labels::CONTEXT_HASH).map(String::as_str),
+        );
+        let at = unix_millis(SystemTime::now() + delay);
+        if let Some(l) = body.labels.as_mut() {
+            l.insert(labels::RESTARTS.to_string(), n.to_string());
+            l.insert(labels::NEXT_START.to_string(), at.to_string());
+        }
+        Ok(self.engine.create_container(&container, body).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b() -> Backoff {
+        Backoff {
+            first: Duration::from_millis(100),
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            reset_after: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn backoff_retries_quickly_once_then_doubles_to_the_cap() {
+        let delays: Vec<u128> = (1..=7).map(|n| b().delay(n).as_millis()).collect();
+        assert_eq!(delays, [100, 1000, 2000, 4000, 8000, 8000, 8000]);
+        assert_eq!(
+            Backoff::default().delay(40),
+            Duration::from_secs(30),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn a_stable_run_starts_the_count_over() {
+        assert_eq!(
+            next_restart(4, Duration::from_secs(5), &b()),
+            (5, Duration::from_secs(8))
+        );
+        assert_eq!(
+            next_restart(4, Duration::from_secs(61), &b()),
+            (1, Duration::from_millis(100))
+        );
+        assert_eq!(
+            next_restart(0, Duration::ZERO, &b()),
+            (1, Duration::from_millis(100))
+        );
+    }
+
+    #[test]
+    fn ps_shows_a_backing_off_container_as_a_crash_loop() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let l = HashMap::from([
+            (labels::RESTARTS.to_string(), "5".to_string()),
+            (labels::NEXT_START.to_string(), "1007500".to_string()),
+        ]);
+        assert_eq!(
+            crash_loop_state("created", &l, now).as_deref(),
+            Some("crash-loop (next try in 8 s, 5 restarts)")
+        );
+        assert_eq!(crash_loop_state("running", &l, now), None);
+        assert_eq!(crash_loop_state("created", &HashMap::new(), now), None);
+    }
+
+    #[test]
+    fn delays_read_like_people_write_them() {
+        let t = |ms| delay_text(Duration::from_millis(ms));
+        assert_eq!(
+            [t(100), t(1000), t(1600), t(30_000)],
+            ["100 ms", "1 s", "1.6 s", "30 s"]
+        );
+    }
+
+    #[test]
+    fn troubles_read_like_the_log_markers() {
+        assert_eq!(
+            Trouble::Exited {
+                code: 137,
+                oom: true
+            }
+            .to_string(),
+            "exited with code 137 (OOM-killed)"
+        );
+        assert_eq!(
+            Trouble::Unhealthy {
+                failures: 3,
+                last: "HTTP 503".into()
+            }
+            .to_string(),
+            "liveness failed 3 times in a row (last: HTTP 503)"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! `doctor` and the `up` preflight against the real engine: a taken port is named with its service and holder,
+//! an unreachable engine says how to fix it, and `up` stops before it creates anything. No image is needed: the
+//! specs name images that never exist, and neither doctor nor the preflight may look for them.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{docker, free_port, require_docker};
+
+/// A spec of its own in a temporary directory; everything labelled with its project is removed on drop.
+struct Case {
+    project: String,
+    _dir: tempfile::TempDir,
+    spec: PathBuf,
+}
+
+impl Case {
+    /// A one-service project `t-doctor-NAME-PID` publishing `port` (on 127.0.0.1) and using a named volume.
+    fn new(name: &str, port: u16) -> Self {
+        let project = format!("t-doctor-{name}-{}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("pinshare.toml");
+        std::fs::write(
+            &spec,
+            format!(
+                "[project]\nname = \"{project}\"\n\n[services.web]\nimage = \"t-doctor/never-pulled:none\"\nports = [\"{port}:8080\"]\nvolumes = [\"data:/data\"]\n"
+            ),
+        )
+        .unwrap();
+        let case = Case {
+            project,
+            _dir: dir,
+            spec,
+        };
+        case.cleanup();
+        case
+    }
+
+    fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (Output, String) {
+        let o = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .arg("-f")
+            .arg(&self.spec)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o, text)
+    }
+
+    /// IDs of the containers, networks and volumes carrying this project's label.
+    fn labelled(&self) -> Vec<String> {
+        let label = format!("label=dev.pinshare.project={}", self.project);
+        let mut found = Vec::new();
+        for args in [
+            vec!["ps", "-aq", "--filter", &label],
+            vec!["network", "ls", "-q", "--filter", &label],
+            vec!["volume", "ls", "-q", "--filter", &label],
+        ] {
+            let o = docker(&args);
+            assert!(o.status.success(), "docker {args:?} failed");
+            found.extend(
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(|l| format!("{} {l}", args[0])),
+            );
+        }
+        found
+    }
+
+    fn cleanup(&self) {
+        let label = format!("label=dev.pinshare.project={}", self.project);
+        let ids = docker(&["ps", "-aq", "--filter", &label]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            docker(&["rm", "-f", "-v", id]);
+        }
+        for kind in ["network", "volume"] {
+            let out = docker(&[kind, "ls", "-q", "--filter", &label]);
+            for id in String::from_utf8_lossy(&out.stdout).lines() {
+                docker(&[kind, "rm", id]);
+            }
+        }
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// A port held by a plain listener of this test: "another program".
+fn taken_port() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+#[test]
+fn doctor_names_a_taken_port_its_service_and_another_program() {
+    require_docker();
+    let (_held, port) = taken_port();
+    let case = Case::new("taken", port);
+    let (o, text) = case.run(&["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "FAIL port    127.0.0.1:{port} (web): in use by another program (try: ss -ltnp 'sport = :{port}')"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: stop that program, or change the port in"),
+        "{text}"
+    );
+    assert!(text.contains("doctor: 1 failure(s)"), "{text}");
+    assert!(
+        case.labelled().is_empty(),
+        "doctor created {:?}",
+        case.labelled()
+    );
+}
+
+#[test]
+fn doctor_passes_when_every_port_is_free() {
+    require_docker();
+    let case = Case::new("free", free_port());
+    let (o, text) = case.run(&["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    for line in [
+        "ok   engine  unix://",
+        "ok   port    127.0.0.1:",
+        " (web): free",
+        "inotify 0 directories to watch",
+        "ok   mount   no bind mounts",
+        "disk    /",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    assert!(text.contains(", API 1."), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        case.labelled().is_empty(),
+        "doctor created {:?}",
+        case.labelled()
+    );
+}
+
+#[test]
+fn doctor_without_an_engine_fails_with_the_hint() {
+    let case = Case::new("noengine", free_port());
+    let (o, text) = case.run(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent.sock")]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL engine  unix:///nonexistent.sock: unreachable"),
+        "{text}"
+    );
+    assert!(text.contains("fix: start Docker"), "{text}");
+    assert!(text.contains("DOCKER_HOST"), "{text}");
+    assert!(
+        text.contains("skip engine  without an engine"),
+        "the engine checks are said to be skipped: {text}"
+    );
+    // The host-side checks still run.
+    assert!(text.contains(" (web): free"), "{text}");
+    assert!(text.contains("inotify "), "{text}");
+}
+
+#[test]
+fn up_with_a_taken_port_fails_before_creating_anything() {
+    require_docker();
+    let (_held, port) = taken_port();
+    let case = Case::new("up-taken", port);
+    let (o, text) = case.run(&["up", "--detach"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: port 127.0.0.1:{port} of service web is already in use by another program; free it or change the port in"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("(ss -ltnp 'sport = :{port}' shows who holds it)")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("pulling"),
+        "the preflight runs before any image work: {text}"
+    );
+    assert!(
+        case.labelled().is_empty(),
+        "up created {:?} before failing",
+        case.labelled()
+    );
+}
