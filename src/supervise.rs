@@ -398,6 +398,11 @@ impl Supervisor {
                 }
             }
             drop(guard);
+            if svc.readiness.is_none() {
+                self.printer
+                    .event(&service, &format!("restarted (restart {n})"));
+                continue;
+            }
             let t = Instant::now();
             match up::wait_ready(&self.engine, &spec, svc).await {
                 Ok(()) => self.printer.event(

@@ -474,6 +474,46 @@ fn exec_and_tcp_probes_gate_start_up_too() {
 }
 
 #[test]
+fn a_log_line_probe_gates_start_up_on_the_daemons_own_words() {
+    let p = Project::offline("logprobe");
+    p.edit_spec(|s| {
+        s.replace(
+            "readiness = { http = { port = 5001, path = \"/api/v0/id\", method = \"POST\" } }",
+            "readiness = { log = \"^Daemon is ready$\" }",
+        )
+    });
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(out.contains("ipfs     » ready in"), "{out}");
+    assert!(out.contains("pinshare » ready in"), "{out}");
+    let ps = p.run_ok(&["ps"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("ipfs ") && l.contains(" ready ")),
+        "{ps}"
+    );
+    // A line that never comes: not ready, with the pattern named, and the app never starts.
+    p.run_ok(&["down"]);
+    p.edit_spec(|s| {
+        s.replace(
+            "readiness = { log = \"^Daemon is ready$\" }",
+            "readiness = { log = \"^never printed$\", start_timeout = \"1s\" }",
+        )
+    });
+    let out = p.run(&["up", "--detach"]);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no output line matches `^never printed$` yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not started because its dependency ipfs failed"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_failing_init_step_shows_its_output_and_the_service_never_starts() {
     let p = Project::offline("initfail");
     let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
