@@ -49,16 +49,7 @@ fn killing_kubo_restarts_it_pins_survive_and_the_app_is_kept() {
     );
     up.wait_for("ipfs     » restarted (restart 1); ready in", 1, LONG);
 
-    let pins = http(
-        "POST",
-        p.kubo_api,
-        &format!("/api/v0/pin/ls?arg={cid}"),
-        &[],
-        b"",
-    )
-    .expect("kubo answers again");
-    assert_eq!(pins.status, 200, "{pins:?}");
-    assert!(pins.body.contains(&cid), "the pin survived: {pins:?}");
+    common::assert_pinned(p.kubo_api, &cid);
     assert_ne!(p.inspect("ipfs", "{{.Id}}"), kubo, "a fresh kubo container");
     assert_eq!(
         p.inspect("pinshare", "{{.Id}}"),

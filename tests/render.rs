@@ -8,73 +8,24 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{docker, docker_ok, free_port, http, offline_dir, poll, require_docker};
+use common::{Project, docker_ok, http, offline_dir, poll};
 
-/// A compose project named `render-…`, removed with its volumes (and the image-build project) on drop.
+/// A compose project on a test project's spec (own name and ports), removed with its volumes on drop; the test
+/// project's own cleanup (by label) removes what `up` made to build the images.
 struct ComposeRun {
-    project: String,
-    dir: tempfile::TempDir,
-    spec: PathBuf,
+    p: Project,
     file: PathBuf,
-    kubo_api: u16,
-    app_port: u16,
 }
 
 impl ComposeRun {
     fn new() -> Self {
-        require_docker();
-        let project = format!("render-{}", std::process::id());
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (kubo_api, gateway, swarm, app_port, p2p) = (
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-        );
-        let offline = offline_dir();
-        let text = std::fs::read_to_string(offline.join("pinshare.toml"))
-            .expect("offline spec")
-            .replace(
-                "name = \"pinshare-offline\"",
-                &format!("name = \"{project}\""),
-            )
-            .replace(
-                "context = \".\"",
-                &format!("context = \"{}\"", offline.display()),
-            )
-            .replace(
-                "host_env = {",
-                &format!("host_workdir = \"{}\", host_env = {{", offline.display()),
-            )
-            .replace("\"5001:5001\"", &format!("\"{kubo_api}:5001\""))
-            .replace("\"8080:8080\"", &format!("\"{gateway}:8080\""))
-            .replace("\"4001:4001\"", &format!("\"{swarm}:4001\""))
-            .replace("\"9090:9090\"", &format!("\"{app_port}:9090\""))
-            .replace("\"50001:50001\"", &format!("\"{p2p}:50001\""));
-        let spec = dir.path().join("pinshare.toml");
-        std::fs::write(&spec, text).expect("write spec");
-        let file = dir.path().join("docker-compose.yml");
-        let run = ComposeRun {
-            project,
-            dir,
-            spec,
-            file,
-            kubo_api,
-            app_port,
-        };
-        run.cleanup();
-        run
+        let p = Project::offline("render");
+        let file = p.dir.path().join("docker-compose.yml");
+        ComposeRun { p, file }
     }
 
     fn tool(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
-            .arg("-f")
-            .arg(&self.spec)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("pinshare-dev runs")
+        self.p.run(args)
     }
 
     fn compose(&self, args: &[&str]) -> Output {
@@ -82,9 +33,9 @@ impl ComposeRun {
             .arg("-f")
             .arg(&self.file)
             .arg("-p")
-            .arg(&self.project)
+            .arg(&self.p.name)
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(self.p.dir.path())
             .output()
             .expect("docker-compose runs (Debian's docker-compose package)")
     }
@@ -120,18 +71,6 @@ impl ComposeRun {
         if self.file.exists() {
             let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "2"]);
         }
-        // The project `up` used to build the images: containers, network and volumes by its label.
-        let label = format!("label=dev.pinshare.project={}", self.project);
-        let ids = docker(&["ps", "-aq", "--filter", &label]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            docker(&["rm", "-f", "-v", id]);
-        }
-        for kind in ["network", "volume"] {
-            let out = docker(&[kind, "ls", "-q", "--filter", &label]);
-            for id in String::from_utf8_lossy(&out.stdout).lines() {
-                docker(&[kind, "rm", id]);
-            }
-        }
     }
 }
 
@@ -139,31 +78,6 @@ impl Drop for ComposeRun {
     fn drop(&mut self) {
         self.cleanup();
     }
-}
-
-fn assert_cors(run: &ComposeRun) {
-    let allowed = http(
-        "POST",
-        run.kubo_api,
-        "/api/v0/id",
-        &[("Origin", "http://localhost:5173")],
-        b"",
-    )
-    .expect("kubo answers");
-    assert_eq!(allowed.status, 200, "{allowed:?}");
-    assert_eq!(
-        allowed.header("Access-Control-Allow-Origin"),
-        Some("http://localhost:5173")
-    );
-    let denied = http(
-        "POST",
-        run.kubo_api,
-        "/api/v0/id",
-        &[("Origin", "http://evil.example")],
-        b"",
-    )
-    .expect("kubo answers");
-    assert_eq!(denied.status, 403, "{denied:?}");
 }
 
 fn offline_tool(args: &[&str]) -> Output {
@@ -247,9 +161,9 @@ fn rendered_compose_file_runs_with_docker_compose_like_up_does() {
     healthy("ipfs");
     healthy("pinshare");
 
-    let health = http("GET", run.app_port, "/health", &[], b"").expect("app answers");
+    let health = http("GET", run.p.app_port, "/health", &[], b"").expect("app answers");
     assert_eq!(health.status, 200, "{health:?}");
-    assert_cors(&run);
+    common::assert_cors(run.p.kubo_api);
 
     // The repo preparation ran as kubo's uid:gid, one `ipfs config` after another, each exiting 0.
     for i in 1..=5 {
@@ -266,5 +180,5 @@ fn rendered_compose_file_runs_with_docker_compose_like_up_does() {
     let logs = run.compose_ok(&["logs", "--no-color", "ipfs-kubo-config-1"]);
     assert!(logs.contains("Found IPFS fs-repo at /data/ipfs"), "{logs}");
     healthy("ipfs");
-    assert_cors(&run);
+    common::assert_cors(run.p.kubo_api);
 }

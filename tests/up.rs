@@ -97,28 +97,7 @@ fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name
 fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     let p = Project::offline("cors");
     p.run_ok(&["up", "--detach"]);
-    let allowed = http(
-        "POST",
-        p.kubo_api,
-        "/api/v0/id",
-        &[("Origin", "http://localhost:5173")],
-        b"",
-    )
-    .expect("kubo answers");
-    assert_eq!(allowed.status, 200, "{allowed:?}");
-    assert_eq!(
-        allowed.header("Access-Control-Allow-Origin"),
-        Some("http://localhost:5173")
-    );
-    let denied = http(
-        "POST",
-        p.kubo_api,
-        "/api/v0/id",
-        &[("Origin", "http://evil.example")],
-        b"",
-    )
-    .expect("kubo answers");
-    assert_eq!(denied.status, 403, "{denied:?}");
+    common::assert_cors(p.kubo_api);
     // The RPC API is POST-only, like Kubo's.
     assert_eq!(
         http("GET", p.kubo_api, "/api/v0/id", &[], b"")
@@ -282,16 +261,7 @@ fn pins_survive_down_and_up_and_down_volumes_removes_them() {
     assert_eq!(p.labelled_volumes().len(), 2);
 
     p.run_ok(&["up", "--detach"]);
-    let pins = http(
-        "POST",
-        p.kubo_api,
-        &format!("/api/v0/pin/ls?arg={cid}"),
-        &[],
-        b"",
-    )
-    .expect("kubo");
-    assert_eq!(pins.status, 200, "{pins:?}");
-    assert!(pins.body.contains(&cid), "{pins:?}");
+    common::assert_pinned(p.kubo_api, &cid);
 
     p.run_ok(&["down", "--volumes"]);
     assert!(p.labelled_containers().is_empty());

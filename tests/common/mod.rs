@@ -132,6 +132,46 @@ pub fn http(
     })
 }
 
+/// Kubo's CORS check as a browser sees it: an allowed Origin gets 200 with the origin echoed, another gets 403.
+pub fn assert_cors(kubo_api: u16) {
+    let allowed = http(
+        "POST",
+        kubo_api,
+        "/api/v0/id",
+        &[("Origin", "http://localhost:5173")],
+        b"",
+    )
+    .expect("kubo answers");
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(
+        allowed.header("Access-Control-Allow-Origin"),
+        Some("http://localhost:5173")
+    );
+    let denied = http(
+        "POST",
+        kubo_api,
+        "/api/v0/id",
+        &[("Origin", "http://evil.example")],
+        b"",
+    )
+    .expect("kubo answers");
+    assert_eq!(denied.status, 403, "{denied:?}");
+}
+
+/// Whether kubo lists `cid` among its pins.
+pub fn assert_pinned(kubo_api: u16, cid: &str) {
+    let pins = http(
+        "POST",
+        kubo_api,
+        &format!("/api/v0/pin/ls?arg={cid}"),
+        &[],
+        b"",
+    )
+    .expect("kubo answers");
+    assert_eq!(pins.status, 200, "{pins:?}");
+    assert!(pins.body.contains(cid), "{cid} is pinned: {pins:?}");
+}
+
 /// A test project: the offline example with its own name and host ports.
 pub struct Project {
     pub name: String,
