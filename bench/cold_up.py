@@ -503,7 +503,25 @@ PSD_EVENTS = [
 ]
 
 
-REBUILD = re.compile(r"» (building |host build:\s+Compiling)")
+COMPILED = re.compile(r"» host build:\s+Compiling")
+STEP = re.compile(r"^(\S+)\s+» build: Step \d+/\d+ :")
+CACHED = re.compile(r"^(\S+)\s+» build:\s+---> Using cache")
+
+
+def really_rebuilt(lines: list[tuple[float, str]]) -> bool:
+    """A cold `up` sends every build (no container remembers its context yet), which costs little when every
+    step is a cache hit. Something was really rebuilt when the host build compiled, or a step after `FROM` missed
+    the cache."""
+    steps: dict[str, int] = {}
+    cached: dict[str, int] = {}
+    for _, line in lines:
+        if COMPILED.search(line):
+            return True
+        if m := STEP.search(line):
+            steps[m.group(1)] = steps.get(m.group(1), 0) + 1
+        if m := CACHED.search(line):
+            cached[m.group(1)] = cached.get(m.group(1), 0) + 1
+    return any(cached.get(svc, 0) < n - 1 for svc, n in steps.items())
 
 
 def psd_milestones(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
@@ -596,7 +614,7 @@ def report(b: Bench, f: dict, rounds: int) -> str:
         out.append(f"{LABELS[key]}: `up -d` returned at {fmt(med([m.get('up -d returned') for m in ms]))} ms, "
                    f"app /health first 200 at {fmt(med([m.get('first /health 200') for m in ms]))} ms, "
                    f"`healthy` seen at {fmt(med([m.get('pinshare healthy') for m in ms]))} ms")
-    rebuilt = [i + 1 for i, lines in enumerate(b.psd_logs) if any(REBUILD.search(l) for _, l in lines)]
+    rebuilt = [i + 1 for i, lines in enumerate(b.psd_logs) if really_rebuilt(lines)]
     if rebuilt:
         out += ["", f"WARNING: pinshare-dev rebuilt something in round(s) {rebuilt} (a source or VERSION changed "
                 "during the run); those samples include build time."]

@@ -48,6 +48,7 @@ import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
+sys.dont_write_bytecode = True  # no __pycache__ next to the bench scripts
 sys.path.insert(0, str(Path(__file__).parent))
 import cold_up  # noqa: E402
 from cold_up import API, OFFLINE, REPO, SOCKET, Engine, EngineError, fmt, free_port, log, med  # noqa: E402
@@ -188,6 +189,14 @@ def engine_build(tag: str, dockerfile: str, tar: bytes) -> str:
     if not image:
         raise EngineError(f"build {tag}: no image id in {raw[-500:]}")
     return image
+
+
+def remove_lock_files() -> None:
+    """pinshare-dev's project lock files (`pinshare-dev-<project>.lock`, emptied but kept on exit) of our projects."""
+    d = os.environ.get("XDG_RUNTIME_DIR")
+    lock_dir = Path(d) if d and Path(d).is_dir() else Path(tempfile.gettempdir())
+    for f in lock_dir.glob(f"pinshare-dev-{PREFIX}-*.lock"):
+        f.unlink(missing_ok=True)
 
 
 def proc_sample(pid: int) -> tuple[int, int, int]:
@@ -370,7 +379,6 @@ class Bench:
         self.tags: set[str] = set()
         self.logs: dict[str, list] = {}
         self.idle: dict = {}
-        self.saves_done = {c: 0 for c in CONTENDERS}
         self.compose_file = self.tmp / "compose.rebuild.yml"
         self.events: StartEvents | None = None
 
@@ -708,6 +716,10 @@ def report(b: Bench, facts: dict, args, cmdline: str) -> str:
             f"| {fmt(own('live', 'ready'))} | {fmt(own('live', 'total'))} | – "
             f"| {fmt(med([d['line_at_ms'] for d in b.details['live']]))} |",
             "",
+            "Image build per save (ms, sorted): pinshare-dev "
+            f"{sorted(d['own']['build'] for d in b.details['psd'])}, floor "
+            f"{sorted(round(d['own']['build']) for d in b.details['floor'])}",
+            "",
             f"docker-compose: `up -d --build --no-deps pinshare` returned after {fmt(own('compose', 'up returned'))} ms "
             f"(median), the new /version came {fmt(own('compose', 'after up'))} ms later.", ""]
 
@@ -811,6 +823,8 @@ def main() -> int:
         if left:
             log(f"left over: {', '.join(left)}")
         shutil.rmtree(b.tmp, ignore_errors=True)
+        if all(fg.p.poll() is not None for fg in b.fg.values()):
+            remove_lock_files()
     text = report(b, facts, args, cmdline)
     print(text)
     if args.json:
