@@ -84,9 +84,10 @@ fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<S
     let file = std::path::absolute(file).ok()?;
     let dir = file.parent()?.to_path_buf();
     let target = file.clone();
+    // A spec save is not latency-critical: a coarse tick keeps an idle `up` from waking 80 times a second.
     let mut d = new_debouncer(
         Duration::from_millis(50),
-        None,
+        Some(Duration::from_millis(50)),
         move |r: DebounceEventResult| {
             if let Ok(events) = r
                 && events.iter().any(|e| {
