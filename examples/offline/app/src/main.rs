@@ -64,7 +64,9 @@ fn health_command() -> ! {
 /// `pinshare crash CODE`: a start-up failure (for restart and backoff tests): says so and exits with CODE.
 fn crash_command(code: &str) -> ! {
     let code: i32 = code.parse().unwrap_or(1);
-    sys::elog_line(&format!("pinshare: fatal: crashing on purpose with code {code}"));
+    sys::elog_line(&format!(
+        "pinshare: fatal: crashing on purpose with code {code}"
+    ));
     std::process::exit(code);
 }
 
