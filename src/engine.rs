@@ -164,6 +164,10 @@ pub struct LogOptions {
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// Calls that create objects run as their own tasks: a caller that gives up (Ctrl-C during start-up) does
+    /// not abandon a request the engine is still carrying out, and [`Engine::settle`] waits for them, so the
+    /// clean-up that follows sees everything that was created.
+    creating: tokio_util::task::TaskTracker,
 }
 
 /// Where we connect: `DOCKER_HOST` or the default local socket.
@@ -193,7 +197,33 @@ impl Engine {
                 message: format!("{e}{hint}"),
                 status: None,
             })?;
-        Ok(Engine { docker })
+        Ok(Engine {
+            docker,
+            creating: tokio_util::task::TaskTracker::new(),
+        })
+    }
+
+    /// Waits until every create/start call started so far has been answered.
+    pub async fn settle(&self) {
+        self.creating.close();
+        self.creating.wait().await;
+        self.creating.reopen();
+    }
+
+    /// Runs a creating call to completion even if the caller stops waiting for it.
+    async fn finish<T: Send + 'static>(
+        &self,
+        op: String,
+        call: impl std::future::Future<Output = Result<T, BollardError>> + Send + 'static,
+    ) -> R<T> {
+        match self.creating.spawn(call).await {
+            Ok(r) => r.map_err(|e| EngineError::new(op, &e)),
+            Err(e) => Err(EngineError {
+                op,
+                message: e.to_string(),
+                status: None,
+            }),
+        }
     }
 
     /// The negotiated API version, e.g. `1.41`.
@@ -229,11 +259,11 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        self.docker
-            .create_network(req)
-            .await
-            .map(|_| ())
-            .map_err(|e| EngineError::new(format!("creating network {name}"), &e))
+        let docker = self.docker.clone();
+        self.finish(format!("creating network {name}"), async move {
+            docker.create_network(req).await.map(|_| ())
+        })
+        .await
     }
 
     /// Removes a network.
@@ -264,11 +294,11 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        self.docker
-            .create_volume(req)
-            .await
-            .map(|_| ())
-            .map_err(|e| EngineError::new(format!("creating volume {name}"), &e))
+        let docker = self.docker.clone();
+        self.finish(format!("creating volume {name}"), async move {
+            docker.create_volume(req).await.map(|_| ())
+        })
+        .await
     }
 
     /// Names of the volumes carrying the project label.
@@ -335,22 +365,28 @@ impl Engine {
     /// Creates a container; returns its id.
     pub async fn create_container(&self, name: &str, body: ContainerCreateBody) -> R<String> {
         let opts = CreateContainerOptionsBuilder::default().name(name).build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map(|r| r.id)
-            .map_err(|e| EngineError::new(format!("creating container {name}"), &e))
+        let docker = self.docker.clone();
+        self.finish(format!("creating container {name}"), async move {
+            docker
+                .create_container(Some(opts), body)
+                .await
+                .map(|r| r.id)
+        })
+        .await
     }
 
     /// Starts a container.
     pub async fn start_container(&self, name: &str) -> R<()> {
-        self.docker
-            .start_container(
-                name,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(|e| EngineError::new(format!("starting container {name}"), &e))
+        let (docker, id) = (self.docker.clone(), name.to_string());
+        self.finish(format!("starting container {name}"), async move {
+            docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+        })
+        .await
     }
 
     /// SIGTERM, then SIGKILL after `grace`.

@@ -173,6 +173,33 @@ async fn running_id(engine: &Engine, container: &str) -> Option<String> {
     }
 }
 
+/// Whether a `start` event is about the container that now carries the service's name and runs: events are
+/// replayed from a second before the subscription, so a start may be of a container that already died.
+async fn started_and_current(engine: &Engine, container: &str, ev: &ContainerEvent) -> bool {
+    running_id(engine, container).await.as_deref() == Some(ev.id.as_str())
+}
+
+/// Whether the kernel killed the container for memory. The engine may learn it a moment after the exit, so an
+/// exit by SIGKILL is looked at again for up to about a second.
+async fn oom_killed(engine: &Engine, id: &str, code: i64) -> bool {
+    let mut delay = Duration::from_millis(20);
+    loop {
+        let oom = engine
+            .inspect_container(id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| c.state)
+            .and_then(|s| s.oom_killed)
+            == Some(true);
+        if oom || code != 137 || delay > Duration::from_millis(640) {
+            return oom;
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+}
+
 /// Fails once the liveness probe failed `failure_threshold` times in a row; never returns without a probe.
 async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
     let Some(p) = &svc.liveness else {
@@ -280,7 +307,9 @@ impl Supervisor {
                     let Some(ev) = events.rx.recv().await else {
                         return;
                     };
-                    if ev.action == "start" {
+                    if ev.action == "start"
+                        && started_and_current(&self.engine, &container, &ev).await
+                    {
                         current = Some(ev.id);
                         since = Instant::now();
                         break;
@@ -299,7 +328,7 @@ impl Supervisor {
                         let Some(ev) = ev else { return };
                         match ev.action.as_str() {
                             "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
-                            "start" if ev.id != id => {
+                            "start" if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {
                                 // Replaced by someone else (a rebuild from another terminal, `up`).
                                 current = Some(ev.id);
                                 since = Instant::now();
@@ -323,11 +352,10 @@ impl Supervisor {
                 since = Instant::now();
                 continue;
             }
-            let state = info.state.clone().unwrap_or_default();
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,
-                    oom: state.oom_killed == Some(true),
+                    oom: oom_killed(&self.engine, &id, code).await,
                 },
                 t @ Trouble::Unhealthy { .. } => t,
             };

@@ -674,14 +674,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 TOOL,
                 "interrupted during start-up; removing the project's containers (volumes are kept)",
             );
-            // A create that was in flight when start-up was dropped can land after the first look: look again
-            // until a look finds nothing.
-            for _ in 0..5 {
-                remove_project_containers(&engine, &spec, &printer, false).await?;
-                if engine.project_containers(&spec.project).await?.is_empty() {
-                    break;
-                }
-            }
+            // Creates that were in flight when start-up was dropped finish first, so the look below sees them.
+            engine.settle().await;
+            remove_project_containers(&engine, &spec, &printer, false).await?;
             remove_network(&engine, &spec).await;
             EXIT_INTERRUPTED
         }
@@ -725,6 +720,8 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             let second = tokio::spawn(async { tokio::signal::ctrl_c().await.is_ok() });
             tokio::select! {
                 r = async {
+                    // A rebuild or restart stopped mid-way may still have a create in flight.
+                    engine.settle().await;
                     remove_project_containers(&engine, &spec, &printer, true).await?;
                     remove_network(&engine, &spec).await;
                     Ok::<_, Error>(())

@@ -154,6 +154,12 @@ fn an_app_over_its_memory_limit_is_reported_oom_killed() {
         LONG,
     );
     assert_eq!(p.inspect("pinshare", "{{.State.OOMKilled}}"), "true");
+    assert_eq!(
+        up.count("pinshare » exited with code 137"),
+        1,
+        "one exit, reported once: {}",
+        up.text()
+    );
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
