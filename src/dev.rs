@@ -328,15 +328,21 @@ pub async fn run(s: Session) {
                 while tokio::time::timeout(Duration::from_millis(100), spec_rx.recv()).await.is_ok_and(|v| v.is_some()) {}
                 let current = spec.read().map(|g| Arc::clone(&g)).ok();
                 let Some(current) = current else { break };
-                let guard = lock.lock().await;
-                if let Some(new) = reload(&s, &current, &mut followed).await {
+                // Ctrl-C is not held up by a build holding the lock, nor by the reconcile itself.
+                let reloaded = tokio::select! {
+                    () = s.cancel.cancelled() => break,
+                    r = async {
+                        let _guard = lock.lock().await;
+                        reload(&s, &current, &mut followed).await
+                    } => r,
+                };
+                if let Some(new) = reloaded {
                     drop(watcher.take());
                     watcher = start_watcher(&new, &s.printer, &tx);
                     if let Ok(mut g) = spec.write() {
                         *g = Arc::new(new);
                     }
                 }
-                drop(guard);
             }
         }
     }

@@ -136,6 +136,8 @@ pub struct ContainerEvent {
     pub image: String,
     /// Exit code, on `die`.
     pub exit_code: Option<i64>,
+    /// When it happened (Unix seconds).
+    pub time: i64,
 }
 
 /// Output and exit code of a command run in a container.
@@ -457,6 +459,7 @@ impl Engine {
                     role: attrs.get(labels::ROLE).cloned().unwrap_or_default(),
                     image: attrs.get("image").cloned().unwrap_or_default(),
                     exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
+                    time: m.time.unwrap_or(0),
                 })
             })
             .boxed()

@@ -125,7 +125,8 @@ pub fn spawn(
         };
         let mut from = first;
         let mut last_exit: Option<i64> = None;
-        loop {
+        let mut died = false;
+        'follow: loop {
             if let Some(id) = &current {
                 tokio::select! {
                     () = follow_one(&engine, id, &service, &printer, from, timestamps) => {}
@@ -145,6 +146,7 @@ pub fn spawn(
                 if ev.action == "die" {
                     if current.as_deref() == Some(ev.id.as_str()) {
                         last_exit = ev.exit_code;
+                        died = true;
                         if report_exits {
                             let oom = match engine.inspect_container(&ev.id).await {
                                 Ok(Some(c))
@@ -165,6 +167,15 @@ pub fn spawn(
                 }
                 if ev.action == "start" && current.as_deref() != Some(ev.id.as_str()) {
                     break ev.id;
+                }
+                if ev.action == "start" && died {
+                    // The same container started again (restarted in place): its new output only.
+                    let exit = last_exit.map_or_else(|| "?".to_string(), |c| c.to_string());
+                    printer.log(&service, &format!("— restarted in place (exit {exit}) —"));
+                    last_exit = None;
+                    died = false;
+                    from = From::Since(ev.time);
+                    continue 'follow;
                 }
             };
             if current.is_some() {
@@ -187,6 +198,7 @@ pub fn spawn(
             }
             current = Some(next);
             last_exit = None;
+            died = false;
             from = From::Tail(None);
         }
     })

@@ -47,12 +47,17 @@ pub fn acquire(project: &str) -> Result<ProjectLock> {
         .truncate(false)
         .open(&path)
         .map_err(io)?;
-    let mut previous = String::new();
-    let _ = file.read_to_string(&mut previous);
-    let previous: Option<u32> = previous.trim().parse().ok();
-    match file.try_lock() {
-        Ok(()) => {}
+    let read_pid = |file: &mut File| {
+        let mut text = String::new();
+        let _ = file.rewind();
+        let _ = file.read_to_string(&mut text);
+        text.trim().parse::<u32>().ok()
+    };
+    // Read only once the lock is decided: a holder that exits cleanly in between clears its pid.
+    let previous = match file.try_lock() {
+        Ok(()) => read_pid(&mut file),
         Err(TryLockError::WouldBlock) => {
+            let previous = read_pid(&mut file);
             let who =
                 previous.map_or_else(|| "another process".to_string(), |p| format!("pid {p}"));
             return Err(Error::Runtime(format!(
@@ -61,7 +66,7 @@ pub fn acquire(project: &str) -> Result<ProjectLock> {
             )));
         }
         Err(TryLockError::Error(e)) => return Err(io(e)),
-    }
+    };
     file.set_len(0).map_err(io)?;
     file.rewind().map_err(io)?;
     writeln!(file, "{}", std::process::id()).map_err(io)?;

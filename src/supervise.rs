@@ -340,15 +340,22 @@ impl Supervisor {
                 }
             };
 
+            // How long it ran, measured now: waiting for the lock (a long build) must not look like calm.
+            let ran_for = since.elapsed();
             let guard = self.lock.lock().await;
             // Look again: while we waited for the lock, a rebuild or a reload may have replaced the container.
             let Ok(Some(info)) = self.engine.inspect_container(&container).await else {
                 current = None;
                 continue;
             };
+            let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
             if info.id.as_deref() != Some(id.as_str()) {
-                let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
                 current = if running { info.id.clone() } else { None };
+                since = Instant::now();
+                continue;
+            }
+            if running && matches!(trouble, Trouble::Exited { .. }) {
+                // The same container runs again: restarted in place (a live update's restart), not a crash.
                 since = Instant::now();
                 continue;
             }
@@ -380,7 +387,7 @@ impl Supervisor {
                 .as_ref()
                 .and_then(|c| c.labels.clone())
                 .unwrap_or_default();
-            let (n, delay) = next_restart(restarts_of(&old_labels), since.elapsed(), &svc.backoff);
+            let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
             self.printer.event(
                 &service,
                 &format!(
@@ -394,9 +401,13 @@ impl Supervisor {
             {
                 Ok(new_id) => new_id,
                 Err(e) => {
-                    self.printer
-                        .event(&service, &format!("restart failed: {e}"));
-                    current = None;
+                    // Another terminal may have put its own container under the name: follow it.
+                    current = running_id(&self.engine, &container).await;
+                    if current.is_none() {
+                        self.printer
+                            .event(&service, &format!("restart failed: {e}"));
+                    }
+                    since = Instant::now();
                     drop(guard);
                     continue;
                 }
@@ -459,13 +470,14 @@ impl Supervisor {
         delay: Duration,
     ) -> crate::error::Result<String> {
         let container = spec.container_name(&svc.name);
+        // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
+        // one is left alone and the create below fails on the name instead.
+        let old_id = old.id.clone().unwrap_or_else(|| container.clone());
         if old.state.as_ref().and_then(|s| s.paused) == Some(true) {
-            self.engine.unpause_container(&container).await?;
+            self.engine.unpause_container(&old_id).await?;
         }
-        self.engine
-            .stop_container(&container, svc.stop_grace)
-            .await?;
-        self.engine.remove_container(&container).await?;
+        self.engine.stop_container(&old_id, svc.stop_grace).await?;
+        self.engine.remove_container(&old_id).await?;
         let hash = old_labels
             .get(labels::CONFIG_HASH)
             .cloned()

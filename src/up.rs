@@ -593,6 +593,8 @@ pub async fn remove_project_containers(
             .position(|o| *o == c.service)
             .map_or(0, |p| p + 1)
     });
+    // One container that cannot be stopped must not leave the others behind: go on, report the first error.
+    let mut first_error = None;
     for c in &all {
         if graceful && c.is_running() {
             let grace = spec
@@ -600,11 +602,20 @@ pub async fn remove_project_containers(
                 .get(&c.service)
                 .map_or(Duration::from_secs(10), |s| s.stop_grace);
             printer.event(&c.service, &format!("stopping {}", c.name));
-            engine.stop_container(&c.name, grace).await?;
+            if let Err(e) = engine.stop_container(&c.name, grace).await {
+                printer.event(&c.service, &e.to_string());
+                first_error.get_or_insert(e);
+            }
         }
-        engine.remove_container(&c.name).await?;
+        if let Err(e) = engine.remove_container(&c.name).await {
+            printer.event(&c.service, &e.to_string());
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(())
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Removes the project network if it is ours.
@@ -621,6 +632,10 @@ pub async fn remove_network(engine: &Engine, spec: &Spec) {
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::lock::acquire(&spec.project)?;
+    // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
+    // lock is released cleanly).
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
     let engine = Engine::connect().await?;
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
     crate::doctor::preflight(&engine, &spec, &selected).await?;
@@ -633,14 +648,17 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     }
     let started_at = Instant::now();
     let cancel = CancellationToken::new();
-    // Registered here, before anything is created, so a Ctrl-C at any later moment is ours to handle.
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
+    // The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
+    // swallowed between the two.
+    let kill = CancellationToken::new();
     let interrupted = {
-        let cancel = cancel.clone();
+        let (cancel, kill) = (cancel.clone(), kill.clone());
         tokio::spawn(async move {
             if sigint.recv().await.is_some() {
                 cancel.cancel();
+            }
+            if sigint.recv().await.is_some() {
+                kill.cancel();
             }
         })
     };
@@ -717,7 +735,6 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             })
             .await;
             printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
-            let second = tokio::spawn(async { tokio::signal::ctrl_c().await.is_ok() });
             tokio::select! {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
@@ -726,8 +743,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                     remove_network(&engine, &spec).await;
                     Ok::<_, Error>(())
                 } => r?,
-                Ok(true) = second => {
+                () = kill.cancelled() => {
                     printer.event(TOOL, "killing");
+                    engine.settle().await;
                     remove_project_containers(&engine, &spec, &printer, false).await?;
                     remove_network(&engine, &spec).await;
                 }

@@ -312,3 +312,33 @@ fn rebuild_from_another_terminal_swaps_the_app_only() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("known services: ipfs, pinshare"));
 }
+
+#[test]
+fn a_live_update_restart_in_place_is_not_taken_for_a_crash() {
+    let p = Project::offline_copy("liverestart");
+    let ctx = p.ctx();
+    p.edit_spec(|s| {
+        s.replace(
+            "watch = { paths =",
+            &format!(
+                "live_update = {{ sync = [{{ from = \"{}\", to = \"/opt/pinshare/VERSION\" }}], restart = true }}\nwatch = {{ paths =",
+                ctx.join("app/VERSION").display()
+            ),
+        )
+    });
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let id = p.inspect("pinshare", "{{.Id}}");
+
+    write(&p, "app/VERSION", "in-place\n");
+    up.wait_for("pinshare » live-updated in", 1, LONG);
+    // The restarted process prints its banner again, and the follower keeps following the same container.
+    up.wait_for("pinshare | — restarted in place (exit", 1, LONG);
+    up.wait_for("stand-in vin-place listening", 1, LONG);
+    assert_eq!(version(&p), "in-place");
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), id, "the same container");
+    let text = up.text();
+    assert!(!text.contains("restarting in"), "not a crash: {text}");
+    assert!(!text.contains("not restarted"), "not a crash: {text}");
+    assert_eq!(up.interrupt(), Some(130));
+}
