@@ -157,6 +157,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tcp_probe_fails_when_a_proxy_accepts_and_hangs_up() {
+        // What the engine's userland proxy does while nothing listens in the container yet.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        let e = tcp::check(addr).await.expect_err("closed at once");
+        assert!(e.contains("accepted, then closed"), "{e}");
+    }
+
+    #[tokio::test]
     async fn tcp_probe_fails_on_a_closed_port() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr");
