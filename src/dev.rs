@@ -279,14 +279,22 @@ pub async fn run(s: Session) {
     // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says. Dropping the
     // set (on return) aborts them before `up` stops the containers.
     let mut supervisors = tokio::task::JoinSet::new();
+    let mut supervised: HashSet<String> = HashSet::new();
+    let supervise = |name: &str,
+                     supervisors: &mut tokio::task::JoinSet<()>,
+                     supervised: &mut HashSet<String>| {
+        if supervised.insert(name.to_string()) {
+            let sup = crate::supervise::Supervisor {
+                engine: s.engine.clone(),
+                spec: Arc::clone(&spec),
+                printer: s.printer.clone(),
+                lock: Arc::clone(&lock),
+            };
+            supervisors.spawn(sup.run(name.to_string()));
+        }
+    };
     for name in &s.selected {
-        let sup = crate::supervise::Supervisor {
-            engine: s.engine.clone(),
-            spec: Arc::clone(&spec),
-            printer: s.printer.clone(),
-            lock: Arc::clone(&lock),
-        };
-        supervisors.spawn(sup.run(name.clone()));
+        supervise(name, &mut supervisors, &mut supervised);
     }
     if !s.watch {
         s.printer.event(TOOL, "all services ready; not watching (Ctrl-C stops and removes the containers, volumes are kept)");
@@ -339,8 +347,18 @@ pub async fn run(s: Session) {
                 if let Some(new) = reloaded {
                     drop(watcher.take());
                     watcher = start_watcher(&new, &s.printer, &tx);
+                    let added: Vec<String> = new
+                        .services
+                        .keys()
+                        .filter(|n| followed.contains(*n))
+                        .cloned()
+                        .collect();
                     if let Ok(mut g) = spec.write() {
                         *g = Arc::new(new);
+                    }
+                    // A service the edit added (and `reload` started) is kept alive like the others.
+                    for name in &added {
+                        supervise(name, &mut supervisors, &mut supervised);
                     }
                 }
             }

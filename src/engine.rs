@@ -170,6 +170,9 @@ pub struct Engine {
     /// not abandon a request the engine is still carrying out, and [`Engine::settle`] waits for them, so the
     /// clean-up that follows sees everything that was created.
     creating: tokio_util::task::TaskTracker,
+    /// Set when the project is being torn down: no new object is created after that. A lock rather than a flag,
+    /// so that a create that passed the check is already counted when the clean-up starts waiting.
+    stopped: std::sync::Arc<std::sync::RwLock<bool>>,
 }
 
 /// Where we connect: `DOCKER_HOST` or the default local socket.
@@ -202,7 +205,16 @@ impl Engine {
         Ok(Engine {
             docker,
             creating: tokio_util::task::TaskTracker::new(),
+            stopped: std::sync::Arc::new(std::sync::RwLock::new(false)),
         })
+    }
+
+    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
+    pub async fn stop_creating(&self) {
+        if let Ok(mut s) = self.stopped.write() {
+            *s = true;
+        }
+        self.settle().await;
     }
 
     /// Waits until every create/start call started so far has been answered.
@@ -218,7 +230,18 @@ impl Engine {
         op: String,
         call: impl std::future::Future<Output = Result<T, BollardError>> + Send + 'static,
     ) -> R<T> {
-        match self.creating.spawn(call).await {
+        let handle = {
+            let stopped = self.stopped.read().map_or(true, |s| *s);
+            if stopped {
+                return Err(EngineError {
+                    op,
+                    message: "stopping: nothing more is created".into(),
+                    status: None,
+                });
+            }
+            self.creating.spawn(call)
+        };
+        match handle.await {
             Ok(r) => r.map_err(|e| EngineError::new(op, &e)),
             Err(e) => Err(EngineError {
                 op,

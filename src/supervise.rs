@@ -395,43 +395,54 @@ impl Supervisor {
                     delay_text(delay)
                 ),
             );
-            let new_id = match self
-                .recreate(&spec, svc, &info, &old_labels, n, delay)
-                .await
-            {
-                Ok(new_id) => new_id,
-                Err(e) => {
-                    // Another terminal may have put its own container under the name: follow it.
-                    current = running_id(&self.engine, &container).await;
-                    if current.is_none() {
-                        self.printer
-                            .event(&service, &format!("restart failed: {e}"));
-                    }
-                    since = Instant::now();
-                    drop(guard);
-                    continue;
-                }
-            };
-            drop(guard);
-            tokio::time::sleep(delay).await;
-
-            let guard = self.lock.lock().await;
-            match self.engine.inspect_container(&container).await {
-                Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
-                    if let Err(e) = self.engine.start_container(&container).await {
-                        self.printer
-                            .event(&service, &format!("restart failed: {e}"));
-                        current = None;
+            // Create (not started), wait out the backoff, start; a failed create or start is tried again after
+            // the next step of the backoff, unless another terminal put its own container under the name.
+            let (mut n, mut delay, mut guard) = (n, delay, guard);
+            let started: std::result::Result<String, Option<String>> = loop {
+                let failed = match self
+                    .recreate(&spec, svc, &info, &old_labels, n, delay)
+                    .await
+                {
+                    Ok(new_id) => {
                         drop(guard);
-                        continue;
+                        tokio::time::sleep(delay).await;
+                        guard = self.lock.lock().await;
+                        match self.engine.inspect_container(&container).await {
+                            Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
+                                match self.engine.start_container(&new_id).await {
+                                    Ok(()) => break Ok(new_id),
+                                    Err(e) => {
+                                        let _ = self.engine.remove_container(&new_id).await;
+                                        e.to_string()
+                                    }
+                                }
+                            }
+                            // Replaced or removed meanwhile: follow what is there.
+                            _ => break Err(running_id(&self.engine, &container).await),
+                        }
                     }
-                    current = Some(new_id);
-                    since = Instant::now();
-                }
-                // Replaced or removed meanwhile: follow what is there.
-                _ => {
-                    current = running_id(&self.engine, &container).await;
-                    since = Instant::now();
+                    Err(e) => {
+                        if let Some(other) = running_id(&self.engine, &container).await {
+                            break Err(Some(other));
+                        }
+                        e.to_string()
+                    }
+                };
+                n += 1;
+                delay = svc.backoff.delay(n);
+                self.printer.event(
+                    &service,
+                    &format!(
+                        "restart failed: {failed}; trying again in {} (restart {n})",
+                        delay_text(delay)
+                    ),
+                );
+            };
+            since = Instant::now();
+            match started {
+                Ok(new_id) => current = Some(new_id),
+                Err(other) => {
+                    current = other;
                     drop(guard);
                     continue;
                 }
@@ -473,10 +484,15 @@ impl Supervisor {
         // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
         // one is left alone and the create below fails on the name instead.
         let old_id = old.id.clone().unwrap_or_else(|| container.clone());
+        // On a retry the old container is gone already: nothing to stop.
+        let gone = |r: Result<(), crate::engine::EngineError>| match r {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        };
         if old.state.as_ref().and_then(|s| s.paused) == Some(true) {
-            self.engine.unpause_container(&old_id).await?;
+            gone(self.engine.unpause_container(&old_id).await)?;
         }
-        self.engine.stop_container(&old_id, svc.stop_grace).await?;
+        gone(self.engine.stop_container(&old_id, svc.stop_grace).await)?;
         self.engine.remove_container(&old_id).await?;
         let hash = old_labels
             .get(labels::CONFIG_HASH)

@@ -692,8 +692,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 TOOL,
                 "interrupted during start-up; removing the project's containers (volumes are kept)",
             );
-            // Creates that were in flight when start-up was dropped finish first, so the look below sees them.
-            engine.settle().await;
+            // Creates that were in flight when start-up was dropped finish first, and no task that is still
+            // winding down can create anything after, so the look below sees everything.
+            engine.stop_creating().await;
             remove_project_containers(&engine, &spec, &printer, false).await?;
             remove_network(&engine, &spec).await;
             EXIT_INTERRUPTED
@@ -738,14 +739,14 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             tokio::select! {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
-                    engine.settle().await;
+                    engine.stop_creating().await;
                     remove_project_containers(&engine, &spec, &printer, true).await?;
                     remove_network(&engine, &spec).await;
                     Ok::<_, Error>(())
                 } => r?,
                 () = kill.cancelled() => {
                     printer.event(TOOL, "killing");
-                    engine.settle().await;
+                    engine.stop_creating().await;
                     remove_project_containers(&engine, &spec, &printer, false).await?;
                     remove_network(&engine, &spec).await;
                 }

@@ -359,3 +359,40 @@ fn fix_ownership_gives_a_bind_mount_to_the_service_user_and_is_off_by_default() 
     p.run_ok(&["down"]);
     std::fs::remove_dir_all(&data).expect("rm");
 }
+
+#[test]
+fn a_restart_that_cannot_start_is_tried_again_after_the_next_backoff_step() {
+    let p = Project::offline("retry");
+    p.edit_spec(|s| {
+        s.replace(
+            "depends_on = [\"ipfs\"]",
+            "depends_on = [\"ipfs\"]\nbackoff = { first = \"2s\", base = \"1s\", max = \"2s\" }",
+        )
+    });
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
+    up.wait_for(
+        "pinshare » exited with code 137; restarting in 2 s (restart 1)",
+        1,
+        LONG,
+    );
+    // While it backs off, another program takes the app's port.
+    let holder = common::poll("the app's port to be free", LONG, || {
+        std::net::TcpListener::bind(("127.0.0.1", p.app_port)).ok()
+    });
+    up.wait_for("pinshare » restart failed: ", 1, LONG);
+    assert!(
+        up.text().contains("trying again in 1 s (restart 2)"),
+        "{}",
+        up.text()
+    );
+    drop(holder);
+    up.wait_for("pinshare » restarted (restart ", 1, LONG);
+    let health = common::poll("the app to answer", LONG, || {
+        http("GET", p.app_port, "/health", &[], b"").ok()
+    });
+    assert_eq!(health.status, 200);
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}
