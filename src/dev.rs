@@ -256,7 +256,6 @@ async fn apply(
                 &s.printer,
                 follow::From::Tail(None),
                 false,
-                false, // the supervisor reports exits (and what it does about them)
                 s.followers.clone(),
             );
         }

@@ -27,6 +27,42 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Start and die events of one service's long-running containers. The subscription replays from a second before
+/// it was made, so a look taken just after it misses nothing; a task drains the engine's stream at once, so events
+/// queue while the caller is busy (following output, waiting for a lock). Ends when the stream does.
+pub struct ServiceEvents {
+    rx: tokio::sync::mpsc::UnboundedReceiver<crate::engine::ContainerEvent>,
+    _task: AbortOnDrop,
+}
+
+impl ServiceEvents {
+    /// Subscribes to `service` of `project`.
+    pub fn subscribe(engine: &Engine, project: &str, service: &str) -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0) - 1);
+        let mut stream = engine.container_events(project, Some(since));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let service = service.to_string();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(ev)) = stream.next().await {
+                if ev.service == service && ev.role == "service" && tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+        ServiceEvents {
+            rx,
+            _task: AbortOnDrop(task),
+        }
+    }
+
+    /// The next event; `None` once the engine's stream ended.
+    pub async fn recv(&mut self) -> Option<crate::engine::ContainerEvent> {
+        self.rx.recv().await
+    }
+}
+
 /// The marker printed when a container is replaced.
 pub fn replaced_marker(image_id: &str, exit: Option<i64>) -> String {
     let short = image_id.trim_start_matches("sha256:");
@@ -82,8 +118,7 @@ async fn follow_one(
     }
 }
 
-/// Follows `service` (container `container`) until cancelled. `report_exits` prints an event when a container
-/// of the service stops.
+/// Follows `service` (container `container`) until cancelled.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     engine: &Engine,
@@ -93,7 +128,6 @@ pub fn spawn(
     printer: &Printer,
     first: From,
     timestamps: bool,
-    report_exits: bool,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let (engine, project, container, service, printer) = (
@@ -104,21 +138,7 @@ pub fn spawn(
         printer.clone(),
     );
     tokio::spawn(async move {
-        // Events from a second before the first look are replayed, so nothing between the two is missed; a
-        // task drains them at once, while the current container's output is being followed.
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0) - 1);
-        let mut stream = engine.container_events(&project, Some(since));
-        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-        let forward = tokio::spawn(async move {
-            while let Some(ev) = stream.next().await {
-                if tx.send(ev).is_err() {
-                    return;
-                }
-            }
-        });
-        let _forward = AbortOnDrop(forward);
+        let mut events = ServiceEvents::subscribe(&engine, &project, &service);
         let mut current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
             _ => None,
@@ -139,29 +159,11 @@ pub fn spawn(
                     ev = events.recv() => ev,
                     () = cancel.cancelled() => return,
                 };
-                let Some(Ok(ev)) = ev else { return };
-                if ev.service != service || ev.role != "service" {
-                    continue;
-                }
+                let Some(ev) = ev else { return };
                 if ev.action == "die" {
                     if current.as_deref() == Some(ev.id.as_str()) {
                         last_exit = ev.exit_code;
                         died = true;
-                        if report_exits {
-                            let oom = match engine.inspect_container(&ev.id).await {
-                                Ok(Some(c))
-                                    if c.state.as_ref().and_then(|s| s.oom_killed)
-                                        == Some(true) =>
-                                {
-                                    " (OOM-killed)"
-                                }
-                                _ => "",
-                            };
-                            printer.event(
-                                &service,
-                                &format!("exited with code {}{oom}", ev.exit_code.unwrap_or(-1)),
-                            );
-                        }
                     }
                     continue;
                 }

@@ -76,12 +76,15 @@ async fn run_created(engine: &Engine, name: &str) -> Result<(i64, String)> {
     result
 }
 
-/// `uid[:gid]` when numeric; names cannot be resolved without the image's /etc/passwd.
+/// `uid[:gid]` (the group defaults to the uid) when numeric, as `doctor` reads it; names cannot be resolved
+/// without the image's /etc/passwd.
 fn numeric_user(user: &str) -> Option<(u32, u32)> {
-    let (u, g) = user.split_once(':').unwrap_or((user, ""));
-    let uid = u.parse().ok()?;
-    let gid = if g.is_empty() { uid } else { g.parse().ok()? };
-    Some((uid, gid))
+    match crate::doctor::parse_user(user) {
+        // A group written by name (`1000:users`) is as unresolvable as a user name.
+        crate::doctor::RunAs::Ids { gid: None, .. } if user.contains(':') => None,
+        crate::doctor::RunAs::Ids { uid, gid } => Some((uid, gid.unwrap_or(uid))),
+        crate::doctor::RunAs::Name(_) => None,
+    }
 }
 
 /// `fix_ownership`: gives each writable mount whose root belongs to someone else to the service's user, through

@@ -109,7 +109,6 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
                 &printer,
                 first,
                 opts.timestamps,
-                false,
                 cancel.clone(),
             ));
         }

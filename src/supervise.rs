@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 
 use crate::engine::{ContainerEvent, Engine};
 use crate::labels;
@@ -130,41 +129,6 @@ pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
         .unwrap_or(0)
 }
 
-/// Events of one service's long-running containers, from a subscription that started before the first look.
-struct Events {
-    rx: mpsc::UnboundedReceiver<ContainerEvent>,
-    _task: AbortOnDrop,
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl Events {
-    fn subscribe(engine: &Engine, project: &str, service: &str) -> Self {
-        let since = unix_millis(SystemTime::now()) / 1000;
-        let since = i64::try_from(since).unwrap_or(0) - 1;
-        let mut stream = engine.container_events(project, Some(since));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let service = service.to_string();
-        let task = tokio::spawn(async move {
-            while let Some(Ok(ev)) = stream.next().await {
-                if ev.service == service && ev.role == "service" && tx.send(ev).is_err() {
-                    return;
-                }
-            }
-        });
-        Events {
-            rx,
-            _task: AbortOnDrop(task),
-        }
-    }
-}
-
 /// The id of the service's container if it is running.
 async fn running_id(engine: &Engine, container: &str) -> Option<String> {
     match engine.inspect_container(container).await {
@@ -273,7 +237,8 @@ impl Supervisor {
         let Some(spec) = self.current_spec() else {
             return;
         };
-        let mut events = Events::subscribe(&self.engine, &spec.project, &service);
+        let mut events =
+            crate::follow::ServiceEvents::subscribe(&self.engine, &spec.project, &service);
         // A container that already stopped (a quick crash right after start-up) is trouble at once.
         let (mut current, mut early) = match self
             .engine
@@ -304,7 +269,7 @@ impl Supervisor {
             let Some(id) = current.clone() else {
                 // Nothing running: wait for the next container of the service (a rebuild, `up` elsewhere).
                 loop {
-                    let Some(ev) = events.rx.recv().await else {
+                    let Some(ev) = events.recv().await else {
                         return;
                     };
                     if ev.action == "start"
@@ -324,7 +289,7 @@ impl Supervisor {
                 tokio::select! {
                     t = liveness(&self.engine, &spec, svc) => t,
                     () = readiness_watch(&self.engine, &spec, svc, &self.printer) => continue,
-                    ev = events.rx.recv() => {
+                    ev = events.recv() => {
                         let Some(ev) = ev else { return };
                         match ev.action.as_str() {
                             "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },

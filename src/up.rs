@@ -675,7 +675,6 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 &printer,
                 crate::follow::From::Now,
                 false,
-                false, // the supervisor reports exits (and what it does about them)
                 followers.clone(),
             );
         }

@@ -195,20 +195,30 @@ fn a_failed_build_leaves_the_old_container_serving_and_a_fix_recovers() {
     assert_eq!(version(&p), "v2");
 }
 
-#[test]
-fn live_update_syncs_without_an_image_build_and_fall_back_on_rebuilds() {
-    let p = Project::offline_copy("live");
-    let ctx = p.ctx();
+/// Gives the app a live update that syncs its VERSION file into the container, with `rest` after the sync rule.
+fn live_update(p: &Project, rest: &str) {
+    let version = p.ctx().join("app/VERSION").display().to_string();
     p.edit_spec(|s| {
         s.replace(
             "watch = { paths =",
             &format!(
-                "live_update = {{ sync = [{{ from = \"{}\", to = \"/opt/pinshare/VERSION\" }}], restart = false, fall_back_on = [\"{}\"] }}\nwatch = {{ paths =",
-                ctx.join("app/VERSION").display(),
-                ctx.join("app/Dockerfile").display()
+                "live_update = {{ sync = [{{ from = \"{version}\", to = \"/opt/pinshare/VERSION\" }}], {rest} }}\nwatch = {{ paths ="
             ),
         )
     });
+}
+
+#[test]
+fn live_update_syncs_without_an_image_build_and_fall_back_on_rebuilds() {
+    let p = Project::offline_copy("live");
+    let ctx = p.ctx();
+    live_update(
+        &p,
+        &format!(
+            "restart = false, fall_back_on = [\"{}\"]",
+            ctx.join("app/Dockerfile").display()
+        ),
+    );
     watch_dockerfile(&p);
     let up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
@@ -316,16 +326,7 @@ fn rebuild_from_another_terminal_swaps_the_app_only() {
 #[test]
 fn a_live_update_restart_in_place_is_not_taken_for_a_crash() {
     let p = Project::offline_copy("liverestart");
-    let ctx = p.ctx();
-    p.edit_spec(|s| {
-        s.replace(
-            "watch = { paths =",
-            &format!(
-                "live_update = {{ sync = [{{ from = \"{}\", to = \"/opt/pinshare/VERSION\" }}], restart = true }}\nwatch = {{ paths =",
-                ctx.join("app/VERSION").display()
-            ),
-        )
-    });
+    live_update(&p, "restart = true");
     let up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
     let id = p.inspect("pinshare", "{{.Id}}");
