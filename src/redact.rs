@@ -32,15 +32,19 @@ pub fn set_current(values: &[&str]) {
 }
 
 /// `text` without the registered secret values.
-pub fn outgoing(text: &str) -> String {
+pub fn outgoing(text: &str) -> std::borrow::Cow<'_, str> {
+    // Every printed line comes through here: without secrets (or without a match) nothing is copied.
     let Ok(g) = CURRENT.read() else {
-        return text.to_string();
+        return text.into();
     };
-    if g.is_empty() {
-        return text.to_string();
+    if !g
+        .iter()
+        .any(|v| v.len() >= MIN_LEN && text.contains(v.as_str()))
+    {
+        return text.into();
     }
     let values: Vec<&str> = g.iter().map(String::as_str).collect();
-    self::text(text, &values)
+    self::text(text, &values).into()
 }
 
 /// `text` with every occurrence of every secret value replaced by [`REDACTED`]. Empty values and values shorter

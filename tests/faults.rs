@@ -401,3 +401,47 @@ fn a_restart_that_cannot_start_is_tried_again_after_the_next_backoff_step() {
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
+
+#[test]
+fn a_dependency_that_stops_being_ready_is_shown_and_its_dependent_keeps_running() {
+    let p = Project::offline("notready");
+    // No liveness probes here (the app's own checks kubo through /health): only readiness notices the hang,
+    // and readiness never restarts anything.
+    p.edit_spec(|s| {
+        s.replace(
+            "liveness = { exec = [\"ipfs\", \"--api=/ip4/127.0.0.1/tcp/5001\", \"diag\", \"healthy\"], period = \"10s\" }\n",
+            "",
+        )
+        .replace(
+            "liveness = { exec = [\"/opt/pinshare/pinshare\", \"health\"], period = \"10s\" }\n",
+            "",
+        )
+    });
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let ids = (
+        p.inspect("ipfs", "{{.Id}}"),
+        p.inspect("pinshare", "{{.Id}}"),
+    );
+
+    docker_ok(&["pause", &p.container("ipfs")]);
+    up.wait_for("ipfs     » not ready: ", 1, LONG);
+    assert!(
+        up.text().contains("; pinshare keep running"),
+        "{}",
+        up.text()
+    );
+    docker_ok(&["unpause", &p.container("ipfs")]);
+    up.wait_for("ipfs     » ready again", 1, LONG);
+    assert_eq!(
+        (
+            p.inspect("ipfs", "{{.Id}}"),
+            p.inspect("pinshare", "{{.Id}}")
+        ),
+        ids,
+        "nothing was restarted or recreated"
+    );
+    assert!(!up.text().contains("restarting in"), "{}", up.text());
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}
