@@ -48,13 +48,23 @@ pub fn require_docker() {
     );
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback, never the same twice in this test process: the listener is dropped at once, so
+/// the kernel may hand the same port to the next caller, and two projects of tests running side by side would
+/// then publish the same host port (`port is already allocated`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls until `f` returns `Some`, or panics after `timeout`.
