@@ -328,6 +328,7 @@ fn service(
     let raw = svc.get_ref();
     let before = cx.errors.len();
     safety::refused_settings(cx, raw);
+    kubo_version::check(cx, raw);
 
     let image = match (&raw.image, &raw.build) {
         (None, None) => {
@@ -1123,6 +1124,7 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
 }
 
 mod kubo_config;
+pub(crate) mod kubo_version;
 mod safety;
 mod toml_error;
 
