@@ -11,7 +11,7 @@ One run, on private copies of examples/offline (the kubo + PinShare stand-ins), 
             VERSION, POST /build (classic builder, the context the Dockerfile needs), stop (SIGTERM) + remove the
             old app container, create + start the new one on the same network, poll GET /version
   compose   `docker-compose -p bench-rb-compose -f <generated file> up -d --build --no-deps pinshare`, poll
-            GET /version (the file is bench/compose.offline.yml with a `build:` for pinshare, made at run time)
+            GET /version (the file is bench/compose.yml with a `build:` for pinshare, made at run time)
   live      a second foreground `pinshare-dev up` (project bench-rb-live) whose app has
             live_update = { sync = [{ from = "app/VERSION", to = "/opt/pinshare/VERSION" }], restart = false };
             per save: poll GET /version, then wait for `pinshare » live-updated in N ms: ...`
@@ -46,7 +46,6 @@ import time
 import tomllib
 import urllib.parse
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the bench scripts
 sys.path.insert(0, str(Path(__file__).parent))
@@ -405,8 +404,11 @@ class Bench:
         self.write_compose_file()
 
     def write_compose_file(self) -> None:
-        """bench/compose.offline.yml with its own image tags and a `build:` for pinshare (context = the copy)."""
-        text = Path(self.args.compose_file).read_text()
+        """bench/compose.yml with its own image tags and a `build:` for pinshare (context = the copy)."""
+        src = Path(self.args.compose_file).resolve()
+        text = Path(src).read_text()
+        assert text.count(" ./kubo-cors.sh:") == 1
+        text = text.replace(" ./kubo-cors.sh:", f" {src.parent / 'kubo-cors.sh'}:")
         text = text.replace("pinshare-offline/kubo:dev", f"{COMPOSE}/kubo:dev")
         ctx = self.ctx["compose"]
         build = (f"    image: {COMPOSE}/app:dev\n    build:\n      context: {ctx}\n"
@@ -416,7 +418,7 @@ class Bench:
         self.compose_file.write_text(text)
         cp = self.ports["compose"]
         self.compose_env = dict(
-            os.environ, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0", HC_INTERVAL="1s",
+            os.environ, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0",
             BENCH_KUBO_API_PORT=str(cp["5001"]), BENCH_KUBO_GATEWAY_PORT=str(cp["8080"]),
             BENCH_KUBO_SWARM_PORT=str(cp["4001"]), BENCH_APP_PORT=str(cp["9090"]),
             BENCH_APP_P2P_PORT=str(cp["50001"]),
@@ -430,7 +432,8 @@ class Bench:
             f"watching {m.group(1)} directories")
 
     def start_floor(self) -> None:
-        """Kubo stand-in (repo one-shots, daemon, readiness) and the first app container, once."""
+        """Kubo stand-in (its own entrypoint, CORS script PUT into /container-init.d, readiness) and the first app
+        container, once."""
         ctx = self.ctx["floor"]
         e = self.engine
         for tag, df, files in ((f"{FLOOR}/kubo:dev", "kubo/Dockerfile", KUBO_CONTEXT),
@@ -439,31 +442,15 @@ class Bench:
         spec = json.loads(json.dumps(self.spec))
         spec["services"]["ipfs"]["image"] = f"{FLOOR}/kubo:dev"
         spec["services"]["pinshare"]["image"] = f"{FLOOR}/app:dev"
-        saved = cold_up.FLOOR_PROJECT
-        cold_up.FLOOR_PROJECT = FLOOR  # cold_up's floor container bodies, named for this project
-        try:
-            net, bodies = cold_up.Bench.floor_bodies(SimpleNamespace(spec=spec, floor_ports=self.ports["floor"]))
-        finally:
-            cold_up.FLOOR_PROJECT = saved
-        kubo_body, kubo_shot, _ = bodies["ipfs"]
-        self.floor_app_body, _, _ = bodies["pinshare"]
+        net, bodies = cold_up.floor_bodies(spec, self.ports["floor"], FLOOR, labels={"bench": "rebuild"})
+        kubo_body, _ = bodies["ipfs"]
+        self.floor_app_body, _ = bodies["pinshare"]
         e.call("POST", "/networks/create", {"Name": net, "CheckDuplicate": True, "Labels": {"bench": "rebuild"}})
-        for v in sorted({v for _, _, vs in bodies.values() for v in vs}):
+        for v in sorted({v for _, vs in bodies.values() for v in vs}):
             e.call("POST", "/volumes/create", {"Name": v, "Labels": {"bench": "rebuild"}})
-        profile = spec["services"]["ipfs"].get("env", {}).get("IPFS_PROFILE")
-        steps = [["init", "--profile", profile] if profile else ["init"]]
-        for k, v in spec["services"]["ipfs"].get("kubo_config", {}).items():
-            steps.append(["config", "--json", k, json.dumps(v, separators=(",", ":"))])
-        init = f"{FLOOR}-ipfs-init"
-        for argv in steps:
-            e.call("POST", "/containers/create", dict(kubo_shot, Cmd=argv), query={"name": init})
-            e.call("POST", f"/containers/{init}/start")
-            _, w = e.call("POST", f"/containers/{init}/wait")
-            if w.get("StatusCode") != 0:
-                raise RuntimeError(f"floor: ipfs {' '.join(argv)} exited {w}")
-            e.call("DELETE", f"/containers/{init}")
         kubo = f"{FLOOR}-ipfs"
         e.call("POST", "/containers/create", kubo_body, query={"name": kubo})
+        cold_up.put_init_script(e, kubo, cold_up.cors_tar())
         e.call("POST", f"/containers/{kubo}/start")
         t = time.perf_counter()
         cold_up.wait_200("POST", self.ports["floor"]["5001"], "/api/v0/id", t + TIMEOUT)
@@ -481,7 +468,7 @@ class Bench:
         return p
 
     def start_compose(self) -> None:
-        # Compose only builds pinshare (the file's kubo and one-shots use an image): build kubo's image first.
+        # Compose only builds pinshare (the file's kubo uses an image): build kubo's image first.
         self.images.add(engine_build(f"{COMPOSE}/kubo:dev", "kubo/Dockerfile", context_tar(self.ctx["compose"], KUBO_CONTEXT)))
         self.compose("up", "-d", "--build")
         cold_up.wait_200("GET", self.ports["compose"]["9090"], "/health", time.perf_counter() + TIMEOUT)
@@ -776,7 +763,7 @@ def main() -> int:
     ap.add_argument("--skip-idle", action="store_true")
     ap.add_argument("--json", metavar="PATH", help="save raw samples, stage figures and pinshare-dev output")
     ap.add_argument("--bin", default=str(REPO / "target" / "release" / "pinshare-dev"))
-    ap.add_argument("--compose-file", default=str(REPO / "bench" / "compose.offline.yml"))
+    ap.add_argument("--compose-file", default=str(REPO / "bench" / "compose.yml"))
     args = ap.parse_args()
     if not Path(args.bin).is_file():
         ap.error(f"{args.bin} missing: run `cargo build --release` first")

@@ -1,7 +1,6 @@
 //! One-shot steps run before a service starts: each in its own short-lived container with the service's
-//! volumes, required to exit 0. `kubo_config` is the same mechanism with a little logic around it: repair the
-//! repo's ownership, `ipfs init` only when there is no config, then `ipfs config --json KEY VALUE` only for keys
-//! whose value differs — so it is idempotent and needs no shell in the image.
+//! volumes, required to exit 0; and `fix_ownership`, which gives writable mounts to the image's user through
+//! the archive API. (`kubo_config` costs no container: see `kubo_prep`.)
 
 use std::io::Read;
 
@@ -11,7 +10,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::printer::Printer;
-use crate::spec::{InitAction, InitStep, Service, Spec};
+use crate::spec::{InitAction, Service, Spec};
 
 /// Largest repo (as a tar) we repair by rewriting ownership through the Engine API.
 const REPAIR_LIMIT: usize = 512 << 20;
@@ -151,19 +150,6 @@ pub async fn fix_ownership(
     result
 }
 
-#[cfg(test)]
-mod ownership_tests {
-    use super::numeric_user;
-
-    #[test]
-    fn numeric_users_give_uid_and_gid() {
-        assert_eq!(numeric_user("1000"), Some((1000, 1000)));
-        assert_eq!(numeric_user("1000:100"), Some((1000, 100)));
-        assert_eq!(numeric_user("ipfs"), None);
-        assert_eq!(numeric_user("1000:users"), None);
-    }
-}
-
 /// Runs every init step of a service, in order.
 pub async fn run_all(
     engine: &Engine,
@@ -191,35 +177,20 @@ pub async fn run_all(
                 }
                 printer.event(&svc.name, &format!("init step `{}` done", step.name));
             }
-            InitAction::KuboConfig { .. } => {
-                kubo_config(engine, spec, svc, step, image, printer).await?;
-            }
+            // Not a container of its own: `kubo_prep` prepares the service's container before its start.
+            InitAction::KuboConfig { .. } => {}
         }
     }
     Ok(())
 }
 
-/// Reads a dotted key from a JSON config, as kubo splits it.
-pub fn get_path<'a>(config: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
-    key.split('.').try_fold(config, |v, k| v.get(k))
+/// One entry of a tar read whole.
+pub(crate) struct Entry {
+    pub(crate) header: tar::Header,
+    pub(crate) data: Vec<u8>,
 }
 
-/// The keys whose configured value differs from `config`.
-pub fn differing<'a>(
-    config: Option<&serde_json::Value>,
-    keys: &'a [(String, serde_json::Value)],
-) -> Vec<&'a (String, serde_json::Value)> {
-    keys.iter()
-        .filter(|(k, v)| config.and_then(|c| get_path(c, k)) != Some(v))
-        .collect()
-}
-
-struct Entry {
-    header: tar::Header,
-    data: Vec<u8>,
-}
-
-fn read_tar(bytes: &[u8]) -> std::io::Result<Vec<Entry>> {
+pub(crate) fn read_tar(bytes: &[u8]) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut a = tar::Archive::new(bytes);
     for e in a.entries()? {
@@ -232,12 +203,12 @@ fn read_tar(bytes: &[u8]) -> std::io::Result<Vec<Entry>> {
     Ok(out)
 }
 
-fn io_err(what: &str, e: &std::io::Error) -> Error {
+pub(crate) fn io_err(what: &str, e: &std::io::Error) -> Error {
     Error::Runtime(format!("{what}: {e}"))
 }
 
 /// Rewrites, with `uid:gid`, every entry of the repo not owned by them. Returns the paths repaired.
-async fn repair_ownership(
+pub(crate) async fn repair_ownership(
     engine: &Engine,
     container: &str,
     repo: &str,
@@ -291,247 +262,15 @@ async fn repair_ownership(
     Ok(repaired)
 }
 
-async fn kubo_config(
-    engine: &Engine,
-    spec: &Spec,
-    svc: &Service,
-    step: &InitStep,
-    image: &str,
-    printer: &Printer,
-) -> Result<()> {
-    let InitAction::KuboConfig {
-        repo,
-        uid,
-        gid,
-        keys,
-    } = &step.action
-    else {
-        return Ok(());
-    };
-    let user = format!("{uid}:{gid}");
-    let config_path = format!("{repo}/config");
-
-    // The `ipfs init` container, created but not yet started, gives archive access to the volume without a
-    // shell: it is started only when the repo has no config, and removed unstarted otherwise.
-    let mut init_argv = vec!["ipfs".to_string(), "init".to_string()];
-    if let Some(profile) = svc.env.get("IPFS_PROFILE") {
-        init_argv.extend(["--profile".to_string(), profile.clone()]);
-    }
-    let probe = step_container(spec)(svc);
-    engine.remove_container(&probe).await?;
-    engine
-        .create_container(&probe, body(spec, svc, image, &init_argv, Some(&user)))
-        .await?;
-    let inspected = async {
-        let mut config = engine.download(&probe, &config_path).await?;
-        if let Some(bytes) = &config {
-            let entries = read_tar(bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
-            let wrong_owner = entries.first().is_some_and(|e| {
-                e.header.uid().ok() != Some(u64::from(*uid)) || e.header.mode().unwrap_or(0) & 0o400 == 0
-            });
-            if wrong_owner {
-                let owner = entries.first().and_then(|e| e.header.uid().ok()).unwrap_or(0);
-                let fixed = repair_ownership(engine, &probe, repo, *uid, *gid).await?;
-                printer.event(
-                    &svc.name,
-                    &format!(
-                        "{config_path} was owned by uid {owner}; repaired ownership of {} path(s) in {repo} to {user}",
-                        fixed.len()
-                    ),
-                );
-                config = engine.download(&probe, &config_path).await?;
-            }
-        } else if let Some(bytes) = engine.download(&probe, repo).await? {
-            // No config yet: `ipfs init` must be able to write into the repo directory. A bind-mounted or
-            // pre-created directory owned by root is the seed's `open /data/ipfs/config: permission denied`.
-            // Without a config the repo is small, so looking at it whole is cheap.
-            let entries = read_tar(&bytes).map_err(|e| io_err("reading the repo archive", &e))?;
-            let owner = entries.first().and_then(|e| e.header.uid().ok());
-            if owner.is_some_and(|o| o != u64::from(*uid)) {
-                let fixed = repair_ownership(engine, &probe, repo, *uid, *gid).await?;
-                printer.event(
-                    &svc.name,
-                    &format!(
-                        "{repo} was owned by uid {}; repaired ownership of {} path(s) to {user} before `ipfs init`",
-                        owner.unwrap_or(0),
-                        fixed.len()
-                    ),
-                );
-            }
-        }
-        Ok::<_, Error>(config)
-    }
-    .await;
-    let inspected = match inspected {
-        Ok(c) => c,
-        Err(e) => {
-            engine.remove_container(&probe).await?;
-            return Err(e);
-        }
-    };
-    let fresh = inspected.is_none();
-    let config = match inspected {
-        None => None,
-        Some(bytes) => {
-            engine.remove_container(&probe).await?;
-            let entries =
-                read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
-            let json = entries
-                .first()
-                .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.data).ok());
-            if json.is_none() {
-                return Err(Error::Runtime(format!(
-                    "{}: {config_path} exists but is not valid JSON; fix or remove it (the volume is kept)",
-                    svc.name
-                )));
-            }
-            json
-        }
-    };
-
-    let todo = differing(config.as_ref(), keys);
-    // One container per `ipfs config --json KEY VALUE`, all created up front (while `ipfs init` runs on a fresh
-    // repo), run one after the other, and removed together: creating and removing are what cost time.
-    let names: Vec<String> = (1..=todo.len()).map(|i| format!("{probe}-{i}")).collect();
-    let argvs: Vec<Vec<String>> = todo
-        .iter()
-        .map(|(k, v)| {
-            vec![
-                "ipfs".into(),
-                "config".into(),
-                "--json".into(),
-                k.clone(),
-                v.to_string(),
-            ]
-        })
-        .collect();
-    let user_ref = user.as_str();
-    let create_all = async {
-        let creations = names.iter().zip(&argvs).map(|(n, argv)| async move {
-            engine.remove_container(n).await?;
-            engine
-                .create_container(n, body(spec, svc, image, argv, Some(user_ref)))
-                .await
-                .map(|_| ())
-        });
-        futures_util::future::try_join_all(creations)
-            .await
-            .map(|_| ())
-    };
-    let remove_all = |extra: Option<&str>| {
-        let all: Vec<String> = names
-            .iter()
-            .cloned()
-            .chain(extra.map(str::to_string))
-            .collect();
-        async move {
-            let _ = futures_util::future::join_all(all.iter().map(|n| engine.remove_container(n)))
-                .await;
-        }
-    };
-    let outcome = async {
-        if fresh {
-            let init = async {
-                engine.start_container(&probe).await?;
-                Ok::<_, Error>(engine.wait_container(&probe).await?)
-            };
-            let (code, created) = tokio::join!(init, create_all);
-            let code = code?;
-            if code != 0 {
-                let out = output_of(engine, &probe).await;
-                check_exit(svc, &init_argv, code, &out, printer)?;
-            }
-            created?;
-            printer.event(&svc.name, &format!("initialised the kubo repo in {repo}"));
-        } else {
-            create_all.await?;
-        }
-        for (name, argv) in names.iter().zip(&argvs) {
-            engine.start_container(name).await?;
-            let code = engine.wait_container(name).await?;
-            if code != 0 {
-                let out = output_of(engine, name).await;
-                check_exit(svc, argv, code, &out, printer)?;
-            }
-        }
-        Ok::<_, Error>(())
-    }
-    .await;
-    remove_all(fresh.then_some(probe.as_str())).await;
-    outcome?;
-    if todo.is_empty() {
-        printer.event(&svc.name, "kubo config up to date");
-    } else {
-        let names: Vec<&str> = todo.iter().map(|(k, _)| k.as_str()).collect();
-        printer.event(
-            &svc.name,
-            &format!("kubo config written: {}", names.join(", ")),
-        );
-    }
-    Ok(())
-}
-
-async fn output_of(engine: &Engine, name: &str) -> String {
-    let mut out = String::new();
-    let mut logs = engine.logs(name, &crate::engine::LogOptions::default());
-    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut logs).await {
-        out.push_str(&String::from_utf8_lossy(&chunk.bytes));
-    }
-    out
-}
-
-fn check_exit(
-    svc: &Service,
-    argv: &[String],
-    code: i64,
-    out: &str,
-    printer: &Printer,
-) -> Result<()> {
-    if code != 0 {
-        for l in out.lines() {
-            printer.event(&svc.name, &format!("kubo-config: {l}"));
-        }
-        let last = out.lines().last().unwrap_or("").to_string();
-        return Err(Error::Runtime(format!(
-            "{}: `{}` exited with code {code}: {last}",
-            svc.name,
-            argv.join(" ")
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+mod ownership_tests {
+    use super::numeric_user;
 
     #[test]
-    fn dotted_keys_are_read_like_kubo() {
-        let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://localhost:5173"]}}});
-        assert_eq!(
-            get_path(&c, "API.HTTPHeaders.Access-Control-Allow-Origin"),
-            Some(&json!(["http://localhost:5173"]))
-        );
-        assert_eq!(get_path(&c, "API.Missing"), None);
-    }
-
-    #[test]
-    fn only_differing_keys_are_written() {
-        let c = json!({"API": {"HTTPHeaders": {"Access-Control-Allow-Origin": ["http://a"], "Access-Control-Allow-Methods": ["GET"]}}});
-        let keys = vec![
-            (
-                "API.HTTPHeaders.Access-Control-Allow-Origin".to_string(),
-                json!(["http://a"]),
-            ),
-            (
-                "API.HTTPHeaders.Access-Control-Allow-Methods".to_string(),
-                json!(["GET", "POST"]),
-            ),
-        ];
-        let d = differing(Some(&c), &keys);
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].0, "API.HTTPHeaders.Access-Control-Allow-Methods");
-        assert_eq!(differing(None, &keys).len(), 2);
+    fn numeric_users_give_uid_and_gid() {
+        assert_eq!(numeric_user("1000"), Some((1000, 1000)));
+        assert_eq!(numeric_user("1000:100"), Some((1000, 100)));
+        assert_eq!(numeric_user("ipfs"), None);
+        assert_eq!(numeric_user("1000:users"), None);
     }
 }

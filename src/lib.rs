@@ -1,7 +1,7 @@
 //! pinshare-dev: runs kubo and PinShare as separate containers, started in order of real readiness.
 //!
 //! Concept → file: `spec` (pinshare.toml), `engine` (Docker), `plan` (what to change), `up` (reconcile and
-//! run), `init_step` (one-shot steps, kubo repo preparation), `probe` (readiness), `context` + `dockerignore`
+//! run), `init_step` (one-shot steps), `kubo_prep` (the kubo repo through the image's entrypoint), `probe` (readiness), `context` + `dockerignore`
 //! (build contexts), `printer` (the one terminal writer), `logs`, `ps`, `down`, `cli`.
 
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod init_step;
+pub mod kubo_prep;
 pub mod labels;
 pub mod lock;
 pub mod logs;

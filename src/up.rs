@@ -21,8 +21,8 @@ use crate::engine::{Engine, LogOptions};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
-use crate::spec::{Build, ImageSource, MountSource, Service, Spec};
-use crate::{context, init_step, labels, probe};
+use crate::spec::{Build, ImageSource, InitAction, MountSource, Service, Spec};
+use crate::{context, init_step, kubo_prep, labels, probe};
 
 /// Options of `up`.
 #[derive(Debug, Clone, Default)]
@@ -427,10 +427,16 @@ pub async fn replace_container(
         engine.stop_container(&container, svc.stop_grace).await?;
         engine.remove_container(&container).await?;
     }
-    if svc.fix_ownership {
+    let kubo = kubo_prep::of(svc);
+    // kubo's repo: the image's entrypoint chowns an unwritable one, `kubo_prep` the rest, on this container.
+    if svc.fix_ownership && kubo.is_none() {
         init_step::fix_ownership(engine, spec, svc, &image.id, printer).await?;
     }
-    if !svc.init.is_empty() {
+    if svc
+        .init
+        .iter()
+        .any(|s| matches!(s.action, InitAction::Command(_)))
+    {
         let t = Instant::now();
         init_step::run_all(engine, spec, svc, &image.id, printer).await?;
         printer.event(
@@ -444,6 +450,13 @@ pub async fn replace_container(
             container_body(spec, svc, hash, image.context_hash.as_deref()),
         )
         .await?;
+    if let Some(k) = kubo
+        && let Err(e) = kubo_prep::prepare(engine, &container, svc, k, printer).await
+    {
+        // Never leave a created container that was not prepared: the next start would skip the keys.
+        let _ = engine.remove_container(&container).await;
+        return Err(e);
+    }
     engine.start_container(&container).await?;
     printer.event(&svc.name, &format!("started {container}"));
     Ok(())
