@@ -5,6 +5,7 @@
 //!   `allowReferer`, `allowUserAgent` from `http/config.go` (403 on any failure);
 //! - kubo `core/corehttp/commands.go` (`commandsOption`): the options both are built from, once, at
 //!   daemon start, from `API.HTTPHeaders`.
+//!
 //! go-ipfs-cmds v0.15.0 (kubo v0.39.0) and v0.16.1 (kubo v0.42.0) do not differ here.
 
 use serde_json::Value;
@@ -302,7 +303,7 @@ fn referer_origin(referer: &str) -> Option<String> {
         {
             (s.to_ascii_lowercase(), r)
         }
-        Some((s, _)) if s.is_empty() => return None, // "missing protocol scheme"
+        Some(("", _)) => return None, // "missing protocol scheme"
         _ => (String::new(), referer),
     };
     let host = match rest.strip_prefix("//") {

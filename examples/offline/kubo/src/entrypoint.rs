@@ -96,10 +96,10 @@ fn container_daemon(args: Vec<String>) -> ! {
     if unsafe { libc::geteuid() } == 0 {
         log_line("Changing user to ipfs");
         // `gosu ipfs test -w "$repo" || chown -R -- ipfs "$repo"`
-        if !writable_as_ipfs(&repo) {
-            if let Err(e) = chown_tree(repo_path) {
-                fail_start(&format!("chown: {e}"));
-            }
+        if !writable_as_ipfs(&repo)
+            && let Err(e) = chown_tree(repo_path)
+        {
+            fail_start(&format!("chown: {e}"));
         }
         drop_to_ipfs();
     }

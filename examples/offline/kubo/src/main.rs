@@ -206,7 +206,8 @@ fn first_positional<'a>(args: &[&'a str]) -> Option<&'a str> {
             skip = false;
             continue;
         }
-        if *a == "-o" || *a == "--output" {
+        // Options that take their value as the next argument.
+        if ["-o", "--output", "--cid-version", "--chunker", "--hash"].contains(a) {
             skip = true;
             continue;
         }
@@ -371,8 +372,7 @@ fn cmd_add(ex: &Executor, rest: &[&str]) {
         .unwrap_or(path);
     let (ct, body) = multipart::build_file("file", name, &data);
     let mut query: Vec<(String, String)> = Vec::new();
-    let mut it = rest.iter().filter(|a| a.starts_with("--"));
-    while let Some(f) = it.next() {
+    for f in rest.iter().filter(|a| a.starts_with("--")) {
         let f = f.trim_start_matches("--");
         let (k, v) = f.split_once('=').unwrap_or((f, "true"));
         query.push((k.to_string(), v.to_string()));
@@ -388,15 +388,24 @@ fn cmd_add(ex: &Executor, rest: &[&str]) {
         }
         i += 1;
     }
-    query.retain(|(k, v)| !(k == "cid-version" && v == "true"));
+    query.retain(|(k, v)| {
+        !(["quiet", "quieter"].contains(&k.as_str()) || (k == "cid-version" && v == "true"))
+    });
     query.extend(fixed);
     let q: Vec<(&str, &str)> = query
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    let quiet = rest
+        .iter()
+        .any(|a| ["-q", "--quiet", "-Q", "--quieter"].contains(a));
     let out = ex.call("add", &q, Some((&ct, body)));
     for line in String::from_utf8_lossy(&out).lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line) {
+            if quiet {
+                println!("{}", v["Hash"].as_str().unwrap_or(""));
+                continue;
+            }
             println!(
                 "added {} {}",
                 v["Hash"].as_str().unwrap_or(""),
