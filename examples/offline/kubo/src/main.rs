@@ -275,6 +275,11 @@ fn cmd_init(repo: &Path, args: &[&str], kubo: Kubo) {
     if !empty {
         fail("kubo stand-in: --empty-repo=false (seeding the init docs) is not supported");
     }
+    init_repo(repo, &profiles, kubo);
+}
+
+/// kubo cmd/ipfs/kubo/init.go doInit (after the identity is made).
+fn init_repo(repo: &Path, profiles: &str, kubo: Kubo) {
     let id = config::new_identity();
     log_line("generating ED25519 keypair...done");
     log_line(&format!("peer identity: {}", id.peer_id));
@@ -285,7 +290,7 @@ fn cmd_init(repo: &Path, args: &[&str], kubo: Kubo) {
         fail("ipfs configuration file already exists!\nReinitializing would overwrite your keys\n");
     }
     let mut cfg = config::default_config(&id);
-    config::apply_profiles(&mut cfg, &profiles, kubo).unwrap_or_else(|e| fail(&e));
+    config::apply_profiles(&mut cfg, profiles, kubo).unwrap_or_else(|e| fail(&e));
     config::init_repo(repo, &cfg).unwrap_or_else(|e| fail(&e));
     let _lock = config::lock_repo(repo).unwrap_or_else(|e| fail(&e));
     api::Node::open(repo, kubo)
@@ -448,12 +453,26 @@ fn cmd_get(ex: &Executor, rest: &[&str]) {
 
 // ----------------------------------------------------------------- daemon
 
-fn cmd_daemon(repo: &Path, _args: &[&str], kubo: Kubo) {
+fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
     log_line("Initializing daemon...");
     log_line(&format!("Kubo version: {}", kubo.number()));
     log_line(&format!("Repo version: {}", config::REPO_VERSION));
     log_line("System version: amd64/linux");
     log_line(&format!("Golang version: {}", kubo.golang()));
+    // kubo v0.42.0 cmd/ipfs/kubo/daemon.go: `--init` [--init-profile=P] initializes a missing repo
+    // (plain init: 127.0.0.1 addresses). Real kubo also seeds the init docs there; the double does not.
+    let init = args.iter().any(|a| *a == "--init" || *a == "--init=true");
+    if init && !config::is_initialized(repo) {
+        let mut profiles = "";
+        for (i, a) in args.iter().enumerate() {
+            if let Some(p) = a.strip_prefix("--init-profile=") {
+                profiles = p;
+            } else if *a == "--init-profile" {
+                profiles = args.get(i + 1).copied().unwrap_or("");
+            }
+        }
+        init_repo(repo, profiles, kubo);
+    }
     if !config::is_initialized(repo) {
         fail(&config::no_repo_error(repo));
     }
