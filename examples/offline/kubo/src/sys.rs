@@ -124,3 +124,41 @@ pub fn go_reason(e: &std::io::Error) -> String {
         }
     }
 }
+
+static UNLINK_PATH: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn shutdown_handler(_sig: libc::c_int) {
+    let p = EXIT_MSG_PTR.load(Ordering::SeqCst);
+    let n = EXIT_MSG_LEN.load(Ordering::SeqCst);
+    let u = UNLINK_PATH.load(Ordering::SeqCst);
+    // SAFETY: write(2), unlink(2) and _exit(2) are async-signal-safe; both buffers are leaked.
+    unsafe {
+        if !p.is_null() && n > 0 {
+            libc::write(1, p as *const libc::c_void, n);
+        }
+        if !u.is_null() {
+            libc::unlink(u);
+        }
+        libc::_exit(0);
+    }
+}
+
+/// The daemon's SIGTERM/SIGINT: print `msg`, remove `unlink` (the repo's `api` file, as fsrepo's
+/// Close does on a clean shutdown) and exit 0.
+pub fn on_term_signals(msg: &'static str, unlink: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    EXIT_MSG_PTR.store(msg.as_ptr() as *mut u8, Ordering::SeqCst);
+    EXIT_MSG_LEN.store(msg.len(), Ordering::SeqCst);
+    if let Ok(c) = std::ffi::CString::new(unlink.as_os_str().as_bytes()) {
+        UNLINK_PATH.store(c.into_raw(), Ordering::SeqCst);
+    }
+    // SAFETY: plain sigaction(2) with a handler that only calls async-signal-safe functions.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = shutdown_handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
+}
