@@ -322,13 +322,8 @@ def wait_200(method: str, port: int, path: str, deadline: float) -> float:
 
 
 class FirstOk(threading.Thread):
-    """Records when GET /health on the app's published port first answers 200 (ms since t0).
-
-    It waits until the app container is running (Engine API, every 5 ms) before it polls /health every 10 ms:
-    connecting to the published port while the container's network is still being set up made the engine's
-    docker-proxy dial the container address too early, and every connection to it then stalled ~0.7 s
-    (ARP retry, net.ipv4.neigh.*.retrans_time_ms = 1000), which would have slowed the contender measured.
-    """
+    """Records when GET /health on the app's published port first answers 200 (ms since t0). It polls only once
+    the app container runs: earlier connections to the port stall ~0.7 s in docker-proxy (see bench/README.md)."""
 
     def __init__(self, port: int, container: str, t0: float):
         super().__init__(daemon=True)
@@ -397,11 +392,8 @@ class Bench:
             BENCH_KUBO_SWARM_PORT=str(cp["4001"]), BENCH_APP_PORT=str(cp["9090"]),
             BENCH_APP_P2P_PORT=str(cp["50001"]),
         )
-        self.samples: dict[str, list[float]] = {c: [] for c in CONTENDERS}
-        self.samples["noop"] = []
-        self.first200: dict[str, list[float]] = {c: [] for c in CONTENDERS}
-        self.milestones: dict[str, list[dict[str, float]]] = {c: [] for c in CONTENDERS}
-        self.cors: dict[str, list[bool]] = {c: [] for c in CONTENDERS}
+        self.samples: dict[str, list[float]] = {c: [] for c in CONTENDERS + ["noop"]}
+        self.first200, self.milestones, self.cors = ({c: [] for c in CONTENDERS} for _ in range(3))
         self.logs: dict[str, list[list[tuple[float, str]]]] = {"psd": [], "compose": []}
         self.notes: set[str] = set()
 
@@ -490,10 +482,8 @@ class Bench:
         return [str(self.compose_bin), "-p", COMPOSE_PROJECT, "-f", str(self.compose_file), *args]
 
     def compose_clean(self) -> None:
-        p = subprocess.run(self.compose_cmd("down", "-v", "--remove-orphans"), env=self.compose_env,
-                           capture_output=True, text=True, timeout=TIMEOUT)
-        if p.returncode != 0:
-            raise RuntimeError(f"compose down exited {p.returncode}:\n{p.stdout}{p.stderr}")
+        subprocess.run(self.compose_cmd("down", "-v", "--remove-orphans"), env=self.compose_env,
+                       capture_output=True, check=True, timeout=TIMEOUT)
 
     def run_compose(self) -> str:
         self.assert_clean(COMPOSE_PROJECT)
@@ -519,8 +509,7 @@ class Bench:
     # ---- common
 
     def assert_clean(self, prefix: str) -> None:
-        left = self.engine.leftovers(prefix)
-        if left:
+        if left := self.engine.leftovers(prefix):
             raise RuntimeError(f"not starting from nothing: {', '.join(left)} exist")
 
     def clean_all(self) -> None:
@@ -557,12 +546,12 @@ def ensure_busybox() -> None:
     if not (OFFLINE / "kubo" / "build.sh").exists():
         return
     q = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "busybox-static"], capture_output=True, text=True)
-    if "install ok installed" in q.stdout:
-        return
-    log("installing busybox-static (the kubo double's /bin/sh)")
-    if subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], capture_output=True).returncode:
-        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], check=True, capture_output=True)
+    if "install ok installed" not in q.stdout:
+        log("installing busybox-static (the kubo double's /bin/sh)")
+        install = ["apt-get", "install", "-y", "-q", "busybox-static"]
+        if subprocess.run(install, capture_output=True).returncode:  # no package list yet
+            subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
+            subprocess.run(install, check=True, capture_output=True)
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -572,21 +561,11 @@ PSD_EVENTS = [
     ("network+volumes", re.compile(r"created volume")),
     ("host builds done", re.compile(r"host build done")),
     ("images checked", re.compile(r"image .* up to date|built ")),
-    ("ipfs created", re.compile(r"^ipfs\s+» kubo config")),
-    ("ipfs started", re.compile(r"^ipfs\s+» started")),
-    ("ipfs ready", re.compile(r"^ipfs\s+» ready")),
-    ("pinshare started", re.compile(r"^pinshare\s+» started")),
-    ("pinshare ready", re.compile(r"^pinshare\s+» ready")),
-]
-_C = rf'Container "?{COMPOSE_PROJECT}-'
-COMPOSE_EVENTS = [
-    ("network+volumes", re.compile(rf'Volume "?{COMPOSE_PROJECT}_\S+\s+Created')),
-    ("ipfs created", re.compile(rf'{_C}ipfs-1"?\s+Created')),
-    ("ipfs started", re.compile(rf'{_C}ipfs-1"?\s+Started')),
-    ("ipfs ready", re.compile(rf'{_C}ipfs-1"?\s+Healthy')),
-    ("pinshare created", re.compile(rf'{_C}pinshare-1"?\s+Created')),
-    ("pinshare started", re.compile(rf'{_C}pinshare-1"?\s+Started')),
-    ("pinshare ready", re.compile(rf'{_C}pinshare-1"?\s+Healthy')),
+    ("ipfs created", re.compile(r"^ipfs\s+» kubo config")),  # printed once the script is in /container-init.d
+] + [(f"{s} {w}", re.compile(rf"^{s}\s+» {w}")) for s in ("ipfs", "pinshare") for w in ("started", "ready")]
+COMPOSE_EVENTS = [("network+volumes", re.compile(rf'Volume "?{COMPOSE_PROJECT}_\S+\s+Created'))] + [
+    (f"{s} {k}", re.compile(rf'Container "?{COMPOSE_PROJECT}-{s}-1"?\s+{w}'))
+    for s in ("ipfs", "pinshare") for k, w in (("created", "Created"), ("started", "Started"), ("ready", "Healthy"))
 ]
 STEPS = ["network+volumes", "host builds done", "images checked", "ipfs created", "ipfs started", "ipfs ready",
          "pinshare created", "pinshare started", "pinshare ready", "exit"]
@@ -743,16 +722,9 @@ def main() -> int:
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "facts": f,
-            "command": cmdline,
-            "rounds": args.rounds,
-            "samples_ms": b.samples,
-            "first_health_200_ms": b.first200,
-            "milestones_ms": b.milestones,
-            "cors_in_effect": b.cors,
-            "notes": sorted(b.notes),
-            "event_logs": b.logs,
-            "psd_spec": b.psd_spec_text,
+            "facts": f, "command": cmdline, "rounds": args.rounds, "samples_ms": b.samples,
+            "first_health_200_ms": b.first200, "milestones_ms": b.milestones, "cors_in_effect": b.cors,
+            "notes": sorted(b.notes), "event_logs": b.logs, "psd_spec": b.psd_spec_text,
         }, indent=1))
         log(f"raw samples saved to {args.json}")
     return 0

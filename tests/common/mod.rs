@@ -338,9 +338,17 @@ pub fn exists(p: &Path) -> bool {
 
 static STANDINS: std::sync::Once = std::sync::Once::new();
 
-/// Builds the static stand-in binaries once per test process (cargo's lock serialises processes).
+/// Builds the static stand-in binaries once per test process (cargo's lock serialises processes): the kubo
+/// double's inputs through its own host build (`kubo/build.sh`: `ipfs` and a static busybox), then the app.
 pub fn build_standins() {
     STANDINS.call_once(|| {
+        let kubo = Command::new("sh")
+            .arg("kubo/build.sh")
+            .current_dir(offline_dir())
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .status()
+            .expect("sh runs");
+        assert!(kubo.success(), "kubo/build.sh failed");
         let st = Command::new("cargo")
             .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
             .current_dir(offline_dir())
@@ -351,16 +359,22 @@ pub fn build_standins() {
     });
 }
 
+/// Copies a tree as a build context needs it: symlinks as symlinks (the kubo double's busybox applets),
+/// modes kept (`container_init_run` must stay executable); `target/` left out.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
+        let kind = e.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
             if e.file_name() != "target" {
                 copy_tree(&e.path(), &dst);
             }
         } else {
+            // fs::copy keeps the permission bits.
             std::fs::copy(e.path(), dst).unwrap();
         }
     }
@@ -376,7 +390,7 @@ impl Project {
         copy_tree(&offline_dir(), &ctx);
         let rel = ctx.join("target/x86_64-unknown-linux-gnu/release");
         std::fs::create_dir_all(&rel).unwrap();
-        for bin in ["ipfs", "pinshare"] {
+        for bin in ["ipfs", "pinshare", "busybox"] {
             std::fs::copy(
                 offline_dir()
                     .join("target/x86_64-unknown-linux-gnu/release")
@@ -412,7 +426,7 @@ impl Project {
                 ),
             )
             .replace(
-                "\"kubo/src\", \"kubo/Dockerfile\"",
+                "\"kubo/src\", \"kubo/Dockerfile\", \"kubo/build.sh\", \"kubo/rootfs\", \"kubo/owned\", \"kubo/versions\"",
                 &format!(
                     "\"{}\", \"{}\"",
                     ctx.join("kubo/src").display(),
