@@ -82,7 +82,13 @@ impl Host {
         socket("/var/run/docker.sock".into(), DOCKER_SOCKET);
         socket("/run/docker.sock".into(), DOCKER_SOCKET);
         if let Some(path) = docker_host.and_then(|h| h.strip_prefix("unix://")) {
-            socket(path.into(), DOCKER_SOCKET);
+            socket(
+                path.into(),
+                (
+                    "the Docker engine's socket (DOCKER_HOST names it)",
+                    DOCKER_SOCKET.1,
+                ),
+            );
         }
         if let Some(run) = &runtime_dir {
             socket(run.join("docker.sock"), DOCKER_SOCKET);
@@ -134,7 +140,7 @@ impl Host {
             ),
             (
                 "/root",
-                "root's home directory /root",
+                "root's home directory",
                 "the keys and credentials of the host's root user",
                 true,
             ),
@@ -369,7 +375,7 @@ pub(super) fn settle(
 
 /// `` `../..` (/home/me) `` when the written source is not the resolved one, else `` `/etc` ``.
 fn shown(written: &str, source: &Path) -> String {
-    if Path::new(written) == source {
+    if written == source.to_string_lossy() {
         format!("`{written}`")
     } else {
         format!("`{written}` ({})", source.display())
@@ -427,7 +433,6 @@ mod tests {
             "//var/run//docker.sock",
             "/var/run/../run/docker.sock",
             "/var/./run/docker.sock/",
-            "/tmp/engine-x/docker-engine.sock",
             "/run/user/1000/docker.sock",
             "/home/alice/.docker/run/docker.sock",
             "/somewhere/else/docker.sock",
@@ -435,6 +440,11 @@ mod tests {
             let d = danger(p).unwrap_or_else(|| panic!("{p} is allowed"));
             assert!(d.starts_with("is the Docker engine's socket"), "{p}: {d}");
         }
+        let named = danger("/tmp/engine-x/docker-engine.sock").unwrap_or_default();
+        assert!(
+            named.starts_with("is the Docker engine's socket (DOCKER_HOST names it)"),
+            "{named}"
+        );
         let podman = danger("/run/user/1000/podman/podman.sock").unwrap_or_default();
         assert!(
             podman.starts_with("is a container engine's socket"),
