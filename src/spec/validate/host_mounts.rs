@@ -1,13 +1,14 @@
-//! Bind mounts that hand the host to a container, refused unless the service lists them in `allow_host_mounts`
-//! (like `privileged` hands it the host's devices): the engine's socket (whoever controls the container is root
-//! on the host), the host's `/`, `/etc`, `/proc`, `/sys`, `/boot`, `/dev`, `/root`, `/var/lib/docker`, and the
-//! user's home directory. Read-only does not make them safe — a read-only socket still takes API calls, a
-//! read-only `/etc` still shows its keys — so `:ro` needs the opt-in too.
+//! Bind mounts that hand the host to a container, refused like `privileged` unless the service lists them in
+//! `allow_host_mounts`: the engine's socket (whoever controls the container is root on the host), the host's `/`,
+//! `/etc`, `/proc`, `/sys`, `/boot`, `/dev`, `/root`, `/var/lib/docker`, and the user's home directory. Read-only
+//! does not make them safe — a read-only socket still takes API calls, a read-only `/etc` still shows its keys —
+//! so `:ro` needs the opt-in too.
 //!
 //! Which paths: a listed path itself; a directory that contains one (`/var/run` holds the socket, `/home` the
 //! home directory, `/var` both); anything inside `/proc`, `/sys`, `/dev`, `/boot`, `/root` and `/var/lib/docker`
-//! (`/proc/1/root` is `/`); any file named `docker.sock`, `podman.sock` or `containerd.sock`. Inside `/etc` and
-//! the home directory, paths are fine: `/etc/localtime:ro`, a project under `~/src`.
+//! (`/proc/1/root` is `/`; `/root` only when it is not the user's own home); any file named `docker.sock`,
+//! `podman.sock` or `containerd.sock`. Inside `/etc` and the home directory, paths are fine: `/etc/localtime:ro`,
+//! a project under `~/src`.
 //!
 //! Spellings: a source is compared lexically resolved (relative to the spec's directory, `~` expanded, `.`,
 //! `..`, `//` and a trailing `/` folded) and with its symlinks resolved as far as it exists (`/var/run` is a
@@ -152,8 +153,11 @@ impl Host {
             ),
         ];
         for (path, what, why, inside_too) in dirs {
+            let path = PathBuf::from(path);
+            // Someone who works as root keeps projects under /root: like any home, only the directory itself.
+            let inside_too = inside_too && home.as_ref() != Some(&path);
             listed.push(Listed {
-                path: path.into(),
+                path,
                 what,
                 why,
                 inside_too,
@@ -505,6 +509,18 @@ mod tests {
         ] {
             assert_eq!(danger(p), None, "{p}");
         }
+    }
+
+    #[test]
+    fn a_project_under_root_s_home_is_fine_when_root_is_the_user() {
+        let root = Host::new(Some("/root".into()), None, None);
+        assert_eq!(root.danger(Path::new("/root/src/pinshare/data")), None);
+        let d = root.danger(Path::new("/root")).unwrap_or_default();
+        assert!(d.starts_with("is root's home directory"), "{d}");
+        assert!(
+            danger("/root/src/pinshare/data").is_some(),
+            "someone else's /root"
+        );
     }
 
     #[test]
