@@ -903,6 +903,26 @@ async fn mount_checks(
     out
 }
 
+/// One warning per bind mount that hands a container part of the host and was allowed by `allow_host_mounts`:
+/// the spec says it is wanted, but it should still be seen every time someone looks.
+pub fn host_mount_findings(spec: &Spec) -> Vec<Finding> {
+    spec.order
+        .iter()
+        .flat_map(|name| {
+            spec.services[name].host_mounts.iter().map(move |m| {
+                Finding::new(
+                    Status::Warn,
+                    "mount",
+                    format!("{name}: {} (allowed by allow_host_mounts)", m.describe()),
+                )
+                .fix(format!(
+                    "unless the container really needs it, remove it from `volumes` and `allow_host_mounts` in [services.{name}]"
+                ))
+            })
+        })
+        .collect()
+}
+
 // ---- disk ----
 
 const GIB: u64 = 1 << 30;
@@ -1075,6 +1095,7 @@ pub async fn doctor(spec: &Spec) -> Result<u8> {
         .as_ref()
         .and_then(|i| id_remapping(i.security_options.as_deref().unwrap_or_default()));
     emit(mount_checks(engine.as_ref(), remapped.as_deref(), spec).await);
+    emit(host_mount_findings(spec));
     if let Some(i) = &info {
         emit(vec![disk_check(i)]);
     }
@@ -1417,6 +1438,25 @@ mod tests {
             }
         );
         assert_eq!(parse_user("ipfs"), RunAs::Name("ipfs".into()));
+    }
+
+    #[test]
+    fn every_allowed_host_mount_is_a_warning_with_its_fix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pinshare.toml");
+        let text = "[services.app]\nimage = \"app:1\"\nvolumes = [\"/etc:/host/etc:ro\", \"/proc:/host/proc:ro\"]\nallow_host_mounts = [\"/etc\", \"/proc\"]\n[services.db]\nimage = \"db:1\"\n";
+        let spec = crate::spec::parse(&file, text).expect("valid with the opt-in");
+        let lines: Vec<String> = host_mount_findings(&spec)
+            .iter()
+            .map(|f| render(f, false))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "warn mount   app: /etc:/host/etc:ro is the host's /etc: its configuration, password hashes and keys (allowed by allow_host_mounts)\n             fix: unless the container really needs it, remove it from `volumes` and `allow_host_mounts` in [services.app]\n",
+                "warn mount   app: /proc:/host/proc:ro is the host's /proc: the host's processes, and through /proc/1/root its whole filesystem (allowed by allow_host_mounts)\n             fix: unless the container really needs it, remove it from `volumes` and `allow_host_mounts` in [services.app]\n",
+            ]
+        );
     }
 
     fn mount(owner: Option<HostOwner>, user: &str, read_only: bool) -> MountFacts {

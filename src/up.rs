@@ -653,6 +653,13 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
     crate::doctor::preflight(&engine, &spec, &selected).await?;
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
+    for s in &selected {
+        for m in &spec.services[s].host_mounts {
+            let text = format!("warning: {} (allowed by allow_host_mounts)", m.describe());
+            printer.event(s, &text);
+        }
+    }
     if let Some(pid) = lock.reclaimed_from {
         printer.event(
             TOOL,

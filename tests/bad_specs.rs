@@ -1,7 +1,8 @@
 //! The bad-input suite: every `tests/bad_specs/*.toml` is a realistic spec with one defect. Each must exit 2 with
 //! `error: FILE:LINE:COL: …` first and exactly the reviewed text of its snapshot
 //! (`tests/bad_specs/snapshots/NAME.snap`), before any Docker call: DOCKER_HOST points at nothing, so a Docker call
-//! would end in exit 1 and an engine error instead.
+//! would end in exit 1 and an engine error instead. HOME is the checkout and XDG_RUNTIME_DIR is unset, so the
+//! host-mount specs (`~`, the home directory, the engine's sockets) read the same on every machine.
 //!
 //! New snapshots: `INSTA_UPDATE=always cargo test --test bad_specs`, then read every new `.snap` like code.
 
@@ -40,6 +41,8 @@ fn run(file: &str, args: &[&str]) -> Output {
         .arg(format!("{DIR}/{file}"))
         .args(args)
         .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .env("HOME", repo())
+        .env_remove("XDG_RUNTIME_DIR")
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
         .output()
@@ -99,7 +102,8 @@ fn every_bad_spec_exits_2_with_its_location_and_the_reviewed_text() {
 
 #[test]
 fn up_refuses_a_bad_spec_before_any_docker_call() {
-    // One of each family: syntax, type, unit, name, cycle, port, path, unknown key, unsafe setting, secret.
+    // One of each family: syntax, type, unit, name, cycle, port, path, unknown key, unsafe setting, secret,
+    // host mount.
     let chosen = [
         "unclosed-table-header",
         "env-value-is-a-number",
@@ -113,6 +117,9 @@ fn up_refuses_a_bad_spec_before_any_docker_call() {
         "privileged",
         "rpc-api-on-every-interface",
         "secret-value-beside-an-error",
+        "docker-socket",
+        "host-root-relative",
+        "home-directory",
     ];
     let files = bad_specs();
     for wanted in chosen {
@@ -126,7 +133,10 @@ fn up_refuses_a_bad_spec_before_any_docker_call() {
         let up = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{file}: {up}");
         assert_eq!(up, check, "{file}: `up` says something else than `check`");
-        assert!(!up.contains("Docker engine"), "{file} touched Docker: {up}");
+        assert!(
+            !up.contains("connecting to the Docker engine"),
+            "{file} touched Docker: {up}"
+        );
     }
 }
 
@@ -137,6 +147,55 @@ fn no_secret_value_is_ever_shown() {
         let text = stderr(&run(&file, &["check"]));
         for secret in ["s3cr3t-pinshare-token", "ghp_s3cr3tvalue"] {
             assert!(!text.contains(secret), "{file} shows {secret}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn the_socket_docker_host_names_and_its_directory_are_refused_without_a_connection_to_it() {
+    // A listening socket that records every connection: DOCKER_HOST points at it, the spec mounts it (and the
+    // directory holding it). A Docker call would leave a connection in its queue.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("engine.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind the socket");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let spec = dir.path().join("pinshare.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[services.app]\nimage = \"app:1\"\nvolumes = [\"{}:/var/run/docker.sock\"]\n\n[services.tools]\nimage = \"tools:1\"\nvolumes = [\"{}:/engine:ro\"]\n",
+            socket.display(),
+            dir.path().display()
+        ),
+    )
+    .expect("write the spec");
+    for args in [&["check"][..], &["up", "--detach"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .arg("-f")
+            .arg(&spec)
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the binary runs");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        let file = spec.display();
+        assert!(
+            text.contains(&format!("error: {file}:3:12: bind mount `{}` is the Docker engine's socket (DOCKER_HOST names it)", socket.display())),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains(&format!("error: {file}:7:12: bind mount `{}` contains the Docker engine's socket (DOCKER_HOST names it) ({})", dir.path().display(), socket.display())),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.ends_with("2 errors in the spec; nothing was changed\n"),
+            "{text}"
+        );
+        match listener.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{args:?} connected to DOCKER_HOST: {other:?}"),
         }
     }
 }

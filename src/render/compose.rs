@@ -169,6 +169,13 @@ pub fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
                 hc.argv.join(" ")
             ));
         }
+        for m in &svc.host_mounts {
+            notes.push(format!(
+                "{}: host mount {}; kept because allow_host_mounts lists it (docker-compose does not check it)",
+                svc.name,
+                m.describe()
+            ));
+        }
         let r = &svc.resources;
         let to_f64 = |m: u64| {
             #[allow(clippy::cast_precision_loss)]

@@ -575,12 +575,26 @@ fn volume_mounts(spec: &Spec, svc: &Service, notes: &mut Vec<String>) -> Option<
                 ..Default::default()
             }),
             MountSource::Bind { path } => {
-                notes.push(format!(
-                    "{}: bind mount {}:{} is a development mount; not rendered",
-                    svc.name,
-                    relative(spec, path),
-                    v.target
-                ));
+                let host = svc
+                    .host_mounts
+                    .iter()
+                    .find(|m| &m.source == path && m.target == v.target);
+                notes.push(match host {
+                    // Allowed for a local run, never for a cluster: a hostPath would hand over a node.
+                    Some(m) => format!(
+                        "{}: host mount {}:{}{} (allowed by allow_host_mounts) is never rendered as a hostPath volume",
+                        svc.name,
+                        m.source,
+                        m.target,
+                        if m.read_only { ":ro" } else { "" }
+                    ),
+                    None => format!(
+                        "{}: bind mount {}:{} is a development mount; not rendered",
+                        svc.name,
+                        relative(spec, path),
+                        v.target
+                    ),
+                });
                 None
             }
         })

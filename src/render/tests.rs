@@ -690,3 +690,33 @@ fn secret_env_values_appear_in_no_rendering() {
         "{text}"
     );
 }
+
+#[test]
+fn an_allowed_host_mount_stays_out_of_k8s_and_is_kept_in_compose_with_a_comment() {
+    let mut text = shipped();
+    let at = text.find("[services.pinshare]\n").unwrap() + "[services.pinshare]\n".len();
+    text.insert_str(at, "allow_host_mounts = [\"/etc\"]\n");
+    let text = text.replacen(
+        "volumes = [\"backend-data:/opt/pinshare/data\"]",
+        "volumes = [\"backend-data:/opt/pinshare/data\", \"/etc:/host/etc:ro\"]",
+        1,
+    );
+    let spec = parse(&text);
+    assert_eq!(spec.services["pinshare"].host_mounts.len(), 1);
+    let why = "/etc:/host/etc:ro is the host's /etc: its configuration, password hashes and keys";
+    for o in [native(), classic()] {
+        let k = k8s(&spec, &o);
+        assert!(!k.contains("hostPath:"), "{k}");
+        assert!(!k.contains("mountPath: /host/etc"), "{k}");
+        assert!(
+            k.contains("# pinshare: host mount /etc:/host/etc:ro (allowed by allow_host_mounts) is never rendered as a hostPath volume\n"),
+            "{k}"
+        );
+    }
+    let c = compose(&spec, None);
+    assert!(c.contains("- /etc:/host/etc:ro\n"), "{c}");
+    assert!(
+        c.contains(&format!("# pinshare: host mount {why}; kept because allow_host_mounts lists it (docker-compose does not check it)\n")),
+        "{c}"
+    );
+}

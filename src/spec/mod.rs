@@ -57,6 +57,10 @@ pub struct Service {
     pub ports: Vec<PortMapping>,
     /// Mounts.
     pub volumes: Vec<VolumeMount>,
+    /// The bind mounts among `volumes` that hand the container part of the host, allowed by
+    /// `allow_host_mounts`: `doctor` lists them, `up` warns about each. Derived from `volumes`, so not hashed.
+    #[serde(skip)]
+    pub host_mounts: Vec<HostMount>,
     /// Requests and limits.
     pub resources: Resources,
     /// Readiness probe.
@@ -84,6 +88,29 @@ pub struct Service {
     pub backoff: Backoff,
     /// Give writable mounts to the service's user before it starts.
     pub fix_ownership: bool,
+}
+
+/// A bind mount that hands the container part of the host (the engine's socket, a system directory, the home
+/// directory), written on purpose: listed in the service's `allow_host_mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMount {
+    /// The host path mounted (resolved against the spec's directory).
+    pub source: String,
+    /// Path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// What the mount hands over and why it matters:
+    /// `is the Docker engine's socket: whoever controls the container is root on this machine`.
+    pub danger: String,
+}
+
+impl HostMount {
+    /// `/var/run/docker.sock:/var/run/docker.sock is the Docker engine's socket: …`, for warnings.
+    pub fn describe(&self) -> String {
+        let ro = if self.read_only { ":ro" } else { "" };
+        format!("{}:{}{ro} {}", self.source, self.target, self.danger)
+    }
 }
 
 /// When a container is restarted by a foreground `up`.

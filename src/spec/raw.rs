@@ -136,6 +136,13 @@ pub struct RawService {
     /// Allow publishing kubo's RPC API (container port 5001) on a host address other than loopback: anyone who
     /// reaches that address controls the node. Default false.
     pub expose_rpc_api: Option<bool>,
+    /// Bind mounts allowed although they hand the container the host: the Docker engine's socket, `/`, `/etc`,
+    /// `/proc`, `/sys`, `/boot`, `/dev`, `/root`, `/var/lib/docker`, your home directory, or a directory that
+    /// contains one of them. Each entry is a `volumes` source of this service, as written or as resolved
+    /// (`"/var/run/docker.sock"`); an entry that allows nothing is an error. Read-only mounts need it too.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub allow_host_mounts: Vec<Spanned<String>>,
     /// One-shot steps run, in order, before the service starts; each must exit 0.
     #[serde(default)]
     #[schemars(with = "Vec<RawInitStep>")]

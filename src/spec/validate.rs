@@ -27,6 +27,8 @@ struct Ctx {
     text: Arc<String>,
     source: Arc<NamedSource<String>>,
     errors: Vec<SpecError>,
+    /// The home directory and engine sockets bind mounts are checked against.
+    host: host_mounts::Host,
 }
 
 impl Ctx {
@@ -120,7 +122,8 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
         match c {
             Component::CurDir => {}
             Component::ParentDir => {
-                if !out.pop() {
+                // `..` of `/` is `/`, as for the kernel.
+                if !out.pop() && !out.has_root() {
                     out.push("..");
                 }
             }
@@ -128,6 +131,18 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
         }
     }
     out
+}
+
+/// A bind mount source that does not exist (the engine would refuse it, or create a root-owned directory).
+fn missing_bind_source(cx: &mut Ctx, span: Range<usize>, written: &str, abs: &Path) {
+    cx.err(
+        span,
+        format!(
+            "bind mount source `{written}` does not exist ({})",
+            abs.display()
+        ),
+        Some(&format!("create it first: mkdir -p {}", abs.display())),
+    );
 }
 
 pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
@@ -139,6 +154,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         text: text_arc,
         source,
         errors: Vec::new(),
+        host: host_mounts::Host::from_env(),
     };
 
     let raw: RawSpec = match toml::from_str(text) {
@@ -445,20 +461,23 @@ fn service(
     }
 
     let mut volumes = Vec::new();
+    let mut dangerous = Vec::new();
     for v in &raw.volumes {
         match units::parse_volume(v.get_ref()) {
             Ok(mut m) => {
                 if let MountSource::Bind { path } = &m.source {
-                    let abs = resolve(dir, path);
-                    if !abs.exists() {
-                        cx.err(
-                            v.span(),
-                            format!(
-                                "bind mount source `{path}` does not exist ({})",
-                                abs.display()
-                            ),
-                            Some(&format!("create it first: mkdir -p {}", abs.display())),
-                        );
+                    let abs = resolve(dir, &cx.host.expand_home(path));
+                    if let Some(danger) = cx.host.danger(&abs) {
+                        dangerous.push(host_mounts::Found {
+                            span: v.span(),
+                            written: path.clone(),
+                            source: abs.clone(),
+                            target: m.target.clone(),
+                            read_only: m.read_only,
+                            danger,
+                        });
+                    } else if !abs.exists() {
+                        missing_bind_source(cx, v.span(), path, &abs);
                     }
                     m.source = MountSource::Bind {
                         path: abs.display().to_string(),
@@ -473,6 +492,7 @@ fn service(
             ),
         }
     }
+    let host_mounts = host_mounts::settle(cx, name, dir, raw, dangerous);
 
     let resources = raw
         .resources
@@ -556,6 +576,7 @@ fn service(
         secret_env,
         ports,
         volumes,
+        host_mounts,
         resources,
         readiness,
         liveness,
@@ -1123,6 +1144,7 @@ fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
     order
 }
 
+mod host_mounts;
 mod kubo_config;
 pub(crate) mod kubo_version;
 mod safety;
