@@ -718,6 +718,9 @@ def main() -> int:
     finally:
         b.clean_all()
         shutil.rmtree(b.tmp, ignore_errors=True)
+        d = os.environ.get("XDG_RUNTIME_DIR")  # pinshare-dev's project lock file (emptied, kept on exit)
+        (Path(d) if d and Path(d).is_dir() else Path(tempfile.gettempdir())).joinpath(
+            f"pinshare-dev-{PSD_PROJECT}.lock").unlink(missing_ok=True)
     text = report(b, f, args.rounds, cmdline)
     print(text)
     if args.json:

@@ -116,10 +116,11 @@ def write_version(ctx: Path, value: str) -> None:
 
 
 def copy_example(dst: Path) -> Path:
-    """examples/offline without target/, plus the two stand-in binaries the Dockerfiles COPY."""
-    shutil.copytree(OFFLINE, dst, ignore=lambda d, names: ["target"] if Path(d) == OFFLINE else [])
+    """examples/offline without target/ (symlinks kept: the kubo double's busybox applets), plus the host-built
+    binaries the Dockerfiles COPY."""
+    shutil.copytree(OFFLINE, dst, symlinks=True, ignore=lambda d, names: ["target"] if Path(d) == OFFLINE else [])
     (dst / TRIPLE).mkdir(parents=True)
-    for b in ("ipfs", "pinshare"):
+    for b in ("ipfs", "busybox", "pinshare"):
         shutil.copy2(OFFLINE / TRIPLE / b, dst / TRIPLE / b)
     return dst
 
@@ -161,7 +162,7 @@ def context_tar(ctx: Path, files: list[str]) -> bytes:
 
 
 APP_CONTEXT = ["app/Dockerfile", "app/rootfs", f"{TRIPLE}/pinshare", "app/VERSION"]
-KUBO_CONTEXT = ["kubo/Dockerfile", "kubo/rootfs", f"{TRIPLE}/ipfs"]
+KUBO_CONTEXT = ["kubo/Dockerfile", "kubo/rootfs", "kubo/owned", "kubo/versions", f"{TRIPLE}/busybox", f"{TRIPLE}/ipfs"]
 
 
 def engine_build(tag: str, dockerfile: str, tar: bytes) -> str:

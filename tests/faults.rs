@@ -287,7 +287,7 @@ fn a_taken_host_port_fails_before_anything_is_created() {
 }
 
 #[test]
-fn a_root_owned_bind_mounted_repo_is_repaired_before_ipfs_init() {
+fn a_root_owned_bind_mounted_repo_is_given_to_ipfs_by_the_images_entrypoint() {
     use std::os::unix::fs::MetadataExt;
     let p = Project::offline("bindrepo");
     let repo = p.dir.path().join("repo");
@@ -298,7 +298,7 @@ fn a_root_owned_bind_mounted_repo_is_repaired_before_ipfs_init() {
     if owner != 1000 {
         assert!(
             out.contains(&format!(
-                "/data/ipfs was owned by uid {owner}; repaired ownership of 1 path(s) to 1000:100 before `ipfs init`"
+                "/data/ipfs belongs to uid {owner} and is not writable by 1000:100: the image's entrypoint gives it to ipfs (chown -R)"
             )),
             "{out}"
         );

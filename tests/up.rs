@@ -148,77 +148,6 @@ fn a_changed_service_is_recreated_and_the_other_kept() {
 }
 
 #[test]
-fn a_root_owned_repo_config_is_repaired_instead_of_permission_denied() {
-    let p = Project::offline("rootowned");
-    // The seed's bug: a root-run init leaves /data/ipfs/config owned by root, mode 0600.
-    let vol = p.volume("ipfs-data");
-    p.run_ok(&["up", "--detach", "ipfs"]);
-    p.run_ok(&["down"]);
-    docker_ok(&["volume", "rm", &vol]);
-    docker_ok(&[
-        "volume",
-        "create",
-        "--label",
-        &format!("dev.pinshare.project={}", p.name),
-        &vol,
-    ]);
-    docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        "pinshare-offline/kubo:dev",
-        "init",
-    ]);
-    let owner = docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        "--entrypoint",
-        "/usr/local/bin/ipfs",
-        "pinshare-offline/kubo:dev",
-        "config",
-        "Identity.PeerID",
-    ]);
-    assert!(!owner.is_empty());
-    // Without the repair the stand-in reproduces the seed's error exactly.
-    let broken = docker(&[
-        "run",
-        "--rm",
-        "--user",
-        "1000:100",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        "pinshare-offline/kubo:dev",
-        "daemon",
-    ]);
-    assert!(
-        String::from_utf8_lossy(&broken.stderr)
-            .contains("open /data/ipfs/config: permission denied"),
-        "{broken:?}"
-    );
-
-    let out = p.run_ok(&["up", "--detach"]);
-    assert!(
-        out.contains("was owned by uid 0; repaired ownership"),
-        "{out}"
-    );
-    assert_eq!(
-        http("GET", p.app_port, "/health", &[], b"")
-            .expect("app")
-            .status,
-        200
-    );
-    let logs = p.run_ok(&["logs", "ipfs"]);
-    assert!(!logs.contains("permission denied"), "{logs}");
-}
-
-#[test]
 fn logs_of_one_service_show_only_its_lines_and_unknown_names_list_the_known_ones() {
     let p = Project::offline("logs");
     p.run_ok(&["up", "--detach"]);
@@ -587,7 +516,9 @@ fn a_new_cors_origin_recreates_kubo_only_and_is_allowed() {
     std::fs::write(&p.spec, text).expect("write");
     let out = p.run_ok(&["up", "--detach"]);
     assert!(
-        out.contains("kubo config written: API.HTTPHeaders.Access-Control-Allow-Origin\n"),
+        out.contains(
+            "pinshare-dev-kubo-config.sh writes API.HTTPHeaders.Access-Control-Allow-Origin\n"
+        ),
         "only the changed key is written: {out}"
     );
     assert_ne!(p.inspect("ipfs", "{{.Id}}"), ipfs);
