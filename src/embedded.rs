@@ -93,10 +93,15 @@ pub fn write_into(dir: &Path, force: bool) -> Result<Vec<Done>, String> {
     }
     if !ours_existing.is_empty() && !force {
         return Err(format!(
-            "{} already in {} (written by pinshare-dev init); nothing was written (use --force to overwrite {})",
+            "{} already in {}: nothing was written (use --force to overwrite {}; --force never replaces a \
+             Dockerfile that pinshare-dev did not write)",
             ours_existing.join(", "),
             dir.display(),
-            if ours_existing.len() == 1 { "it" } else { "them" }
+            if ours_existing.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
 
@@ -205,8 +210,14 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o640, "a rename keeps the mode too");
         assert_eq!(read(&d.path().join("Dockerfile")), DOCKERFILE.as_bytes());
-        assert_eq!(read(&d.path().join(".dockerignore")), DOCKERIGNORE.as_bytes());
-        assert_eq!(read(&d.path().join("pinshare.toml")), PINSHARE_TOML.as_bytes());
+        assert_eq!(
+            read(&d.path().join(".dockerignore")),
+            DOCKERIGNORE.as_bytes()
+        );
+        assert_eq!(
+            read(&d.path().join("pinshare.toml")),
+            PINSHARE_TOML.as_bytes()
+        );
     }
 
     #[test]
@@ -223,8 +234,14 @@ mod tests {
         );
         assert_eq!(read(&d.path().join("pinshare.toml")), b"# mine\n");
         let done = write_into(d.path(), true).expect("forced");
-        assert!(done.iter().all(|x| matches!(x, Done::Overwrote(_))), "{done:?}");
-        assert_eq!(read(&d.path().join("pinshare.toml")), PINSHARE_TOML.as_bytes());
+        assert!(
+            done.iter().all(|x| matches!(x, Done::Overwrote(_))),
+            "{done:?}"
+        );
+        assert_eq!(
+            read(&d.path().join("pinshare.toml")),
+            PINSHARE_TOML.as_bytes()
+        );
         assert!(!d.path().join("Dockerfile-legacy").exists());
     }
 
@@ -274,7 +291,9 @@ mod tests {
         }
         let has = |s: &str| code.iter().any(|l| l.contains(s));
         // The CLI copied from the kubo image, with the api file it needs.
-        assert!(has("copy --from=kubo /usr/local/bin/ipfs /usr/local/bin/ipfs"));
+        assert!(has(
+            "copy --from=kubo /usr/local/bin/ipfs /usr/local/bin/ipfs"
+        ));
         assert!(has("echo /dns4/ipfs/tcp/5001 > /opt/pinshare/ipfs/api"));
         assert!(has("ipfs_path=/opt/pinshare/ipfs"));
         // cgo for go-sqlite3; the working directory on the data volume; libp2p over udp too.
@@ -319,7 +338,13 @@ mod tests {
         let mut names: Vec<String> = tar::Archive::new(&c.tar[..])
             .entries()
             .expect("tar")
-            .map(|e| e.expect("entry").path().expect("path").display().to_string())
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
             .filter(|n| !n.ends_with('/'))
             .collect();
         names.sort();

@@ -40,7 +40,9 @@ fn init_in_a_pinshare_checkout_keeps_its_dockerfile_as_dockerfile_legacy_and_say
     assert!(lines[0].contains("Dockerfile-legacy (unchanged"), "{out}");
     for f in ["pinshare.toml", "Dockerfile", ".dockerignore"] {
         assert!(
-            lines.iter().any(|l| l.starts_with("wrote ") && l.ends_with(f)),
+            lines
+                .iter()
+                .any(|l| l.starts_with("wrote ") && l.ends_with(f)),
             "{f}: {out}"
         );
     }
