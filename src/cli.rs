@@ -67,9 +67,11 @@ pub enum Command {
     },
     /// Validate the spec only; never touches Docker.
     Check,
-    /// Write the embedded pinshare.toml and Dockerfile into the current directory.
+    /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
+    /// checkout). A Dockerfile that pinshare-dev did not write is kept, unchanged, as Dockerfile-legacy.
     Init {
-        /// Overwrite existing files.
+        /// Overwrite init's own files (pinshare.toml, .dockerignore, a Dockerfile init wrote); never another
+        /// Dockerfile.
         #[arg(long)]
         force: bool,
     },
@@ -179,9 +181,9 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Init { force } => {
             let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
-            let written = crate::embedded::write_into(&cwd, force).map_err(Error::Usage)?;
-            for p in written {
-                println!("wrote {}", p.display());
+            let done = crate::embedded::write_into(&cwd, force).map_err(Error::Usage)?;
+            for d in done {
+                println!("{d}");
             }
             println!("next: pinshare-dev up");
             Ok(EXIT_OK)

@@ -136,13 +136,13 @@ fn a_new_cors_origin_changes_only_that_config_value() {
 #[test]
 fn a_new_memory_limit_changes_only_that_limit() {
     let (k_before, c_before) = both(&shipped());
-    let edited = shipped().replace("memory_limit = \"1Gi\"", "memory_limit = \"1536Mi\"");
+    let edited = shipped().replace("memory_limit = \"3Gi\"", "memory_limit = \"1536Mi\"");
     let (k_after, c_after) = both(&edited);
     assert_eq!(
         changes(&k_before, &k_after),
         vec![change(
             "spec.template.spec.containers.resources.limits.memory",
-            "memory: 1Gi",
+            "memory: 3Gi",
             "memory: 1536Mi"
         )]
     );
@@ -150,7 +150,7 @@ fn a_new_memory_limit_changes_only_that_limit() {
         changes(&c_before, &c_after),
         vec![change(
             "services.pinshare.mem_limit",
-            "mem_limit: 1g",
+            "mem_limit: 3g",
             "mem_limit: 1536m"
         )]
     );
@@ -193,15 +193,15 @@ fn a_new_probe_timeout_changes_the_probe_and_the_startup_probe_made_from_it() {
 fn a_new_liveness_period_changes_only_that_probe() {
     let (k_before, _) = both(&shipped());
     let edited = shipped().replace(
-        "liveness = { http = { port = 9090, path = \"/health\" }, period = \"10s\" }",
-        "liveness = { http = { port = 9090, path = \"/health\" }, period = \"15s\" }",
+        "liveness = { http = { port = 9090, path = \"/health\" }, period = \"30s\"",
+        "liveness = { http = { port = 9090, path = \"/health\" }, period = \"15s\"",
     );
     let (k_after, _) = both(&edited);
     assert_eq!(
         changes(&k_before, &k_after),
         vec![change(
             "spec.template.spec.containers.livenessProbe.periodSeconds",
-            "periodSeconds: 10",
+            "periodSeconds: 30",
             "periodSeconds: 15"
         )]
     );
@@ -353,8 +353,9 @@ fn kubo_is_a_native_sidecar_by_default_and_a_second_container_with_classic() {
     assert!(pod.containers.iter().all(|c| c.restart_policy.is_none()));
 }
 
+/// Service name and port, once per port number (50001 is published over tcp and udp).
 fn service_ports(spec: &Spec) -> Vec<(String, i32)> {
-    objects(spec, &native())
+    let mut ports: Vec<(String, i32)> = objects(spec, &native())
         .services
         .iter()
         .flat_map(|s| {
@@ -367,7 +368,9 @@ fn service_ports(spec: &Spec) -> Vec<(String, i32)> {
                 .flatten()
                 .map(move |p| (name.clone(), p.port))
         })
-        .collect()
+        .collect();
+    ports.dedup();
+    ports
 }
 
 #[test]
@@ -444,6 +447,7 @@ fn storage_sizes_come_from_the_spec() {
         sizes,
         [
             ("pinshare-backend-data".to_string(), "10Gi".to_string()),
+            ("pinshare-clamav-db".to_string(), "10Gi".to_string()),
             ("pinshare-ipfs-data".to_string(), "50Gi".to_string())
         ]
     );

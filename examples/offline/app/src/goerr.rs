@@ -1,0 +1,30 @@
+//! Error text the way Go prints it (`*os.PathError`, syscall errno strings), so the double's messages read
+//! like PinShare's.
+
+use std::path::Path;
+
+/// Go's errno text: lower case, no "(os error N)".
+pub fn reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => "no such file or directory".into(),
+        K::PermissionDenied => "permission denied".into(),
+        K::AlreadyExists => "file exists".into(),
+        K::AddrInUse => "address already in use".into(),
+        K::ConnectionRefused => "connection refused".into(),
+        K::TimedOut => "i/o timeout".into(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// `open identity.key: permission denied`.
+pub fn path_error(op: &str, path: &Path, e: &std::io::Error) -> String {
+    format!("{op} {}: {}", path.display(), reason(e))
+}
