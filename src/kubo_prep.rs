@@ -180,7 +180,8 @@ pub async fn prepare(
                 )));
             };
             let owner = entry.header.uid().unwrap_or(0);
-            let mode = entry.header.mode().unwrap_or(0);
+            // Permission bits only (a tar header may carry the file type too).
+            let mode = entry.header.mode().unwrap_or(0) & 0o7777;
             if dir_writable && (owner != u64::from(k.uid) || mode & 0o400 == 0) {
                 let fixed = repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
                 printer.event(

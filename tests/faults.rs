@@ -338,8 +338,19 @@ fn fix_ownership_gives_a_bind_mount_to_the_service_user_and_is_off_by_default() 
             "\"./data:/opt/pinshare/data\"",
         )
     });
-    // Off by default: nothing is changed.
-    p.run_ok(&["up", "--detach"]);
+    // Off by default: nothing is changed, and the app cannot open its database in a directory it cannot
+    // write (PinShare internal/app/app.go: the sqlite open fails and it exits 1).
+    let off = p.run(&["up", "--detach"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&off.stdout),
+        String::from_utf8_lossy(&off.stderr)
+    );
+    assert_eq!(off.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("unable to open database file: permission denied"),
+        "{text}"
+    );
     assert_eq!(std::fs::metadata(&data).expect("stat").uid(), owner);
     p.run_ok(&["down"]);
 

@@ -230,13 +230,14 @@ fn sigint_to_foreground_up_stops_everything_and_exits_130() {
             .status,
         200
     );
-    poll("the app's request line", Duration::from_secs(10), || {
+    // The app's own start line reached the prefixed log (PinShare logs no line per request).
+    poll("the app's start line", Duration::from_secs(10), || {
         while let Ok(l) = rx.try_recv() {
             lines.push(l);
         }
         lines
             .iter()
-            .any(|l| l.starts_with("pinshare |") && l.contains("/health"))
+            .any(|l| l.starts_with("pinshare |") && l.contains("Starting API server on"))
             .then_some(())
     });
     let pid = child.id().to_string();

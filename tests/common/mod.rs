@@ -222,7 +222,8 @@ impl Project {
             .replace("\"8080:8080\"", &format!("\"{gateway}:8080\""))
             .replace("\"4001:4001\"", &format!("\"{swarm}:4001\""))
             .replace("\"9090:9090\"", &format!("\"{app_port}:9090\""))
-            .replace("\"50001:50001\"", &format!("\"{p2p}:50001\""));
+            .replace("\"50001:50001\"", &format!("\"{p2p}:50001\""))
+            .replace("\"50001:50001/udp\"", &format!("\"{p2p}:50001/udp\""));
         let spec = dir.path().join("pinshare.toml");
         std::fs::write(&spec, text).unwrap();
         let p = Project {
