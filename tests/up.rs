@@ -449,11 +449,12 @@ fn a_failing_init_step_shows_its_output_and_the_service_never_starts() {
 #[test]
 fn a_failing_host_build_fails_the_service_with_its_output() {
     let p = Project::offline("hostfail");
-    let text = std::fs::read_to_string(&p.spec).expect("spec").replace(
-        "\"-p\", \"pinshare-standin\"]",
-        "\"-p\", \"no-such-package\"]",
-    );
-    std::fs::write(&p.spec, text).expect("write");
+    p.edit_spec(|s| {
+        s.replace(
+            "\"-p\", \"pinshare-standin\"",
+            "\"-p\", \"no-such-package\"",
+        )
+    });
     let out = p.run(&["up", "--detach"]);
     let all = format!(
         "{}{}",
