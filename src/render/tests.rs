@@ -700,10 +700,15 @@ fn an_allowed_host_mount_stays_out_of_k8s_and_is_kept_in_compose_with_a_comment(
     let mut text = shipped();
     let at = text.find("[services.pinshare]\n").unwrap() + "[services.pinshare]\n".len();
     text.insert_str(at, "allow_host_mounts = [\"/etc\"]\n");
+    let before = text.clone();
     let text = text.replacen(
-        "volumes = [\"backend-data:/opt/pinshare/data\"]",
-        "volumes = [\"backend-data:/opt/pinshare/data\", \"/etc:/host/etc:ro\"]",
+        "volumes = [\"backend-data:/opt/pinshare/data\",",
+        "volumes = [\"/etc:/host/etc:ro\", \"backend-data:/opt/pinshare/data\",",
         1,
+    );
+    assert_ne!(
+        text, before,
+        "the shipped spec's app volumes line changed: update this edit"
     );
     let spec = parse(&text);
     assert_eq!(spec.services["pinshare"].host_mounts.len(), 1);
