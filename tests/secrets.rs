@@ -35,7 +35,8 @@ fn secret_values_are_redacted_in_every_output_but_reach_the_container() {
     );
     let text = up.text();
     assert!(
-        text.contains("(IPFS_API=[redacted])"),
+        // PinShare internal/app/app.go logs the API it uses at start: `[INFO] Using external IPFS API: …`.
+        text.contains("Using external IPFS API: [redacted]"),
         "the app's own line is redacted: {text}"
     );
     for (what, out) in [
