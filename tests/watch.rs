@@ -343,3 +343,22 @@ fn a_live_update_restart_in_place_is_not_taken_for_a_crash() {
     assert!(!text.contains("not restarted"), "not a crash: {text}");
     assert_eq!(up.interrupt(), Some(130));
 }
+
+#[test]
+fn rebuild_with_nothing_running_says_the_project_is_not_up_and_leaves_no_container() {
+    let p = Project::offline_copy("rebuild-not-up");
+    let out = p.run(&["rebuild", "pinshare"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("project {} is not up", p.name)) && err.contains(" up"),
+        "{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+    assert_eq!(p.labelled_containers(), Vec::<String>::new(), "no orphan");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("building"),
+        "nothing is built for nothing: {stdout}"
+    );
+}
