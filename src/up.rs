@@ -636,6 +636,10 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // lock is released cleanly).
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
+    // `down` in another terminal sends SIGTERM: stop as on Ctrl-C rather than die and leave the containers
+    // running, or keep watching a project that `down` removed under us.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
     let engine = Engine::connect().await?;
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
     crate::doctor::preflight(&engine, &spec, &selected).await?;
@@ -651,17 +655,31 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
     // swallowed between the two.
     let kill = CancellationToken::new();
+    let terminated = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let interrupted = {
-        let (cancel, kill) = (cancel.clone(), kill.clone());
+        let (cancel, kill, terminated) = (cancel.clone(), kill.clone(), Arc::clone(&terminated));
         tokio::spawn(async move {
-            if sigint.recv().await.is_some() {
-                cancel.cancel();
+            tokio::select! {
+                Some(()) = sigint.recv() => {}
+                Some(()) = sigterm.recv() => {
+                    terminated.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                else => return,
             }
-            if sigint.recv().await.is_some() {
-                kill.cancel();
+            cancel.cancel();
+            tokio::select! {
+                Some(()) = sigint.recv() => {}
+                Some(()) = sigterm.recv() => {}
+                else => return,
             }
+            kill.cancel();
         })
     };
+    // Why the run ends, for its last lines and its exit code: a SIGTERM is a request to stop (0), Ctrl-C 130.
+    let by_sigterm = || terminated.load(std::sync::atomic::Ordering::SeqCst);
+    const TERM_WHY: &str =
+        "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it)";
+    let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };
 
     // Foreground: follow every selected service from the start, across replacements.
     let followers = CancellationToken::new();
@@ -687,16 +705,21 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
 
     let code = match result {
         None => {
+            let why = if by_sigterm() {
+                format!("{TERM_WHY} during start-up")
+            } else {
+                "interrupted during start-up".to_string()
+            };
             printer.event(
                 TOOL,
-                "interrupted during start-up; removing the project's containers (volumes are kept)",
+                &format!("{why}; removing the project's containers (volumes are kept)"),
             );
             // Creates that were in flight when start-up was dropped finish first, and no task that is still
             // winding down can create anything after, so the look below sees everything.
             engine.stop_creating().await;
             remove_project_containers(&engine, &spec, &printer, false).await?;
             remove_network(&engine, &spec).await;
-            EXIT_INTERRUPTED
+            stopped_code(by_sigterm())
         }
         Some(Err(e)) => {
             followers.cancel();
@@ -734,7 +757,11 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 followers: followers.clone(),
             })
             .await;
-            printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
+            if by_sigterm() {
+                printer.event(TOOL, &format!("{TERM_WHY}; stopping"));
+            } else {
+                printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
+            }
             tokio::select! {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
@@ -751,8 +778,15 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 }
             }
             followers.cancel();
-            printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
-            EXIT_INTERRUPTED
+            if by_sigterm() {
+                printer.event(
+                    TOOL,
+                    "stopped: containers and network removed at the request of SIGTERM; volumes kept",
+                );
+            } else {
+                printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
+            }
+            stopped_code(by_sigterm())
         }
     };
     interrupted.abort();

@@ -606,3 +606,37 @@ fn a_new_cors_origin_recreates_kubo_only_and_is_allowed() {
         Some("http://localhost:4000")
     );
 }
+
+#[test]
+fn down_from_another_terminal_stops_the_foreground_up_which_says_why_and_exits_0() {
+    let p = Project::offline_copy("down-stops-up");
+    let mut up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, Duration::from_secs(180));
+    let down = p.run_ok(&["down"]);
+    assert!(
+        down.contains(&format!(
+            "a foreground `up` (pid {}) runs project",
+            up.child.id()
+        )),
+        "{down}"
+    );
+    let status = poll("the foreground up to exit", Duration::from_secs(60), || {
+        up.child.try_wait().expect("try_wait")
+    });
+    let text = up.text();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("asked to stop by SIGTERM"), "{text}");
+    assert!(text.contains("pinshare-dev » stopped"), "{text}");
+    assert!(!text.contains("not found"), "{text}");
+    assert!(
+        p.labelled_containers().is_empty(),
+        "{:?}",
+        p.labelled_containers()
+    );
+    assert!(
+        !docker(&["network", "inspect", &format!("{}_net", p.name)])
+            .status
+            .success(),
+        "the network is removed"
+    );
+}
