@@ -192,8 +192,8 @@ pub fn holders(list: Vec<ContainerSummary>) -> Vec<Holder> {
 pub enum Bind {
     /// Bound and released: nobody holds it.
     Free,
-    /// Someone holds it.
-    InUse,
+    /// Someone holds it: the program, when /proc tells (`python3 (pid 30122)`).
+    InUse(Option<String>),
     /// The address is not one of this machine's.
     NotLocal(String),
     /// Could not tell (e.g. a port below 1024 without privileges, or a remote engine).
@@ -209,7 +209,9 @@ pub fn probe_bind(m: &PortMapping) -> Bind {
     };
     match bound {
         Ok(()) => Bind::Free,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Bind::InUse,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Bind::InUse(crate::port_owner::owner(m))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Bind::NotLocal(e.to_string()),
         Err(e) => Bind::Unknown(e.to_string()),
     }
@@ -244,8 +246,8 @@ pub enum Verdict {
         /// Container name.
         container: String,
     },
-    /// A program outside Docker.
-    Program,
+    /// A program outside Docker: its name and pid, when they can be known.
+    Program(Option<String>),
     /// The host address is not this machine's.
     NotLocal(String),
     /// Could not tell.
@@ -306,7 +308,7 @@ pub fn check_ports(
                 }
                 None => match bind(m) {
                     Bind::Free => Verdict::Free,
-                    Bind::InUse => Verdict::Program,
+                    Bind::InUse(owner) => Verdict::Program(owner),
                     Bind::NotLocal(e) => Verdict::NotLocal(e),
                     Bind::Unknown(e) => Verdict::Unchecked(e),
                 },
@@ -378,12 +380,18 @@ impl PortCheck {
                 format!("{at}: held by a foreign container {container}"),
             )
             .fix(format!("docker stop {container}, {change}")),
-            Verdict::Program => Finding::new(
+            Verdict::Program(None) => Finding::new(
                 Status::Fail,
                 "port",
                 format!("{at}: in use by another program (try: {})", self.ss()),
             )
             .fix(format!("stop that program, {change}")),
+            Verdict::Program(Some(owner)) => Finding::new(
+                Status::Fail,
+                "port",
+                format!("{at}: in use by {owner}"),
+            )
+            .fix(format!("stop {owner}, {change}")),
             Verdict::NotLocal(e) => Finding::new(
                 Status::Fail,
                 "port",
@@ -407,10 +415,13 @@ impl PortCheck {
         let change = format!("change the port in {spec_file}");
         Some(match &self.verdict {
             Verdict::Free | Verdict::Ours { .. } | Verdict::Unchecked(_) => return None,
-            Verdict::Program => format!(
+            Verdict::Program(None) => format!(
                 "{port} is already in use by another program; free it or {change} ({} shows who holds it)",
                 self.ss()
             ),
+            Verdict::Program(Some(owner)) => {
+                format!("{port} is already in use by {owner}; stop it or {change}")
+            }
             Verdict::Foreign { container } => format!(
                 "{port} is already in use by container {container}, which pinshare-dev did not create; stop it (docker stop {container}) or {change}"
             ),
@@ -1192,7 +1203,7 @@ mod tests {
     #[test]
     fn a_busy_port_without_a_container_is_another_program() {
         let ports = vec![("ipfs".to_string(), tcp([127, 0, 0, 1], 5001))];
-        let checks = check_ports("pinshare", &ports, &[], |_| Bind::InUse);
+        let checks = check_ports("pinshare", &ports, &[], |_| Bind::InUse(None));
         assert!(checks[0].blocks_up());
         assert_eq!(
             checks[0].error_message("pinshare.toml").as_deref(),
@@ -1205,6 +1216,30 @@ mod tests {
         assert_eq!(
             f.text,
             "127.0.0.1:5001 (ipfs): in use by another program (try: ss -ltnp 'sport = :5001')"
+        );
+    }
+
+    #[test]
+    fn a_busy_port_whose_program_is_known_names_it_instead_of_suggesting_ss() {
+        let ports = vec![("ipfs".to_string(), tcp([127, 0, 0, 1], 5001))];
+        let checks = check_ports("pinshare", &ports, &[], |_| {
+            Bind::InUse(Some("python3 (pid 30122)".into()))
+        });
+        assert!(checks[0].blocks_up());
+        assert_eq!(
+            checks[0].error_message("pinshare.toml").as_deref(),
+            Some(
+                "port 127.0.0.1:5001 of service ipfs is already in use by python3 (pid 30122); stop it or change the port in pinshare.toml"
+            )
+        );
+        let f = checks[0].finding("pinshare.toml");
+        assert_eq!(
+            f.text,
+            "127.0.0.1:5001 (ipfs): in use by python3 (pid 30122)"
+        );
+        assert_eq!(
+            f.fix,
+            vec!["stop python3 (pid 30122), or change the port in pinshare.toml".to_string()]
         );
     }
 
@@ -1262,7 +1297,7 @@ mod tests {
     fn udp_ports_are_written_with_their_protocol() {
         let mut m = tcp([127, 0, 0, 1], 4001);
         m.protocol = Protocol::Udp;
-        let c = check_ports("p", &[("ipfs".into(), m)], &[], |_| Bind::InUse);
+        let c = check_ports("p", &[("ipfs".into(), m)], &[], |_| Bind::InUse(None));
         assert!(c[0].finding("f").text.starts_with(
             "127.0.0.1:4001/udp (ipfs): in use by another program (try: ss -lunp 'sport = :4001')"
         ));
@@ -1273,13 +1308,21 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
         let m = tcp([127, 0, 0, 1], port);
-        assert_eq!(probe_bind(&m), Bind::InUse);
+        // This process holds it, and may read its own descriptors: the owner is named.
+        let me = format!(
+            "{} (pid {})",
+            std::fs::read_to_string("/proc/self/comm")
+                .expect("comm")
+                .trim(),
+            std::process::id()
+        );
+        assert_eq!(probe_bind(&m), Bind::InUse(Some(me.clone())));
         drop(l);
         assert_eq!(probe_bind(&m), Bind::Free);
         let u = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let mut m = tcp([127, 0, 0, 1], u.local_addr().expect("addr").port());
         m.protocol = Protocol::Udp;
-        assert_eq!(probe_bind(&m), Bind::InUse);
+        assert_eq!(probe_bind(&m), Bind::InUse(Some(me)));
     }
 
     #[test]
