@@ -553,28 +553,39 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             started = Instant::now();
         }
     }
-    let since_start = Instant::now();
     wait_ready(&sh.engine, spec, svc)
         .await
         .map_err(|e| fail(e, true))?;
     if svc.readiness.is_some() {
-        let after = if decision == Decision::Keep {
-            since_start
-        } else {
-            started
-        };
         sh.printer.event(
             &name,
-            &format!(
-                "ready in {} ms after start ({} ms since up began)",
-                after.elapsed().as_millis(),
-                sh.started_at.elapsed().as_millis()
+            &ready_line(
+                decision == Decision::Keep,
+                started.elapsed(),
+                sh.started_at.elapsed(),
             ),
         );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
     }
     Ok(())
+}
+
+/// The line saying a service passed its readiness probe. A kept container started long before this `up`: a
+/// time "after start" would be the probe's, so it is not given.
+fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
+    if kept {
+        format!(
+            "already running, ready ({} ms since up began)",
+            since_up.as_millis()
+        )
+    } else {
+        format!(
+            "ready in {} ms after start ({} ms since up began)",
+            after_start.as_millis(),
+            since_up.as_millis()
+        )
+    }
 }
 
 /// Stops (gracefully, reverse dependency order) and removes every container of the project.

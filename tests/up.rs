@@ -112,6 +112,14 @@ fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     );
     let again = p.run_ok(&["up", "--detach"]);
     assert!(again.contains("kept"), "{again}");
+    // A kept container started long ago: no "ready in 1 ms after start".
+    for svc in ["ipfs     »", "pinshare »"] {
+        assert!(
+            again.contains(&format!("{svc} already running, ready (")),
+            "{again}"
+        );
+    }
+    assert!(!again.contains("after start"), "{again}");
     assert_eq!(
         (
             p.inspect("ipfs", "{{.Id}}"),
