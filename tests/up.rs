@@ -648,3 +648,49 @@ fn down_from_another_terminal_stops_the_foreground_up_which_says_why_and_exits_0
         "the network is removed"
     );
 }
+
+/// The engine timestamp of a `-t` line (`svc | TS text`) as a sortable key (the engine trims trailing zeros).
+fn ts_key(line: &str) -> (String, u32) {
+    let ts = line
+        .split_once(" | ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    (
+        whole.to_string(),
+        format!("{frac:0<9}").parse().unwrap_or(0),
+    )
+}
+
+#[test]
+fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
+    let p = Project::offline_copy("follow-order");
+    p.run_ok(&["up", "--detach"]);
+    // Requests to both, alternating, so the two services' last lines interleave in time.
+    for _ in 0..6 {
+        let _ = http("POST", p.kubo_api, "/api/v0/id", &[], b"");
+        let _ = http("GET", p.app_port, "/health", &[], b"");
+    }
+    let plain = p.run_ok(&["logs", "-t", "--tail", "4", "ipfs", "pinshare"]);
+    let follow = p.spawn(&["logs", "-f", "-t", "--tail", "4", "ipfs", "pinshare"]);
+    follow.wait_for(" | ", 8, Duration::from_secs(30));
+    let lines: Vec<String> = follow
+        .text()
+        .lines()
+        .filter(|l| l.contains(" | "))
+        .take(8)
+        .map(str::to_string)
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| ts_key(l));
+    assert_eq!(lines, sorted, "out of time order; without -f:\n{plain}");
+    assert!(lines.iter().any(|l| l.starts_with("ipfs ")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("pinshare ")),
+        "{lines:#?}"
+    );
+    // The same lines as without -f: nothing lost, nothing twice.
+    let plain: Vec<&str> = plain.lines().filter(|l| l.contains(" | ")).collect();
+    assert_eq!(lines, plain);
+}
