@@ -174,11 +174,26 @@ async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer)
     Ok(())
 }
 
+/// One lock per host-build directory: two builds in one directory (two packages of one cargo workspace, one
+/// Go module) run one after the other instead of side by side, where they would only wait for each other's
+/// locks (`Blocking waiting for file lock on package cache`) and compete for the same cores.
+fn host_build_lock(workdir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut locks = LOCKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(workdir.to_path_buf()).or_default())
+}
+
 /// Runs a host-side build command, streaming its output.
 async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
     let Some(hc) = &b.host_command else {
         return Ok(());
     };
+    let lock = host_build_lock(&hc.workdir);
+    let _turn = lock.lock().await;
     let start = Instant::now();
     printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
     let mut child = tokio::process::Command::new(&hc.argv[0])
@@ -232,6 +247,62 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
         &format!("host build done in {} ms", start.elapsed().as_millis()),
     );
     Ok(())
+}
+
+/// Packs the service's build context (blocking work, off the runtime).
+async fn pack_context(svc: &Service, b: &Build) -> Result<context::Context> {
+    let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
+    let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
+    tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
+        .await
+        .map_err(|e| Error::Runtime(e.to_string()))?
+        .map_err(|e| {
+            Error::Runtime(format!(
+                "{}: reading build context {}: {e}",
+                svc.name,
+                b.context.display()
+            ))
+        })
+}
+
+/// The hash of what a host build reads: its command, environment and directory, and every file under the
+/// service's watch paths that a change of would trigger a rebuild (`.gitignore`d files, `.git/` and editor
+/// files left out, as the watcher does). Unchanged, the build's output is too.
+fn host_inputs_hash(hc: &crate::spec::HostCommand, paths: &[std::path::PathBuf]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        format!("{:?}", hc.argv),
+        format!("{:?}", hc.env),
+        hc.workdir.display().to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    for root in paths {
+        let mut files: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .git_ignore(true)
+            .require_git(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build()
+            .flatten()
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .map(ignore::DirEntry::into_path)
+            .collect();
+        files.sort();
+        h.update(root.display().to_string().as_bytes());
+        h.update(b"\0");
+        for f in files {
+            h.update(f.display().to_string().as_bytes());
+            h.update(b"\0");
+            match std::fs::read(&f) {
+                Ok(data) => h.update(&data),
+                Err(e) => h.update(e.to_string().as_bytes()),
+            };
+            h.update(b"\0");
+        }
+    }
+    h.finalize().to_hex()[..32].to_string()
 }
 
 /// A service's image, ready locally.
@@ -293,36 +364,53 @@ pub async fn resolve_image(
                 })
         }
         ImageSource::Build(b) => {
-            host_build(&svc.name, b, printer).await?;
-            let start = Instant::now();
-            let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
-            let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
-            let ctx = tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
-                .await
-                .map_err(|e| Error::Runtime(e.to_string()))?
-                .map_err(|e| {
-                    Error::Runtime(format!(
-                        "{}: reading build context {}: {e}",
-                        svc.name,
-                        b.context.display()
-                    ))
-                })?;
-            // The running container remembers the context it was built from: an unchanged context whose
-            // image is still the tag's skips the build (no Docker call beyond two inspections).
-            if let Some(c) = engine.inspect_container(container).await?
-                && c.config
+            let mut start = Instant::now();
+            // The running container remembers what its image was made from: the context's hash and, with a host
+            // build, the hash of that build's inputs (its command and the service's watched files). When both
+            // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
+            let built_from = match engine.inspect_container(container).await? {
+                Some(c) => match engine.inspect_image(&b.tag).await? {
+                    Some(img) if img.id.is_some() && img.id == c.image => c
+                        .config
+                        .and_then(|c| c.labels)
+                        .and_then(|mut l| l.remove(labels::CONTEXT_HASH))
+                        .map(|h| (h, img.id.unwrap_or_default())),
+                    _ => None,
+                },
+                None => None,
+            };
+            let inputs = match &b.host_command {
+                Some(hc) => {
+                    let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
+                    Some(
+                        tokio::task::spawn_blocking(move || host_inputs_hash(&hc, &paths))
+                            .await
+                            .map_err(|e| Error::Runtime(e.to_string()))?,
+                    )
+                }
+                None => None,
+            };
+            let made_from = |ctx: &str| match &inputs {
+                Some(i) => format!("{ctx}+{i}"),
+                None => ctx.to_string(),
+            };
+            let mut ctx = pack_context(svc, b).await?;
+            let up_to_date = |ctx: &context::Context| {
+                built_from
                     .as_ref()
-                    .and_then(|c| c.labels.as_ref())
-                    .and_then(|l| l.get(labels::CONTEXT_HASH))
-                    == Some(&ctx.hash)
-                && let Some(img) = engine.inspect_image(&b.tag).await?
-                && img.id.is_some()
-                && img.id == c.image
-            {
+                    .filter(|(h, _)| *h == made_from(&ctx.hash))
+                    .map(|(_, id)| id.clone())
+            };
+            if b.host_command.is_some() && up_to_date(&ctx).is_none() {
+                host_build(&svc.name, b, printer).await?;
+                start = Instant::now();
+                ctx = pack_context(svc, b).await?;
+            }
+            if let Some(id) = up_to_date(&ctx) {
                 printer.event(&svc.name, &format!("image {} up to date", b.tag));
                 return Ok(Resolved {
-                    id: img.id.unwrap_or_default(),
-                    context_hash: Some(ctx.hash),
+                    id,
+                    context_hash: Some(made_from(&ctx.hash)),
                 });
             }
             printer.event(
@@ -354,7 +442,7 @@ pub async fn resolve_image(
             );
             Ok(Resolved {
                 id,
-                context_hash: Some(ctx.hash),
+                context_hash: Some(made_from(&ctx.hash)),
             })
         }
     }

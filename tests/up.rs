@@ -17,6 +17,21 @@ fn kubo_config(p: &Project, key: &str) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
 }
 
+/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
+/// would rightly make `up` build again).
+fn private_tags(p: &Project) {
+    p.edit_spec(|s| {
+        s.replace(
+            "pinshare-offline/kubo:dev",
+            &format!("pinshare-test/{}-kubo:dev", p.name),
+        )
+        .replace(
+            "pinshare-offline/app:dev",
+            &format!("pinshare-test/{}-app:dev", p.name),
+        )
+    });
+}
+
 #[test]
 fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name() {
     let p = Project::offline("two-containers");
@@ -96,7 +111,20 @@ fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name
 #[test]
 fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     let p = Project::offline("cors");
-    p.run_ok(&["up", "--detach"]);
+    private_tags(&p);
+    let first = p.run_ok(&["up", "--detach"]);
+    // The two host builds share one cargo workspace: one after the other, never waiting on each other's lock.
+    assert!(!first.contains("Blocking waiting for file lock"), "{first}");
+    let lines: Vec<&str> = first.lines().collect();
+    let starts: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains("» host build: cargo"))
+        .collect();
+    let done = lines.iter().position(|l| l.contains("» host build done"));
+    assert_eq!(starts.len(), 2, "{first}");
+    assert!(
+        done.is_some_and(|d| d < starts[1]),
+        "side by side:\n{first}"
+    );
     common::assert_cors(p.kubo_api);
     // The RPC API is POST-only, like Kubo's.
     assert_eq!(
@@ -112,6 +140,8 @@ fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     );
     let again = p.run_ok(&["up", "--detach"]);
     assert!(again.contains("kept"), "{again}");
+    // Nothing the host builds read changed: they do not run again.
+    assert!(!again.contains("host build"), "{again}");
     // A kept container started long ago: no "ready in 1 ms after start".
     for svc in ["ipfs     »", "pinshare »"] {
         assert!(

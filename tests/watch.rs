@@ -20,6 +20,21 @@ fn write(p: &Project, rel: &str, text: &str) {
     std::fs::write(p.ctx().join(rel), text).expect("write");
 }
 
+/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
+/// would rightly make `up` build again).
+fn private_tags(p: &Project) {
+    p.edit_spec(|s| {
+        s.replace(
+            "pinshare-offline/kubo:dev",
+            &format!("pinshare-test/{}-kubo:dev", p.name),
+        )
+        .replace(
+            "pinshare-offline/app:dev",
+            &format!("pinshare-test/{}-app:dev", p.name),
+        )
+    });
+}
+
 #[test]
 fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_the_swap() {
     let p = Project::offline_copy("rebuild");
@@ -361,4 +376,26 @@ fn rebuild_with_nothing_running_says_the_project_is_not_up_and_leaves_no_contain
         !stdout.contains("building"),
         "nothing is built for nothing: {stdout}"
     );
+}
+
+#[test]
+fn a_spec_edit_of_kubo_config_only_runs_no_host_build() {
+    let p = Project::offline("kuboconfig-only");
+    private_tags(&p);
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let builds = up.count("» host build: cargo");
+    p.edit_spec(|s| s.replace("\"http://localhost:3000\"]", "\"http://localhost:3001\"]"));
+    up.wait_for("ipfs     » configuration changed; recreating", 1, LONG);
+    // Its first "ready in … after start", then the reconcile's "ready".
+    up.wait_for("ipfs     » ready", 2, LONG);
+    assert_eq!(
+        up.count("» host build: cargo"),
+        builds,
+        "no input of a host build changed:\n{}",
+        up.text()
+    );
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app, "the app is kept");
+    assert_eq!(up.interrupt(), Some(130));
 }
