@@ -140,6 +140,8 @@ pub struct Holder {
     pub project: Option<String>,
     /// `dev.pinshare.service` label.
     pub service: Option<String>,
+    /// `dev.pinshare.spec-file` label: the spec its `up` ran from.
+    pub spec_file: Option<String>,
     /// Published host ports.
     pub ports: Vec<Published>,
 }
@@ -181,6 +183,7 @@ pub fn holders(list: Vec<ContainerSummary>) -> Vec<Holder> {
                     .unwrap_or_default(),
                 project: labels.get(labels::PROJECT).cloned(),
                 service: labels.get(labels::SERVICE).cloned(),
+                spec_file: labels.get(labels::SPEC_FILE).cloned(),
                 ports,
             })
         })
@@ -240,6 +243,8 @@ pub enum Verdict {
         container: String,
         /// Its project.
         project: String,
+        /// The spec that project's `up` ran from, when its containers say.
+        spec_file: Option<String>,
     },
     /// A container pinshare-dev did not create.
     Foreign {
@@ -302,6 +307,7 @@ pub fn check_ports(
                         (Some(p), _) => Verdict::OtherProject {
                             container,
                             project: p.clone(),
+                            spec_file: h.spec_file.clone(),
                         },
                         (None, _) => Verdict::Foreign { container },
                     }
@@ -366,13 +372,18 @@ impl PortCheck {
                 format!("{at}: held by our container {container} of service {service}"),
             )
             .fix(format!("pinshare-dev -f {spec_file} down, {change}")),
-            Verdict::OtherProject { container, project } => Finding::new(
+            Verdict::OtherProject {
+                container,
+                project,
+                spec_file,
+            } => Finding::new(
                 Status::Fail,
                 "port",
                 format!("{at}: held by container {container} (project {project})"),
             )
             .fix(format!(
-                "stop project {project} (pinshare-dev down in its directory, or docker stop {container}), {change}"
+                "stop project {project} ({}, or docker stop {container}), {change}",
+                down_command(spec_file.as_deref())
             )),
             Verdict::Foreign { container } => Finding::new(
                 Status::Fail,
@@ -386,12 +397,10 @@ impl PortCheck {
                 format!("{at}: in use by another program (try: {})", self.ss()),
             )
             .fix(format!("stop that program, {change}")),
-            Verdict::Program(Some(owner)) => Finding::new(
-                Status::Fail,
-                "port",
-                format!("{at}: in use by {owner}"),
-            )
-            .fix(format!("stop {owner}, {change}")),
+            Verdict::Program(Some(owner)) => {
+                Finding::new(Status::Fail, "port", format!("{at}: in use by {owner}"))
+                    .fix(format!("stop {owner}, {change}"))
+            }
             Verdict::NotLocal(e) => Finding::new(
                 Status::Fail,
                 "port",
@@ -425,8 +434,13 @@ impl PortCheck {
             Verdict::Foreign { container } => format!(
                 "{port} is already in use by container {container}, which pinshare-dev did not create; stop it (docker stop {container}) or {change}"
             ),
-            Verdict::OtherProject { container, project } => format!(
-                "{port} is already in use by container {container} of pinshare-dev project {project}; stop that project (pinshare-dev down in its directory, or docker stop {container}) or {change}"
+            Verdict::OtherProject {
+                container,
+                project,
+                spec_file,
+            } => format!(
+                "{port} is already in use by container {container} of pinshare-dev project {project}; stop that project ({}, or docker stop {container}) or {change}",
+                down_command(spec_file.as_deref())
             ),
             Verdict::OurOtherService { container, service } => format!(
                 "{port} is already in use by container {container} of service {service} of this project; run pinshare-dev down first, or {change}"
@@ -437,6 +451,19 @@ impl PortCheck {
             ),
         })
     }
+}
+
+/// The exact `down` of another project when its containers name their spec, else where to run it.
+fn down_command(spec_file: Option<&str>) -> String {
+    spec_file.map_or_else(
+        || "pinshare-dev down in its directory".to_string(),
+        |f| {
+            format!(
+                "`{}`",
+                crate::spec::command_for(std::path::Path::new(f), "down")
+            )
+        },
+    )
 }
 
 /// The published ports of the given services, in the given order.
@@ -1121,6 +1148,7 @@ mod tests {
             container: container.into(),
             project: project.map(str::to_string),
             service: service.map(str::to_string),
+            spec_file: None,
             ports: ports
                 .iter()
                 .map(|&(ip, port, protocol)| Published { ip, port, protocol })
@@ -1182,8 +1210,24 @@ mod tests {
             verdicts(&ports, &on(Some("other"), Some("ipfs")), Bind::Free),
             vec![Verdict::OtherProject {
                 container: "x".into(),
-                project: "other".into()
+                project: "other".into(),
+                spec_file: None,
             }]
+        );
+        // Its containers name the spec their `up` ran from: the exact command, not "in its directory".
+        let mut named = on(Some("other"), Some("ipfs"));
+        named[0].spec_file = Some("/home/u/other/dev.toml".into());
+        let c = check_ports("pinshare", &ports, &named, |_| Bind::Free);
+        assert_eq!(
+            c[0].finding("pinshare.toml").fix,
+            vec!["stop project other (`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x), or change the port in pinshare.toml".to_string()]
+        );
+        assert!(
+            c[0].error_message("pinshare.toml")
+                .is_some_and(|m| m
+                    .contains("(`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x)")),
+            "{:?}",
+            c[0].error_message("pinshare.toml")
         );
         assert_eq!(
             verdicts(&ports, &on(Some("pinshare"), Some("pinshare")), Bind::Free),

@@ -79,6 +79,9 @@ pub fn container_body(
     if let Some(c) = context_hash {
         container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
     }
+    if let Ok(file) = std::path::absolute(&spec.file) {
+        container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
+    }
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         bindings
@@ -478,6 +481,15 @@ pub async fn port_resolver(
             .copied()
             .or_else(|| ip.map(|ip| SocketAddr::new(ip, port)))
     })
+}
+
+/// `last line of C:`, `last 20 lines of C:`.
+pub fn last_lines_heading(n: usize, container: &str) -> String {
+    if n == 1 {
+        format!("last line of {container}:")
+    } else {
+        format!("last {n} lines of {container}:")
+    }
 }
 
 /// Last lines of a container's output, for error reports.
@@ -979,10 +991,7 @@ pub async fn bring_up(
         let container = spec.container_name(&first.service);
         let lines = last_lines(engine, &container, 20).await;
         if !lines.is_empty() {
-            printer.event(
-                &first.service,
-                &format!("last {} lines of {container}:", lines.len()),
-            );
+            printer.event(&first.service, &last_lines_heading(lines.len(), &container));
             for l in lines {
                 printer.log(&first.service, &l);
             }
@@ -993,4 +1002,15 @@ pub async fn bring_up(
     }
     printer.flush().await;
     Err(first.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_lines_heading;
+
+    #[test]
+    fn one_last_line_is_not_called_lines() {
+        assert_eq!(last_lines_heading(1, "p-ipfs"), "last line of p-ipfs:");
+        assert_eq!(last_lines_heading(20, "p-ipfs"), "last 20 lines of p-ipfs:");
+    }
 }

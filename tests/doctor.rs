@@ -208,3 +208,21 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
         case.labelled()
     );
 }
+
+#[test]
+fn a_port_held_by_another_project_names_the_exact_down_of_its_spec() {
+    let other = common::Project::offline_copy("holds-port");
+    other.run_ok(&["up", "--detach"]);
+    let case = Case::new("other-project", other.app_port);
+    let (o, text) = case.run(&["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "(`pinshare-dev -f {} down`, or docker stop {})",
+            other.spec.display(),
+            other.container("pinshare")
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("in its directory"), "{text}");
+}

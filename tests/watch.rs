@@ -284,8 +284,16 @@ fn spec_edits_reconcile_only_what_changed_and_broken_edits_change_nothing() {
     .expect("write");
     up.wait_for("unknown service `ipfss` in depends_on", 1, LONG);
     assert!(
-        up.text().contains("pinshare.toml:") && up.text().contains("the edit was not applied"),
+        up.text().contains("pinshare.toml:")
+            && up.text().contains(
+                "1 error in the spec; the edit was not applied, everything keeps running as it was"
+            ),
         "{}",
+        up.text()
+    );
+    assert!(
+        !up.text().contains("nothing was changed"),
+        "said twice: {}",
         up.text()
     );
     assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);

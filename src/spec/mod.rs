@@ -388,15 +388,7 @@ impl Spec {
         if self.file == Path::new("pinshare.toml") {
             return format!("pinshare-dev {args}");
         }
-        let file = self.file.to_string_lossy();
-        let plain = file
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c));
-        if plain {
-            format!("pinshare-dev -f {file} {args}")
-        } else {
-            format!("pinshare-dev -f '{}' {args}", file.replace('\'', r"'\''"))
-        }
+        command_for(&self.file, args)
     }
 
     /// The project network's name.
@@ -493,6 +485,19 @@ pub fn load(path: &Path) -> Result<Spec, LoadError> {
 /// Validates spec text; `path` names the file in errors and anchors relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     validate::validate(path, text)
+}
+
+/// `pinshare-dev -f FILE ARGS`, the file quoted for a POSIX shell when it needs to be.
+pub fn command_for(file: &Path, args: &str) -> String {
+    let file = file.to_string_lossy();
+    let plain = file
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c));
+    if plain {
+        format!("pinshare-dev -f {file} {args}")
+    } else {
+        format!("pinshare-dev -f '{}' {args}", file.replace('\'', r"'\''"))
+    }
 }
 
 /// JSON Schema of the file format, for editors.
