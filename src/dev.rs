@@ -173,12 +173,16 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     let new = match spec::load(&current.file) {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
-            for l in errors.render(false).lines() {
+            for l in errors.render_errors(false).lines() {
                 s.printer.event(TOOL, l);
             }
+            // One closing line: `check`'s "nothing was changed" followed by this one said it twice.
             s.printer.event(
                 TOOL,
-                "the edit was not applied; everything keeps running as it was",
+                &format!(
+                    "{}; the edit was not applied, everything keeps running as it was",
+                    errors.count()
+                ),
             );
             return None;
         }

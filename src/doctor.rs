@@ -140,6 +140,8 @@ pub struct Holder {
     pub project: Option<String>,
     /// `dev.pinshare.service` label.
     pub service: Option<String>,
+    /// `dev.pinshare.spec-file` label: the spec its `up` ran from.
+    pub spec_file: Option<String>,
     /// Published host ports.
     pub ports: Vec<Published>,
 }
@@ -181,6 +183,7 @@ pub fn holders(list: Vec<ContainerSummary>) -> Vec<Holder> {
                     .unwrap_or_default(),
                 project: labels.get(labels::PROJECT).cloned(),
                 service: labels.get(labels::SERVICE).cloned(),
+                spec_file: labels.get(labels::SPEC_FILE).cloned(),
                 ports,
             })
         })
@@ -192,8 +195,8 @@ pub fn holders(list: Vec<ContainerSummary>) -> Vec<Holder> {
 pub enum Bind {
     /// Bound and released: nobody holds it.
     Free,
-    /// Someone holds it.
-    InUse,
+    /// Someone holds it: the program, when /proc tells (`python3 (pid 30122)`).
+    InUse(Option<String>),
     /// The address is not one of this machine's.
     NotLocal(String),
     /// Could not tell (e.g. a port below 1024 without privileges, or a remote engine).
@@ -209,7 +212,9 @@ pub fn probe_bind(m: &PortMapping) -> Bind {
     };
     match bound {
         Ok(()) => Bind::Free,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Bind::InUse,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Bind::InUse(crate::port_owner::owner(m))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Bind::NotLocal(e.to_string()),
         Err(e) => Bind::Unknown(e.to_string()),
     }
@@ -238,14 +243,16 @@ pub enum Verdict {
         container: String,
         /// Its project.
         project: String,
+        /// The spec that project's `up` ran from, when its containers say.
+        spec_file: Option<String>,
     },
     /// A container pinshare-dev did not create.
     Foreign {
         /// Container name.
         container: String,
     },
-    /// A program outside Docker.
-    Program,
+    /// A program outside Docker: its name and pid, when they can be known.
+    Program(Option<String>),
     /// The host address is not this machine's.
     NotLocal(String),
     /// Could not tell.
@@ -300,13 +307,14 @@ pub fn check_ports(
                         (Some(p), _) => Verdict::OtherProject {
                             container,
                             project: p.clone(),
+                            spec_file: h.spec_file.clone(),
                         },
                         (None, _) => Verdict::Foreign { container },
                     }
                 }
                 None => match bind(m) {
                     Bind::Free => Verdict::Free,
-                    Bind::InUse => Verdict::Program,
+                    Bind::InUse(owner) => Verdict::Program(owner),
                     Bind::NotLocal(e) => Verdict::NotLocal(e),
                     Bind::Unknown(e) => Verdict::Unchecked(e),
                 },
@@ -364,13 +372,18 @@ impl PortCheck {
                 format!("{at}: held by our container {container} of service {service}"),
             )
             .fix(format!("pinshare-dev -f {spec_file} down, {change}")),
-            Verdict::OtherProject { container, project } => Finding::new(
+            Verdict::OtherProject {
+                container,
+                project,
+                spec_file,
+            } => Finding::new(
                 Status::Fail,
                 "port",
                 format!("{at}: held by container {container} (project {project})"),
             )
             .fix(format!(
-                "stop project {project} (pinshare-dev down in its directory, or docker stop {container}), {change}"
+                "stop project {project} ({}, or docker stop {container}), {change}",
+                down_command(spec_file.as_deref())
             )),
             Verdict::Foreign { container } => Finding::new(
                 Status::Fail,
@@ -378,12 +391,16 @@ impl PortCheck {
                 format!("{at}: held by a foreign container {container}"),
             )
             .fix(format!("docker stop {container}, {change}")),
-            Verdict::Program => Finding::new(
+            Verdict::Program(None) => Finding::new(
                 Status::Fail,
                 "port",
                 format!("{at}: in use by another program (try: {})", self.ss()),
             )
             .fix(format!("stop that program, {change}")),
+            Verdict::Program(Some(owner)) => {
+                Finding::new(Status::Fail, "port", format!("{at}: in use by {owner}"))
+                    .fix(format!("stop {owner}, {change}"))
+            }
             Verdict::NotLocal(e) => Finding::new(
                 Status::Fail,
                 "port",
@@ -407,15 +424,23 @@ impl PortCheck {
         let change = format!("change the port in {spec_file}");
         Some(match &self.verdict {
             Verdict::Free | Verdict::Ours { .. } | Verdict::Unchecked(_) => return None,
-            Verdict::Program => format!(
+            Verdict::Program(None) => format!(
                 "{port} is already in use by another program; free it or {change} ({} shows who holds it)",
                 self.ss()
             ),
+            Verdict::Program(Some(owner)) => {
+                format!("{port} is already in use by {owner}; stop it or {change}")
+            }
             Verdict::Foreign { container } => format!(
                 "{port} is already in use by container {container}, which pinshare-dev did not create; stop it (docker stop {container}) or {change}"
             ),
-            Verdict::OtherProject { container, project } => format!(
-                "{port} is already in use by container {container} of pinshare-dev project {project}; stop that project (pinshare-dev down in its directory, or docker stop {container}) or {change}"
+            Verdict::OtherProject {
+                container,
+                project,
+                spec_file,
+            } => format!(
+                "{port} is already in use by container {container} of pinshare-dev project {project}; stop that project ({}, or docker stop {container}) or {change}",
+                down_command(spec_file.as_deref())
             ),
             Verdict::OurOtherService { container, service } => format!(
                 "{port} is already in use by container {container} of service {service} of this project; run pinshare-dev down first, or {change}"
@@ -426,6 +451,19 @@ impl PortCheck {
             ),
         })
     }
+}
+
+/// The exact `down` of another project when its containers name their spec, else where to run it.
+fn down_command(spec_file: Option<&str>) -> String {
+    spec_file.map_or_else(
+        || "pinshare-dev down in its directory".to_string(),
+        |f| {
+            format!(
+                "`{}`",
+                crate::spec::command_for(std::path::Path::new(f), "down")
+            )
+        },
+    )
 }
 
 /// The published ports of the given services, in the given order.
@@ -1131,6 +1169,7 @@ mod tests {
             container: container.into(),
             project: project.map(str::to_string),
             service: service.map(str::to_string),
+            spec_file: None,
             ports: ports
                 .iter()
                 .map(|&(ip, port, protocol)| Published { ip, port, protocol })
@@ -1192,8 +1231,24 @@ mod tests {
             verdicts(&ports, &on(Some("other"), Some("ipfs")), Bind::Free),
             vec![Verdict::OtherProject {
                 container: "x".into(),
-                project: "other".into()
+                project: "other".into(),
+                spec_file: None,
             }]
+        );
+        // Its containers name the spec their `up` ran from: the exact command, not "in its directory".
+        let mut named = on(Some("other"), Some("ipfs"));
+        named[0].spec_file = Some("/home/u/other/dev.toml".into());
+        let c = check_ports("pinshare", &ports, &named, |_| Bind::Free);
+        assert_eq!(
+            c[0].finding("pinshare.toml").fix,
+            vec!["stop project other (`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x), or change the port in pinshare.toml".to_string()]
+        );
+        assert!(
+            c[0].error_message("pinshare.toml")
+                .is_some_and(|m| m
+                    .contains("(`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x)")),
+            "{:?}",
+            c[0].error_message("pinshare.toml")
         );
         assert_eq!(
             verdicts(&ports, &on(Some("pinshare"), Some("pinshare")), Bind::Free),
@@ -1213,7 +1268,7 @@ mod tests {
     #[test]
     fn a_busy_port_without_a_container_is_another_program() {
         let ports = vec![("ipfs".to_string(), tcp([127, 0, 0, 1], 5001))];
-        let checks = check_ports("pinshare", &ports, &[], |_| Bind::InUse);
+        let checks = check_ports("pinshare", &ports, &[], |_| Bind::InUse(None));
         assert!(checks[0].blocks_up());
         assert_eq!(
             checks[0].error_message("pinshare.toml").as_deref(),
@@ -1226,6 +1281,30 @@ mod tests {
         assert_eq!(
             f.text,
             "127.0.0.1:5001 (ipfs): in use by another program (try: ss -ltnp 'sport = :5001')"
+        );
+    }
+
+    #[test]
+    fn a_busy_port_whose_program_is_known_names_it_instead_of_suggesting_ss() {
+        let ports = vec![("ipfs".to_string(), tcp([127, 0, 0, 1], 5001))];
+        let checks = check_ports("pinshare", &ports, &[], |_| {
+            Bind::InUse(Some("python3 (pid 30122)".into()))
+        });
+        assert!(checks[0].blocks_up());
+        assert_eq!(
+            checks[0].error_message("pinshare.toml").as_deref(),
+            Some(
+                "port 127.0.0.1:5001 of service ipfs is already in use by python3 (pid 30122); stop it or change the port in pinshare.toml"
+            )
+        );
+        let f = checks[0].finding("pinshare.toml");
+        assert_eq!(
+            f.text,
+            "127.0.0.1:5001 (ipfs): in use by python3 (pid 30122)"
+        );
+        assert_eq!(
+            f.fix,
+            vec!["stop python3 (pid 30122), or change the port in pinshare.toml".to_string()]
         );
     }
 
@@ -1283,7 +1362,7 @@ mod tests {
     fn udp_ports_are_written_with_their_protocol() {
         let mut m = tcp([127, 0, 0, 1], 4001);
         m.protocol = Protocol::Udp;
-        let c = check_ports("p", &[("ipfs".into(), m)], &[], |_| Bind::InUse);
+        let c = check_ports("p", &[("ipfs".into(), m)], &[], |_| Bind::InUse(None));
         assert!(c[0].finding("f").text.starts_with(
             "127.0.0.1:4001/udp (ipfs): in use by another program (try: ss -lunp 'sport = :4001')"
         ));
@@ -1294,13 +1373,21 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
         let m = tcp([127, 0, 0, 1], port);
-        assert_eq!(probe_bind(&m), Bind::InUse);
+        // This process holds it, and may read its own descriptors: the owner is named.
+        let me = format!(
+            "{} (pid {})",
+            std::fs::read_to_string("/proc/self/comm")
+                .expect("comm")
+                .trim(),
+            std::process::id()
+        );
+        assert_eq!(probe_bind(&m), Bind::InUse(Some(me.clone())));
         drop(l);
         assert_eq!(probe_bind(&m), Bind::Free);
         let u = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let mut m = tcp([127, 0, 0, 1], u.local_addr().expect("addr").port());
         m.protocol = Protocol::Udp;
-        assert_eq!(probe_bind(&m), Bind::InUse);
+        assert_eq!(probe_bind(&m), Bind::InUse(Some(me)));
     }
 
     #[test]

@@ -1,16 +1,68 @@
 //! `down`: remove the project's containers (reverse dependency order, graceful) and network, found by label.
-//! Volumes only with `--volumes`. Nothing without our project label is touched.
+//! Volumes only with `--volumes`. Nothing without our project label is touched. A foreground `up` of the project
+//! is asked to stop first (SIGTERM): it removes what it runs and exits, instead of watching a project that is gone.
 
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::labels;
 use crate::spec::Spec;
+
+/// Asks the foreground `up` of the project (if one runs) to stop, and waits until it has: it stops and removes
+/// its containers in its own order, says why in its terminal, and releases the project lock.
+async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
+    let Some(pid) = crate::lock::holder(&spec.project) else {
+        return Ok(None);
+    };
+    println!(
+        "a foreground `up` (pid {pid}) runs project {}; asking it to stop (SIGTERM), it removes its containers",
+        spec.project
+    );
+    let target =
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap_or(0)).ok_or_else(|| {
+            Error::Runtime(format!(
+                "the `up` of project {} has not written its pid to {} yet; try again in a moment",
+                spec.project,
+                crate::lock::path_for(&spec.project).display()
+            ))
+        })?;
+    rustix::process::kill_process(target, rustix::process::Signal::TERM).map_err(|e| {
+        Error::Runtime(format!(
+            "asking the `up` of project {} (pid {pid}) to stop: {e}; stop it with Ctrl-C in its terminal, then run `{}` again",
+            spec.project,
+            spec.command("down")
+        ))
+    })?;
+    // Its shutdown takes each service's grace period, in order; more than that means it is stuck.
+    let budget = spec
+        .services
+        .values()
+        .map(|s| s.stop_grace)
+        .sum::<Duration>()
+        + Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(20);
+    while crate::lock::holder(&spec.project).is_some() {
+        if started.elapsed() > budget {
+            return Err(Error::Runtime(format!(
+                "the `up` of project {} (pid {pid}) did not stop within {} s; kill it (kill -9 {pid}), then run `{}` again",
+                spec.project,
+                budget.as_secs(),
+                spec.command("down")
+            )));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+    println!("the foreground `up` (pid {pid}) stopped");
+    Ok(Some(pid))
+}
 
 /// Runs `down`.
 pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
     let engine = Engine::connect().await?;
+    let stopped_up = stop_running_up(spec).await?;
     let mut containers = engine.project_containers(&spec.project).await?;
     let order = spec.stop_order();
     // Services no longer in the spec stop first: nothing of ours depends on them any more.
@@ -51,7 +103,7 @@ pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
             kept.join(", ")
         );
     }
-    if containers.is_empty() {
+    if containers.is_empty() && stopped_up.is_none() {
         println!("no containers of project {} were running", spec.project);
     }
     Ok(())

@@ -9,7 +9,7 @@ use crate::engine::{Engine, LogOptions};
 use crate::printer::{LineSplitter, Printer};
 
 /// Where the first container's output starts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum From {
     /// Only lines written from now on (a container that is already running and kept).
     Now,
@@ -17,6 +17,13 @@ pub enum From {
     Tail(Option<u64>),
     /// Lines since this Unix time.
     Since(i64),
+    /// Lines since this Unix time whose engine timestamp is later than `after` (what was printed already).
+    After {
+        /// Unix seconds to ask the engine from (it takes whole seconds).
+        since: i64,
+        /// The last engine timestamp already printed, if any.
+        after: Option<String>,
+    },
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -85,6 +92,7 @@ async fn follow_one(
     from: From,
     timestamps: bool,
 ) {
+    let mut after = None;
     let opts = match from {
         From::Now => LogOptions {
             follow: true,
@@ -104,17 +112,40 @@ async fn follow_one(
             since: Some(s),
             timestamps,
         },
+        From::After { since, after: a } => {
+            after = Some(a);
+            LogOptions {
+                follow: true,
+                tail: None,
+                since: Some(since),
+                timestamps: true,
+            }
+        }
+    };
+    // With `After`, lines carry the engine's timestamp: drop what was printed already, and the timestamp too
+    // unless it was asked for.
+    let print = |l: &str| match &after {
+        None => printer.log(service, l),
+        Some(a) => {
+            let (ts, text) = crate::logs::split_timestamp(l);
+            if a.as_deref()
+                .is_some_and(|a| crate::logs::ts_key(ts) <= crate::logs::ts_key(a))
+            {
+                return;
+            }
+            printer.log(service, if timestamps { l } else { text });
+        }
     };
     let mut stream = engine.logs(id, &opts);
     let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
     while let Some(Ok(chunk)) = stream.next().await {
         let splitter = if chunk.stderr { &mut err } else { &mut out };
         for l in splitter.push(&chunk.bytes) {
-            printer.log(service, &l);
+            print(&l);
         }
     }
     for l in [out.finish(), err.finish()].into_iter().flatten() {
-        printer.log(service, &l);
+        print(&l);
     }
 }
 
@@ -149,7 +180,7 @@ pub fn spawn(
         'follow: loop {
             if let Some(id) = &current {
                 tokio::select! {
-                    () = follow_one(&engine, id, &service, &printer, from, timestamps) => {}
+                    () = follow_one(&engine, id, &service, &printer, from.clone(), timestamps) => {}
                     () = cancel.cancelled() => return,
                 }
             }

@@ -20,6 +20,7 @@ pub mod labels;
 pub mod lock;
 pub mod logs;
 pub mod plan;
+pub mod port_owner;
 pub mod printer;
 pub mod probe;
 pub mod ps;

@@ -78,6 +78,21 @@ pub fn acquire(project: &str) -> Result<ProjectLock> {
     })
 }
 
+/// The pid of the process holding the project's lock (a running `up`), if one does. A pid of 0 means the holder
+/// is alive but has not written its pid yet.
+pub fn holder(project: &str) -> Option<u32> {
+    let mut file = OpenOptions::new().read(true).open(path_for(project)).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            Some(text.trim().parse().unwrap_or(0))
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +107,9 @@ mod tests {
             text.contains(&format!("(pid {})", std::process::id())),
             "{text}"
         );
+        assert_eq!(holder(&project), Some(std::process::id()));
         drop(first);
+        assert_eq!(holder(&project), None, "released");
         let again = acquire(&project).expect("free again after drop");
         assert_eq!(again.reclaimed_from, None, "a clean release leaves no pid");
         let _ = std::fs::remove_file(&again.path);

@@ -43,6 +43,60 @@ pub fn split_timestamp(line: &str) -> (&str, &str) {
     line.split_once(' ').unwrap_or((line, ""))
 }
 
+/// A sort key for an engine timestamp: the engine trims trailing zeros of the fraction
+/// (`…:00.1Z`, `…:00.12Z`), so the strings alone do not sort in time order.
+pub fn ts_key(ts: &str) -> (&str, u32) {
+    let ts = ts.trim_end_matches('Z');
+    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = format!("{digits:0<9}").parse().unwrap_or(0);
+    (whole, nanos)
+}
+
+/// A Unix time as the engine writes its timestamps (RFC 3339, UTC, nanoseconds).
+pub fn rfc3339(t: Duration) -> String {
+    let secs = t.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        t.subsec_nanos()
+    )
+}
+
+/// Reads the lines there are now of each `(service, container)`, merged in time order.
+async fn history(
+    engine: &Engine,
+    containers: &[(String, String)],
+    read: &LogOptions,
+) -> Vec<(String, String)> {
+    let streams: Vec<_> = containers
+        .iter()
+        .map(|(service, container)| spawn_lines(engine, container, service, read))
+        .collect();
+    let mut all: Vec<(String, String)> = Vec::new();
+    for mut s in streams {
+        while let Some(item) = s.recv().await {
+            all.push(item);
+        }
+    }
+    // Stable: lines of one service with the same timestamp keep their order.
+    all.sort_by(|a, b| ts_key(split_timestamp(&a.1).0).cmp(&ts_key(split_timestamp(&b.1).0)));
+    all
+}
+
 /// Runs `logs`.
 pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
     check_services(spec, &opts.services)?;
@@ -72,7 +126,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         since,
         timestamps: true,
     };
-    let mut streams = Vec::new();
+    let mut present = Vec::new();
     for service in &wanted {
         let container = spec.container_name(service);
         if containers
@@ -80,9 +134,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             .any(|c| c.name == container && c.role == "service")
         {
             found += 1;
-            if !opts.follow {
-                streams.push(spawn_lines(&engine, &container, service, &read));
-            }
+            present.push((service.clone(), container));
         }
     }
     if found == 0 {
@@ -93,12 +145,19 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         )));
     }
     if opts.follow {
+        // What is there now, merged in time order as without -f; then each service is followed from where its
+        // history ended (the engine asked from a second before the read, the lines already printed dropped), so
+        // nothing written meanwhile is lost or printed twice.
+        let read_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for (svc, line) in history(&engine, &present, &read).await {
+            last.insert(svc.clone(), split_timestamp(&line).0.to_string());
+            emit(&printer, &svc, &line, opts.timestamps);
+        }
         // Follow each service across container replacements until Ctrl-C.
         let cancel = tokio_util::sync::CancellationToken::new();
-        let first = match (since, opts.tail) {
-            (Some(s), _) => crate::follow::From::Since(s),
-            (None, t) => crate::follow::From::Tail(t),
-        };
         let mut handles = Vec::new();
         for service in &wanted {
             handles.push(crate::follow::spawn(
@@ -107,7 +166,15 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
                 &spec.container_name(service),
                 service,
                 &printer,
-                first,
+                crate::follow::From::After {
+                    since: i64::try_from(read_at.as_secs()).unwrap_or(0) - 1,
+                    // A service with nothing printed (no lines, or `--tail 0`) starts at the read.
+                    after: Some(
+                        last.get(service)
+                            .cloned()
+                            .unwrap_or_else(|| rfc3339(read_at)),
+                    ),
+                },
                 opts.timestamps,
                 cancel.clone(),
             ));
@@ -118,15 +185,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             let _ = h.await;
         }
     } else {
-        let mut all: Vec<(String, String)> = Vec::new();
-        for mut s in streams {
-            while let Some(item) = s.recv().await {
-                all.push(item);
-            }
-        }
-        // RFC 3339 timestamps in UTC sort as strings; the sort is stable within one service.
-        all.sort_by(|a, b| split_timestamp(&a.1).0.cmp(split_timestamp(&b.1).0));
-        for (svc, line) in all {
+        for (svc, line) in history(&engine, &present, &read).await {
             emit(&printer, &svc, &line, opts.timestamps);
         }
     }
@@ -171,7 +230,44 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::split_timestamp;
+    use super::{split_timestamp, ts_key};
+
+    #[test]
+    fn unix_times_are_written_like_engine_timestamps() {
+        use std::time::Duration;
+        assert_eq!(
+            super::rfc3339(Duration::new(1_795_585_260, 5)),
+            "2026-11-25T05:41:00.000000005Z"
+        );
+        assert_eq!(
+            super::rfc3339(Duration::ZERO),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            super::rfc3339(Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+    }
+
+    #[test]
+    fn engine_timestamps_sort_in_time_order_though_trailing_zeros_are_trimmed() {
+        let mut ts = vec![
+            "2026-11-25T05:41:00.12Z",
+            "2026-11-25T05:41:00.1Z",
+            "2026-11-25T05:41:01Z",
+            "2026-11-25T05:41:00.123456789Z",
+        ];
+        ts.sort_by_key(|t| ts_key(t));
+        assert_eq!(
+            ts,
+            [
+                "2026-11-25T05:41:00.1Z",
+                "2026-11-25T05:41:00.12Z",
+                "2026-11-25T05:41:00.123456789Z",
+                "2026-11-25T05:41:01Z"
+            ]
+        );
+    }
 
     #[test]
     fn engine_timestamps_are_split_off() {

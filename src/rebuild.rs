@@ -78,7 +78,10 @@ pub async fn rebuild(
         return Ok(());
     }
     let t = Instant::now();
-    up::replace_container(engine, spec, svc, &image, &hash, printer).await?;
+    if let Err(e) = up::replace_container(engine, spec, svc, &image, &hash, printer).await {
+        remove_if_never_started(engine, &container).await;
+        return Err(e);
+    }
     let swap = t.elapsed();
     let t = Instant::now();
     if let Err(e) = up::wait_ready(engine, spec, svc).await {
@@ -100,10 +103,38 @@ pub async fn rebuild(
     Ok(())
 }
 
-/// `pinshare-dev rebuild SERVICE` from any terminal.
+/// A swap that failed between create and start leaves a `Created` container that nothing would ever start or
+/// remove: take it away, so a failed swap leaves no orphan behind.
+async fn remove_if_never_started(engine: &Engine, container: &str) {
+    if let Ok(Some(c)) = engine.inspect_container(container).await
+        && c.state.as_ref().and_then(|s| s.running) != Some(true)
+    {
+        let _ = engine.remove_container(container).await;
+    }
+}
+
+/// Why `rebuild` has nothing to swap into, if so: a project that is not up has no network, and a container
+/// created for it could never start.
+pub async fn not_up(engine: &Engine, spec: &Spec) -> Result<Option<String>> {
+    if engine.network_labels(&spec.network_name()).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "project {} is not up (no network {}); start it with `{}` (or `{}`), then rebuild",
+        spec.project,
+        spec.network_name(),
+        spec.command("up"),
+        spec.command("up --detach")
+    )))
+}
+
+/// `pinshare-dev rebuild SERVICE` from any terminal. Refuses before building when the project is not up.
 pub async fn rebuild_command(spec: &Spec, service: &str) -> Result<()> {
     crate::logs::check_services(spec, &[service.to_string()])?;
     let engine = Engine::connect().await?;
+    if let Some(why) = not_up(&engine, spec).await? {
+        return Err(Error::Runtime(format!("{why}; nothing was built")));
+    }
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     let r = rebuild(&engine, spec, service, &printer, Duration::ZERO).await;
     printer.flush().await;

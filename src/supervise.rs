@@ -144,8 +144,9 @@ async fn started_and_current(engine: &Engine, container: &str, ev: &ContainerEve
 }
 
 /// Whether the kernel killed the container for memory. The engine may learn it a moment after the exit, so an
-/// exit by SIGKILL is looked at again for up to about a second.
-async fn oom_killed(engine: &Engine, id: &str, code: i64) -> bool {
+/// exit by SIGKILL is looked at again for up to about a second, but not past `deadline` (the restart's start
+/// time: the announced delay is kept).
+async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Instant>) -> bool {
     let mut delay = Duration::from_millis(20);
     loop {
         let oom = engine
@@ -156,7 +157,8 @@ async fn oom_killed(engine: &Engine, id: &str, code: i64) -> bool {
             .and_then(|c| c.state)
             .and_then(|s| s.oom_killed)
             == Some(true);
-        if oom || code != 137 || delay > Duration::from_millis(640) {
+        let past_deadline = deadline.is_some_and(|d| Instant::now() + delay >= d);
+        if oom || code != 137 || delay > Duration::from_millis(640) || past_deadline {
             return oom;
         }
         tokio::time::sleep(delay).await;
@@ -307,6 +309,9 @@ impl Supervisor {
 
             // How long it ran, measured now: waiting for the lock (a long build) must not look like calm.
             let ran_for = since.elapsed();
+            // The announced delay counts from here, the exit (or failed probe): the look, the OOM check and the
+            // recreate below happen within it, not before it.
+            let exited_at = Instant::now();
             let guard = self.lock.lock().await;
             // Look again: while we waited for the lock, a rebuild or a reload may have replaced the container.
             let Ok(Some(info)) = self.engine.inspect_container(&container).await else {
@@ -324,16 +329,28 @@ impl Supervisor {
                 since = Instant::now();
                 continue;
             }
-            let trouble = match trouble {
-                Trouble::Exited { code, .. } => Trouble::Exited {
-                    code,
-                    oom: oom_killed(&self.engine, &id, code).await,
-                },
-                t @ Trouble::Unhealthy { .. } => t,
-            };
             let restart = match &trouble {
                 Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
                 Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
+            };
+            let old_labels = info
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default();
+            let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
+            let trouble = match trouble {
+                Trouble::Exited { code, .. } => Trouble::Exited {
+                    code,
+                    oom: oom_killed(
+                        &self.engine,
+                        &id,
+                        code,
+                        restart.then_some(exited_at + delay),
+                    )
+                    .await,
+                },
+                t @ Trouble::Unhealthy { .. } => t,
             };
             if !restart {
                 self.printer.event(
@@ -347,12 +364,6 @@ impl Supervisor {
                 drop(guard);
                 continue;
             }
-            let old_labels = info
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default();
-            let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
             self.printer.event(
                 &service,
                 &format!(
@@ -362,15 +373,15 @@ impl Supervisor {
             );
             // Create (not started), wait out the backoff, start; a failed create or start is tried again after
             // the next step of the backoff, unless another terminal put its own container under the name.
-            let (mut n, mut delay, mut guard) = (n, delay, guard);
+            let (mut n, mut start_at, mut guard) = (n, exited_at + delay, guard);
             let started: std::result::Result<String, Option<String>> = loop {
                 let failed = match self
-                    .recreate(&spec, svc, &info, &old_labels, n, delay)
+                    .recreate(&spec, svc, &info, &old_labels, n, start_at)
                     .await
                 {
                     Ok(new_id) => {
                         drop(guard);
-                        tokio::time::sleep(delay).await;
+                        tokio::time::sleep_until(start_at.into()).await;
                         guard = self.lock.lock().await;
                         match self.engine.inspect_container(&container).await {
                             Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
@@ -394,7 +405,8 @@ impl Supervisor {
                     }
                 };
                 n += 1;
-                delay = svc.backoff.delay(n);
+                let delay = svc.backoff.delay(n);
+                start_at = Instant::now() + delay;
                 self.printer.event(
                     &service,
                     &format!(
@@ -435,7 +447,7 @@ impl Supervisor {
     }
 
     /// Replaces the troubled container by a new, not yet started one with the same image and configuration,
-    /// labelled with its restart number and start time.
+    /// labelled with its restart number and the time it will start (`start_at`).
     async fn recreate(
         &self,
         spec: &Spec,
@@ -443,7 +455,7 @@ impl Supervisor {
         old: &bollard::models::ContainerInspectResponse,
         old_labels: &HashMap<String, String>,
         n: u32,
-        delay: Duration,
+        start_at: Instant,
     ) -> crate::error::Result<String> {
         let container = spec.container_name(&svc.name);
         // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
@@ -469,7 +481,8 @@ impl Supervisor {
             &hash,
             old_labels.get(labels::CONTEXT_HASH).map(String::as_str),
         );
-        let at = unix_millis(SystemTime::now() + delay);
+        let at =
+            unix_millis(SystemTime::now() + start_at.saturating_duration_since(Instant::now()));
         if let Some(l) = body.labels.as_mut() {
             l.insert(labels::RESTARTS.to_string(), n.to_string());
             l.insert(labels::NEXT_START.to_string(), at.to_string());

@@ -79,6 +79,9 @@ pub fn container_body(
     if let Some(c) = context_hash {
         container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
     }
+    if let Ok(file) = std::path::absolute(&spec.file) {
+        container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
+    }
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         bindings
@@ -174,11 +177,26 @@ async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer)
     Ok(())
 }
 
+/// One lock per host-build directory: two builds in one directory (two packages of one cargo workspace, one
+/// Go module) run one after the other instead of side by side, where they would only wait for each other's
+/// locks (`Blocking waiting for file lock on package cache`) and compete for the same cores.
+fn host_build_lock(workdir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut locks = LOCKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(workdir.to_path_buf()).or_default())
+}
+
 /// Runs a host-side build command, streaming its output.
 async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
     let Some(hc) = &b.host_command else {
         return Ok(());
     };
+    let lock = host_build_lock(&hc.workdir);
+    let _turn = lock.lock().await;
     let start = Instant::now();
     printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
     let mut child = tokio::process::Command::new(&hc.argv[0])
@@ -232,6 +250,62 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
         &format!("host build done in {} ms", start.elapsed().as_millis()),
     );
     Ok(())
+}
+
+/// Packs the service's build context (blocking work, off the runtime).
+async fn pack_context(svc: &Service, b: &Build) -> Result<context::Context> {
+    let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
+    let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
+    tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
+        .await
+        .map_err(|e| Error::Runtime(e.to_string()))?
+        .map_err(|e| {
+            Error::Runtime(format!(
+                "{}: reading build context {}: {e}",
+                svc.name,
+                b.context.display()
+            ))
+        })
+}
+
+/// The hash of what a host build reads: its command, environment and directory, and every file under the
+/// service's watch paths that a change of would trigger a rebuild (`.gitignore`d files, `.git/` and editor
+/// files left out, as the watcher does). Unchanged, the build's output is too.
+fn host_inputs_hash(hc: &crate::spec::HostCommand, paths: &[std::path::PathBuf]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        format!("{:?}", hc.argv),
+        format!("{:?}", hc.env),
+        hc.workdir.display().to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    for root in paths {
+        let mut files: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .git_ignore(true)
+            .require_git(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build()
+            .flatten()
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .map(ignore::DirEntry::into_path)
+            .collect();
+        files.sort();
+        h.update(root.display().to_string().as_bytes());
+        h.update(b"\0");
+        for f in files {
+            h.update(f.display().to_string().as_bytes());
+            h.update(b"\0");
+            match std::fs::read(&f) {
+                Ok(data) => h.update(&data),
+                Err(e) => h.update(e.to_string().as_bytes()),
+            };
+            h.update(b"\0");
+        }
+    }
+    h.finalize().to_hex()[..32].to_string()
 }
 
 /// A service's image, ready locally.
@@ -293,36 +367,53 @@ pub async fn resolve_image(
                 })
         }
         ImageSource::Build(b) => {
-            host_build(&svc.name, b, printer).await?;
-            let start = Instant::now();
-            let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
-            let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
-            let ctx = tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
-                .await
-                .map_err(|e| Error::Runtime(e.to_string()))?
-                .map_err(|e| {
-                    Error::Runtime(format!(
-                        "{}: reading build context {}: {e}",
-                        svc.name,
-                        b.context.display()
-                    ))
-                })?;
-            // The running container remembers the context it was built from: an unchanged context whose
-            // image is still the tag's skips the build (no Docker call beyond two inspections).
-            if let Some(c) = engine.inspect_container(container).await?
-                && c.config
+            let mut start = Instant::now();
+            // The running container remembers what its image was made from: the context's hash and, with a host
+            // build, the hash of that build's inputs (its command and the service's watched files). When both
+            // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
+            let built_from = match engine.inspect_container(container).await? {
+                Some(c) => match engine.inspect_image(&b.tag).await? {
+                    Some(img) if img.id.is_some() && img.id == c.image => c
+                        .config
+                        .and_then(|c| c.labels)
+                        .and_then(|mut l| l.remove(labels::CONTEXT_HASH))
+                        .map(|h| (h, img.id.unwrap_or_default())),
+                    _ => None,
+                },
+                None => None,
+            };
+            let inputs = match &b.host_command {
+                Some(hc) => {
+                    let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
+                    Some(
+                        tokio::task::spawn_blocking(move || host_inputs_hash(&hc, &paths))
+                            .await
+                            .map_err(|e| Error::Runtime(e.to_string()))?,
+                    )
+                }
+                None => None,
+            };
+            let made_from = |ctx: &str| match &inputs {
+                Some(i) => format!("{ctx}+{i}"),
+                None => ctx.to_string(),
+            };
+            let mut ctx = pack_context(svc, b).await?;
+            let up_to_date = |ctx: &context::Context| {
+                built_from
                     .as_ref()
-                    .and_then(|c| c.labels.as_ref())
-                    .and_then(|l| l.get(labels::CONTEXT_HASH))
-                    == Some(&ctx.hash)
-                && let Some(img) = engine.inspect_image(&b.tag).await?
-                && img.id.is_some()
-                && img.id == c.image
-            {
+                    .filter(|(h, _)| *h == made_from(&ctx.hash))
+                    .map(|(_, id)| id.clone())
+            };
+            if b.host_command.is_some() && up_to_date(&ctx).is_none() {
+                host_build(&svc.name, b, printer).await?;
+                start = Instant::now();
+                ctx = pack_context(svc, b).await?;
+            }
+            if let Some(id) = up_to_date(&ctx) {
                 printer.event(&svc.name, &format!("image {} up to date", b.tag));
                 return Ok(Resolved {
-                    id: img.id.unwrap_or_default(),
-                    context_hash: Some(ctx.hash),
+                    id,
+                    context_hash: Some(made_from(&ctx.hash)),
                 });
             }
             printer.event(
@@ -354,7 +445,7 @@ pub async fn resolve_image(
             );
             Ok(Resolved {
                 id,
-                context_hash: Some(ctx.hash),
+                context_hash: Some(made_from(&ctx.hash)),
             })
         }
     }
@@ -390,6 +481,15 @@ pub async fn port_resolver(
             .copied()
             .or_else(|| ip.map(|ip| SocketAddr::new(ip, port)))
     })
+}
+
+/// `last line of C:`, `last 20 lines of C:`.
+pub fn last_lines_heading(n: usize, container: &str) -> String {
+    if n == 1 {
+        format!("last line of {container}:")
+    } else {
+        format!("last {n} lines of {container}:")
+    }
 }
 
 /// Last lines of a container's output, for error reports.
@@ -566,28 +666,39 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             started = Instant::now();
         }
     }
-    let since_start = Instant::now();
     wait_ready(&sh.engine, spec, svc)
         .await
         .map_err(|e| fail(e, true))?;
     if svc.readiness.is_some() {
-        let after = if decision == Decision::Keep {
-            since_start
-        } else {
-            started
-        };
         sh.printer.event(
             &name,
-            &format!(
-                "ready in {} ms after start ({} ms since up began)",
-                after.elapsed().as_millis(),
-                sh.started_at.elapsed().as_millis()
+            &ready_line(
+                decision == Decision::Keep,
+                started.elapsed(),
+                sh.started_at.elapsed(),
             ),
         );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
     }
     Ok(())
+}
+
+/// The line saying a service passed its readiness probe. A kept container started long before this `up`: a
+/// time "after start" would be the probe's, so it is not given.
+fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
+    if kept {
+        format!(
+            "already running, ready ({} ms since up began)",
+            since_up.as_millis()
+        )
+    } else {
+        format!(
+            "ready in {} ms after start ({} ms since up began)",
+            after_start.as_millis(),
+            since_up.as_millis()
+        )
+    }
 }
 
 /// Stops (gracefully, reverse dependency order) and removes every container of the project.
@@ -649,6 +760,10 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // lock is released cleanly).
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
+    // `down` in another terminal sends SIGTERM: stop as on Ctrl-C rather than die and leave the containers
+    // running, or keep watching a project that `down` removed under us.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
     let engine = Engine::connect().await?;
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
     crate::doctor::preflight(&engine, &spec, &selected).await?;
@@ -671,17 +786,31 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
     // swallowed between the two.
     let kill = CancellationToken::new();
+    let terminated = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let interrupted = {
-        let (cancel, kill) = (cancel.clone(), kill.clone());
+        let (cancel, kill, terminated) = (cancel.clone(), kill.clone(), Arc::clone(&terminated));
         tokio::spawn(async move {
-            if sigint.recv().await.is_some() {
-                cancel.cancel();
+            tokio::select! {
+                Some(()) = sigint.recv() => {}
+                Some(()) = sigterm.recv() => {
+                    terminated.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                else => return,
             }
-            if sigint.recv().await.is_some() {
-                kill.cancel();
+            cancel.cancel();
+            tokio::select! {
+                Some(()) = sigint.recv() => {}
+                Some(()) = sigterm.recv() => {}
+                else => return,
             }
+            kill.cancel();
         })
     };
+    // Why the run ends, for its last lines and its exit code: a SIGTERM is a request to stop (0), Ctrl-C 130.
+    let by_sigterm = || terminated.load(std::sync::atomic::Ordering::SeqCst);
+    const TERM_WHY: &str =
+        "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it)";
+    let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };
 
     // Foreground: follow every selected service from the start, across replacements.
     let followers = CancellationToken::new();
@@ -707,16 +836,21 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
 
     let code = match result {
         None => {
+            let why = if by_sigterm() {
+                format!("{TERM_WHY} during start-up")
+            } else {
+                "interrupted during start-up".to_string()
+            };
             printer.event(
                 TOOL,
-                "interrupted during start-up; removing the project's containers (volumes are kept)",
+                &format!("{why}; removing the project's containers (volumes are kept)"),
             );
             // Creates that were in flight when start-up was dropped finish first, and no task that is still
             // winding down can create anything after, so the look below sees everything.
             engine.stop_creating().await;
             remove_project_containers(&engine, &spec, &printer, false).await?;
             remove_network(&engine, &spec).await;
-            EXIT_INTERRUPTED
+            stopped_code(by_sigterm())
         }
         Some(Err(e)) => {
             followers.cancel();
@@ -754,7 +888,11 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 followers: followers.clone(),
             })
             .await;
-            printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
+            if by_sigterm() {
+                printer.event(TOOL, &format!("{TERM_WHY}; stopping"));
+            } else {
+                printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
+            }
             tokio::select! {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
@@ -771,8 +909,15 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 }
             }
             followers.cancel();
-            printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
-            EXIT_INTERRUPTED
+            if by_sigterm() {
+                printer.event(
+                    TOOL,
+                    "stopped: containers and network removed at the request of SIGTERM; volumes kept",
+                );
+            } else {
+                printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
+            }
+            stopped_code(by_sigterm())
         }
     };
     interrupted.abort();
@@ -866,10 +1011,7 @@ pub async fn bring_up(
         let container = spec.container_name(&first.service);
         let lines = last_lines(engine, &container, 20).await;
         if !lines.is_empty() {
-            printer.event(
-                &first.service,
-                &format!("last {} lines of {container}:", lines.len()),
-            );
+            printer.event(&first.service, &last_lines_heading(lines.len(), &container));
             for l in lines {
                 printer.log(&first.service, &l);
             }
@@ -880,4 +1022,15 @@ pub async fn bring_up(
     }
     printer.flush().await;
     Err(first.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_lines_heading;
+
+    #[test]
+    fn one_last_line_is_not_called_lines() {
+        assert_eq!(last_lines_heading(1, "p-ipfs"), "last line of p-ipfs:");
+        assert_eq!(last_lines_heading(20, "p-ipfs"), "last 20 lines of p-ipfs:");
+    }
 }

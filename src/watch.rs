@@ -241,8 +241,11 @@ impl Rules {
     }
 
     /// A sentence for `watch --explain PATH`.
+    /// A path that no longer exists is judged as a file unless written with a trailing `/`.
     pub fn explain(&self, path: &Path) -> String {
-        let is_dir = path.is_dir();
+        let is_dir = path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/');
+        // Without the slash: the rules match names, and `target/` is the directory `target`.
+        let path: &Path = &path.components().collect::<PathBuf>();
         let verdicts = self.classify(path, is_dir);
         if verdicts.is_empty() {
             let watched: Vec<String> = self
@@ -276,7 +279,13 @@ impl Rules {
 
     /// Directories to watch: every non-ignored directory under the roots (and the parent of a file root).
     pub fn directories(&self) -> Vec<PathBuf> {
-        let mut dirs = BTreeSet::new();
+        self.directories_and_ignored().0.into_iter().collect()
+    }
+
+    /// The directories to watch, and the ignored directories met on the way (not watched, but remembered as
+    /// directories for when they are renamed away).
+    fn directories_and_ignored(&self) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+        let (mut dirs, mut ignored) = (BTreeSet::new(), BTreeSet::new());
         for s in &self.services {
             for r in &s.roots {
                 if r.is_file() {
@@ -284,22 +293,29 @@ impl Rules {
                         dirs.insert(p.to_path_buf());
                     }
                 } else if r.is_dir() {
-                    self.walk_dirs(s, r, &mut dirs);
+                    self.walk_dirs(s, r, &mut dirs, &mut ignored);
                 }
             }
         }
-        dirs.into_iter().collect()
+        (dirs, ignored)
     }
 
-    fn walk_dirs(&self, s: &ServiceRules, dir: &Path, out: &mut BTreeSet<PathBuf>) {
+    fn walk_dirs(
+        &self,
+        s: &ServiceRules,
+        dir: &Path,
+        out: &mut BTreeSet<PathBuf>,
+        ignored: &mut BTreeSet<PathBuf>,
+    ) {
         if self.verdict(s, dir, true) != Verdict::Triggers {
+            ignored.insert(dir.to_path_buf());
             return;
         }
         out.insert(dir.to_path_buf());
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    self.walk_dirs(s, &e.path(), out);
+                    self.walk_dirs(s, &e.path(), out, ignored);
                 }
             }
         }
@@ -310,6 +326,19 @@ impl Rules {
         self.classify(dir, true)
             .iter()
             .any(|(_, v)| *v == Verdict::Triggers)
+    }
+}
+
+/// Whether an event's path is a directory or, when it is gone, was one. A deleted path is judged by what it
+/// was: judged as a file, a deleted `target/` would no longer match its directory-only rule and would trigger.
+/// inotify says what a created or removed path was; a rename away says nothing, so the directories seen
+/// before (`known`) answer.
+fn was_dir(kind: &EventKind, path: &Path, known: &BTreeSet<PathBuf>) -> bool {
+    use notify::event::{CreateKind, RemoveKind};
+    match kind {
+        EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder) => true,
+        EventKind::Create(CreateKind::File) | EventKind::Remove(RemoveKind::File) => false,
+        _ => path.is_dir() || (!path.exists() && known.contains(path)),
     }
 }
 
@@ -359,7 +388,8 @@ pub fn start(
     quiet: Duration,
     tx: mpsc::UnboundedSender<Changes>,
 ) -> Result<Watcher, String> {
-    let dirs = rules.directories();
+    let (dirs, ignored_dirs) = rules.directories_and_ignored();
+    let mut known_dirs: BTreeSet<PathBuf> = dirs.union(&ignored_dirs).cloned().collect();
     let holder: Arc<Mutex<Option<Arc<Mutex<_>>>>> = Arc::new(Mutex::new(None));
     let holder_in = Arc::clone(&holder);
     let rules_in = Arc::clone(&rules);
@@ -372,7 +402,12 @@ pub fn start(
                 continue;
             }
             for p in &ev.paths {
-                let is_dir = p.is_dir();
+                let is_dir = was_dir(&ev.kind, p, &known_dirs);
+                if matches!(ev.kind, EventKind::Remove(_)) {
+                    known_dirs.remove(p);
+                } else if is_dir {
+                    known_dirs.insert(p.clone());
+                }
                 if is_dir && matches!(ev.kind, EventKind::Create(_)) && rules_in.wants_dir(p) {
                     // A new directory: watch it (and anything already inside it).
                     if let Some(d) = holder_in.lock().ok().and_then(
@@ -381,12 +416,13 @@ pub fn start(
                             Option<Arc<Mutex<notify_debouncer_full::Debouncer<_, _>>>>,
                         >| h.clone(),
                     ) {
-                        let mut sub = BTreeSet::new();
+                        let (mut sub, mut ignored) = (BTreeSet::new(), BTreeSet::new());
                         for s in &rules_in.services {
                             if s.roots.iter().any(|r| p.starts_with(r)) {
-                                rules_in.walk_dirs(s, p, &mut sub);
+                                rules_in.walk_dirs(s, p, &mut sub, &mut ignored);
                             }
                         }
+                        known_dirs.extend(ignored);
                         if let Ok(mut d) = d.lock() {
                             for dir in sub {
                                 let _ = d.watch(&dir, RecursiveMode::NonRecursive);
@@ -522,6 +558,62 @@ mod tests {
         assert!(e.ends_with("triggers app"), "{e}");
         let e = r.explain(&d.path().join("docs/x.md"));
         assert!(e.contains("not under any watched path"), "{e}");
+    }
+
+    #[test]
+    fn a_deleted_directory_is_judged_as_the_directory_it_was() {
+        let (d, spec) = setup();
+        let r = Rules::new(&spec);
+        // Gone from disk: `target/` matches only directories, so judging it as a file would make it trigger.
+        let gone = d.path().join("app/src/target");
+        let e = r.explain(&d.path().join("app/src/target/"));
+        assert!(
+            e.contains("ignored for app by") && e.contains("`target/`"),
+            "{e}"
+        );
+        assert!(!was_dir(
+            &EventKind::Remove(notify::event::RemoveKind::File),
+            &gone,
+            &BTreeSet::new()
+        ));
+        assert!(was_dir(
+            &EventKind::Remove(notify::event::RemoveKind::Folder),
+            &gone,
+            &BTreeSet::new()
+        ));
+        // A rename away carries no kind: the directories seen before say what it was.
+        let from = EventKind::Modify(notify::event::ModifyKind::Name(
+            notify::event::RenameMode::From,
+        ));
+        assert!(was_dir(&from, &gone, &BTreeSet::from([gone.clone()])));
+        assert!(!was_dir(&from, &gone, &BTreeSet::new()));
+    }
+
+    #[tokio::test]
+    async fn removing_an_ignored_directory_sends_no_change() {
+        let (d, spec) = setup();
+        std::fs::create_dir_all(d.path().join("app/src/target/debug")).expect("mkdir");
+        std::fs::write(d.path().join("app/src/target/debug/x"), "x").expect("write");
+        let rules = Arc::new(Rules::new(&spec));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _w = start(rules, Duration::from_millis(50), tx).expect("watching");
+        std::fs::remove_dir_all(d.path().join("app/src/target")).expect("rm -rf");
+        // A change after the removal: once its batch is in, the removal's batch (if any) was sent before or with it.
+        std::fs::write(d.path().join("app/src/main.rs"), "fn main() { }").expect("write");
+        let main = d.path().join("app/src/main.rs");
+        let mut seen = BTreeSet::new();
+        while !seen.contains(&main) {
+            let c = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("the edit of main.rs arrives")
+                .expect("watcher alive");
+            seen.extend(c.paths);
+        }
+        assert_eq!(
+            seen,
+            BTreeSet::from([main]),
+            "the ignored directory's removal triggered"
+        );
     }
 
     #[test]

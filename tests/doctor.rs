@@ -106,21 +106,29 @@ fn taken_port() -> (TcpListener, u16) {
     (l, port)
 }
 
+/// This test process as the tool names a program: `comm (pid N)`.
+fn this_program() -> String {
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    format!("{} (pid {})", comm.trim(), std::process::id())
+}
+
 #[test]
-fn doctor_names_a_taken_port_its_service_and_another_program() {
+fn doctor_names_a_taken_port_its_service_and_the_program_holding_it() {
     require_docker();
     let (_held, port) = taken_port();
     let case = Case::new("taken", port);
     let (o, text) = case.run(&["doctor"], &[]);
     assert_eq!(o.status.code(), Some(1), "{text}");
+    // The holder is this test's own process: the tool may read its descriptors, so it names it.
+    let me = this_program();
     assert!(
         text.contains(&format!(
-            "FAIL port    127.0.0.1:{port} (web): in use by another program (try: ss -ltnp 'sport = :{port}')"
+            "FAIL port    127.0.0.1:{port} (web): in use by {me}\n"
         )),
         "{text}"
     );
     assert!(
-        text.contains("fix: stop that program, or change the port in"),
+        text.contains(&format!("fix: stop {me}, or change the port in")),
         "{text}"
     );
     assert!(text.contains("doctor: 1 failure(s)"), "{text}");
@@ -185,12 +193,9 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(
         text.contains(&format!(
-            "error: port 127.0.0.1:{port} of service web is already in use by another program; free it or change the port in"
+            "error: port 127.0.0.1:{port} of service web is already in use by {}; stop it or change the port in",
+            this_program()
         )),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("(ss -ltnp 'sport = :{port}' shows who holds it)")),
         "{text}"
     );
     assert!(
@@ -202,4 +207,22 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
         "up created {:?} before failing",
         case.labelled()
     );
+}
+
+#[test]
+fn a_port_held_by_another_project_names_the_exact_down_of_its_spec() {
+    let other = common::Project::offline_copy("holds-port");
+    other.run_ok(&["up", "--detach"]);
+    let case = Case::new("other-project", other.app_port);
+    let (o, text) = case.run(&["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "(`pinshare-dev -f {} down`, or docker stop {})",
+            other.spec.display(),
+            other.container("pinshare")
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("in its directory"), "{text}");
 }

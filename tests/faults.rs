@@ -456,3 +456,43 @@ fn a_dependency_that_stops_being_ready_is_shown_and_its_dependent_keeps_running(
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
+
+#[test]
+fn the_announced_restart_delay_counts_from_the_exit() {
+    let p = Project::offline_copy("delay-from-exit");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
+    up.wait_for("pinshare » restarted (restart 1)", 1, LONG);
+    let restart_running = |n: &str| {
+        let o = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{index .Config.Labels \"dev.pinshare.restarts\"}}",
+            &p.container("pinshare"),
+        ]);
+        String::from_utf8_lossy(&o.stdout).trim() == format!("true {n}")
+    };
+    common::poll("restart 1 to run", LONG, || {
+        restart_running("1").then_some(())
+    });
+
+    // The second exit within reset_after waits base = 1 s: from the kill, not from after the look around it.
+    let killed = Instant::now();
+    docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
+    common::poll("restart 2 to run", LONG, || {
+        restart_running("2").then_some(())
+    });
+    let took = killed.elapsed();
+    let text = up.text();
+    assert!(
+        text.contains("pinshare » exited with code 137; restarting in 1 s (restart 2)"),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_millis(2_000),
+        "restart 2 ran {took:?} after the kill for an announced 1 s: {text}"
+    );
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}

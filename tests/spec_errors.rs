@@ -140,7 +140,7 @@ fn spec_errors_show_the_source_line_with_a_caret_and_a_hint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("depends_on = [\"ipfss\"]"), "{stderr}");
     assert!(stderr.contains("^") || stderr.contains("───"), "{stderr}");
-    assert!(stderr.contains("known services: app, ipfs"), "{stderr}");
+    assert!(stderr.contains("help: other services: ipfs\n"), "{stderr}");
 }
 
 #[test]

@@ -17,6 +17,21 @@ fn kubo_config(p: &Project, key: &str) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
 }
 
+/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
+/// would rightly make `up` build again).
+fn private_tags(p: &Project) {
+    p.edit_spec(|s| {
+        s.replace(
+            "pinshare-offline/kubo:dev",
+            &format!("pinshare-test/{}-kubo:dev", p.name),
+        )
+        .replace(
+            "pinshare-offline/app:dev",
+            &format!("pinshare-test/{}-app:dev", p.name),
+        )
+    });
+}
+
 #[test]
 fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name() {
     let p = Project::offline("two-containers");
@@ -96,7 +111,20 @@ fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name
 #[test]
 fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     let p = Project::offline("cors");
-    p.run_ok(&["up", "--detach"]);
+    private_tags(&p);
+    let first = p.run_ok(&["up", "--detach"]);
+    // The two host builds share one cargo workspace: one after the other, never waiting on each other's lock.
+    assert!(!first.contains("Blocking waiting for file lock"), "{first}");
+    let lines: Vec<&str> = first.lines().collect();
+    let starts: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains("» host build: cargo"))
+        .collect();
+    let done = lines.iter().position(|l| l.contains("» host build done"));
+    assert_eq!(starts.len(), 2, "{first}");
+    assert!(
+        done.is_some_and(|d| d < starts[1]),
+        "side by side:\n{first}"
+    );
     common::assert_cors(p.kubo_api);
     // The RPC API is POST-only, like Kubo's.
     assert_eq!(
@@ -112,6 +140,16 @@ fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     );
     let again = p.run_ok(&["up", "--detach"]);
     assert!(again.contains("kept"), "{again}");
+    // Nothing the host builds read changed: they do not run again.
+    assert!(!again.contains("host build"), "{again}");
+    // A kept container started long ago: no "ready in 1 ms after start".
+    for svc in ["ipfs     »", "pinshare »"] {
+        assert!(
+            again.contains(&format!("{svc} already running, ready (")),
+            "{again}"
+        );
+    }
+    assert!(!again.contains("after start"), "{again}");
     assert_eq!(
         (
             p.inspect("ipfs", "{{.Id}}"),
@@ -538,4 +576,84 @@ fn a_new_cors_origin_recreates_kubo_only_and_is_allowed() {
         r.header("Access-Control-Allow-Origin"),
         Some("http://localhost:4000")
     );
+}
+
+#[test]
+fn down_from_another_terminal_stops_the_foreground_up_which_says_why_and_exits_0() {
+    let p = Project::offline_copy("down-stops-up");
+    let mut up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, Duration::from_secs(180));
+    let down = p.run_ok(&["down"]);
+    assert!(
+        down.contains(&format!(
+            "a foreground `up` (pid {}) runs project",
+            up.child.id()
+        )),
+        "{down}"
+    );
+    let status = poll("the foreground up to exit", Duration::from_secs(60), || {
+        up.child.try_wait().expect("try_wait")
+    });
+    let text = up.text();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("asked to stop by SIGTERM"), "{text}");
+    assert!(text.contains("pinshare-dev » stopped"), "{text}");
+    assert!(!text.contains("not found"), "{text}");
+    assert!(
+        p.labelled_containers().is_empty(),
+        "{:?}",
+        p.labelled_containers()
+    );
+    assert!(
+        !docker(&["network", "inspect", &format!("{}_net", p.name)])
+            .status
+            .success(),
+        "the network is removed"
+    );
+}
+
+/// The engine timestamp of a `-t` line (`svc | TS text`) as a sortable key (the engine trims trailing zeros).
+fn ts_key(line: &str) -> (String, u32) {
+    let ts = line
+        .split_once(" | ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    (
+        whole.to_string(),
+        format!("{frac:0<9}").parse().unwrap_or(0),
+    )
+}
+
+#[test]
+fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
+    let p = Project::offline_copy("follow-order");
+    p.run_ok(&["up", "--detach"]);
+    // Requests to both, alternating, so the two services' last lines interleave in time.
+    for _ in 0..6 {
+        let _ = http("POST", p.kubo_api, "/api/v0/id", &[], b"");
+        let _ = http("GET", p.app_port, "/health", &[], b"");
+    }
+    let plain = p.run_ok(&["logs", "-t", "--tail", "4", "ipfs", "pinshare"]);
+    let follow = p.spawn(&["logs", "-f", "-t", "--tail", "4", "ipfs", "pinshare"]);
+    follow.wait_for(" | ", 8, Duration::from_secs(30));
+    let lines: Vec<String> = follow
+        .text()
+        .lines()
+        .filter(|l| l.contains(" | "))
+        .take(8)
+        .map(str::to_string)
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| ts_key(l));
+    assert_eq!(lines, sorted, "out of time order; without -f:\n{plain}");
+    assert!(lines.iter().any(|l| l.starts_with("ipfs ")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("pinshare ")),
+        "{lines:#?}"
+    );
+    // The same lines as without -f: nothing lost, nothing twice.
+    let plain: Vec<&str> = plain.lines().filter(|l| l.contains(" | ")).collect();
+    assert_eq!(lines, plain);
 }

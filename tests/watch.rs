@@ -20,6 +20,21 @@ fn write(p: &Project, rel: &str, text: &str) {
     std::fs::write(p.ctx().join(rel), text).expect("write");
 }
 
+/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
+/// would rightly make `up` build again).
+fn private_tags(p: &Project) {
+    p.edit_spec(|s| {
+        s.replace(
+            "pinshare-offline/kubo:dev",
+            &format!("pinshare-test/{}-kubo:dev", p.name),
+        )
+        .replace(
+            "pinshare-offline/app:dev",
+            &format!("pinshare-test/{}-app:dev", p.name),
+        )
+    });
+}
+
 #[test]
 fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_the_swap() {
     let p = Project::offline_copy("rebuild");
@@ -269,8 +284,16 @@ fn spec_edits_reconcile_only_what_changed_and_broken_edits_change_nothing() {
     .expect("write");
     up.wait_for("unknown service `ipfss` in depends_on", 1, LONG);
     assert!(
-        up.text().contains("pinshare.toml:") && up.text().contains("the edit was not applied"),
+        up.text().contains("pinshare.toml:")
+            && up.text().contains(
+                "1 error in the spec; the edit was not applied, everything keeps running as it was"
+            ),
         "{}",
+        up.text()
+    );
+    assert!(
+        !up.text().contains("nothing was changed"),
+        "said twice: {}",
         up.text()
     );
     assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
@@ -341,5 +364,46 @@ fn a_live_update_restart_in_place_is_not_taken_for_a_crash() {
     let text = up.text();
     assert!(!text.contains("restarting in"), "not a crash: {text}");
     assert!(!text.contains("not restarted"), "not a crash: {text}");
+    assert_eq!(up.interrupt(), Some(130));
+}
+
+#[test]
+fn rebuild_with_nothing_running_says_the_project_is_not_up_and_leaves_no_container() {
+    let p = Project::offline_copy("rebuild-not-up");
+    let out = p.run(&["rebuild", "pinshare"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("project {} is not up", p.name)) && err.contains(" up"),
+        "{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+    assert_eq!(p.labelled_containers(), Vec::<String>::new(), "no orphan");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("building"),
+        "nothing is built for nothing: {stdout}"
+    );
+}
+
+#[test]
+fn a_spec_edit_of_kubo_config_only_runs_no_host_build() {
+    let p = Project::offline("kuboconfig-only");
+    private_tags(&p);
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let builds = up.count("» host build: cargo");
+    p.edit_spec(|s| s.replace("\"http://localhost:3000\"]", "\"http://localhost:3001\"]"));
+    up.wait_for("ipfs     » configuration changed; recreating", 1, LONG);
+    // Its first "ready in … after start", then the reconcile's "ready".
+    up.wait_for("ipfs     » ready", 2, LONG);
+    assert_eq!(
+        up.count("» host build: cargo"),
+        builds,
+        "no input of a host build changed:\n{}",
+        up.text()
+    );
+    assert_eq!(p.inspect("pinshare", "{{.Id}}"), app, "the app is kept");
     assert_eq!(up.interrupt(), Some(130));
 }

@@ -154,6 +154,22 @@ impl SpecErrors {
     /// Renders every error: a `error: FILE:LINE:COL: message` line, then the source excerpt with a caret and the
     /// hint. Colours only when `color` is set.
     pub fn render(&self, color: bool) -> String {
+        format!(
+            "{}{}; nothing was changed\n",
+            self.render_errors(color),
+            self.count()
+        )
+    }
+
+    /// `1 error in the spec`, `3 errors in the spec`.
+    pub fn count(&self) -> String {
+        let n = self.errors.len();
+        format!("{n} error{} in the spec", if n == 1 { "" } else { "s" })
+    }
+
+    /// The errors as [`SpecErrors::render`] shows them, without its closing line (for callers that say
+    /// themselves what the errors change, such as a spec edit while `up` runs).
+    pub fn render_errors(&self, color: bool) -> String {
         let theme = if color {
             GraphicalTheme::unicode()
         } else {
@@ -170,11 +186,6 @@ impl SpecErrors {
                 out.push_str(&excerpt_only(&excerpt, &e.location()));
             }
         }
-        let n = self.errors.len();
-        out.push_str(&format!(
-            "{n} error{} in the spec; nothing was changed\n",
-            if n == 1 { "" } else { "s" }
-        ));
         out
     }
 }

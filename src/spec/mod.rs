@@ -409,6 +409,15 @@ impl Spec {
         format!("{}_{name}", self.project)
     }
 
+    /// The exact command line that runs `pinshare-dev ARGS` on this spec from the current directory: with
+    /// `-f FILE` unless the spec is the `pinshare.toml` found here.
+    pub fn command(&self, args: &str) -> String {
+        if self.file == Path::new("pinshare.toml") {
+            return format!("pinshare-dev {args}");
+        }
+        command_for(&self.file, args)
+    }
+
     /// The project network's name.
     pub fn network_name(&self) -> String {
         format!("{}_net", self.project)
@@ -505,7 +514,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     validate::validate(path, text)
 }
 
+/// `pinshare-dev -f FILE ARGS`, the file quoted for a POSIX shell when it needs to be.
+pub fn command_for(file: &Path, args: &str) -> String {
+    let file = file.to_string_lossy();
+    let plain = file
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c));
+    if plain {
+        format!("pinshare-dev -f {file} {args}")
+    } else {
+        format!("pinshare-dev -f '{}' {args}", file.replace('\'', r"'\''"))
+    }
+}
+
 /// JSON Schema of the file format, for editors.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(raw::RawSpec)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_to_run_names_the_spec_unless_it_is_found_here() {
+        let text = "[services.a]\nimage = \"a\"\n";
+        let here = parse(Path::new("pinshare.toml"), text).expect("valid");
+        assert_eq!(here.command("down"), "pinshare-dev down");
+        let other = parse(Path::new("examples/offline/pinshare.toml"), text).expect("valid");
+        assert_eq!(
+            other.command("down"),
+            "pinshare-dev -f examples/offline/pinshare.toml down"
+        );
+        let spaced = parse(Path::new("/tmp/my dir/it's.toml"), text).expect("valid");
+        assert_eq!(
+            spaced.command("up"),
+            r"pinshare-dev -f '/tmp/my dir/it'\''s.toml' up"
+        );
+    }
 }

@@ -202,7 +202,6 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     }
 
     let names: BTreeSet<String> = raw.services.keys().map(|k| k.get_ref().clone()).collect();
-    let known = names.iter().cloned().collect::<Vec<_>>().join(", ");
     let mut services = BTreeMap::new();
     // (host ip, port, protocol) -> (service, span) for duplicate detection.
     let mut published: Vec<(PortMapping, String, Range<usize>)> = Vec::new();
@@ -224,7 +223,6 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             key.span(),
             svc,
             &names,
-            &known,
             &mut published,
         ) {
             services.insert(name, s);
@@ -338,7 +336,6 @@ fn service(
     key_span: Range<usize>,
     svc: &Spanned<RawService>,
     names: &BTreeSet<String>,
-    known: &str,
     published: &mut Vec<(PortMapping, String, Range<usize>)>,
 ) -> Option<Service> {
     let raw = svc.get_ref();
@@ -382,10 +379,21 @@ fn service(
                 Some("remove it from `depends_on`"),
             );
         } else if !names.contains(dep) {
+            // A service cannot depend on itself: offering it would be a hint into the next error.
+            let others: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| *n != name)
+                .collect();
+            let hint = if others.is_empty() {
+                format!("`{name}` is the only service")
+            } else {
+                format!("other services: {}", others.join(", "))
+            };
             cx.err(
                 d.span(),
                 format!("unknown service `{dep}` in depends_on"),
-                Some(&format!("known services: {known}")),
+                Some(&hint),
             );
         } else {
             depends_on.push(dep.clone());

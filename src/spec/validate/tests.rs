@@ -62,10 +62,7 @@ fn unknown_dependency_lists_the_known_services() {
     let e = parse(Path::new("pinshare.toml"), &text).expect_err("invalid");
     assert_eq!(e.errors[0].location(), "pinshare.toml:5:15");
     assert_eq!(e.errors[0].message, "unknown service `ipfss` in depends_on");
-    assert_eq!(
-        e.errors[0].help.as_deref(),
-        Some("known services: app, ipfs")
-    );
+    assert_eq!(e.errors[0].help.as_deref(), Some("other services: ipfs"));
 }
 
 #[test]
@@ -243,7 +240,7 @@ fn rendered_errors_show_location_source_line_caret_and_hint() {
     );
     assert!(out.contains("depends_on = [\"ipfss\"]"), "{out}");
     assert!(out.contains('^') || out.contains('─'), "{out}");
-    assert!(out.contains("known services: app, ipfs"), "{out}");
+    assert!(out.contains("other services: ipfs"), "{out}");
     assert!(
         out.ends_with("1 error in the spec; nothing was changed\n"),
         "{out}"
