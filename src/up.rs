@@ -382,6 +382,14 @@ pub async fn resolve_image(
                 },
                 None => None,
             };
+            // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
+            let built_from = match built_from {
+                Some(b) => Some(b),
+                None => engine.inspect_image(&b.tag).await?.and_then(|img| {
+                    let h = img.config?.labels?.remove(labels::CONTEXT_HASH)?;
+                    Some((h, img.id?))
+                }),
+            };
             let inputs = match &b.host_command {
                 Some(hc) => {
                     let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
@@ -425,8 +433,10 @@ pub async fn resolve_image(
                     ctx.tar.len() / 1024
                 ),
             );
-            // No image labels: the classic builder turns each into a build step with its own container.
-            let image_labels = HashMap::new();
+            // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
+            // adds it as a last step, cached as long as the context is unchanged.
+            let image_labels =
+                HashMap::from([(labels::CONTEXT_HASH.to_string(), made_from(&ctx.hash))]);
             let args: HashMap<String, String> = b.args.clone().into_iter().collect();
             let id = engine
                 .build(

@@ -657,3 +657,43 @@ fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
     let plain: Vec<&str> = plain.lines().filter(|l| l.contains(" | ")).collect();
     assert_eq!(lines, plain);
 }
+
+#[test]
+fn a_cold_up_after_down_with_nothing_changed_runs_no_build() {
+    let p = Project::offline("cold-nobuild");
+    private_tags(&p);
+    let first = p.run_ok(&["up", "--detach"]);
+    assert!(first.contains("building pinshare-test/"), "{first}");
+    p.run_ok(&["down"]);
+    // No container remembers anything now: the images' own label says what they were made from.
+    let cold = p.run_ok(&["up", "--detach"]);
+    for svc in ["kubo", "app"] {
+        assert!(
+            cold.contains(&format!(
+                "image pinshare-test/{}-{svc}:dev up to date",
+                p.name
+            )),
+            "{cold}"
+        );
+    }
+    assert!(!cold.contains("host build:"), "{cold}");
+    assert!(!cold.contains("building "), "{cold}");
+    assert_eq!(
+        http("GET", p.app_port, "/health", &[], b"")
+            .expect("app")
+            .status,
+        200
+    );
+    // A changed input is still seen after `down`: the app's VERSION is in its watched paths and its context.
+    p.run_ok(&["down"]);
+    // The shared example's sources are not edited here; the host build's command is one of its inputs too.
+    p.edit_spec(|s| {
+        s.replace(
+            "\"-p\", \"kubo-standin\"]",
+            "\"-p\", \"kubo-standin\", \"--quiet\"]",
+        )
+    });
+    let changed = p.run_ok(&["up", "--detach"]);
+    assert!(changed.contains("pinshare » host build:"), "{changed}");
+    assert!(!changed.contains("ipfs     » host build:"), "{changed}");
+}
