@@ -154,21 +154,8 @@ pub async fn prepare(
 ) -> Result<()> {
     let name = &svc.name;
     let config_path = format!("{}/config", k.repo);
-    let dir = engine.download_prefix(container, k.repo, 512).await?;
-    // The entrypoint chowns the whole repo itself when the directory is not writable by its user.
-    let dir_writable = dir
-        .as_deref()
-        .and_then(head)
-        .is_none_or(|(o, g, m)| writable_by(k.uid, k.gid, o, g, m));
-    if let Some((owner, _, _)) = dir.as_deref().and_then(head).filter(|_| !dir_writable) {
-        printer.event(
-            name,
-            &format!(
-                "{} belongs to uid {owner} and is not writable by {}:{}: the image's entrypoint gives it to ipfs (chown -R) before the daemon starts",
-                k.repo, k.uid, k.gid
-            ),
-        );
-    }
+    // One archive read on the way in: the config. A new repo has none (the entrypoint makes it, and chowns an
+    // unwritable directory first); only a config owned by someone else needs a look at its directory.
     let config = match engine.download(container, &config_path).await? {
         None => None,
         Some(bytes) => {
@@ -182,18 +169,34 @@ pub async fn prepare(
             let owner = entry.header.uid().unwrap_or(0);
             // Permission bits only (a tar header may carry the file type too).
             let mode = entry.header.mode().unwrap_or(0) & 0o7777;
-            if dir_writable && (owner != u64::from(k.uid) || mode & 0o400 == 0) {
-                let fixed = repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
-                printer.event(
-                    name,
-                    &format!(
-                        "{config_path} was owned by uid {owner} (mode {mode:o}) in a directory kubo can write, which the image's entrypoint does not repair; gave {} path(s) in {} to {}:{}",
-                        fixed.len(),
-                        k.repo,
-                        k.uid,
-                        k.gid
-                    ),
-                );
+            if owner != u64::from(k.uid) || mode & 0o400 == 0 {
+                let dir = engine.download_prefix(container, k.repo, 512).await?;
+                match dir.as_deref().and_then(head) {
+                    // The entrypoint chowns the whole repo itself when the directory is not writable by its user.
+                    Some((dir_owner, g, m)) if !writable_by(k.uid, k.gid, dir_owner, g, m) => {
+                        printer.event(
+                            name,
+                            &format!(
+                                "{} belongs to uid {dir_owner} and is not writable by {}:{}: the image's entrypoint gives it to ipfs (chown -R) before the daemon starts",
+                                k.repo, k.uid, k.gid
+                            ),
+                        );
+                    }
+                    _ => {
+                        let fixed =
+                            repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
+                        printer.event(
+                            name,
+                            &format!(
+                                "{config_path} was owned by uid {owner} (mode {mode:o}) in a directory kubo can write, which the image's entrypoint does not repair; gave {} path(s) in {} to {}:{}",
+                                fixed.len(),
+                                k.repo,
+                                k.uid,
+                                k.gid
+                            ),
+                        );
+                    }
+                }
             }
             let json: Value = serde_json::from_slice(&entry.data).map_err(|e| {
                 Error::Runtime(format!(
