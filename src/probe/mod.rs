@@ -48,9 +48,14 @@ pub async fn check_once(
     }
 }
 
-/// Delay before attempt `n` (0-based): 10 ms doubling up to `period`.
+/// Attempts made 10 ms apart before the delay starts doubling: kubo is ready some 50 ms after its start, and a
+/// readiness probe is a local call, so the first quarter second is polled densely.
+const FAST_ATTEMPTS: u32 = 20;
+
+/// Delay before attempt `n` (0-based): 10 ms for the first [`FAST_ATTEMPTS`], then doubling up to `period`.
 pub fn backoff(n: u32, period: Duration) -> Duration {
-    let ms = 10u64.saturating_mul(1u64 << n.min(16));
+    let doublings = n.saturating_sub(FAST_ATTEMPTS - 1).min(16);
+    let ms = 10u64.saturating_mul(1u64 << doublings);
     Duration::from_millis(ms).min(period)
 }
 
@@ -111,10 +116,16 @@ mod tests {
     fn backoff_starts_fast_and_caps_at_the_period() {
         let p = Duration::from_secs(1);
         assert_eq!(backoff(0, p), Duration::from_millis(10));
-        assert_eq!(backoff(1, p), Duration::from_millis(20));
-        assert_eq!(backoff(3, p), Duration::from_millis(80));
-        assert_eq!(backoff(10, p), p);
+        assert_eq!(backoff(FAST_ATTEMPTS - 1, p), Duration::from_millis(10));
+        assert_eq!(backoff(FAST_ATTEMPTS, p), Duration::from_millis(20));
+        assert_eq!(backoff(FAST_ATTEMPTS + 2, p), Duration::from_millis(80));
+        assert_eq!(backoff(FAST_ATTEMPTS + 10, p), p);
         assert_eq!(backoff(60, p), p);
+        // A short period caps even the fast attempts.
+        assert_eq!(
+            backoff(0, Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
     }
 
     #[tokio::test]
