@@ -131,69 +131,53 @@ fn the_offline_spec_comes_up_and_stays_up_with_kubo_0_42() {
     the_offline_spec_comes_up_and_stays_up("kubo042", "0.42.0");
 }
 
-/// `ipfs init` as root into the project's volume: the seed's one-container entrypoint did exactly this.
-fn root_init(p: &Project, vol: &str) {
+/// Runs `program ARGS` as root in a throwaway container of the kubo double with the repo volume mounted.
+fn as_root(p: &Project, vol: &str, program: &str, args: &[&str]) -> String {
+    let image = format!("pinshare-test/{}-kubo:dev", p.name);
+    let mount = format!("{vol}:/data/ipfs");
+    let mut argv = vec![
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "--entrypoint",
+        program,
+        "-v",
+        &mount,
+        &image,
+    ];
+    argv.extend(args);
+    docker_ok(&argv)
+}
+
+/// The images built once, then the repo volume replaced by one a root `ipfs init` wrote — the seed's
+/// one-container entrypoint did exactly this — its directory given to `dir_owner`.
+fn root_initialised_repo(p: &Project, dir_owner: &str) -> String {
+    p.run_ok(&["up", "--detach", "ipfs"]);
+    p.run_ok(&["down", "--volumes"]);
+    let vol = p.volume("ipfs-data");
     docker_ok(&[
         "volume",
         "create",
         "--label",
         &format!("dev.pinshare.project={}", p.name),
-        vol,
+        &vol,
     ]);
-    docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "--entrypoint",
-        "/usr/local/bin/ipfs",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        &format!("pinshare-test/{}-kubo:dev", p.name),
-        "init",
-    ]);
+    as_root(p, &vol, "/usr/local/bin/ipfs", &["init"]);
+    as_root(p, &vol, "/bin/chown", &[dir_owner, "/data/ipfs"]);
+    vol
 }
 
-/// Mode and owner of a path in the volume, as `stat` in a throwaway container of the kubo double shows them.
+/// Mode and owner of a path in the volume.
 fn stat(p: &Project, vol: &str, path: &str) -> String {
-    docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "--entrypoint",
-        "/bin/stat",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        &format!("pinshare-test/{}-kubo:dev", p.name),
-        "-c",
-        "%a %u:%g",
-        path,
-    ])
+    as_root(p, vol, "/bin/stat", &["-c", "%a %u:%g", path])
 }
 
 #[test]
 fn a_root_owned_0600_config_in_a_writable_repo_is_repaired_and_kubo_comes_up() {
     let p = project_as("rootconfig", "0.42.0");
-    // Build the images (and the project) once, then replace the repo by one a root `ipfs init` wrote.
-    p.run_ok(&["up", "--detach", "ipfs"]);
-    p.run_ok(&["down", "--volumes"]);
-    let vol = p.volume("ipfs-data");
-    root_init(&p, &vol);
-    // The directory stays writable by ipfs (the image made it 1000:100); the config is root's, 0600.
-    docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "--entrypoint",
-        "/bin/chown",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        &format!("pinshare-test/{}-kubo:dev", p.name),
-        "1000:100",
-        "/data/ipfs",
-    ]);
+    // The directory stays writable by ipfs (as the image made it); the config is root's, 0600.
+    let vol = root_initialised_repo(&p, "1000:100");
     assert_eq!(stat(&p, &vol, "/data/ipfs/config"), "600 0:0");
     assert_eq!(stat(&p, &vol, "/data/ipfs"), "755 1000:100");
     // The image's entrypoint leaves such a repo alone: unstarted by us, kubo fails exactly as in the seed.
@@ -230,23 +214,7 @@ fn a_root_owned_0600_config_in_a_writable_repo_is_repaired_and_kubo_comes_up() {
 #[test]
 fn a_root_owned_repo_directory_is_given_to_ipfs_by_the_entrypoint_and_kubo_comes_up() {
     let p = project_as("rootdir", "0.42.0");
-    p.run_ok(&["up", "--detach", "ipfs"]);
-    p.run_ok(&["down", "--volumes"]);
-    let vol = p.volume("ipfs-data");
-    root_init(&p, &vol);
-    docker_ok(&[
-        "run",
-        "--rm",
-        "--user",
-        "0",
-        "--entrypoint",
-        "/bin/chown",
-        "-v",
-        &format!("{vol}:/data/ipfs"),
-        &format!("pinshare-test/{}-kubo:dev", p.name),
-        "0:0",
-        "/data/ipfs",
-    ]);
+    let vol = root_initialised_repo(&p, "0:0");
     assert_eq!(stat(&p, &vol, "/data/ipfs"), "755 0:0");
 
     let out = p.run_ok(&["up", "--detach"]);

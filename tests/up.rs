@@ -17,21 +17,6 @@ fn kubo_config(p: &Project, key: &str) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
 }
 
-/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
-/// would rightly make `up` build again).
-fn private_tags(p: &Project) {
-    p.edit_spec(|s| {
-        s.replace(
-            "pinshare-offline/kubo:dev",
-            &format!("pinshare-test/{}-kubo:dev", p.name),
-        )
-        .replace(
-            "pinshare-offline/app:dev",
-            &format!("pinshare-test/{}-app:dev", p.name),
-        )
-    });
-}
-
 #[test]
 fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name() {
     let p = Project::offline("two-containers");
@@ -111,7 +96,7 @@ fn up_detach_runs_two_containers_on_one_network_and_the_app_reaches_kubo_by_name
 #[test]
 fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     let p = Project::offline("cors");
-    private_tags(&p);
+    p.private_tags();
     let first = p.run_ok(&["up", "--detach"]);
     // The two host builds share one cargo workspace: one after the other, never waiting on each other's lock.
     assert!(!first.contains("Blocking waiting for file lock"), "{first}");
@@ -661,7 +646,7 @@ fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
 #[test]
 fn a_cold_up_after_down_with_nothing_changed_runs_no_build() {
     let p = Project::offline("cold-nobuild");
-    private_tags(&p);
+    p.private_tags();
     let first = p.run_ok(&["up", "--detach"]);
     assert!(first.contains("building pinshare-test/"), "{first}");
     p.run_ok(&["down"]);

@@ -20,21 +20,6 @@ fn write(p: &Project, rel: &str, text: &str) {
     std::fs::write(p.ctx().join(rel), text).expect("write");
 }
 
-/// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside, which
-/// would rightly make `up` build again).
-fn private_tags(p: &Project) {
-    p.edit_spec(|s| {
-        s.replace(
-            "pinshare-offline/kubo:dev",
-            &format!("pinshare-test/{}-kubo:dev", p.name),
-        )
-        .replace(
-            "pinshare-offline/app:dev",
-            &format!("pinshare-test/{}-app:dev", p.name),
-        )
-    });
-}
-
 #[test]
 fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_the_swap() {
     let p = Project::offline_copy("rebuild");
@@ -389,7 +374,7 @@ fn rebuild_with_nothing_running_says_the_project_is_not_up_and_leaves_no_contain
 #[test]
 fn a_spec_edit_of_kubo_config_only_runs_no_host_build() {
     let p = Project::offline("kuboconfig-only");
-    private_tags(&p);
+    p.private_tags();
     let up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
     let app = p.inspect("pinshare", "{{.Id}}");

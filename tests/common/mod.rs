@@ -446,6 +446,21 @@ impl Project {
         p
     }
 
+    /// Image tags of this project's own (the shared offline tags may be rebuilt by a test running alongside,
+    /// which would rightly make `up` build again); `cleanup` removes them.
+    pub fn private_tags(&self) {
+        self.edit_spec(|s| {
+            s.replace(
+                "pinshare-offline/kubo:dev",
+                &format!("pinshare-test/{}-kubo:dev", self.name),
+            )
+            .replace(
+                "pinshare-offline/app:dev",
+                &format!("pinshare-test/{}-app:dev", self.name),
+            )
+        });
+    }
+
     /// The private build context of `offline_copy`.
     pub fn ctx(&self) -> PathBuf {
         self.dir.path().join("ctx")
