@@ -121,6 +121,14 @@ impl Scope {
     }
 
     /// `docker run` to completion (removed afterwards); returns the output.
+    /// `sh -c SCRIPT` in a throwaway container of `img` (kubo's image has a shell: busybox).
+    fn sh(&mut self, opts: &[&str], img: &str, script: &str) -> Output {
+        let mut args = vec!["--rm"];
+        args.extend_from_slice(opts);
+        args.extend(["--entrypoint", "/bin/sh", img, "-c", script]);
+        self.once(&args)
+    }
+
     fn once(&mut self, args: &[&str]) -> Output {
         let c = format!("{}-c{}", self.name, self.containers.len());
         self.containers.push(c.clone());
@@ -278,16 +286,11 @@ fn entrypoint_starts_as_root_and_the_daemon_runs_as_ipfs() {
     // A clean stop (SIGTERM through PID 1) removes the api file (fsrepo Close).
     docker_ok(&["stop", "-t", "10", &c]);
     assert_eq!(wait_exit(&c), 0);
-    let again = s.once(&[
-        "--rm",
-        "--volumes-from",
-        &c,
-        "--entrypoint",
-        "/bin/sh",
+    let again = s.sh(
+        &["--volumes-from", &c],
         &img,
-        "-c",
         "test -e /data/ipfs/api && echo present || echo absent",
-    ]);
+    );
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
         "absent",
@@ -303,16 +306,11 @@ fn a_root_owned_repo_directory_is_chowned() {
     let mut s = Scope::new("chown");
     let v = s.volume();
     let mount = format!("{v}:/data/ipfs");
-    let o = s.once(&[
-        "--rm",
-        "-v",
-        &mount,
-        "--entrypoint",
-        "/bin/sh",
+    let o = s.sh(
+        &["-v", &mount],
         &img,
-        "-c",
         "chown -R 0:0 /data/ipfs && chmod 755 /data/ipfs",
-    ]);
+    );
     assert!(o.status.success(), "{}", text(&o));
     let c = s.start(&["-v", &mount, &img]);
     wait_ready(&c);
@@ -328,16 +326,11 @@ fn a_root_owned_0600_config_in_a_writable_directory_fails_with_permission_denied
     let mut s = Scope::new("denied");
     let v = s.volume();
     let mount = format!("{v}:/data/ipfs");
-    let o = s.once(&[
-        "--rm",
-        "-v",
-        &mount,
-        "--entrypoint",
-        "/bin/sh",
+    let o = s.sh(
+        &["-v", &mount],
         &img,
-        "-c",
         "echo '{}' > /data/ipfs/config && chmod 600 /data/ipfs/config",
-    ]);
+    );
     assert!(o.status.success(), "{}", text(&o));
     let c = s.start(&["-v", &mount, &img]);
     assert_ne!(wait_exit(&c), 0);
@@ -532,18 +525,7 @@ fn the_cli_in_another_container_uses_the_api_file() {
         cid=$(ipfs add --cid-version 1 --raw-leaves f | cut -d' ' -f2); echo CID=$cid; \
         ipfs pin rm $cid; ipfs pin add $cid; ipfs get $cid; cat $cid; echo; \
         ipfs config Addresses.API";
-    let o = s.once(&[
-        "--rm",
-        "--network",
-        &net,
-        "--user",
-        "1000:100",
-        "--entrypoint",
-        "/bin/sh",
-        &img,
-        "-c",
-        script,
-    ]);
+    let o = s.sh(&["--network", &net, "--user", "1000:100"], &img, script);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(
@@ -556,18 +538,11 @@ fn the_cli_in_another_container_uses_the_api_file() {
         "the config came from the daemon: {out}"
     );
     // Without a reachable daemon and without a repo there is no fallback.
-    let o = s.once(&[
-        "--rm",
-        "--network",
-        &net,
-        "--user",
-        "1000:100",
-        "--entrypoint",
-        "/bin/sh",
+    let o = s.sh(
+        &["--network", &net, "--user", "1000:100"],
         &img,
-        "-c",
         "echo /dns4/nobody/tcp/5001 > /data/ipfs/api; ipfs pin ls",
-    ]);
+    );
     assert!(!o.status.success());
     assert!(
         text(&o).contains("Error: cannot connect to the api. Is the daemon running?"),
