@@ -29,5 +29,15 @@ for bb in "${BUSYBOX:-}" /bin/busybox /usr/bin/busybox; do
     fi
     exit 0
 done
+# As root on Debian, fetch it (the demo stays one command on a fresh machine); otherwise say what to run.
+if [ -z "${BUSYBOX:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "kubo/build.sh: no static busybox here; installing Debian's busybox-static (the double's /bin/sh)" >&2
+    if { apt-get install -y -qq busybox-static >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq busybox-static >/dev/null 2>&1; }; } &&
+        is_static /bin/busybox; then
+        cp /bin/busybox "$out.tmp" && chmod 755 "$out.tmp" && mv "$out.tmp" "$out"
+        exit 0
+    fi
+fi
 echo "kubo/build.sh: no static busybox found: install Debian's busybox-static (apt-get install busybox-static)" >&2
 exit 1
