@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod proxy;
+
 /// Root of the repository.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -477,8 +479,14 @@ impl Project {
 
     /// Starts a foreground `pinshare-dev ARGS` whose stdout lines are collected.
     pub fn spawn(&self, args: &[&str]) -> Running {
+        self.spawn_env(args, &[])
+    }
+
+    /// `spawn` with extra environment variables.
+    pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = self
             .cmd(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
