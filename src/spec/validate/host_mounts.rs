@@ -23,7 +23,8 @@ use toml::Spanned;
 
 use super::super::HostMount;
 use super::super::raw::RawService;
-use super::{Ctx, missing_bind_source, resolve};
+use super::volumes::missing_bind_source;
+use super::{Ctx, resolve};
 
 /// File names that are a container engine's API socket wherever they are.
 const SOCKET_NAMES: [&str; 3] = ["docker.sock", "podman.sock", "containerd.sock"];
