@@ -34,7 +34,7 @@ mod service;
 mod volumes;
 
 /// All manifests as one multi-document YAML stream (for stdout or `kubectl apply -f -`).
-pub fn k8s(spec: &Spec, opts: &K8sOptions) -> String {
+pub(crate) fn k8s(spec: &Spec, opts: &K8sOptions) -> String {
     let files = k8s_files(spec, opts);
     let mut out = String::new();
     for (i, (_, text)) in files.iter().enumerate() {
@@ -53,7 +53,7 @@ pub fn k8s(spec: &Spec, opts: &K8sOptions) -> String {
 }
 
 /// The manifests as files: (file name, YAML). The Deployment comes first and carries the notes.
-pub fn k8s_files(spec: &Spec, opts: &K8sOptions) -> Vec<(String, String)> {
+pub(crate) fn k8s_files(spec: &Spec, opts: &K8sOptions) -> Vec<(String, String)> {
     let o = objects(spec, opts);
     let head = header(spec, "render k8s");
     let mut text = head.clone();
