@@ -1,4 +1,4 @@
-//! `pinshare-dev render k8s|compose`: the same spec as Kubernetes manifests (`k8s.rs`: one Deployment whose pod
+//! `pinshare-dev render k8s|compose`: the same spec as Kubernetes manifests (`k8s/`: one Deployment whose pod
 //! holds the app and kubo as a sidecar) or a docker-compose.yml (`compose.rs`). Both are pure functions of the
 //! [`Spec`]: deterministic YAML (stable order, no timestamps), reviewed as snapshots.
 //!

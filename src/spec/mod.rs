@@ -1,5 +1,5 @@
 //! The project spec: `pinshare.toml` parsed (`raw.rs`), then validated into a [`Spec`] that cannot be invalid
-//! (`validate.rs`). Errors carry file, line and column (`diagnostic.rs`).
+//! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
 mod diagnostic;
 mod raw;
