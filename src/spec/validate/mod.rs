@@ -94,6 +94,18 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
     out
 }
 
+/// A bind mount source that does not exist (the engine would refuse it, or create a root-owned directory).
+fn missing_bind_source(cx: &mut Ctx, span: Range<usize>, written: &str, abs: &Path) {
+    cx.err(
+        span,
+        format!(
+            "bind mount source `{written}` does not exist ({})",
+            abs.display()
+        ),
+        Some(&format!("create it first: mkdir -p {}", abs.display())),
+    );
+}
+
 pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let file = path.display().to_string();
     let text_arc = Arc::new(text.to_string());

@@ -1,13 +1,12 @@
 //! `volumes`: each mount parsed, a bind source resolved from the spec's directory and required to exist, and
 //! the ones that hand the container the host passed on to [`host_mounts`](super::host_mounts).
 
-use std::ops::Range;
 use std::path::Path;
 
 use super::super::HostMount;
 use super::super::raw::RawService;
 use super::super::units::{self, MountSource, VolumeMount};
-use super::{Ctx, host_mounts, resolve};
+use super::{Ctx, host_mounts, missing_bind_source, resolve};
 
 /// The service's mounts, and the host mounts among them that `allow_host_mounts` allows.
 pub(super) fn volumes(
@@ -50,16 +49,4 @@ pub(super) fn volumes(
     }
     let host_mounts = host_mounts::settle(cx, name, dir, raw, dangerous);
     (volumes, host_mounts)
-}
-
-/// A bind mount source that does not exist (the engine would refuse it, or create a root-owned directory).
-pub(super) fn missing_bind_source(cx: &mut Ctx, span: Range<usize>, written: &str, abs: &Path) {
-    cx.err(
-        span,
-        format!(
-            "bind mount source `{written}` does not exist ({})",
-            abs.display()
-        ),
-        Some(&format!("create it first: mkdir -p {}", abs.display())),
-    );
 }

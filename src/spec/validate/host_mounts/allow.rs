@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::super::volumes::missing_bind_source;
-use super::super::{Ctx, DEFAULT_IPFS_PATH, resolve};
+use super::super::{Ctx, DEFAULT_IPFS_PATH, missing_bind_source, resolve};
 use super::forms;
 use crate::spec::HostMount;
 use crate::spec::raw::RawService;
