@@ -15,8 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use diagnostic::{SpecError, SpecErrors};
-pub(crate) use render::DEFAULT_STORAGE_BYTES;
-pub use render::{K8sSettings, RenderSettings};
+pub use render::{DEFAULT_STORAGE_BYTES, K8sSettings, RenderSettings};
 pub use units::{MountSource, PortMapping, Protocol, VolumeMount};
 
 /// Default spec file name, looked up in the current directory and its parents.

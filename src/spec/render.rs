@@ -18,7 +18,7 @@ use super::Service;
 use super::units::{self, MountSource};
 
 /// Default size of a rendered PersistentVolumeClaim (kubo's default `Datastore.StorageMax` is 10GB).
-pub(crate) const DEFAULT_STORAGE_BYTES: u64 = 10 << 30;
+pub const DEFAULT_STORAGE_BYTES: u64 = 10 << 30;
 
 /// `[render]`
 #[derive(Debug, Deserialize, JsonSchema)]

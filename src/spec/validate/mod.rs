@@ -2,7 +2,7 @@
 //! value that caused it. All errors are collected, not just the first.
 //!
 //! This file is the driver: parse the text, make the [`Ctx`] that collects errors, check the project and each
-//! service ([`service`]), then the dependency order and `[render]`, and build the [`Spec`]. Each check lives in
+//! service (`service.rs`), then the dependency order and `[render]`, and build the [`Spec`]. Each check lives in
 //! the file named after the part of the spec it reads.
 
 use std::collections::{BTreeMap, BTreeSet};

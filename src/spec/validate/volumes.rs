@@ -1,5 +1,5 @@
 //! `volumes`: each mount parsed, a bind source resolved from the spec's directory and required to exist, and
-//! the ones that hand the container the host passed on to [`host_mounts`](super::host_mounts).
+//! the ones that hand the container the host passed on to [`host_mounts`].
 
 use std::path::Path;
 
