@@ -98,7 +98,7 @@ struct Healthcheck {
 }
 
 /// The docker-compose.yml. `image_tag` replaces the tag of built services' images.
-pub fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
+pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
     let mut notes = Vec::new();
     let health: BTreeMap<&str, Option<Healthcheck>> = spec
         .services

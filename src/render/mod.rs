@@ -1,4 +1,4 @@
-//! `pinshare-dev render k8s|compose`: the same spec as Kubernetes manifests (`k8s.rs`: one Deployment whose pod
+//! `pinshare-dev render k8s|compose`: the same spec as Kubernetes manifests (`k8s/`: one Deployment whose pod
 //! holds the app and kubo as a sidecar) or a docker-compose.yml (`compose.rs`). Both are pure functions of the
 //! [`Spec`]: deterministic YAML (stable order, no timestamps), reviewed as snapshots.
 //!
@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub use compose::compose;
-pub use k8s::{k8s, k8s_files};
+use compose::compose;
+use k8s::{k8s, k8s_files};
 
 use crate::error::{Error, Result};
 use crate::spec::{Check, ImageSource, InitAction, InitStep, Service, Spec};
@@ -41,7 +41,7 @@ pub struct K8sOptions {
 
 /// Renders `target` and writes it to `output` (a directory for k8s, a file for compose) or returns it for stdout.
 /// Returns what to print.
-pub fn render(
+pub(crate) fn render(
     spec: &Spec,
     target: Target,
     opts: &K8sOptions,

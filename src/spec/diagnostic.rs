@@ -49,7 +49,7 @@ impl SpecError {
     }
 
     /// 1-based line and column of the start of the span.
-    pub fn line_col(&self) -> (usize, usize) {
+    pub(crate) fn line_col(&self) -> (usize, usize) {
         let before = &self.text[..self.span.start];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -57,7 +57,7 @@ impl SpecError {
     }
 
     /// `FILE:LINE:COL`
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         let (l, c) = self.line_col();
         format!("{}:{l}:{c}", self.file)
     }
@@ -153,7 +153,7 @@ impl SpecErrors {
 
     /// Renders every error: a `error: FILE:LINE:COL: message` line, then the source excerpt with a caret and the
     /// hint. Colours only when `color` is set.
-    pub fn render(&self, color: bool) -> String {
+    pub(crate) fn render(&self, color: bool) -> String {
         format!(
             "{}{}; nothing was changed\n",
             self.render_errors(color),
@@ -162,14 +162,14 @@ impl SpecErrors {
     }
 
     /// `1 error in the spec`, `3 errors in the spec`.
-    pub fn count(&self) -> String {
+    pub(crate) fn count(&self) -> String {
         let n = self.errors.len();
         format!("{n} error{} in the spec", if n == 1 { "" } else { "s" })
     }
 
     /// The errors as [`SpecErrors::render`] shows them, without its closing line (for callers that say
     /// themselves what the errors change, such as a spec edit while `up` runs).
-    pub fn render_errors(&self, color: bool) -> String {
+    pub(crate) fn render_errors(&self, color: bool) -> String {
         let theme = if color {
             GraphicalTheme::unicode()
         } else {

@@ -1,8 +1,8 @@
 //! The project spec: `pinshare.toml` parsed (`raw.rs`), then validated into a [`Spec`] that cannot be invalid
-//! (`validate.rs`). Errors carry file, line and column (`diagnostic.rs`).
+//! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
 mod diagnostic;
-pub mod raw;
+mod raw;
 mod render;
 pub mod units;
 mod validate;
@@ -19,7 +19,7 @@ pub use render::{DEFAULT_STORAGE_BYTES, K8sSettings, RenderSettings};
 pub use units::{MountSource, PortMapping, Protocol, VolumeMount};
 
 /// Default spec file name, looked up in the current directory and its parents.
-pub const FILE_NAME: &str = "pinshare.toml";
+pub(crate) const FILE_NAME: &str = "pinshare.toml";
 
 /// A validated project.
 #[derive(Debug, Clone, Serialize)]
@@ -107,7 +107,7 @@ pub struct HostMount {
 
 impl HostMount {
     /// `/var/run/docker.sock:/var/run/docker.sock is the Docker engine's socket: …`, for warnings.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let ro = if self.read_only { ":ro" } else { "" };
         format!("{}:{}{ro} {}", self.source, self.target, self.danger)
     }
@@ -127,7 +127,7 @@ pub enum RestartPolicy {
 
 impl RestartPolicy {
     /// Whether an exit with `code` is restarted.
-    pub fn restarts_exit(self, code: i64) -> bool {
+    pub(crate) fn restarts_exit(self, code: i64) -> bool {
         match self {
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => code != 0,
@@ -136,7 +136,7 @@ impl RestartPolicy {
     }
 
     /// As written in the spec.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RestartPolicy::Always => "always",
             RestartPolicy::OnFailure => "on-failure",
@@ -175,7 +175,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Delay before restart number `n` (1-based) of a sequence.
-    pub fn delay(&self, n: u32) -> Duration {
+    pub(crate) fn delay(&self, n: u32) -> Duration {
         match n {
             0 | 1 => self.first.min(self.max),
             n => self
@@ -214,7 +214,7 @@ pub enum ImageSource {
 
 impl ImageSource {
     /// The reference containers are created from.
-    pub fn reference(&self) -> &str {
+    pub(crate) fn reference(&self) -> &str {
         match self {
             ImageSource::Pull { reference } => reference,
             ImageSource::Build(b) => &b.tag,
@@ -367,12 +367,12 @@ pub struct Watch {
 
 impl Service {
     /// Whether the env variable `key` is secret.
-    pub fn is_secret(&self, key: &str) -> bool {
+    pub(crate) fn is_secret(&self, key: &str) -> bool {
         self.secret_env.contains(key)
     }
 
     /// The values of this service's secret env variables, for [`crate::redact::text`].
-    pub fn secret_values(&self) -> Vec<&str> {
+    pub(crate) fn secret_values(&self) -> Vec<&str> {
         self.secret_env
             .iter()
             .filter_map(|k| self.env.get(k).map(String::as_str))
@@ -383,7 +383,7 @@ impl Service {
 impl Spec {
     /// The values of every secret env variable of every service: what [`crate::redact::text`] takes out of
     /// anything printed.
-    pub fn secret_values(&self) -> Vec<&str> {
+    pub(crate) fn secret_values(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .services
             .values()
@@ -400,18 +400,18 @@ impl Spec {
     }
 
     /// Services in reverse dependency order: the order to stop them in.
-    pub fn stop_order(&self) -> Vec<String> {
+    pub(crate) fn stop_order(&self) -> Vec<String> {
         self.order.iter().rev().cloned().collect()
     }
 
     /// The Docker name of a named volume of this project.
-    pub fn volume_name(&self, name: &str) -> String {
+    pub(crate) fn volume_name(&self, name: &str) -> String {
         format!("{}_{name}", self.project)
     }
 
     /// The exact command line that runs `pinshare-dev ARGS` on this spec from the current directory: with
     /// `-f FILE` unless the spec is the `pinshare.toml` found here.
-    pub fn command(&self, args: &str) -> String {
+    pub(crate) fn command(&self, args: &str) -> String {
         if self.file == Path::new("pinshare.toml") {
             return format!("pinshare-dev {args}");
         }
@@ -419,17 +419,17 @@ impl Spec {
     }
 
     /// The project network's name.
-    pub fn network_name(&self) -> String {
+    pub(crate) fn network_name(&self) -> String {
         format!("{}_net", self.project)
     }
 
     /// The container name of a service.
-    pub fn container_name(&self, service: &str) -> String {
+    pub(crate) fn container_name(&self, service: &str) -> String {
         format!("{}-{service}", self.project)
     }
 
     /// Every named volume the services use, deduplicated, in name order.
-    pub fn named_volumes(&self) -> Vec<String> {
+    pub(crate) fn named_volumes(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .services
             .values()
@@ -445,14 +445,14 @@ impl Spec {
     }
 
     /// Service names for messages: `ipfs, pinshare`.
-    pub fn service_list(&self) -> String {
+    pub(crate) fn service_list(&self) -> String {
         self.services.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 }
 
 impl PortMapping {
     /// Address to reach this port from the host: the bound address, loopback for a wildcard bind.
-    pub fn reach_ip(&self) -> IpAddr {
+    pub(crate) fn reach_ip(&self) -> IpAddr {
         if self.host_ip.is_unspecified() {
             if self.host_ip.is_ipv4() {
                 IpAddr::from([127, 0, 0, 1])
@@ -485,7 +485,7 @@ pub enum LoadError {
 }
 
 /// Finds the spec: the given path, or `pinshare.toml` in `cwd` or its nearest parent.
-pub fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
+pub(crate) fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
@@ -501,7 +501,7 @@ pub fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
 }
 
 /// Reads and validates a spec file.
-pub fn load(path: &Path) -> Result<Spec, LoadError> {
+pub(crate) fn load(path: &Path) -> Result<Spec, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -510,12 +510,12 @@ pub fn load(path: &Path) -> Result<Spec, LoadError> {
 }
 
 /// Validates spec text; `path` names the file in errors and anchors relative paths.
-pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     validate::validate(path, text)
 }
 
 /// `pinshare-dev -f FILE ARGS`, the file quoted for a POSIX shell when it needs to be.
-pub fn command_for(file: &Path, args: &str) -> String {
+pub(crate) fn command_for(file: &Path, args: &str) -> String {
     let file = file.to_string_lossy();
     let plain = file
         .chars()
@@ -528,7 +528,7 @@ pub fn command_for(file: &Path, args: &str) -> String {
 }
 
 /// JSON Schema of the file format, for editors.
-pub fn json_schema() -> serde_json::Value {
+pub(crate) fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(raw::RawSpec)).unwrap_or_default()
 }
 

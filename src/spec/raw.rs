@@ -1,5 +1,5 @@
 //! Serde mirror of `pinshare.toml`: every field as written, with spans kept so that semantic errors can point at
-//! the right line. Nothing here is validated beyond TOML types and unknown keys; see `validate.rs`.
+//! the right line. Nothing here is validated beyond TOML types and unknown keys; see `validate/`.
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// CPU in millicores (`"250m"` = 250, `"1"` = 1000, `0.5` = 500).
-pub fn parse_cpu(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_cpu(text: &str) -> Result<u64, String> {
     let t = text.trim();
     if t.starts_with('-') {
         return Err(format!("`{text}`: CPU cannot be negative"));
@@ -34,7 +34,7 @@ pub fn parse_cpu(text: &str) -> Result<u64, String> {
 }
 
 /// Memory in bytes: plain bytes, decimal `k M G T`, binary `Ki Mi Gi Ti`.
-pub fn parse_memory(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_memory(text: &str) -> Result<u64, String> {
     let t = text.trim();
     if t.starts_with('-') {
         return Err(format!("`{text}`: memory cannot be negative"));
@@ -102,7 +102,7 @@ fn memory_unit(unit: &str) -> Option<u64> {
 }
 
 /// Durations such as `"500ms"`, `"10s"`, `"2m"`, `"1h"`, or combined `"1m30s"`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let compact: String = text.split_whitespace().collect();
     if compact != text.trim() && parse_duration(&compact).is_ok() {
         return Err(format!(
@@ -158,7 +158,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// `tcp` or `udp`, as Docker writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
@@ -198,7 +198,7 @@ fn parse_port_number(s: &str, what: &str, whole: &str) -> Result<u16, String> {
 }
 
 /// `"5001"`, `"5001:5001"`, `"0.0.0.0:8080:8080"`, `"[::1]:4001:4001/udp"`.
-pub fn parse_port(text: &str) -> Result<PortMapping, String> {
+pub(crate) fn parse_port(text: &str) -> Result<PortMapping, String> {
     let (body, protocol) = match text.rsplit_once('/') {
         Some((b, "tcp")) => (b, Protocol::Tcp),
         Some((b, "udp")) => (b, Protocol::Udp),
@@ -274,7 +274,7 @@ pub struct VolumeMount {
 }
 
 /// `"ipfs-data:/data/ipfs"`, `"./data:/data:ro"`.
-pub fn parse_volume(text: &str) -> Result<VolumeMount, String> {
+pub(crate) fn parse_volume(text: &str) -> Result<VolumeMount, String> {
     let parts: Vec<&str> = text.split(':').collect();
     let (src, target, read_only) = match parts.as_slice() {
         [s, t] => (*s, *t, false),

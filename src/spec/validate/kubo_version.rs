@@ -13,10 +13,10 @@ use super::Ctx;
 const DIAG_HEALTHY_SINCE: (u32, u32, u32) = (0, 42, 0);
 
 /// The probe that works on every kubo release from v0.39 (the image's own HEALTHCHECK up to v0.41).
-pub const DAG_STAT_EMPTY_DIR: &str = "/ipfs/QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+pub(crate) const DAG_STAT_EMPTY_DIR: &str = "/ipfs/QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
 
 /// `(major, minor, patch)` of a kubo image reference that names a release, else `None`.
-pub fn release_of(image: &str) -> Option<(u32, u32, u32)> {
+pub(crate) fn release_of(image: &str) -> Option<(u32, u32, u32)> {
     let without_digest = image.split('@').next()?;
     let slash = without_digest.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = without_digest[slash..].split_once(':')?;

@@ -1,0 +1,225 @@
+//! Second stage: raw TOML values → a [`Spec`] that cannot be invalid. Every check that can fail points at the
+//! value that caused it. All errors are collected, not just the first.
+//!
+//! This file is the driver: parse the text, make the [`Ctx`] that collects errors, check the project and each
+//! service (`service.rs`), then the dependency order and `[render]`, and build the [`Spec`]. Each check lives in
+//! the file named after the part of the spec it reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+use super::raw::RawSpec;
+use super::units::PortMapping;
+use super::{Spec, SpecError, SpecErrors};
+use crate::redact;
+use depends::dependency_order;
+use names::{default_project_name, name_help, name_problem};
+use secrets::secrets_in_text;
+use service::service;
+
+mod build;
+mod depends;
+mod durations;
+mod host_mounts;
+mod kubo_config;
+mod kubo_version;
+mod names;
+mod ports;
+mod probes;
+mod resources;
+mod restart;
+mod safety;
+mod secrets;
+mod service;
+mod toml_error;
+mod volumes;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+const KUBO_UID: u32 = 1000;
+const KUBO_GID: u32 = 100;
+const DEFAULT_IPFS_PATH: &str = "/data/ipfs";
+
+/// What every check shares: the text its errors point into, the errors found so far, and the host mounts
+/// are compared with.
+struct Ctx {
+    file: String,
+    text: Arc<String>,
+    source: Arc<NamedSource<String>>,
+    errors: Vec<SpecError>,
+    /// The home directory and engine sockets bind mounts are checked against.
+    host: host_mounts::Host,
+}
+
+impl Ctx {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<&str>) {
+        let e = SpecError::new(
+            &self.file,
+            &self.text,
+            &self.source,
+            message.into(),
+            span,
+            help.map(str::to_string),
+        );
+        self.errors.push(e);
+    }
+}
+
+/// Joins a relative spec path onto the spec directory, without touching the filesystem.
+fn resolve(dir: &Path, p: &str) -> PathBuf {
+    let joined = if Path::new(p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        dir.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // `..` of `/` is `/`, as for the kernel.
+                if !out.pop() && !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A bind mount source that does not exist (the engine would refuse it, or create a root-owned directory).
+fn missing_bind_source(cx: &mut Ctx, span: Range<usize>, written: &str, abs: &Path) {
+    cx.err(
+        span,
+        format!(
+            "bind mount source `{written}` does not exist ({})",
+            abs.display()
+        ),
+        Some(&format!("create it first: mkdir -p {}", abs.display())),
+    );
+}
+
+pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
+    let file = path.display().to_string();
+    let text_arc = Arc::new(text.to_string());
+    let source = Arc::new(NamedSource::new(file.clone(), text.to_string()));
+    let mut cx = Ctx {
+        file,
+        text: text_arc,
+        source,
+        errors: Vec::new(),
+        host: host_mounts::Host::from_env(),
+    };
+
+    let raw: RawSpec = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let (span, msg, help) = toml_error::describe(&e, text);
+            cx.err(span, msg, Some(&help));
+            let mut errors = SpecErrors { errors: cx.errors };
+            let secrets = secrets_in_text(text);
+            errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+            return Err(errors);
+        }
+    };
+
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let abs_dir = std::path::absolute(&dir).unwrap_or(dir);
+
+    let project = match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
+        Some(n) => {
+            if let Some((why, fixed)) = name_problem(n.get_ref()) {
+                cx.err(
+                    n.span(),
+                    format!("project name `{}` is not valid: {why}", n.get_ref()),
+                    Some(&name_help(fixed.as_ref())),
+                );
+            }
+            n.get_ref().clone()
+        }
+        None => default_project_name(&abs_dir),
+    };
+
+    if raw.services.is_empty() {
+        cx.err(
+            0..0,
+            "the spec defines no services",
+            Some("add a `[services.NAME]` table with `image` or `build`"),
+        );
+    }
+
+    let names: BTreeSet<String> = raw.services.keys().map(|k| k.get_ref().clone()).collect();
+    let mut services = BTreeMap::new();
+    // (host ip, port, protocol) -> (service, span) for duplicate detection.
+    let mut published: Vec<(PortMapping, String, Range<usize>)> = Vec::new();
+
+    for (key, svc) in &raw.services {
+        let name = key.get_ref().clone();
+        if let Some((why, fixed)) = name_problem(&name) {
+            cx.err(
+                key.span(),
+                format!("service name `{name}` is not valid: {why}"),
+                Some(&name_help(fixed.as_ref())),
+            );
+        }
+        if let Some(s) = service(
+            &mut cx,
+            &project,
+            &abs_dir,
+            &name,
+            key.span(),
+            svc,
+            &names,
+            &mut published,
+        ) {
+            services.insert(name, s);
+        }
+    }
+
+    let order = dependency_order(&mut cx, &raw);
+    let (render, problems) = super::render::validate(raw.render.as_ref(), &services, &names);
+    for (span, message, help) in problems {
+        cx.err(span, message, help.as_deref());
+    }
+
+    if cx.errors.is_empty() {
+        Ok(Spec {
+            project,
+            file: path.to_path_buf(),
+            dir: abs_dir,
+            services,
+            order,
+            render,
+        })
+    } else {
+        cx.errors.sort_by_key(|e| e.span.start);
+        let mut errors = SpecErrors { errors: cx.errors };
+        let mut secrets = secrets_in_text(text);
+        for svc in raw.services.values() {
+            let svc = svc.get_ref();
+            let listed: BTreeSet<&str> = svc.secrets.iter().map(|s| s.get_ref().as_str()).collect();
+            secrets.extend(
+                svc.env
+                    .iter()
+                    .filter(|(k, _)| listed.contains(k.as_str()) || redact::is_secret_name(k))
+                    .map(|(_, v)| v.clone()),
+            );
+        }
+        errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+        Err(errors)
+    }
+}
