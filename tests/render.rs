@@ -165,19 +165,17 @@ fn rendered_compose_file_runs_with_docker_compose_like_up_does() {
     assert_eq!(health.status, 200, "{health:?}");
     common::assert_cors(run.p.kubo_api);
 
-    // The repo preparation ran as kubo's uid:gid, one `ipfs config` after another, each exiting 0.
-    for i in 1..=5 {
-        let id = run.container(&format!("ipfs-kubo-config-{i}"));
-        assert_eq!(
-            docker_ok(&["inspect", "-f", "{{.Config.User}} {{.State.ExitCode}}", &id]),
-            "1000:100 0"
-        );
-    }
+    // The repo preparation ran in one container, as kubo's uid:gid, and exited 0.
+    let id = run.container("ipfs-kubo-config");
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.Config.User}} {{.State.ExitCode}}", &id]),
+        "1000:100 0"
+    );
 
     // A second start with the volume kept: the repo exists, so kubo's entrypoint skips `ipfs init`.
     run.compose_ok(&["down"]);
     run.compose_ok(&["up", "-d"]);
-    let logs = run.compose_ok(&["logs", "--no-color", "ipfs-kubo-config-1"]);
+    let logs = run.compose_ok(&["logs", "--no-color", "ipfs-kubo-config"]);
     assert!(logs.contains("Found IPFS fs-repo at /data/ipfs"), "{logs}");
     healthy("ipfs");
     common::assert_cors(run.p.kubo_api);

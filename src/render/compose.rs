@@ -8,10 +8,11 @@
 //! becomes the same call through the image's `ipfs` CLI. An HTTP-only service falls back to its liveness probe
 //! when that is a command, else gets no healthcheck (and dependents wait for it to start only).
 //!
-//! Kubo's repo preparation is a chain of one-shot services that dependents wait for with
-//! `service_completed_successfully`. Without a shell: each runs kubo's own container entrypoint
-//! (`/usr/local/bin/start_ipfs`: `ipfs init` when the repo has no config, then `ipfs ARGS`) with one
-//! `config --json KEY VALUE`, as kubo's uid:gid (never root), with no network.
+//! Kubo's repo preparation is one one-shot service that kubo waits for with `service_completed_successfully`:
+//! the image's busybox `sh` runs kubo's own container entrypoint (`/usr/local/bin/start_ipfs version`: `ipfs
+//! init` with the profile, 0.0.0.0 addresses and the swarm key when the repo has no config), then `ipfs config
+//! --json KEY VALUE` for each key, the keys and values passed as arguments; as kubo's uid:gid (never root), with no
+//! network.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,8 +22,15 @@ use serde::Serialize;
 use super::{Action, header, image, kubo, relative, translate, yaml};
 use crate::spec::{ImageSource, InitAction, MountSource, Probe, Service, Spec};
 
-/// Kubo's container entrypoint script in the `ipfs/kubo` image.
-const KUBO_ENTRYPOINT: &str = "/usr/local/bin/start_ipfs";
+/// The `kubo_config` one-shot's script: the image's entrypoint for `ipfs version` (kubo `bin/container_daemon`:
+/// init on a new repo, then `/container-init.d`), then `ipfs config --json KEY VALUE` for each pair of arguments.
+const KUBO_CONFIG_SCRIPT: &str = r#"set -eu
+/usr/local/bin/start_ipfs version
+while [ "$#" -ge 2 ]; do
+  ipfs config --json "$1" "$2"
+  shift 2
+done
+"#;
 /// The project network's key (compose prefixes it with the compose project name).
 const NETWORK: &str = "net";
 
@@ -283,44 +291,33 @@ fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String,
             )),
             InitAction::KuboConfig { .. } => {
                 let Some(k) = kubo(svc) else { continue };
-                let user = format!("{}:{}", k.uid, k.gid);
-                // One `ipfs config` per service: kubo takes the repo lock for each, so they run one after another.
-                let commands: Vec<Vec<String>> = if k.keys.is_empty() {
-                    vec![vec!["version".into()]]
-                } else {
-                    k.keys
-                        .iter()
-                        .map(|(key, value)| {
-                            vec![
-                                "config".into(),
-                                "--json".into(),
-                                key.clone(),
-                                value.to_string(),
-                            ]
-                        })
-                        .collect()
-                };
-                let numbered = commands.len() > 1;
-                for (i, command) in commands.into_iter().enumerate() {
-                    let name = if numbered {
-                        format!("{}-{}-{}", svc.name, step.name, i + 1)
-                    } else {
-                        format!("{}-{}", svc.name, step.name)
-                    };
-                    out.push((
-                        name,
-                        ComposeService {
-                            image: base.image.clone(),
-                            entrypoint: Some(vec![KUBO_ENTRYPOINT.into()]),
-                            command: Some(command),
-                            user: Some(user.clone()),
-                            environment: base.environment.clone(),
-                            volumes: base.volumes.clone(),
-                            network_mode: Some("none".into()),
-                            ..Default::default()
-                        },
-                    ));
+                // One container: kubo's own entrypoint (run as its user, so it skips the chown) initialises a new
+                // repo as `docker run ipfs/kubo` would — profile, 0.0.0.0 addresses, swarm key — then the
+                // script writes every key, passed as data (arguments), never as shell text.
+                // `$` is compose's interpolation: `$$` is a literal one.
+                let literal = |s: &str| s.replace('$', "$$");
+                let mut command = vec![
+                    "-c".to_string(),
+                    literal(KUBO_CONFIG_SCRIPT),
+                    format!("{}-{}", svc.name, step.name),
+                ];
+                for (key, value) in k.keys {
+                    command.push(literal(key));
+                    command.push(literal(&value.to_string()));
                 }
+                out.push((
+                    format!("{}-{}", svc.name, step.name),
+                    ComposeService {
+                        image: base.image.clone(),
+                        entrypoint: Some(vec!["/bin/sh".into()]),
+                        command: Some(command),
+                        user: Some(format!("{}:{}", k.uid, k.gid)),
+                        environment: base.environment.clone(),
+                        volumes: base.volumes.clone(),
+                        network_mode: Some("none".into()),
+                        ..Default::default()
+                    },
+                ));
             }
         }
     }

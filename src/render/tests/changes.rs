@@ -68,7 +68,7 @@ fn a_new_cors_origin_changes_only_that_config_value() {
     );
     assert_eq!(
         changes(&c_before, &c_after),
-        vec![change("services.ipfs-kubo-config-4.command.-", old, new)]
+        vec![change("services.ipfs-kubo-config.command.-", old, new)]
     );
 }
 

@@ -12,10 +12,10 @@ fn compose_waits_for_kubo_health_and_its_repo_preparation() {
         "    depends_on:\n      ipfs:\n        condition: service_healthy\n    init: true"
     ));
     assert!(text.contains(
-        "    depends_on:\n      ipfs-kubo-config-5:\n        condition: service_completed_successfully"
+        "    depends_on:\n      ipfs-kubo-config:\n        condition: service_completed_successfully"
     ));
-    // Every preparation step runs as kubo's uid:gid, never root.
-    assert_eq!(text.matches("user: 1000:100").count(), 5, "{text}");
+    // One preparation container, as kubo's uid:gid, never root.
+    assert_eq!(text.matches("user: 1000:100").count(), 1, "{text}");
     assert!(!text.contains("\nname:") && !text.contains("\nversion:"));
     // The app's healthcheck is its exec liveness probe (its HTTP readiness cannot run inside a scratch image).
     assert!(
