@@ -34,26 +34,109 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// What a subscription delivers: an event, or the engine connection going away and coming back.
+#[derive(Debug, Clone)]
+pub enum Watched {
+    /// A start or die of one of the service's containers.
+    Event(crate::engine::ContainerEvent),
+    /// The engine's event stream ended (a daemon restart, a lost socket); reconnecting.
+    Lost {
+        /// Unix seconds when it was noticed.
+        at: i64,
+    },
+    /// The connection is back; what happened meanwhile is replayed as events after this.
+    Back,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// One line per outage on the tool's own prefix, however many subscriptions notice it.
+static OUTAGE: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn outage_began(printer: &Printer, why: &str) {
+    let mut o = OUTAGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if o.is_none() {
+        *o = Some(std::time::Instant::now());
+        printer.event(
+            crate::up::TOOL,
+            &format!(
+                "engine connection lost ({why}); reconnecting with backoff — supervision and log following resume when it is back (Ctrl-C still stops)"
+            ),
+        );
+    }
+}
+
+fn outage_ended(printer: &Printer) {
+    let mut o = OUTAGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(t) = o.take() {
+        printer.event(
+            crate::up::TOOL,
+            &format!(
+                "engine connection back after {} ms; re-observing the project by its labels",
+                t.elapsed().as_millis()
+            ),
+        );
+    }
+}
+
 /// Start and die events of one service's long-running containers. The subscription replays from a second before
 /// it was made, so a look taken just after it misses nothing; a task drains the engine's stream at once, so events
-/// queue while the caller is busy (following output, waiting for a lock). Ends when the stream does.
+/// queue while the caller is busy (following output, waiting for a lock). When the engine's stream ends, it says
+/// so ([`Watched::Lost`]), reconnects with backoff, and resubscribes from the last event it saw, so what happened
+/// meanwhile (a container that died) is replayed after [`Watched::Back`].
 pub struct ServiceEvents {
-    rx: tokio::sync::mpsc::UnboundedReceiver<crate::engine::ContainerEvent>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Watched>,
     _task: AbortOnDrop,
 }
 
 impl ServiceEvents {
     /// Subscribes to `service` of `project`.
-    pub fn subscribe(engine: &Engine, project: &str, service: &str) -> Self {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0) - 1);
-        let mut stream = engine.container_events(project, Some(since));
+    pub fn subscribe(engine: &Engine, project: &str, service: &str, printer: &Printer) -> Self {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let service = service.to_string();
+        let (engine, project, service, printer) = (
+            engine.clone(),
+            project.to_string(),
+            service.to_string(),
+            printer.clone(),
+        );
         let task = tokio::spawn(async move {
-            while let Some(Ok(ev)) = stream.next().await {
-                if ev.service == service && ev.role == "service" && tx.send(ev).is_err() {
+            let mut since = unix_now() - 1;
+            loop {
+                let mut stream = engine.container_events(&project, Some(since));
+                let why = loop {
+                    match stream.next().await {
+                        Some(Ok(ev)) => {
+                            since = since.max(ev.time);
+                            if ev.service == service
+                                && ev.role == "service"
+                                && tx.send(Watched::Event(ev)).is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => break e.to_string(),
+                        None => break "the event stream ended".to_string(),
+                    }
+                };
+                outage_began(&printer, &why);
+                if tx.send(Watched::Lost { at: unix_now() }).is_err() {
+                    return;
+                }
+                let mut delay = std::time::Duration::from_millis(100);
+                while engine.version().await.is_err() {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                }
+                outage_ended(&printer);
+                if tx.send(Watched::Back).is_err() {
                     return;
                 }
             }
@@ -64,8 +147,8 @@ impl ServiceEvents {
         }
     }
 
-    /// The next event; `None` once the engine's stream ended.
-    pub async fn recv(&mut self) -> Option<crate::engine::ContainerEvent> {
+    /// The next event or connection change; `None` only once the subscription is gone.
+    pub async fn recv(&mut self) -> Option<Watched> {
         self.rx.recv().await
     }
 }
@@ -84,6 +167,8 @@ pub fn restarted_marker(restart: u32, exit: Option<i64>) -> String {
     format!("— restarted (restart {restart}, {exit}) —")
 }
 
+/// Follows one container's output until its stream ends; returns the engine timestamp of the last line printed
+/// (lines are always asked for with timestamps, so a resumed follow can start exactly after it).
 async fn follow_one(
     engine: &Engine,
     id: &str,
@@ -91,50 +176,32 @@ async fn follow_one(
     printer: &Printer,
     from: From,
     timestamps: bool,
-) {
-    let mut after = None;
-    let opts = match from {
-        From::Now => LogOptions {
-            follow: true,
-            tail: Some(0),
-            since: None,
-            timestamps,
-        },
-        From::Tail(t) => LogOptions {
-            follow: true,
-            tail: t,
-            since: None,
-            timestamps,
-        },
-        From::Since(s) => LogOptions {
-            follow: true,
-            tail: None,
-            since: Some(s),
-            timestamps,
-        },
-        From::After { since, after: a } => {
-            after = Some(a);
-            LogOptions {
-                follow: true,
-                tail: None,
-                since: Some(since),
-                timestamps: true,
-            }
-        }
+) -> Option<String> {
+    let (tail, since, after) = match from {
+        From::Now => (Some(0), None, None),
+        From::Tail(t) => (t, None, None),
+        From::Since(s) => (None, Some(s), None),
+        From::After { since, after } => (None, Some(since), after),
     };
-    // With `After`, lines carry the engine's timestamp: drop what was printed already, and the timestamp too
-    // unless it was asked for.
-    let print = |l: &str| match &after {
-        None => printer.log(service, l),
-        Some(a) => {
-            let (ts, text) = crate::logs::split_timestamp(l);
-            if a.as_deref()
-                .is_some_and(|a| crate::logs::ts_key(ts) <= crate::logs::ts_key(a))
-            {
-                return;
-            }
-            printer.log(service, if timestamps { l } else { text });
+    let opts = LogOptions {
+        follow: true,
+        tail,
+        since,
+        timestamps: true,
+    };
+    let mut last = after.clone();
+    // Lines carry the engine's timestamp: drop what was printed already, and the timestamp too unless it was
+    // asked for.
+    let mut print = |l: &str| {
+        let (ts, text) = crate::logs::split_timestamp(l);
+        if last
+            .as_deref()
+            .is_some_and(|a| crate::logs::ts_key(ts) <= crate::logs::ts_key(a))
+        {
+            return;
         }
+        printer.log(service, if timestamps { l } else { text });
+        last = Some(ts.to_string());
     };
     let mut stream = engine.logs(id, &opts);
     let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
@@ -147,6 +214,7 @@ async fn follow_one(
     for l in [out.finish(), err.finish()].into_iter().flatten() {
         print(&l);
     }
+    last
 }
 
 /// Follows `service` (container `container`) until cancelled.
@@ -169,7 +237,7 @@ pub fn spawn(
         printer.clone(),
     );
     tokio::spawn(async move {
-        let mut events = ServiceEvents::subscribe(&engine, &project, &service);
+        let mut events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
         let mut current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
             _ => None,
@@ -177,10 +245,14 @@ pub fn spawn(
         let mut from = first;
         let mut last_exit: Option<i64> = None;
         let mut died = false;
+        let mut last_line: Option<String> = None;
+        let mut lost_at: Option<i64> = None;
         'follow: loop {
             if let Some(id) = &current {
                 tokio::select! {
-                    () = follow_one(&engine, id, &service, &printer, from.clone(), timestamps) => {}
+                    l = follow_one(&engine, id, &service, &printer, from.clone(), timestamps) => {
+                        last_line = l.or(last_line.take());
+                    }
                     () = cancel.cancelled() => return,
                 }
             }
@@ -190,7 +262,40 @@ pub fn spawn(
                     ev = events.recv() => ev,
                     () = cancel.cancelled() => return,
                 };
-                let Some(ev) = ev else { return };
+                let ev = match ev {
+                    None => return,
+                    Some(Watched::Event(ev)) => ev,
+                    Some(Watched::Lost { at }) => {
+                        lost_at = Some(at);
+                        printer.log(
+                            &service,
+                            "— engine connection lost: following resumes when it is back —",
+                        );
+                        continue;
+                    }
+                    Some(Watched::Back) => {
+                        // Re-observe: the container still running is followed again from right after the last
+                        // line printed (the engine kept what it wrote meanwhile); a replaced or stopped one is
+                        // told by the events replayed next.
+                        let Some(at) = lost_at.take() else { continue };
+                        if let Some(id) = &current
+                            && let Ok(Some(c)) = engine.inspect_container(id).await
+                            && c.state.as_ref().and_then(|s| s.running) == Some(true)
+                        {
+                            printer.log(
+                                &service,
+                                "— engine connection back: output of the gap follows —",
+                            );
+                            // A line's second is enough to ask from; its full timestamp drops what was printed.
+                            from = From::After {
+                                since: at - 60,
+                                after: last_line.clone(),
+                            };
+                            continue 'follow;
+                        }
+                        continue;
+                    }
+                };
                 if ev.action == "die" {
                     if current.as_deref() == Some(ev.id.as_str()) {
                         last_exit = ev.exit_code;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 
 use crate::engine::{ContainerEvent, Engine};
+use crate::follow::Watched;
 use crate::labels;
 use crate::printer::Printer;
 use crate::spec::{Backoff, Service, Spec};
@@ -239,8 +240,15 @@ impl Supervisor {
         let Some(spec) = self.current_spec() else {
             return;
         };
-        let mut events =
-            crate::follow::ServiceEvents::subscribe(&self.engine, &spec.project, &service);
+        let mut events = crate::follow::ServiceEvents::subscribe(
+            &self.engine,
+            &spec.project,
+            &service,
+            &self.printer,
+        );
+        // Probes through an engine that is gone would fail for the engine's sake, not the service's: while the
+        // connection is lost only events are awaited.
+        let mut engine_up = true;
         // A container that already stopped (a quick crash right after start-up) is trouble at once.
         let (mut current, mut early) = match self
             .engine
@@ -271,8 +279,17 @@ impl Supervisor {
             let Some(id) = current.clone() else {
                 // Nothing running: wait for the next container of the service (a rebuild, `up` elsewhere).
                 loop {
-                    let Some(ev) = events.recv().await else {
-                        return;
+                    let ev = match events.recv().await {
+                        None => return,
+                        Some(Watched::Event(ev)) => ev,
+                        Some(Watched::Lost { .. }) => {
+                            engine_up = false;
+                            continue;
+                        }
+                        Some(Watched::Back) => {
+                            engine_up = true;
+                            continue;
+                        }
                     };
                     if ev.action == "start"
                         && started_and_current(&self.engine, &container, &ev).await
@@ -288,11 +305,55 @@ impl Supervisor {
             let trouble = if let Some(t) = early.take() {
                 t
             } else {
+                let probing = async {
+                    if !engine_up {
+                        return std::future::pending().await;
+                    }
+                    tokio::select! {
+                        t = liveness(&self.engine, &spec, svc) => Some(t),
+                        () = readiness_watch(&self.engine, &spec, svc, &self.printer) => None,
+                    }
+                };
                 tokio::select! {
-                    t = liveness(&self.engine, &spec, svc) => t,
-                    () = readiness_watch(&self.engine, &spec, svc, &self.printer) => continue,
+                    t = probing => match t {
+                        Some(t) => t,
+                        None => continue,
+                    },
                     ev = events.recv() => {
-                        let Some(ev) = ev else { return };
+                        let ev = match ev {
+                            None => return,
+                            Some(Watched::Event(ev)) => ev,
+                            Some(Watched::Lost { .. }) => {
+                                engine_up = false;
+                                continue;
+                            }
+                            Some(Watched::Back) => {
+                                engine_up = true;
+                                // Re-observe by name: what died or replaced it meanwhile is also replayed as
+                                // events, but a look now does not depend on how much the engine kept.
+                                match self.engine.inspect_container(&container).await {
+                                    Ok(Some(c)) if c.id.as_deref() == Some(id.as_str()) => {
+                                        let st = c.state.unwrap_or_default();
+                                        if st.running == Some(true) {
+                                            continue;
+                                        }
+                                        early = Some(Trouble::Exited { code: st.exit_code.unwrap_or(-1), oom: st.oom_killed == Some(true) });
+                                        continue;
+                                    }
+                                    Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => {
+                                        current = c.id;
+                                        since = Instant::now();
+                                        continue;
+                                    }
+                                    // Removed meanwhile (a `down`, another terminal): wait for the next one.
+                                    Ok(None) => {
+                                        current = None;
+                                        continue;
+                                    }
+                                    _ => continue,
+                                }
+                            }
+                        };
                         match ev.action.as_str() {
                             "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
                             "start" if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {

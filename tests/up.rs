@@ -98,11 +98,14 @@ fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
     let p = Project::offline("cors");
     p.private_tags();
     let first = p.run_ok(&["up", "--detach"]);
-    // The two host builds share one cargo workspace: one after the other, never waiting on each other's lock.
-    assert!(!first.contains("Blocking waiting for file lock"), "{first}");
+    // The two host builds share one cargo workspace: one after the other, not side by side. (cargo's own
+    // `Blocking waiting for file lock` may still show when another test's `up` builds in the same workspace.)
     let lines: Vec<&str> = first.lines().collect();
     let starts: Vec<usize> = (0..lines.len())
-        .filter(|i| lines[*i].contains("» host build: cargo"))
+        .filter(|i| {
+            lines[*i].contains("» host build: cargo")
+                || lines[*i].contains("» host build: sh kubo/build.sh")
+        })
         .collect();
     let done = lines.iter().position(|l| l.contains("» host build done"));
     assert_eq!(starts.len(), 2, "{first}");
@@ -583,7 +586,14 @@ fn down_from_another_terminal_stops_the_foreground_up_which_says_why_and_exits_0
     assert_eq!(status.code(), Some(0), "{text}");
     assert!(text.contains("asked to stop by SIGTERM"), "{text}");
     assert!(text.contains("pinshare-dev » stopped"), "{text}");
-    assert!(!text.contains("not found"), "{text}");
+    // Not the old symptom (every later step failing with `network … not found`); the app's own
+    // `identity.key not found, generating` line is fine.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("network") && l.contains("not found")),
+        "{text}"
+    );
     assert!(
         p.labelled_containers().is_empty(),
         "{:?}",

@@ -1,0 +1,85 @@
+//! When the engine connection drops (a daemon restart, a lost socket), a foreground `up` says so, reconnects with
+//! backoff, re-observes the project by its labels and resumes supervision and log following — without
+//! duplicating a container — and Ctrl-C still works. The engine is reached through a proxy the test cuts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::proxy::EngineProxy;
+use common::{Project, docker_ok, http, poll};
+
+const LONG: Duration = Duration::from_secs(120);
+
+#[test]
+fn after_losing_the_engine_for_three_seconds_a_killed_kubo_is_restarted_and_sigint_leaves_nothing()
+{
+    let p = Project::offline("engineloss");
+    p.private_tags();
+    let proxy = EngineProxy::start(p.dir.path());
+    let host = proxy.docker_host();
+    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    up.wait_for("all services ready", 1, LONG);
+    let ipfs = p.inspect("ipfs", "{{.Id}}");
+
+    proxy.cut(Duration::from_secs(3));
+    up.wait_for("engine connection lost", 1, Duration::from_secs(30));
+    up.wait_for("engine connection back", 1, Duration::from_secs(60));
+    // Both followers marked the gap, and resumed.
+    up.wait_for(
+        "— engine connection back: output of the gap follows —",
+        2,
+        Duration::from_secs(30),
+    );
+    // Nothing was replaced while the engine was away.
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), ipfs, "{}", up.text());
+
+    // Supervision resumed: a kill is noticed and kubo comes back, the app still answers.
+    docker_ok(&["kill", &p.container("ipfs")]);
+    up.wait_for("ipfs     » restarted (restart 1); ready in", 1, LONG);
+    poll("the app's /health", LONG, || {
+        (http("GET", p.app_port, "/health", &[], b"")
+            .map(|r| r.status)
+            .ok()
+            == Some(200))
+        .then_some(())
+    });
+    // One kubo, never two.
+    let kubos = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.pinshare.project={}", p.name),
+        "--filter",
+        "label=dev.pinshare.service=ipfs",
+    ]);
+    assert_eq!(kubos.lines().count(), 1, "{kubos}\n{}", up.text());
+
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}
+
+#[test]
+fn a_kubo_killed_while_the_engine_was_away_is_restarted_once_it_is_back() {
+    let p = Project::offline("engineloss-kill");
+    p.private_tags();
+    let proxy = EngineProxy::start(p.dir.path());
+    let host = proxy.docker_host();
+    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    up.wait_for("all services ready", 1, LONG);
+
+    proxy.cut(Duration::from_secs(3));
+    up.wait_for("engine connection lost", 1, Duration::from_secs(30));
+    // The test's own CLI reaches the engine directly: kubo dies while the tool cannot see it.
+    docker_ok(&["kill", &p.container("ipfs")]);
+    up.wait_for("engine connection back", 1, Duration::from_secs(60));
+    up.wait_for("ipfs     » restarted (restart 1); ready in", 1, LONG);
+    assert_eq!(
+        up.count("ipfs     » restarted (restart"),
+        1,
+        "{}",
+        up.text()
+    );
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}
