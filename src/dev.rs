@@ -12,7 +12,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Role};
 use crate::error::Result;
 use crate::printer::Printer;
 use crate::spec::{self, ImageSource, LoadError, Spec};
@@ -224,7 +224,7 @@ async fn apply(
     let observed = up::observe(engine, new).await?;
     // Services removed from the spec stop first.
     for o in &observed {
-        if o.role == "service" && !new.services.contains_key(&o.service) {
+        if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
             s.printer
                 .event(&o.service, "removed from the spec; stopping");
             engine

@@ -5,7 +5,7 @@
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, LogOptions};
+use crate::engine::{Engine, EventAction, LogOptions, Role};
 use crate::printer::{LineSplitter, Printer};
 
 /// Where the first container's output starts.
@@ -53,7 +53,7 @@ impl ServiceEvents {
         let service = service.to_string();
         let task = tokio::spawn(async move {
             while let Some(Ok(ev)) = stream.next().await {
-                if ev.service == service && ev.role == "service" && tx.send(ev).is_err() {
+                if ev.service == service && ev.role == Some(Role::Service) && tx.send(ev).is_err() {
                     return;
                 }
             }
@@ -171,7 +171,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut events = ServiceEvents::subscribe(&engine, &project, &service);
         let mut current = match engine.inspect_container(&container).await {
-            Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
+            Ok(Some(c)) if c.is_running() => Some(c.id),
             _ => None,
         };
         let mut from = first;
@@ -191,17 +191,17 @@ pub fn spawn(
                     () = cancel.cancelled() => return,
                 };
                 let Some(ev) = ev else { return };
-                if ev.action == "die" {
+                if ev.action == EventAction::Die {
                     if current.as_deref() == Some(ev.id.as_str()) {
                         last_exit = ev.exit_code;
                         died = true;
                     }
                     continue;
                 }
-                if ev.action == "start" && current.as_deref() != Some(ev.id.as_str()) {
+                if ev.action == EventAction::Start && current.as_deref() != Some(ev.id.as_str()) {
                     break ev.id;
                 }
-                if ev.action == "start" && died {
+                if ev.action == EventAction::Start && died {
                     // The same container started again (restarted in place): its new output only.
                     let exit = last_exit.map_or_else(|| "?".to_string(), |c| c.to_string());
                     printer.log(&service, &format!("— restarted in place (exit {exit}) —"));
@@ -214,12 +214,12 @@ pub fn spawn(
             if current.is_some() {
                 let (image, restarts) = match engine.inspect_container(&next).await {
                     Ok(Some(c)) => {
-                        let l = c.config.and_then(|c| c.labels).unwrap_or_default();
+                        let l = &c.labels;
                         // A supervisor's restart carries its start time; a rebuild's container does not.
                         let restart = l
                             .contains_key(crate::labels::NEXT_START)
-                            .then(|| crate::supervise::restarts_of(&l));
-                        (c.image.unwrap_or_default(), restart)
+                            .then(|| crate::supervise::restarts_of(l));
+                        (c.image.clone(), restart)
                     }
                     _ => (String::new(), None),
                 };

@@ -4,9 +4,7 @@
 
 use std::io::Read;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
-
-use crate::engine::Engine;
+use crate::engine::{ContainerSpec, Engine, Role};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::printer::Printer;
@@ -25,18 +23,15 @@ fn body(
     image: &str,
     argv: &[String],
     user: Option<&str>,
-) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.to_string()),
+) -> ContainerSpec {
+    ContainerSpec {
+        image: image.to_string(),
         entrypoint: Some(argv[..1].to_vec()),
         cmd: Some(argv[1..].to_vec()),
         user: user.map(str::to_string),
-        env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        labels: Some(labels::container(&spec.project, &svc.name, "init", "")),
-        host_config: Some(HostConfig {
-            mounts: Some(crate::up::mounts(spec, svc)),
-            ..Default::default()
-        }),
+        env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: labels::container(&spec.project, &svc.name, Role::Init, ""),
+        mounts: crate::up::mounts(spec, svc),
         ..Default::default()
     }
 }
@@ -100,8 +95,7 @@ pub async fn fix_ownership(
         None => engine
             .inspect_image(image)
             .await?
-            .and_then(|i| i.config)
-            .and_then(|c| c.user)
+            .map(|i| i.user)
             .filter(|u| !u.is_empty()),
     };
     let Some(user) = user else {

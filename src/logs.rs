@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 
-use crate::engine::{Engine, LogOptions};
+use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
 use crate::printer::{LineSplitter, Printer};
 use crate::spec::{Spec, units};
@@ -131,7 +131,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         let container = spec.container_name(service);
         if containers
             .iter()
-            .any(|c| c.name == container && c.role == "service")
+            .any(|c| c.name == container && c.role == Some(Role::Service))
         {
             found += 1;
             present.push((service.clone(), container));

@@ -57,17 +57,10 @@ pub async fn rebuild(
     let build = t.elapsed();
     let hash = plan::config_hash(&spec.project, svc, &image.id);
     let current = engine.inspect_container(&container).await?;
-    let running = current
+    if current
         .as_ref()
-        .and_then(|c| c.state.as_ref())
-        .and_then(|s| s.running)
-        == Some(true);
-    let current_hash = current
-        .as_ref()
-        .and_then(|c| c.config.as_ref())
-        .and_then(|c| c.labels.as_ref())
-        .and_then(|l| l.get(crate::labels::CONFIG_HASH).cloned());
-    if running && current_hash.as_deref() == Some(hash.as_str()) {
+        .is_some_and(|c| c.is_running() && c.config_hash() == Some(hash.as_str()))
+    {
         printer.event(
             service,
             &format!(
@@ -107,7 +100,7 @@ pub async fn rebuild(
 /// remove: take it away, so a failed swap leaves no orphan behind.
 async fn remove_if_never_started(engine: &Engine, container: &str) {
     if let Ok(Some(c)) = engine.inspect_container(container).await
-        && c.state.as_ref().and_then(|s| s.running) != Some(true)
+        && !c.is_running()
     {
         let _ = engine.remove_container(container).await;
     }
@@ -253,9 +246,7 @@ pub async fn live_update(
     let running = engine
         .inspect_container(&container)
         .await?
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        == Some(true);
+        .is_some_and(|c| c.is_running());
     if !running {
         printer.event(&svc.name, "full rebuild: the container is not running");
         return Ok(false);

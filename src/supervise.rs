@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
 
-use crate::engine::{ContainerEvent, Engine};
+use crate::engine::{Container, ContainerEvent, Engine, EventAction, State};
 use crate::labels;
 use crate::printer::Printer;
 use crate::spec::{Backoff, Service, Spec};
@@ -132,7 +132,7 @@ pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
 /// The id of the service's container if it is running.
 async fn running_id(engine: &Engine, container: &str) -> Option<String> {
     match engine.inspect_container(container).await {
-        Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
+        Ok(Some(c)) if c.is_running() => Some(c.id),
         _ => None,
     }
 }
@@ -154,9 +154,7 @@ async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Insta
             .await
             .ok()
             .flatten()
-            .and_then(|c| c.state)
-            .and_then(|s| s.oom_killed)
-            == Some(true);
+            .is_some_and(|c| c.oom_killed());
         let past_deadline = deadline.is_some_and(|d| Instant::now() + delay >= d);
         if oom || code != 137 || delay > Duration::from_millis(640) || past_deadline {
             return oom;
@@ -248,14 +246,12 @@ impl Supervisor {
             .await
         {
             Ok(Some(c)) => {
-                let state = c.state.clone().unwrap_or_default();
-                let dead = state.running != Some(true)
-                    && state.status == Some(bollard::models::ContainerStateStatusEnum::EXITED);
-                let early = dead.then(|| Trouble::Exited {
-                    code: state.exit_code.unwrap_or(-1),
-                    oom: false,
-                });
-                (c.id.filter(|_| state.running == Some(true) || dead), early)
+                let early = match c.state {
+                    State::Exited { code, .. } => Some(Trouble::Exited { code, oom: false }),
+                    _ => None,
+                };
+                let watched = c.is_running() || early.is_some();
+                (watched.then_some(c.id), early)
             }
             _ => (None, None),
         };
@@ -274,7 +270,7 @@ impl Supervisor {
                     let Some(ev) = events.recv().await else {
                         return;
                     };
-                    if ev.action == "start"
+                    if ev.action == EventAction::Start
                         && started_and_current(&self.engine, &container, &ev).await
                     {
                         current = Some(ev.id);
@@ -293,9 +289,9 @@ impl Supervisor {
                     () = readiness_watch(&self.engine, &spec, svc, &self.printer) => continue,
                     ev = events.recv() => {
                         let Some(ev) = ev else { return };
-                        match ev.action.as_str() {
-                            "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
-                            "start" if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {
+                        match ev.action {
+                            EventAction::Die if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
+                            EventAction::Start if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {
                                 // Replaced by someone else (a rebuild from another terminal, `up`).
                                 current = Some(ev.id);
                                 since = Instant::now();
@@ -318,9 +314,9 @@ impl Supervisor {
                 current = None;
                 continue;
             };
-            let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
-            if info.id.as_deref() != Some(id.as_str()) {
-                current = if running { info.id.clone() } else { None };
+            let running = info.is_running();
+            if info.id != id {
+                current = running.then(|| info.id.clone());
                 since = Instant::now();
                 continue;
             }
@@ -333,11 +329,7 @@ impl Supervisor {
                 Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
                 Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
             };
-            let old_labels = info
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default();
+            let old_labels = info.labels.clone();
             let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
@@ -384,7 +376,7 @@ impl Supervisor {
                         tokio::time::sleep_until(start_at.into()).await;
                         guard = self.lock.lock().await;
                         match self.engine.inspect_container(&container).await {
-                            Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
+                            Ok(Some(c)) if c.id == new_id => {
                                 match self.engine.start_container(&new_id).await {
                                     Ok(()) => break Ok(new_id),
                                     Err(e) => {
@@ -452,7 +444,7 @@ impl Supervisor {
         &self,
         spec: &Spec,
         svc: &Service,
-        old: &bollard::models::ContainerInspectResponse,
+        old: &Container,
         old_labels: &HashMap<String, String>,
         n: u32,
         start_at: Instant,
@@ -460,13 +452,17 @@ impl Supervisor {
         let container = spec.container_name(&svc.name);
         // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
         // one is left alone and the create below fails on the name instead.
-        let old_id = old.id.clone().unwrap_or_else(|| container.clone());
+        let old_id = if old.id.is_empty() {
+            container.clone()
+        } else {
+            old.id.clone()
+        };
         // On a retry the old container is gone already: nothing to stop.
         let gone = |r: Result<(), crate::engine::EngineError>| match r {
             Err(e) if !e.is_not_found() => Err(e),
             _ => Ok(()),
         };
-        if old.state.as_ref().and_then(|s| s.paused) == Some(true) {
+        if old.is_paused() {
             gone(self.engine.unpause_container(&old_id).await)?;
         }
         gone(self.engine.stop_container(&old_id, svc.stop_grace).await)?;
@@ -483,10 +479,10 @@ impl Supervisor {
         );
         let at =
             unix_millis(SystemTime::now() + start_at.saturating_duration_since(Instant::now()));
-        if let Some(l) = body.labels.as_mut() {
-            l.insert(labels::RESTARTS.to_string(), n.to_string());
-            l.insert(labels::NEXT_START.to_string(), at.to_string());
-        }
+        body.labels
+            .insert(labels::RESTARTS.to_string(), n.to_string());
+        body.labels
+            .insert(labels::NEXT_START.to_string(), at.to_string());
         Ok(self.engine.create_container(&container, body).await?)
     }
 }

@@ -7,17 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
-    PortBinding,
-};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, LogOptions};
+use crate::engine::{
+    ContainerSpec, Engine, LogOptions, Mount, MountKind, NetworkAttachment, PortSpec, Resources,
+    Role,
+};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
@@ -51,18 +50,16 @@ pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
         .iter()
         .map(|v| match &v.source {
             MountSource::Volume { name } => Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(spec.volume_name(name)),
-                target: Some(v.target.clone()),
-                read_only: Some(v.read_only),
-                ..Default::default()
+                kind: MountKind::Volume,
+                source: spec.volume_name(name),
+                target: v.target.clone(),
+                read_only: v.read_only,
             },
             MountSource::Bind { path } => Mount {
-                typ: Some(MountType::BIND),
-                source: Some(path.clone()),
-                target: Some(v.target.clone()),
-                read_only: Some(v.read_only),
-                ..Default::default()
+                kind: MountKind::Bind,
+                source: path.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
             },
         })
         .collect()
@@ -74,67 +71,49 @@ pub fn container_body(
     svc: &Service,
     hash: &str,
     context_hash: Option<&str>,
-) -> ContainerCreateBody {
-    let mut container_labels = labels::container(&spec.project, &svc.name, "service", hash);
+) -> ContainerSpec {
+    let mut container_labels = labels::container(&spec.project, &svc.name, Role::Service, hash);
     if let Some(c) = context_hash {
         container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
     }
     if let Ok(file) = std::path::absolute(&spec.file) {
         container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
     }
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for p in &svc.ports {
-        bindings
-            .entry(format!("{}/{}", p.container_port, p.protocol.as_str()))
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(p.host_ip.to_string()),
-                host_port: Some(p.host_port.to_string()),
-            });
-    }
-    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
-    exposed.sort();
     let r = &svc.resources;
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let network = spec.network_name();
-    ContainerCreateBody {
-        image: Some(svc.image.reference().to_string()),
+    ContainerSpec {
+        image: svc.image.reference().to_string(),
         hostname: Some(svc.name.clone()),
-        env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cmd: svc.command.clone(),
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
-        labels: Some(container_labels),
-        exposed_ports: if exposed.is_empty() {
-            None
-        } else {
-            Some(exposed)
-        },
-        stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
-        host_config: Some(HostConfig {
-            port_bindings: Some(bindings),
-            mounts: Some(mounts(spec, svc)),
+        labels: container_labels,
+        ports: svc
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+            })
+            .collect(),
+        mounts: mounts(spec, svc),
+        resources: Resources {
             // Kubernetes CPU request → relative shares (1 core = 1024); limit → nano CPUs.
             cpu_shares: r.cpu_millis.map(|m| to_i64((m * 1024 / 1000).max(2))),
             nano_cpus: r.cpu_limit_millis.map(|m| to_i64(m * 1_000_000)),
             memory: r.memory_limit_bytes.map(to_i64),
             memory_reservation: r.memory_bytes.map(to_i64),
-            // An init process as PID 1 forwards signals to the app and reaps zombies.
-            init: Some(true),
-            network_mode: Some(network.clone()),
-            ..Default::default()
+        },
+        network: Some(NetworkAttachment {
+            name: spec.network_name(),
+            aliases: vec![svc.name.clone()],
         }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                network,
-                EndpointSettings {
-                    aliases: Some(vec![svc.name.clone()]),
-                    ..Default::default()
-                },
-            )])),
-        }),
-        ..Default::default()
+        // An init process as PID 1 forwards signals to the app and reaps zombies.
+        init: true,
+        stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
     }
 }
 
@@ -327,7 +306,7 @@ pub async fn resolve_image(
 ) -> Result<Resolved> {
     match &svc.image {
         ImageSource::Pull { reference } => {
-            if let Some(id) = engine.inspect_image(reference).await?.and_then(|i| i.id) {
+            if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
                 return Ok(Resolved {
                     id,
                     context_hash: None,
@@ -354,7 +333,7 @@ pub async fn resolve_image(
             engine
                 .inspect_image(reference)
                 .await?
-                .and_then(|i| i.id)
+                .map(|i| i.id)
                 .ok_or_else(|| {
                     Error::Runtime(format!(
                         "{}: image {reference} missing after the pull",
@@ -373,11 +352,9 @@ pub async fn resolve_image(
             // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
             let built_from = match engine.inspect_container(container).await? {
                 Some(c) => match engine.inspect_image(&b.tag).await? {
-                    Some(img) if img.id.is_some() && img.id == c.image => c
-                        .config
-                        .and_then(|c| c.labels)
-                        .and_then(|mut l| l.remove(labels::CONTEXT_HASH))
-                        .map(|h| (h, img.id.unwrap_or_default())),
+                    Some(img) if !img.id.is_empty() && img.id == c.image => c
+                        .label(labels::CONTEXT_HASH)
+                        .map(|h| (h.to_string(), img.id)),
                     _ => None,
                 },
                 None => None,
@@ -385,10 +362,11 @@ pub async fn resolve_image(
             // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
             let built_from = match built_from {
                 Some(b) => Some(b),
-                None => engine.inspect_image(&b.tag).await?.and_then(|img| {
-                    let h = img.config?.labels?.remove(labels::CONTEXT_HASH)?;
-                    Some((h, img.id?))
-                }),
+                None => engine
+                    .inspect_image(&b.tag)
+                    .await?
+                    .filter(|img| !img.id.is_empty())
+                    .and_then(|mut img| Some((img.labels.remove(labels::CONTEXT_HASH)?, img.id))),
             };
             let inputs = match &b.host_command {
                 Some(hc) => {
@@ -477,11 +455,7 @@ pub async fn port_resolver(
         engine
             .inspect_container(&spec.container_name(&svc.name))
             .await?
-            .and_then(|c| c.network_settings)
-            .and_then(|n| n.networks)
-            .and_then(|mut n| n.remove(&spec.network_name()))
-            .and_then(|e| e.ip_address)
-            .and_then(|a| a.parse().ok())
+            .and_then(|c| c.ip_on(&spec.network_name()))
     } else {
         None
     };
@@ -594,7 +568,7 @@ pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
         .map(|c| Observed {
             name: c.name.clone(),
             service: c.service.clone(),
-            role: c.role.clone(),
+            role: c.role,
             hash: c.config_hash.clone(),
             running: c.is_running(),
         })
@@ -946,24 +920,20 @@ pub async fn bring_up(
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
-        if let Some(c) = engine.inspect_container(&name).await? {
-            let project = c
-                .config
-                .and_then(|c| c.labels)
-                .and_then(|l| l.get(labels::PROJECT).cloned());
-            if project.as_deref() != Some(spec.project.as_str()) {
-                return Err(Error::Runtime(format!(
-                    "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
-                    spec.project
-                )));
-            }
+        if let Some(c) = engine.inspect_container(&name).await?
+            && c.project() != Some(spec.project.as_str())
+        {
+            return Err(Error::Runtime(format!(
+                "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
+                spec.project
+            )));
         }
     }
     ensure_project_objects(engine, spec, printer).await?;
 
     let observed = observe(engine, spec).await?;
     for o in plan::orphans(spec, &observed) {
-        if o.role == "init" {
+        if o.role == Some(Role::Init) {
             engine.remove_container(&o.name).await?;
         } else {
             printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));

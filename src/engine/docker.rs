@@ -1,5 +1,5 @@
-//! Thin adapter over the Docker Engine API (bollard). One method per Docker operation; every error names the
-//! operation and the object, e.g. "creating container pinshare-ipfs: port 5001 is already allocated".
+//! The Docker implementation of the engine seam, over the Engine API (bollard). The only file that knows
+//! bollard: its types become ours at this border.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,8 +9,9 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect,
-    NetworkCreateRequest, SystemInfo, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    EndpointSettings, HostConfig, ImageInspect, MountType, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, PortSummaryTypeEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -20,146 +21,225 @@ use bollard::query_parameters::{
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
+use super::{
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, EngineError, ErrorKind, EventAction,
+    ExecOutput, ImageInfo, LogChunk, LogOptions, MountKind, PublishedPort, R, Role,
+    RunningContainer, State, SystemInfo,
+};
 use crate::labels;
 
-/// A failed Docker operation.
-#[derive(Debug, thiserror::Error)]
-#[error("{op}: {message}")]
-pub struct EngineError {
-    /// What was being done, naming the object: "creating container pinshare-ipfs".
-    pub op: String,
-    /// What the engine said.
-    pub message: String,
-    /// HTTP status from the engine, when it answered.
-    pub status: Option<u16>,
-}
-
-impl EngineError {
-    fn new(op: impl Into<String>, e: &BollardError) -> Self {
-        let (message, status) = match e {
-            BollardError::DockerResponseServerError {
-                status_code,
-                message,
-            } => (message.clone(), Some(*status_code)),
-            BollardError::DockerContainerWaitError { error, code } => {
-                (format!("exit code {code}: {error}"), None)
-            }
-            other => (other.to_string(), None),
-        };
-        EngineError {
-            op: op.into(),
+fn error(op: impl Into<String>, e: &BollardError) -> EngineError {
+    let (message, kind) = match e {
+        BollardError::DockerResponseServerError {
+            status_code,
             message,
-            status,
+        } => (
+            message.clone(),
+            match status_code {
+                404 => ErrorKind::NotFound,
+                409 => ErrorKind::Conflict,
+                _ => ErrorKind::Failed,
+            },
+        ),
+        BollardError::DockerContainerWaitError { error, code } => {
+            (format!("exit code {code}: {error}"), ErrorKind::Failed)
         }
-    }
+        BollardError::HyperResponseError { .. }
+        | BollardError::HyperLegacyError { .. }
+        | BollardError::IOError { .. }
+        | BollardError::RequestTimeoutError
+        | BollardError::SocketNotFoundError(_) => (e.to_string(), ErrorKind::Unavailable),
+        other => (other.to_string(), ErrorKind::Failed),
+    };
+    EngineError::new(op, kind, message)
+}
 
-    /// Whether the engine said the object does not exist.
-    pub fn is_not_found(&self) -> bool {
-        self.status == Some(404)
+fn container_info(s: ContainerSummary) -> ContainerInfo {
+    let labels = s.labels.unwrap_or_default();
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    ContainerInfo {
+        id: s.id.unwrap_or_default(),
+        name: s
+            .names
+            .and_then(|n| n.into_iter().next())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        service: get(labels::SERVICE),
+        role: Role::parse(&get(labels::ROLE)),
+        config_hash: get(labels::CONFIG_HASH),
+        state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+        status: s.status.unwrap_or_default(),
+        image: s.image.unwrap_or_default(),
+        created: s.created.unwrap_or_default(),
     }
 }
 
-type R<T> = Result<T, EngineError>;
-
-/// A project container as listed.
-#[derive(Debug, Clone)]
-pub struct ContainerInfo {
-    /// Id.
-    pub id: String,
-    /// Name without the leading `/`.
-    pub name: String,
-    /// `dev.pinshare.service` label.
-    pub service: String,
-    /// `dev.pinshare.role` label.
-    pub role: String,
-    /// `dev.pinshare.config-hash` label.
-    pub config_hash: String,
-    /// `running`, `exited`, `created`, ...
-    pub state: String,
-    /// Human status from Docker (`Up 3 minutes`).
-    pub status: String,
-    /// Image reference.
-    pub image: String,
-    /// Creation time, seconds since the epoch.
-    pub created: i64,
+fn running_container(c: ContainerSummary) -> RunningContainer {
+    let ports = c
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            Some(PublishedPort {
+                ip: p.ip,
+                port: p.public_port?,
+                udp: p.typ == Some(PortSummaryTypeEnum::UDP),
+            })
+        })
+        .collect();
+    RunningContainer {
+        name: c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .or(c.id)
+            .unwrap_or_default(),
+        labels: c.labels.unwrap_or_default(),
+        ports,
+    }
 }
 
-impl ContainerInfo {
-    fn from_summary(s: ContainerSummary) -> Self {
-        let labels = s.labels.unwrap_or_default();
-        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
-        ContainerInfo {
-            id: s.id.unwrap_or_default(),
-            name: s
-                .names
-                .and_then(|n| n.into_iter().next())
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            service: get(labels::SERVICE),
-            role: get(labels::ROLE),
-            config_hash: get(labels::CONFIG_HASH),
-            state: s.state.map(|st| st.to_string()).unwrap_or_default(),
-            status: s.status.unwrap_or_default(),
-            image: s.image.unwrap_or_default(),
-            created: s.created.unwrap_or_default(),
+/// Docker derives its status from these flags (`container/state.go` `StateString`); so do we.
+fn container(c: ContainerInspectResponse) -> Container {
+    let s = c.state.unwrap_or_default();
+    let state = if s.running == Some(true) {
+        if s.paused == Some(true) {
+            State::Paused
+        } else if s.restarting == Some(true) {
+            State::Restarting
+        } else {
+            State::Running
         }
+    } else {
+        match s.status {
+            Some(ContainerStateStatusEnum::CREATED) => State::Created,
+            Some(ContainerStateStatusEnum::REMOVING) => State::Removing,
+            Some(ContainerStateStatusEnum::DEAD) => State::Dead,
+            Some(ContainerStateStatusEnum::EXITED) => State::Exited {
+                code: s.exit_code.unwrap_or(-1),
+                oom: s.oom_killed == Some(true),
+            },
+            // Not running but claimed running/paused/restarting (a race between flags), or unknown.
+            _ if s.dead == Some(true) => State::Dead,
+            _ => State::Exited {
+                code: s.exit_code.unwrap_or(-1),
+                oom: s.oom_killed == Some(true),
+            },
+        }
+    };
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, e)| (name, e.ip_address.and_then(|a| a.parse().ok())))
+        .collect();
+    Container {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: c.image.unwrap_or_default(),
+        labels: c.config.and_then(|c| c.labels).unwrap_or_default(),
+        state,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
+        restart_count: c.restart_count.unwrap_or(0),
+        networks,
     }
+}
 
-    /// Whether the container is running.
-    pub fn is_running(&self) -> bool {
-        self.state == "running"
+fn image_info(i: ImageInspect) -> ImageInfo {
+    let config = i.config.unwrap_or_default();
+    ImageInfo {
+        id: i.id.unwrap_or_default(),
+        user: config.user.unwrap_or_default(),
+        labels: config.labels.unwrap_or_default(),
     }
 }
 
-/// One line-ish chunk of container output.
-#[derive(Debug, Clone)]
-pub struct LogChunk {
-    /// From stderr.
-    pub stderr: bool,
-    /// Raw bytes (may hold several lines or part of one).
-    pub bytes: bytes::Bytes,
+fn system_info(i: bollard::models::SystemInfo) -> SystemInfo {
+    SystemInfo {
+        root_dir: i.docker_root_dir,
+        images: i.images,
+        containers: i.containers,
+        containers_running: i.containers_running,
+        security_options: i.security_options.unwrap_or_default(),
+    }
 }
 
-/// A start or die of a project container.
-#[derive(Debug, Clone)]
-pub struct ContainerEvent {
-    /// `start` or `die`.
-    pub action: String,
-    /// Container id.
-    pub id: String,
-    /// Service label.
-    pub service: String,
-    /// Role label.
-    pub role: String,
-    /// Image reference.
-    pub image: String,
-    /// Exit code, on `die`.
-    pub exit_code: Option<i64>,
-    /// When it happened (Unix seconds).
-    pub time: i64,
-}
-
-/// Output and exit code of a command run in a container.
-#[derive(Debug, Clone)]
-pub struct ExecOutput {
-    /// Exit code.
-    pub code: i64,
-    /// stdout and stderr, interleaved.
-    pub output: String,
-}
-
-/// Options of a log read.
-#[derive(Debug, Clone, Default)]
-pub struct LogOptions {
-    /// Keep following.
-    pub follow: bool,
-    /// Lines from the end; `None` = all.
-    pub tail: Option<u64>,
-    /// Only lines after this Unix time.
-    pub since: Option<i64>,
-    /// Prefix each line with the engine's RFC 3339 timestamp.
-    pub timestamps: bool,
+fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &spec.ports {
+        bindings
+            .entry(format!("{}/{}", p.container_port, p.protocol))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.to_string()),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
+    exposed.sort();
+    let mounts = spec
+        .mounts
+        .into_iter()
+        .map(|m| bollard::models::Mount {
+            typ: Some(match m.kind {
+                MountKind::Volume => MountType::VOLUME,
+                MountKind::Bind => MountType::BIND,
+            }),
+            source: Some(m.source),
+            target: Some(m.target),
+            read_only: Some(m.read_only),
+            ..Default::default()
+        })
+        .collect();
+    let r = spec.resources;
+    ContainerCreateBody {
+        image: Some(spec.image),
+        hostname: spec.hostname,
+        env: Some(spec.env),
+        cmd: spec.cmd,
+        entrypoint: spec.entrypoint,
+        user: spec.user,
+        labels: Some(spec.labels),
+        exposed_ports: if exposed.is_empty() {
+            None
+        } else {
+            Some(exposed)
+        },
+        stop_timeout: spec.stop_timeout,
+        host_config: Some(HostConfig {
+            port_bindings: if bindings.is_empty() {
+                None
+            } else {
+                Some(bindings)
+            },
+            mounts: Some(mounts),
+            cpu_shares: r.cpu_shares,
+            nano_cpus: r.nano_cpus,
+            memory: r.memory,
+            memory_reservation: r.memory_reservation,
+            init: spec.init.then_some(true),
+            network_mode: spec.network.as_ref().map(|n| n.name.clone()),
+            ..Default::default()
+        }),
+        networking_config: spec.network.map(|n| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                n.name,
+                EndpointSettings {
+                    aliases: Some(n.aliases),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    }
 }
 
 /// A connected, version-negotiated engine.
@@ -185,22 +265,28 @@ impl Engine {
     pub async fn connect() -> R<Self> {
         let addr = engine_address();
         let hint = " — is Docker running? (start it, or point DOCKER_HOST at it)";
-        let docker = Docker::connect_with_defaults().map_err(|e| EngineError {
-            op: format!("connecting to the Docker engine at {addr}"),
-            message: format!("{e}{hint}"),
-            status: None,
+        let docker = Docker::connect_with_defaults().map_err(|e| {
+            EngineError::new(
+                format!("connecting to the Docker engine at {addr}"),
+                ErrorKind::Unavailable,
+                format!("{e}{hint}"),
+            )
         })?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
-            .map_err(|_| EngineError {
-                op: format!("connecting to the Docker engine at {addr}"),
-                message: format!("no answer within 10 s{hint}"),
-                status: None,
+            .map_err(|_| {
+                EngineError::new(
+                    format!("connecting to the Docker engine at {addr}"),
+                    ErrorKind::Unavailable,
+                    format!("no answer within 10 s{hint}"),
+                )
             })?
-            .map_err(|e| EngineError {
-                op: format!("connecting to the Docker engine at {addr}"),
-                message: format!("{e}{hint}"),
-                status: None,
+            .map_err(|e| {
+                EngineError::new(
+                    format!("connecting to the Docker engine at {addr}"),
+                    ErrorKind::Unavailable,
+                    format!("{e}{hint}"),
+                )
             })?;
         Ok(Engine {
             docker,
@@ -233,21 +319,17 @@ impl Engine {
         let handle = {
             let stopped = self.stopped.read().map_or(true, |s| *s);
             if stopped {
-                return Err(EngineError {
+                return Err(EngineError::new(
                     op,
-                    message: "stopping: nothing more is created".into(),
-                    status: None,
-                });
+                    ErrorKind::Stopping,
+                    "stopping: nothing more is created",
+                ));
             }
             self.creating.spawn(call)
         };
         match handle.await {
-            Ok(r) => r.map_err(|e| EngineError::new(op, &e)),
-            Err(e) => Err(EngineError {
-                op,
-                message: e.to_string(),
-                status: None,
-            }),
+            Ok(r) => r.map_err(|e| error(op, &e)),
+            Err(e) => Err(EngineError::new(op, ErrorKind::Failed, e.to_string())),
         }
     }
 
@@ -270,7 +352,7 @@ impl Engine {
         {
             Ok(n) => Ok(Some(n.labels.unwrap_or_default())),
             Err(e) => {
-                let e = EngineError::new(format!("inspecting network {name}"), &e);
+                let e = error(format!("inspecting network {name}"), &e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
@@ -296,7 +378,7 @@ impl Engine {
         self.docker
             .remove_network(name)
             .await
-            .map_err(|e| EngineError::new(format!("removing network {name}"), &e))
+            .map_err(|e| error(format!("removing network {name}"), &e))
     }
 
     // ---- volumes ----
@@ -306,7 +388,7 @@ impl Engine {
         match self.docker.inspect_volume(name).await {
             Ok(v) => Ok(Some(v.labels)),
             Err(e) => {
-                let e = EngineError::new(format!("inspecting volume {name}"), &e);
+                let e = error(format!("inspecting volume {name}"), &e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
@@ -332,10 +414,11 @@ impl Engine {
         let opts = ListVolumesOptionsBuilder::default()
             .filters(&filters)
             .build();
-        let list =
-            self.docker.list_volumes(Some(opts)).await.map_err(|e| {
-                EngineError::new(format!("listing volumes of project {project}"), &e)
-            })?;
+        let list = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(|e| error(format!("listing volumes of project {project}"), &e))?;
         let mut names: Vec<String> = list
             .volumes
             .unwrap_or_default()
@@ -351,7 +434,7 @@ impl Engine {
         self.docker
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
             .await
-            .map_err(|e| EngineError::new(format!("removing volume {name}"), &e))
+            .map_err(|e| error(format!("removing volume {name}"), &e))
     }
 
     // ---- containers ----
@@ -363,14 +446,16 @@ impl Engine {
             .all(true)
             .filters(&filters)
             .build();
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| {
-            EngineError::new(format!("listing containers of project {project}"), &e)
-        })?;
-        Ok(list.into_iter().map(ContainerInfo::from_summary).collect())
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| error(format!("listing containers of project {project}"), &e))?;
+        Ok(list.into_iter().map(container_info).collect())
     }
 
     /// Full inspection; `None` when it does not exist.
-    pub async fn inspect_container(&self, name: &str) -> R<Option<ContainerInspectResponse>> {
+    pub async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
         match self
             .docker
             .inspect_container(
@@ -379,16 +464,17 @@ impl Engine {
             )
             .await
         {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => Ok(Some(container(c))),
             Err(e) => {
-                let e = EngineError::new(format!("inspecting container {name}"), &e);
+                let e = error(format!("inspecting container {name}"), &e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
     }
 
     /// Creates a container; returns its id.
-    pub async fn create_container(&self, name: &str, body: ContainerCreateBody) -> R<String> {
+    pub async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
+        let body = create_body(spec);
         let opts = CreateContainerOptionsBuilder::default().name(name).build();
         let docker = self.docker.clone();
         self.finish(format!("creating container {name}"), async move {
@@ -424,7 +510,7 @@ impl Engine {
             Err(BollardError::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            Err(e) => Err(EngineError::new(format!("stopping container {name}"), &e)),
+            Err(e) => Err(error(format!("stopping container {name}"), &e)),
         }
     }
 
@@ -433,7 +519,7 @@ impl Engine {
         self.docker
             .unpause_container(name)
             .await
-            .map_err(|e| EngineError::new(format!("unpausing container {name}"), &e))
+            .map_err(|e| error(format!("unpausing container {name}"), &e))
     }
 
     /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
@@ -445,7 +531,7 @@ impl Engine {
         self.docker
             .restart_container(name, Some(opts))
             .await
-            .map_err(|e| EngineError::new(format!("restarting container {name}"), &e))
+            .map_err(|e| error(format!("restarting container {name}"), &e))
     }
 
     /// Start and die events of the project's containers, as they happen.
@@ -472,19 +558,26 @@ impl Engine {
         self.docker
             .events(Some(opts))
             .map(move |item| {
-                let m = item.map_err(|e| EngineError::new(op.clone(), &e))?;
+                let m = item.map_err(|e| error(op.clone(), &e))?;
                 let actor = m.actor.unwrap_or_default();
                 let attrs = actor.attributes.unwrap_or_default();
-                Ok(ContainerEvent {
-                    action: m.action.unwrap_or_default(),
+                let action = match m.action.as_deref() {
+                    Some("start") => EventAction::Start,
+                    Some("die") => EventAction::Die,
+                    // The filter asks for these two only.
+                    _ => return Ok(None),
+                };
+                Ok(Some(ContainerEvent {
+                    action,
                     id: actor.id.unwrap_or_default(),
                     service: attrs.get(labels::SERVICE).cloned().unwrap_or_default(),
-                    role: attrs.get(labels::ROLE).cloned().unwrap_or_default(),
+                    role: attrs.get(labels::ROLE).and_then(|r| Role::parse(r)),
                     image: attrs.get("image").cloned().unwrap_or_default(),
                     exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
                     time: m.time.unwrap_or(0),
-                })
+                }))
             })
+            .filter_map(|r| std::future::ready(r.transpose()))
             .boxed()
     }
 
@@ -496,7 +589,7 @@ impl Engine {
         self.docker
             .kill_container(name, Some(opts))
             .await
-            .map_err(|e| EngineError::new(format!("killing container {name}"), &e))
+            .map_err(|e| error(format!("killing container {name}"), &e))
     }
 
     /// Removes a container (forced: a running one is killed). Anonymous volumes go with it; named ones stay.
@@ -508,9 +601,9 @@ impl Engine {
         match self.docker.remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                let e = EngineError::new(format!("removing container {name}"), &e);
+                let e = error(format!("removing container {name}"), &e);
                 // Already gone (or being removed by an earlier request) is what we wanted.
-                if e.is_not_found() || e.status == Some(409) {
+                if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Conflict) {
                     Ok(())
                 } else {
                     Err(e)
@@ -528,15 +621,12 @@ impl Engine {
         match s.next().await {
             Some(Ok(r)) => Ok(r.status_code),
             Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(EngineError::new(
+            Some(Err(e)) => Err(error(format!("waiting for container {name}"), &e)),
+            None => Err(EngineError::new(
                 format!("waiting for container {name}"),
-                &e,
+                ErrorKind::Failed,
+                "the engine closed the stream",
             )),
-            None => Err(EngineError {
-                op: format!("waiting for container {name}"),
-                message: "the engine closed the stream".into(),
-                status: None,
-            }),
         }
     }
 
@@ -571,7 +661,7 @@ impl Engine {
                     stderr: false,
                     bytes: message,
                 }),
-                Err(e) => Err(EngineError::new(op.clone(), &e)),
+                Err(e) => Err(error(op.clone(), &e)),
             })
             .boxed()
     }
@@ -589,7 +679,7 @@ impl Engine {
             .docker
             .create_exec(name, create)
             .await
-            .map_err(|e| EngineError::new(op.clone(), &e))?;
+            .map_err(|e| error(op.clone(), &e))?;
         let mut output = String::new();
         if let StartExecResults::Attached {
             output: mut out, ..
@@ -597,10 +687,10 @@ impl Engine {
             .docker
             .start_exec(&exec.id, None)
             .await
-            .map_err(|e| EngineError::new(op.clone(), &e))?
+            .map_err(|e| error(op.clone(), &e))?
         {
             while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(|e| EngineError::new(op.clone(), &e))?;
+                let chunk = chunk.map_err(|e| error(op.clone(), &e))?;
                 output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
             }
         }
@@ -608,7 +698,7 @@ impl Engine {
             .docker
             .inspect_exec(&exec.id)
             .await
-            .map_err(|e| EngineError::new(op.clone(), &e))?;
+            .map_err(|e| error(op.clone(), &e))?;
         Ok(ExecOutput {
             code: inspect.exit_code.unwrap_or(-1),
             output,
@@ -632,7 +722,7 @@ impl Engine {
         {
             Ok(v) => Ok(Some(v)),
             Err(e) => {
-                let e = EngineError::new(op, &e);
+                let e = error(op, &e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
@@ -651,7 +741,7 @@ impl Engine {
             match stream.next().await {
                 Some(Ok(b)) => acc.extend_from_slice(&b),
                 Some(Err(e)) => {
-                    let e = EngineError::new(op, &e);
+                    let e = error(op, &e);
                     return if e.is_not_found() { Ok(None) } else { Err(e) };
                 }
                 None => break,
@@ -666,17 +756,17 @@ impl Engine {
         self.docker
             .upload_to_container(name, Some(opts), bollard::body_full(tar.into()))
             .await
-            .map_err(|e| EngineError::new(format!("writing into {dir} of container {name}"), &e))
+            .map_err(|e| error(format!("writing into {dir} of container {name}"), &e))
     }
 
     // ---- images ----
 
     /// Image inspection; `None` when the image is not present locally.
-    pub async fn inspect_image(&self, reference: &str) -> R<Option<ImageInspect>> {
+    pub async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
         match self.docker.inspect_image(reference).await {
-            Ok(i) => Ok(Some(i)),
+            Ok(i) => Ok(Some(image_info(i))),
             Err(e) => {
-                let e = EngineError::new(format!("inspecting image {reference}"), &e);
+                let e = error(format!("inspecting image {reference}"), &e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
@@ -692,13 +782,9 @@ impl Engine {
         let op = format!("pulling image {reference}");
         let mut s = self.docker.create_image(Some(opts), None, None);
         while let Some(item) = s.next().await {
-            let info = item.map_err(|e| EngineError::new(op.clone(), &e))?;
+            let info = item.map_err(|e| error(op.clone(), &e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError {
-                    op,
-                    message: err,
-                    status: None,
-                });
+                return Err(EngineError::new(op, ErrorKind::Failed, err));
             }
             if let Some(status) = info.status {
                 let line = match (
@@ -748,13 +834,13 @@ impl Engine {
         );
         let mut id = None;
         while let Some(item) = s.next().await {
-            let info = item.map_err(|e| EngineError::new(op.clone(), &e))?;
+            let info = item.map_err(|e| error(op.clone(), &e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError {
+                return Err(EngineError::new(
                     op,
-                    message: err.trim().to_string(),
-                    status: None,
-                });
+                    ErrorKind::Failed,
+                    err.trim().to_string(),
+                ));
             }
             if let Some(text) = info.stream {
                 for line in text.lines() {
@@ -772,22 +858,24 @@ impl Engine {
             None => self
                 .inspect_image(tag)
                 .await?
-                .and_then(|i| i.id)
-                .ok_or(EngineError {
+                .map(|i| i.id)
+                .ok_or(EngineError::new(
                     op,
-                    message: "the build finished without an image".into(),
-                    status: None,
-                }),
+                    ErrorKind::Failed,
+                    "the build finished without an image",
+                )),
         }
     }
 
     /// Every running container, of any project or none, with its labels and published ports.
-    pub async fn running_containers(&self) -> R<Vec<ContainerSummary>> {
+    pub async fn running_containers(&self) -> R<Vec<RunningContainer>> {
         let opts = ListContainersOptionsBuilder::default().all(false).build();
-        self.docker
+        let list = self
+            .docker
             .list_containers(Some(opts))
             .await
-            .map_err(|e| EngineError::new("listing running containers", &e))
+            .map_err(|e| error("listing running containers", &e))?;
+        Ok(list.into_iter().map(running_container).collect())
     }
 
     /// System information: `DockerRootDir`, image and container counts, server version.
@@ -795,7 +883,8 @@ impl Engine {
         self.docker
             .info()
             .await
-            .map_err(|e| EngineError::new("reading the engine's system information", &e))
+            .map(system_info)
+            .map_err(|e| error("reading the engine's system information", &e))
     }
 
     /// Engine version string and API version.
@@ -804,7 +893,7 @@ impl Engine {
             .docker
             .version()
             .await
-            .map_err(|e| EngineError::new("reading the engine version", &e))?;
+            .map_err(|e| error("reading the engine version", &e))?;
         Ok((
             v.version.unwrap_or_default(),
             v.api_version.unwrap_or_default(),
@@ -829,7 +918,44 @@ pub fn split_reference(reference: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use super::{running_container, split_reference};
+    use crate::engine::{PublishedPort, RunningContainer};
+
+    #[test]
+    fn summaries_become_running_containers_with_their_published_ports() {
+        let json = r#"[
+            {"Id": "abc", "Names": ["/pinshare-ipfs"], "Labels": {"dev.pinshare.project": "pinshare"},
+             "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5001, "PublicPort": 5001, "Type": "tcp"},
+                       {"PrivatePort": 8080, "Type": "tcp"},
+                       {"IP": "::", "PrivatePort": 4001, "PublicPort": 4001, "Type": "udp"}]},
+            {"Id": "def", "Ports": [{"PrivatePort": 80, "Type": "tcp"}]}
+        ]"#;
+        let list: Vec<bollard::models::ContainerSummary> =
+            serde_json::from_str(json).expect("json");
+        let list: Vec<RunningContainer> = list.into_iter().map(running_container).collect();
+        assert_eq!(list[0].name, "pinshare-ipfs");
+        assert_eq!(list[0].labels["dev.pinshare.project"], "pinshare");
+        assert_eq!(
+            list[0].ports,
+            vec![
+                PublishedPort {
+                    ip: Some("127.0.0.1".into()),
+                    port: 5001,
+                    udp: false
+                },
+                PublishedPort {
+                    ip: Some("::".into()),
+                    port: 4001,
+                    udp: true
+                },
+            ]
+        );
+        assert_eq!(
+            list[1].name, "def",
+            "a container without a name is named by its id"
+        );
+        assert!(list[1].ports.is_empty());
+    }
 
     #[test]
     fn references_split_into_repo_and_tag() {
