@@ -23,7 +23,7 @@ use crate::{follow, plan, rebuild, up};
 /// What the loop needs from `up`.
 pub struct Session {
     /// Engine.
-    pub engine: Engine,
+    pub engine: Arc<dyn Engine>,
     /// The spec `up` started with.
     pub spec: Spec,
     /// The services `up` started.
@@ -117,7 +117,7 @@ fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> String {
 }
 
 async fn worker(
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     service: String,
     spec: Arc<std::sync::RwLock<Arc<Spec>>>,
     mut rx: mpsc::UnboundedReceiver<Changes>,
@@ -149,7 +149,8 @@ async fn worker(
         };
         printer.event(&service, &describe(&paths, &current.dir));
         if let Some(lu) = &svc.live_update {
-            match rebuild::live_update(&engine, &current, svc, lu, &paths, &printer, detect).await {
+            match rebuild::live_update(&*engine, &current, svc, lu, &paths, &printer, detect).await
+            {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => {
@@ -159,7 +160,7 @@ async fn worker(
             }
         }
         if matches!(svc.image, ImageSource::Build(_)) {
-            match rebuild::rebuild(&engine, &current, &service, &printer, detect).await {
+            match rebuild::rebuild(&*engine, &current, &service, &printer, detect).await {
                 Ok(()) => {}
                 Err(e) if e.to_string().contains("build failed") => {}
                 Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
@@ -221,7 +222,7 @@ async fn apply(
     followed: &mut HashSet<String>,
 ) -> Result<()> {
     let engine = &s.engine;
-    let observed = up::observe(engine, new).await?;
+    let observed = up::observe(engine.as_ref(), new).await?;
     // Services removed from the spec stop first.
     for o in &observed {
         if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
@@ -244,7 +245,7 @@ async fn apply(
     for name in &wanted {
         let svc = &new.services[name];
         let container = new.container_name(name);
-        let image = up::resolve_image(engine, &container, svc, &s.printer).await?;
+        let image = up::resolve_image(engine.as_ref(), &container, svc, &s.printer).await?;
         let hash = plan::config_hash(&new.project, svc, &image.id);
         match plan::decide(&hash, observed.iter().find(|o| o.name == container)) {
             plan::Decision::Keep => continue,
@@ -264,8 +265,8 @@ async fn apply(
             );
         }
         s.printer.event(name, "configuration changed; recreating");
-        up::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
-        up::wait_ready(engine, new, svc).await?;
+        up::replace_container(engine.as_ref(), new, svc, &image, &hash, &s.printer).await?;
+        up::wait_ready(engine.as_ref(), new, svc).await?;
         s.printer.event(name, "ready");
     }
     if changed == 0 {

@@ -484,7 +484,7 @@ fn bind_probe(local: bool) -> impl FnMut(&PortMapping) -> Bind {
 /// The cheap checks `up` runs before it creates anything: every published port of `services` must be free or
 /// held by that service's own container (which `up` keeps or recreates). The error names each blocked port, its
 /// service and its holder.
-pub async fn preflight(engine: &Engine, spec: &Spec, services: &[String]) -> Result<()> {
+pub async fn preflight(engine: &dyn Engine, spec: &Spec, services: &[String]) -> Result<()> {
     let ports = published(spec, services);
     if ports.is_empty() {
         return Ok(());
@@ -828,7 +828,7 @@ pub fn mount_finding(m: &MountFacts) -> Finding {
 
 /// Whom the service's container runs as: its `user`, else the image's; a kubo service's `kubo_config` uid
 /// resolves kubo's `ipfs` user name.
-async fn container_user(engine: Option<&Engine>, svc: &Service) -> ContainerUser {
+async fn container_user(engine: Option<&dyn Engine>, svc: &Service) -> ContainerUser {
     let kubo = svc.init.iter().find_map(|s| match &s.action {
         InitAction::KuboConfig { uid, gid, .. } => Some((*uid, *gid)),
         InitAction::Command(_) => None,
@@ -883,7 +883,7 @@ pub fn id_remapping(security_options: &[String]) -> Option<String> {
 }
 
 async fn mount_checks(
-    engine: Option<&Engine>,
+    engine: Option<&dyn Engine>,
     remapped: Option<&str>,
     spec: &Spec,
 ) -> Vec<Finding> {
@@ -1020,9 +1020,9 @@ fn disk_check(info: &SystemInfo) -> Finding {
 
 // ---- engine and the whole run ----
 
-async fn engine_check() -> (Finding, Option<Engine>) {
+async fn engine_check() -> (Finding, Option<std::sync::Arc<dyn Engine>>) {
     let addr = engine_address();
-    let engine = match Engine::connect().await {
+    let engine = match crate::engine::connect().await {
         Ok(e) => e,
         Err(e) => {
             // The connect error carries its own hint; the fix line says it as commands.
@@ -1119,7 +1119,7 @@ pub async fn doctor(spec: &Spec) -> Result<u8> {
     let remapped = info
         .as_ref()
         .and_then(|i| id_remapping(&i.security_options));
-    emit(mount_checks(engine.as_ref(), remapped.as_deref(), spec).await);
+    emit(mount_checks(engine.as_deref(), remapped.as_deref(), spec).await);
     emit(host_mount_findings(spec));
     if let Some(i) = &info {
         emit(vec![disk_check(i)]);

@@ -5,6 +5,8 @@
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use crate::engine::{Engine, EventAction, LogOptions, Role};
 use crate::printer::{LineSplitter, Printer};
 
@@ -44,7 +46,7 @@ pub struct ServiceEvents {
 
 impl ServiceEvents {
     /// Subscribes to `service` of `project`.
-    pub fn subscribe(engine: &Engine, project: &str, service: &str) -> Self {
+    pub fn subscribe(engine: &dyn Engine, project: &str, service: &str) -> Self {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0) - 1);
@@ -85,7 +87,7 @@ pub fn restarted_marker(restart: u32, exit: Option<i64>) -> String {
 }
 
 async fn follow_one(
-    engine: &Engine,
+    engine: &dyn Engine,
     id: &str,
     service: &str,
     printer: &Printer,
@@ -152,7 +154,7 @@ async fn follow_one(
 /// Follows `service` (container `container`) until cancelled.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
-    engine: &Engine,
+    engine: &Arc<dyn Engine>,
     project: &str,
     container: &str,
     service: &str,
@@ -162,14 +164,14 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let (engine, project, container, service, printer) = (
-        engine.clone(),
+        Arc::clone(engine),
         project.to_string(),
         container.to_string(),
         service.to_string(),
         printer.clone(),
     );
     tokio::spawn(async move {
-        let mut events = ServiceEvents::subscribe(&engine, &project, &service);
+        let mut events = ServiceEvents::subscribe(&*engine, &project, &service);
         let mut current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.is_running() => Some(c.id),
             _ => None,
@@ -180,7 +182,7 @@ pub fn spawn(
         'follow: loop {
             if let Some(id) = &current {
                 tokio::select! {
-                    () = follow_one(&engine, id, &service, &printer, from.clone(), timestamps) => {}
+                    () = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps) => {}
                     () = cancel.cancelled() => return,
                 }
             }

@@ -38,7 +38,7 @@ fn body(
 
 /// Runs argv in a fresh container and returns exit code and output; the container is always removed.
 async fn one_shot(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &str,
@@ -54,7 +54,7 @@ async fn one_shot(
 }
 
 /// Starts a created one-shot container, waits for it, collects its output and removes it.
-async fn run_created(engine: &Engine, name: &str) -> Result<(i64, String)> {
+async fn run_created(engine: &dyn Engine, name: &str) -> Result<(i64, String)> {
     let result = async {
         engine.start_container(name).await?;
         let code = engine.wait_container(name).await?;
@@ -84,7 +84,7 @@ fn numeric_user(user: &str) -> Option<(u32, u32)> {
 /// `fix_ownership`: gives each writable mount whose root belongs to someone else to the service's user, through
 /// the Engine API's archive endpoints on a created, never started container (no shell or chown in the image).
 pub async fn fix_ownership(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &str,
@@ -146,7 +146,7 @@ pub async fn fix_ownership(
 
 /// Runs every init step of a service, in order.
 pub async fn run_all(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     service_image: &str,
@@ -203,7 +203,7 @@ pub(crate) fn io_err(what: &str, e: &std::io::Error) -> Error {
 
 /// Rewrites, with `uid:gid`, every entry of the repo not owned by them. Returns the paths repaired.
 pub(crate) async fn repair_ownership(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     repo: &str,
     uid: u32,

@@ -31,7 +31,7 @@ pub struct Row {
 }
 
 /// Collects the rows.
-pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
+pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
     let containers = engine.project_containers(&spec.project).await?;
     let mut rows = Vec::new();
     for name in &spec.order {
@@ -156,8 +156,8 @@ pub fn table(rows: &[Row]) -> String {
 
 /// Runs `ps`.
 pub async fn ps(spec: &Spec, json: bool) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let rows = rows(&engine, spec).await?;
+    let engine = crate::engine::connect().await?;
+    let rows = rows(&*engine, spec).await?;
     if json {
         println!(
             "{}",

@@ -11,9 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
+// tokio's clock (the system's, unless paused): backoff and grace periods are then tested in virtual time.
+use tokio::time::Instant;
 
 use crate::engine::{Container, ContainerEvent, Engine, EventAction, State};
 use crate::labels;
@@ -28,7 +30,7 @@ pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
 #[derive(Clone)]
 pub struct Supervisor {
     /// Engine.
-    pub engine: Engine,
+    pub engine: Arc<dyn Engine>,
     /// Current spec.
     pub spec: SharedSpec,
     /// Terminal.
@@ -130,7 +132,7 @@ pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
 }
 
 /// The id of the service's container if it is running.
-async fn running_id(engine: &Engine, container: &str) -> Option<String> {
+async fn running_id(engine: &dyn Engine, container: &str) -> Option<String> {
     match engine.inspect_container(container).await {
         Ok(Some(c)) if c.is_running() => Some(c.id),
         _ => None,
@@ -139,14 +141,14 @@ async fn running_id(engine: &Engine, container: &str) -> Option<String> {
 
 /// Whether a `start` event is about the container that now carries the service's name and runs: events are
 /// replayed from a second before the subscription, so a start may be of a container that already died.
-async fn started_and_current(engine: &Engine, container: &str, ev: &ContainerEvent) -> bool {
+async fn started_and_current(engine: &dyn Engine, container: &str, ev: &ContainerEvent) -> bool {
     running_id(engine, container).await.as_deref() == Some(ev.id.as_str())
 }
 
 /// Whether the kernel killed the container for memory. The engine may learn it a moment after the exit, so an
 /// exit by SIGKILL is looked at again for up to about a second, but not past `deadline` (the restart's start
 /// time: the announced delay is kept).
-async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Instant>) -> bool {
+async fn oom_killed(engine: &dyn Engine, id: &str, code: i64, deadline: Option<Instant>) -> bool {
     let mut delay = Duration::from_millis(20);
     loop {
         let oom = engine
@@ -165,7 +167,7 @@ async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Insta
 }
 
 /// Fails once the liveness probe failed `failure_threshold` times in a row; never returns without a probe.
-async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
+async fn liveness(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Trouble {
     let Some(p) = &svc.liveness else {
         return std::future::pending().await;
     };
@@ -191,7 +193,7 @@ async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
 
 /// Shows readiness changes of a running service (a dependency that stops answering is visible); never restarts
 /// anything and never returns.
-async fn readiness_watch(engine: &Engine, spec: &Spec, svc: &Service, printer: &Printer) {
+async fn readiness_watch(engine: &dyn Engine, spec: &Spec, svc: &Service, printer: &Printer) {
     let Some(p) = &svc.readiness else {
         return std::future::pending().await;
     };
@@ -238,7 +240,7 @@ impl Supervisor {
             return;
         };
         let mut events =
-            crate::follow::ServiceEvents::subscribe(&self.engine, &spec.project, &service);
+            crate::follow::ServiceEvents::subscribe(&*self.engine, &spec.project, &service);
         // A container that already stopped (a quick crash right after start-up) is trouble at once.
         let (mut current, mut early) = match self
             .engine
@@ -271,7 +273,7 @@ impl Supervisor {
                         return;
                     };
                     if ev.action == EventAction::Start
-                        && started_and_current(&self.engine, &container, &ev).await
+                        && started_and_current(&*self.engine, &container, &ev).await
                     {
                         current = Some(ev.id);
                         since = Instant::now();
@@ -285,13 +287,13 @@ impl Supervisor {
                 t
             } else {
                 tokio::select! {
-                    t = liveness(&self.engine, &spec, svc) => t,
-                    () = readiness_watch(&self.engine, &spec, svc, &self.printer) => continue,
+                    t = liveness(&*self.engine, &spec, svc) => t,
+                    () = readiness_watch(&*self.engine, &spec, svc, &self.printer) => continue,
                     ev = events.recv() => {
                         let Some(ev) = ev else { return };
                         match ev.action {
                             EventAction::Die if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
-                            EventAction::Start if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {
+                            EventAction::Start if ev.id != id && started_and_current(&*self.engine, &container, &ev).await => {
                                 // Replaced by someone else (a rebuild from another terminal, `up`).
                                 current = Some(ev.id);
                                 since = Instant::now();
@@ -335,7 +337,7 @@ impl Supervisor {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,
                     oom: oom_killed(
-                        &self.engine,
+                        &*self.engine,
                         &id,
                         code,
                         restart.then_some(exited_at + delay),
@@ -373,7 +375,7 @@ impl Supervisor {
                 {
                     Ok(new_id) => {
                         drop(guard);
-                        tokio::time::sleep_until(start_at.into()).await;
+                        tokio::time::sleep_until(start_at).await;
                         guard = self.lock.lock().await;
                         match self.engine.inspect_container(&container).await {
                             Ok(Some(c)) if c.id == new_id => {
@@ -386,11 +388,11 @@ impl Supervisor {
                                 }
                             }
                             // Replaced or removed meanwhile: follow what is there.
-                            _ => break Err(running_id(&self.engine, &container).await),
+                            _ => break Err(running_id(&*self.engine, &container).await),
                         }
                     }
                     Err(e) => {
-                        if let Some(other) = running_id(&self.engine, &container).await {
+                        if let Some(other) = running_id(&*self.engine, &container).await {
                             break Err(Some(other));
                         }
                         e.to_string()
@@ -423,7 +425,7 @@ impl Supervisor {
                 continue;
             }
             let t = Instant::now();
-            match up::wait_ready(&self.engine, &spec, svc).await {
+            match up::wait_ready(&*self.engine, &spec, svc).await {
                 Ok(()) => self.printer.event(
                     &service,
                     &format!(

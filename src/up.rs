@@ -118,7 +118,7 @@ pub fn container_body(
 }
 
 /// Ensures the project network and named volumes exist and are ours.
-async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer) -> Result<()> {
+async fn ensure_project_objects(engine: &dyn Engine, spec: &Spec, printer: &Printer) -> Result<()> {
     let net = spec.network_name();
     match engine.network_labels(&net).await? {
         Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
@@ -299,7 +299,7 @@ pub struct Resolved {
 /// Makes the service's image available locally. `container` is the service's container, whose labels tell
 /// whether an unchanged build context can skip the build.
 pub async fn resolve_image(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     svc: &Service,
     printer: &Printer,
@@ -316,7 +316,7 @@ pub async fn resolve_image(
             printer.event(&svc.name, &format!("pulling {reference}"));
             let mut last = String::new();
             engine
-                .pull(reference, |line| {
+                .pull(reference, &mut |line: String| {
                     // Progress percentages change constantly; print each layer's state changes only.
                     let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
                     if key != last {
@@ -424,7 +424,7 @@ pub async fn resolve_image(
                     &args,
                     b.target.as_deref(),
                     &image_labels,
-                    |l| printer.event(&svc.name, &format!("build: {l}")),
+                    &mut |l| printer.event(&svc.name, &format!("build: {l}")),
                 )
                 .await?;
             printer.event(
@@ -441,7 +441,7 @@ pub async fn resolve_image(
 
 /// Host address of a container port: its published port, or the container's address on the project network.
 pub async fn port_resolver(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
 ) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static> {
@@ -477,7 +477,7 @@ pub fn last_lines_heading(n: usize, container: &str) -> String {
 }
 
 /// Last lines of a container's output, for error reports.
-pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String> {
+pub async fn last_lines(engine: &dyn Engine, container: &str, n: u64) -> Vec<String> {
     let mut s = engine.logs(
         container,
         &LogOptions {
@@ -499,7 +499,7 @@ pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String>
 /// Stops and removes the service's current container (if any), runs its init steps, creates and starts the
 /// new one. Returns when it is started (not yet ready).
 pub async fn replace_container(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &Resolved,
@@ -547,7 +547,7 @@ pub async fn replace_container(
 }
 
 /// Waits for the service's readiness probe (immediately ready without one).
-pub async fn wait_ready(engine: &Engine, spec: &Spec, svc: &Service) -> Result<()> {
+pub async fn wait_ready(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Result<()> {
     let Some(probe_spec) = &svc.readiness else {
         return Ok(());
     };
@@ -560,7 +560,7 @@ pub async fn wait_ready(engine: &Engine, spec: &Spec, svc: &Service) -> Result<(
 }
 
 /// The observed containers of the project, reduced for planning.
-pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
+pub async fn observe(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Observed>> {
     Ok(engine
         .project_containers(&spec.project)
         .await?
@@ -576,7 +576,7 @@ pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
 }
 
 struct Shared {
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     spec: Spec,
     printer: Printer,
     phases: HashMap<String, watch::Sender<Phase>>,
@@ -600,7 +600,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image = resolve_image(&sh.engine, &spec.container_name(&name), svc, &sh.printer)
+    let image = resolve_image(&*sh.engine, &spec.container_name(&name), svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
 
@@ -636,7 +636,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
                 sh.printer.event(&name, &format!("recreating: {reason}"));
             }
             if let Err(e) =
-                replace_container(&sh.engine, spec, svc, &image, &hash, &sh.printer).await
+                replace_container(&*sh.engine, spec, svc, &image, &hash, &sh.printer).await
             {
                 let exists = sh
                     .engine
@@ -650,7 +650,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             started = Instant::now();
         }
     }
-    wait_ready(&sh.engine, spec, svc)
+    wait_ready(&*sh.engine, spec, svc)
         .await
         .map_err(|e| fail(e, true))?;
     if svc.readiness.is_some() {
@@ -687,7 +687,7 @@ fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
 
 /// Stops (gracefully, reverse dependency order) and removes every container of the project.
 pub async fn remove_project_containers(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     printer: &Printer,
     graceful: bool,
@@ -727,7 +727,7 @@ pub async fn remove_project_containers(
 }
 
 /// Removes the project network if it is ours.
-pub async fn remove_network(engine: &Engine, spec: &Spec) {
+pub async fn remove_network(engine: &dyn Engine, spec: &Spec) {
     let net = spec.network_name();
     if let Ok(Some(l)) = engine.network_labels(&net).await
         && l.get(labels::PROJECT) == Some(&spec.project)
@@ -748,9 +748,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // running, or keep watching a project that `down` removed under us.
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
-    let engine = Engine::connect().await?;
+    let engine = crate::engine::connect().await?;
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
-    crate::doctor::preflight(&engine, &spec, &selected).await?;
+    crate::doctor::preflight(&*engine, &spec, &selected).await?;
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
     for s in &selected {
@@ -832,8 +832,8 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             // Creates that were in flight when start-up was dropped finish first, and no task that is still
             // winding down can create anything after, so the look below sees everything.
             engine.stop_creating().await;
-            remove_project_containers(&engine, &spec, &printer, false).await?;
-            remove_network(&engine, &spec).await;
+            remove_project_containers(&*engine, &spec, &printer, false).await?;
+            remove_network(&*engine, &spec).await;
             stopped_code(by_sigterm())
         }
         Some(Err(e)) => {
@@ -844,8 +844,8 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                     "start-up failed; removing the project's containers (volumes are kept)",
                 );
                 printer.flush().await;
-                remove_project_containers(&engine, &spec, &printer, false).await?;
-                remove_network(&engine, &spec).await;
+                remove_project_containers(&*engine, &spec, &printer, false).await?;
+                remove_network(&*engine, &spec).await;
             }
             printer.flush().await;
             return Err(e);
@@ -881,15 +881,15 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
                     engine.stop_creating().await;
-                    remove_project_containers(&engine, &spec, &printer, true).await?;
-                    remove_network(&engine, &spec).await;
+                    remove_project_containers(&*engine, &spec, &printer, true).await?;
+                    remove_network(&*engine, &spec).await;
                     Ok::<_, Error>(())
                 } => r?,
                 () = kill.cancelled() => {
                     printer.event(TOOL, "killing");
                     engine.stop_creating().await;
-                    remove_project_containers(&engine, &spec, &printer, false).await?;
-                    remove_network(&engine, &spec).await;
+                    remove_project_containers(&*engine, &spec, &printer, false).await?;
+                    remove_network(&*engine, &spec).await;
                 }
             }
             followers.cancel();
@@ -911,12 +911,13 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
 
 /// Brings the selected services up, in dependency order of readiness.
 pub async fn bring_up(
-    engine: &Engine,
+    handle: &Arc<dyn Engine>,
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
     started_at: Instant,
 ) -> Result<()> {
+    let engine = handle.as_ref();
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
@@ -945,7 +946,7 @@ pub async fn bring_up(
         .map(|s| (s.clone(), watch::channel(Phase::Pending).0))
         .collect();
     let shared = Arc::new(Shared {
-        engine: engine.clone(),
+        engine: Arc::clone(handle),
         spec: spec.clone(),
         printer: printer.clone(),
         phases,

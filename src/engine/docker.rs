@@ -22,8 +22,8 @@ use bollard::query_parameters::{
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
-    Container, ContainerEvent, ContainerInfo, ContainerSpec, EngineError, ErrorKind, EventAction,
-    ExecOutput, ImageInfo, LogChunk, LogOptions, MountKind, PublishedPort, R, Role,
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
+    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, MountKind, PublishedPort, R, Role,
     RunningContainer, State, SystemInfo,
 };
 use crate::labels;
@@ -242,12 +242,12 @@ fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
     }
 }
 
-/// A connected, version-negotiated engine.
+/// The Docker engine, connected and version-negotiated.
 #[derive(Clone)]
-pub struct Engine {
+pub struct DockerEngine {
     docker: Docker,
     /// Calls that create objects run as their own tasks: a caller that gives up (Ctrl-C during start-up) does
-    /// not abandon a request the engine is still carrying out, and [`Engine::settle`] waits for them, so the
+    /// not abandon a request the engine is still carrying out, and [`Engine::settle`](super::Engine::settle) waits for them, so the
     /// clean-up that follows sees everything that was created.
     creating: tokio_util::task::TaskTracker,
     /// Set when the project is being torn down: no new object is created after that. A lock rather than a flag,
@@ -260,7 +260,7 @@ pub fn engine_address() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
-impl Engine {
+impl DockerEngine {
     /// Connects (honouring `DOCKER_HOST`) and negotiates the API version down to the engine's.
     pub async fn connect() -> R<Self> {
         let addr = engine_address();
@@ -288,26 +288,11 @@ impl Engine {
                     format!("{e}{hint}"),
                 )
             })?;
-        Ok(Engine {
+        Ok(DockerEngine {
             docker,
             creating: tokio_util::task::TaskTracker::new(),
             stopped: std::sync::Arc::new(std::sync::RwLock::new(false)),
         })
-    }
-
-    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
-    pub async fn stop_creating(&self) {
-        if let Ok(mut s) = self.stopped.write() {
-            *s = true;
-        }
-        self.settle().await;
-    }
-
-    /// Waits until every create/start call started so far has been answered.
-    pub async fn settle(&self) {
-        self.creating.close();
-        self.creating.wait().await;
-        self.creating.reopen();
     }
 
     /// Runs a creating call to completion even if the caller stops waiting for it.
@@ -332,16 +317,31 @@ impl Engine {
             Err(e) => Err(EngineError::new(op, ErrorKind::Failed, e.to_string())),
         }
     }
+}
 
-    /// The negotiated API version, e.g. `1.41`.
-    pub fn api_version(&self) -> String {
+#[async_trait::async_trait]
+impl Engine for DockerEngine {
+    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
+    async fn stop_creating(&self) {
+        if let Ok(mut s) = self.stopped.write() {
+            *s = true;
+        }
+        self.settle().await;
+    }
+
+    async fn settle(&self) {
+        self.creating.close();
+        self.creating.wait().await;
+        self.creating.reopen();
+    }
+
+    fn api_version(&self) -> String {
         self.docker.client_version().to_string()
     }
 
     // ---- networks ----
 
-    /// Labels of a network, `None` when it does not exist.
-    pub async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
         match self
             .docker
             .inspect_network(
@@ -358,8 +358,7 @@ impl Engine {
         }
     }
 
-    /// Creates a bridge network.
-    pub async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         let req = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".into()),
@@ -373,8 +372,7 @@ impl Engine {
         .await
     }
 
-    /// Removes a network.
-    pub async fn remove_network(&self, name: &str) -> R<()> {
+    async fn remove_network(&self, name: &str) -> R<()> {
         self.docker
             .remove_network(name)
             .await
@@ -383,8 +381,7 @@ impl Engine {
 
     // ---- volumes ----
 
-    /// Labels of a volume, `None` when it does not exist.
-    pub async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
         match self.docker.inspect_volume(name).await {
             Ok(v) => Ok(Some(v.labels)),
             Err(e) => {
@@ -394,8 +391,7 @@ impl Engine {
         }
     }
 
-    /// Creates a named volume.
-    pub async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         let req = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels),
@@ -408,8 +404,7 @@ impl Engine {
         .await
     }
 
-    /// Names of the volumes carrying the project label.
-    pub async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
         let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
         let opts = ListVolumesOptionsBuilder::default()
             .filters(&filters)
@@ -429,8 +424,7 @@ impl Engine {
         Ok(names)
     }
 
-    /// Removes a volume.
-    pub async fn remove_volume(&self, name: &str) -> R<()> {
+    async fn remove_volume(&self, name: &str) -> R<()> {
         self.docker
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
             .await
@@ -439,8 +433,7 @@ impl Engine {
 
     // ---- containers ----
 
-    /// Every container (running or not) with the project label.
-    pub async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
         let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
         let opts = ListContainersOptionsBuilder::default()
             .all(true)
@@ -454,8 +447,7 @@ impl Engine {
         Ok(list.into_iter().map(container_info).collect())
     }
 
-    /// Full inspection; `None` when it does not exist.
-    pub async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
         match self
             .docker
             .inspect_container(
@@ -472,8 +464,7 @@ impl Engine {
         }
     }
 
-    /// Creates a container; returns its id.
-    pub async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
         let body = create_body(spec);
         let opts = CreateContainerOptionsBuilder::default().name(name).build();
         let docker = self.docker.clone();
@@ -486,8 +477,7 @@ impl Engine {
         .await
     }
 
-    /// Starts a container.
-    pub async fn start_container(&self, name: &str) -> R<()> {
+    async fn start_container(&self, name: &str) -> R<()> {
         let (docker, id) = (self.docker.clone(), name.to_string());
         self.finish(format!("starting container {name}"), async move {
             docker
@@ -500,8 +490,7 @@ impl Engine {
         .await
     }
 
-    /// SIGTERM, then SIGKILL after `grace`.
-    pub async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
         let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let opts = StopContainerOptionsBuilder::default().t(secs).build();
         match self.docker.stop_container(name, Some(opts)).await {
@@ -514,16 +503,14 @@ impl Engine {
         }
     }
 
-    /// Unpauses a paused container (a paused one can be neither stopped nor killed).
-    pub async fn unpause_container(&self, name: &str) -> R<()> {
+    async fn unpause_container(&self, name: &str) -> R<()> {
         self.docker
             .unpause_container(name)
             .await
             .map_err(|e| error(format!("unpausing container {name}"), &e))
     }
 
-    /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
-    pub async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
+    async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
         let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let opts = bollard::query_parameters::RestartContainerOptionsBuilder::default()
             .t(secs)
@@ -534,9 +521,7 @@ impl Engine {
             .map_err(|e| error(format!("restarting container {name}"), &e))
     }
 
-    /// Start and die events of the project's containers, as they happen.
-    /// `since` (Unix seconds) replays events from then, so a subscription made just after a look misses nothing.
-    pub fn container_events(
+    fn container_events(
         &self,
         project: &str,
         since: Option<i64>,
@@ -581,8 +566,7 @@ impl Engine {
             .boxed()
     }
 
-    /// SIGKILL.
-    pub async fn kill_container(&self, name: &str) -> R<()> {
+    async fn kill_container(&self, name: &str) -> R<()> {
         let opts = KillContainerOptionsBuilder::default()
             .signal("SIGKILL")
             .build();
@@ -592,8 +576,7 @@ impl Engine {
             .map_err(|e| error(format!("killing container {name}"), &e))
     }
 
-    /// Removes a container (forced: a running one is killed). Anonymous volumes go with it; named ones stay.
-    pub async fn remove_container(&self, name: &str) -> R<()> {
+    async fn remove_container(&self, name: &str) -> R<()> {
         let opts = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -612,8 +595,7 @@ impl Engine {
         }
     }
 
-    /// Waits for a container to stop; returns its exit code.
-    pub async fn wait_container(&self, name: &str) -> R<i64> {
+    async fn wait_container(&self, name: &str) -> R<i64> {
         let opts = WaitContainerOptionsBuilder::default()
             .condition("not-running")
             .build();
@@ -630,8 +612,7 @@ impl Engine {
         }
     }
 
-    /// Container output as a stream of chunks.
-    pub fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
         let mut b = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -666,8 +647,7 @@ impl Engine {
             .boxed()
     }
 
-    /// Runs a command in a running container and collects its output and exit code.
-    pub async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
+    async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         let op = format!("running {:?} in container {name}", argv.join(" "));
         let create = CreateExecOptions {
             cmd: Some(argv.to_vec()),
@@ -705,8 +685,7 @@ impl Engine {
         })
     }
 
-    /// A tar of `path` in a (possibly stopped) container; `None` when the path does not exist.
-    pub async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
         let opts = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
@@ -728,9 +707,7 @@ impl Engine {
         }
     }
 
-    /// The first `max` bytes (or a little more) of the tar of `path` in a (possibly stopped) container; the
-    /// rest is never read, so looking at the owner of a huge volume's root costs one header.
-    pub async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>> {
+    async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>> {
         let opts = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
@@ -750,8 +727,7 @@ impl Engine {
         Ok(Some(acc))
     }
 
-    /// Extracts a tar into `dir` of a (possibly stopped) container; ownership comes from the tar headers.
-    pub async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()> {
+    async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()> {
         let opts = UploadToContainerOptionsBuilder::default().path(dir).build();
         self.docker
             .upload_to_container(name, Some(opts), bollard::body_full(tar.into()))
@@ -761,8 +737,7 @@ impl Engine {
 
     // ---- images ----
 
-    /// Image inspection; `None` when the image is not present locally.
-    pub async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
         match self.docker.inspect_image(reference).await {
             Ok(i) => Ok(Some(image_info(i))),
             Err(e) => {
@@ -772,8 +747,7 @@ impl Engine {
         }
     }
 
-    /// Pulls an image, reporting progress lines through `progress`.
-    pub async fn pull(&self, reference: &str, mut progress: impl FnMut(String)) -> R<()> {
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
         let (repo, tag) = split_reference(reference);
         let opts = CreateImageOptionsBuilder::default()
             .from_image(&repo)
@@ -803,10 +777,7 @@ impl Engine {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
-    /// Every output line goes to `output`.
-    pub async fn build(
+    async fn build(
         &self,
         tag: &str,
         dockerfile: &str,
@@ -814,7 +785,7 @@ impl Engine {
         args: &HashMap<String, String>,
         target: Option<&str>,
         image_labels: &HashMap<String, String>,
-        mut output: impl FnMut(String),
+        output: &mut (dyn FnMut(String) + Send),
     ) -> R<String> {
         let mut b = BuildImageOptionsBuilder::default()
             .dockerfile(dockerfile)
@@ -867,8 +838,7 @@ impl Engine {
         }
     }
 
-    /// Every running container, of any project or none, with its labels and published ports.
-    pub async fn running_containers(&self) -> R<Vec<RunningContainer>> {
+    async fn running_containers(&self) -> R<Vec<RunningContainer>> {
         let opts = ListContainersOptionsBuilder::default().all(false).build();
         let list = self
             .docker
@@ -878,8 +848,7 @@ impl Engine {
         Ok(list.into_iter().map(running_container).collect())
     }
 
-    /// System information: `DockerRootDir`, image and container counts, server version.
-    pub async fn info(&self) -> R<SystemInfo> {
+    async fn info(&self) -> R<SystemInfo> {
         self.docker
             .info()
             .await
@@ -887,8 +856,7 @@ impl Engine {
             .map_err(|e| error("reading the engine's system information", &e))
     }
 
-    /// Engine version string and API version.
-    pub async fn version(&self) -> R<(String, String)> {
+    async fn version(&self) -> R<(String, String)> {
         let v = self
             .docker
             .version()

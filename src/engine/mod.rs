@@ -4,12 +4,145 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
 
 use crate::labels;
 
 mod docker;
+pub mod fake;
 
-pub use docker::{Engine, engine_address, split_reference};
+pub use docker::{DockerEngine, engine_address, split_reference};
+
+/// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
+pub async fn connect() -> R<Arc<dyn Engine>> {
+    Ok(Arc::new(DockerEngine::connect().await?))
+}
+
+/// A container engine: one method per operation; every error names the operation and the object.
+///
+/// Callers hold it as `Arc<dyn Engine>` (or borrow `&dyn Engine`): one engine type flows through `up`, the
+/// supervisors, the dev loop and the probes, and tests swap in [`fake::Fake`] without making every one of
+/// them generic. `async_trait` boxes the futures, which is what makes the trait object possible; one
+/// allocation per engine call is nothing next to the call itself.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync {
+    /// The negotiated API version, e.g. `1.41`.
+    fn api_version(&self) -> String;
+
+    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
+    async fn stop_creating(&self);
+
+    /// Waits until every create/start call started so far has been answered.
+    async fn settle(&self);
+
+    /// Labels of a network, `None` when it does not exist.
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
+
+    /// Creates a bridge network.
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()>;
+
+    /// Removes a network.
+    async fn remove_network(&self, name: &str) -> R<()>;
+
+    /// Labels of a volume, `None` when it does not exist.
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
+
+    /// Creates a named volume.
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()>;
+
+    /// Names of the volumes carrying the project label, sorted.
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>>;
+
+    /// Removes a volume.
+    async fn remove_volume(&self, name: &str) -> R<()>;
+
+    /// Every container (running or not) with the project label.
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>>;
+
+    /// Full inspection (by name or id); `None` when it does not exist.
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>>;
+
+    /// Creates a container; returns its id.
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String>;
+
+    /// Starts a container.
+    async fn start_container(&self, name: &str) -> R<()>;
+
+    /// SIGTERM, then SIGKILL after `grace`; a stopped container is fine.
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()>;
+
+    /// Unpauses a paused container (a paused one can be neither stopped nor killed).
+    async fn unpause_container(&self, name: &str) -> R<()>;
+
+    /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
+    async fn restart_container(&self, name: &str, grace: Duration) -> R<()>;
+
+    /// Start and die events of the project's containers, as they happen.
+    /// `since` (Unix seconds) replays events from then, so a subscription made just after a look misses nothing.
+    fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>>;
+
+    /// SIGKILL.
+    async fn kill_container(&self, name: &str) -> R<()>;
+
+    /// Removes a container (forced: a running one is killed); already gone is fine. Anonymous volumes go
+    /// with it; named ones stay.
+    async fn remove_container(&self, name: &str) -> R<()>;
+
+    /// Waits for a container to stop; returns its exit code.
+    async fn wait_container(&self, name: &str) -> R<i64>;
+
+    /// Container output as a stream of chunks.
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>>;
+
+    /// Runs a command in a running container and collects its output and exit code.
+    async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;
+
+    /// A tar of `path` in a (possibly stopped) container; `None` when the path does not exist.
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>>;
+
+    /// The first `max` bytes (or a little more) of the tar of `path` in a (possibly stopped) container; the
+    /// rest is never read, so looking at the owner of a huge volume's root costs one header.
+    async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>>;
+
+    /// Extracts a tar into `dir` of a (possibly stopped) container; ownership comes from the tar headers.
+    async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()>;
+
+    /// Image inspection; `None` when the image is not present locally.
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>>;
+
+    /// Pulls an image, reporting progress lines through `progress`.
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()>;
+
+    /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
+    /// Every output line goes to `output`.
+    #[allow(clippy::too_many_arguments)]
+    async fn build(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        context_tar: Vec<u8>,
+        args: &HashMap<String, String>,
+        target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        output: &mut (dyn FnMut(String) + Send),
+    ) -> R<String>;
+
+    /// Every running container, of any project or none, with its labels and published ports.
+    async fn running_containers(&self) -> R<Vec<RunningContainer>>;
+
+    /// System information: root directory, image and container counts, security options.
+    async fn info(&self) -> R<SystemInfo>;
+
+    /// Engine version string and API version.
+    async fn version(&self) -> R<(String, String)>;
+}
 
 /// What kind of failure an engine operation met; control flow depends on it (a missing container is often
 /// what we wanted), the message is for people.
