@@ -579,6 +579,10 @@ mod tests {
         use crate::printer::Printer;
 
         fn spec(restart: &str) -> Arc<Spec> {
+            spec_with(restart, "")
+        }
+
+        fn spec_with(restart: &str, more: &str) -> Arc<Spec> {
             let text = format!(
                 r#"
 [project]
@@ -588,6 +592,7 @@ name = "p"
 image = "web:1"
 restart = "{restart}"
 backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
+{more}
 "#
             );
             Arc::new(
@@ -661,6 +666,31 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
                 creates, 6,
                 "a fresh container for every restart, like a kubelet's"
             );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn liveness_restarts_after_threshold_failures_in_a_row_and_a_pass_resets_the_count() {
+            let fake = Fake::new();
+            // Probed every 10 s: pass, fail, fail, pass (the count starts over), fail, fail, fail.
+            fake.exec_results(
+                "p-web",
+                &[
+                    (0, ""),
+                    (1, "x"),
+                    (1, "x"),
+                    (0, ""),
+                    (1, "x"),
+                    (1, "x"),
+                    (1, "503"),
+                ],
+            );
+            let liveness = r#"liveness = { exec = ["alive"], period = "10s", failure_threshold = 3, start_grace = "0s" }"#;
+            let starts = supervise(&fake, spec_with("on-failure", liveness), 2).await;
+            // Unhealthy at the seventh probe (70 s); it ran longer than reset_after, so the first delay.
+            let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+            assert_eq!(ms, [0, 70_100]);
+            let execs = fake.calls().iter().filter(|c| c.op == "exec").count();
+            assert_eq!(execs, 7, "{:#?}", fake.call_lines());
         }
 
         #[tokio::test(start_paused = true)]
