@@ -886,8 +886,48 @@ pub fn split_reference(reference: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{running_container, split_reference};
-    use crate::engine::{PublishedPort, RunningContainer};
+    use super::{container, running_container, split_reference};
+    use crate::engine::{PublishedPort, RunningContainer, State};
+
+    fn inspected(state: &str) -> crate::engine::Container {
+        let json = format!(
+            r#"{{"Id": "abc", "Name": "/p-web", "Image": "sha256:web", "RestartCount": 2,
+                "State": {state},
+                "Config": {{"Labels": {{"dev.pinshare.config-hash": "h1"}}}},
+                "NetworkSettings": {{"Networks": {{"p_net": {{"IPAddress": "172.18.0.5"}}, "none": {{"IPAddress": ""}}}}}}}}"#
+        );
+        container(serde_json::from_str(&json).expect("json"))
+    }
+
+    #[test]
+    fn inspections_become_containers_whose_state_reads_as_docker_derives_it() {
+        let running = inspected(r#"{"Status": "running", "Running": true}"#);
+        assert_eq!(running.state, State::Running);
+        assert_eq!(
+            (running.id.as_str(), running.name.as_str()),
+            ("abc", "p-web")
+        );
+        assert_eq!(running.config_hash(), Some("h1"));
+        assert_eq!(running.restart_count, 2);
+        assert_eq!(running.ip_on("p_net"), "172.18.0.5".parse().ok());
+        assert_eq!(running.ip_on("none"), None);
+        // A paused container still runs, as Docker's State.Running says.
+        let paused = inspected(r#"{"Status": "paused", "Running": true, "Paused": true}"#);
+        assert!(paused.is_running() && paused.is_paused());
+        let oom = inspected(
+            r#"{"Status": "exited", "Running": false, "ExitCode": 137, "OOMKilled": true}"#,
+        );
+        assert_eq!(
+            oom.state,
+            State::Exited {
+                code: 137,
+                oom: true
+            }
+        );
+        assert!(!oom.is_running() && oom.oom_killed());
+        let created = inspected(r#"{"Status": "created", "Running": false, "ExitCode": 0}"#);
+        assert_eq!(created.state, State::Created);
+    }
 
     #[test]
     fn summaries_become_running_containers_with_their_published_ports() {
