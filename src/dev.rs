@@ -221,8 +221,8 @@ async fn apply(
     new: &Spec,
     followed: &mut HashSet<String>,
 ) -> Result<()> {
-    let engine = &s.engine;
-    let observed = up::observe(engine.as_ref(), new).await?;
+    let engine = &*s.engine;
+    let observed = up::observe(engine, new).await?;
     // Services removed from the spec stop first.
     for o in &observed {
         if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
@@ -245,7 +245,7 @@ async fn apply(
     for name in &wanted {
         let svc = &new.services[name];
         let container = new.container_name(name);
-        let image = up::resolve_image(engine.as_ref(), &container, svc, &s.printer).await?;
+        let image = up::resolve_image(engine, &container, svc, &s.printer).await?;
         let hash = plan::config_hash(&new.project, svc, &image.id);
         match plan::decide(&hash, observed.iter().find(|o| o.name == container)) {
             plan::Decision::Keep => continue,
@@ -254,7 +254,7 @@ async fn apply(
         changed += 1;
         if followed.insert(name.clone()) {
             follow::spawn(
-                engine,
+                &s.engine,
                 &new.project,
                 &container,
                 name,
@@ -265,8 +265,8 @@ async fn apply(
             );
         }
         s.printer.event(name, "configuration changed; recreating");
-        up::replace_container(engine.as_ref(), new, svc, &image, &hash, &s.printer).await?;
-        up::wait_ready(engine.as_ref(), new, svc).await?;
+        up::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
+        up::wait_ready(engine, new, svc).await?;
         s.printer.event(name, "ready");
     }
     if changed == 0 {
