@@ -228,6 +228,15 @@ impl Fake {
 
     // ---- machinery ----
 
+    /// Records a call that returns a stream (no latency, no scripted failure).
+    fn record(&self, op: &'static str, object: &str) {
+        self.world().calls.push(Call {
+            op,
+            object: object.to_string(),
+            at: tokio::time::Instant::now(),
+        });
+    }
+
     /// Records the call, waits its latency, and fails it when scripted to.
     async fn call(&self, op: &'static str, object: &str) -> R<()> {
         let (delay, failure) = {
@@ -557,6 +566,7 @@ impl Engine for Fake {
         project: &str,
         since: Option<i64>,
     ) -> BoxStream<'static, R<ContainerEvent>> {
+        self.record("container_events", project);
         // Subscribe before copying the history, so nothing falls between the two.
         let live = tokio_stream_of(self.0.events.subscribe());
         let project = project.to_string();
@@ -626,6 +636,7 @@ impl Engine for Fake {
     }
 
     fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
+        self.record("logs", name);
         let lines: Vec<String> = self
             .world()
             .containers
