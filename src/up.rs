@@ -1125,6 +1125,37 @@ depends_on = ["app", "db"]
     }
 
     #[tokio::test(start_paused = true)]
+    async fn shutdown_stops_in_reverse_dependency_order_and_one_failure_does_not_leave_the_rest() {
+        let fake = fake();
+        up(&fake).await.expect("all ready");
+        fake.fail("stop_container", "p-app", crate::engine::ErrorKind::Failed);
+        let before = fake.calls().len();
+        let err = super::remove_project_containers(&fake, &spec(), &Printer::quiet(["db"]), true)
+            .await
+            .expect_err("app could not be stopped");
+        assert_eq!(err.to_string(), "stop_container p-app: scripted failure");
+        let teardown: Vec<String> = fake.call_lines()[before..]
+            .iter()
+            .filter(|c| c.starts_with("stop_") || c.starts_with("remove_"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            teardown,
+            [
+                "stop_container p-web",
+                "remove_container p-web",
+                "stop_container p-app",
+                "remove_container p-app",
+                "stop_container p-db",
+                "remove_container p-db",
+            ]
+        );
+        for name in ["p-db", "p-app", "p-web"] {
+            assert!(fake.container(name).is_none(), "{name} removed");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_failed_create_is_reported_with_the_operation_and_the_dependents_wait_for_nothing() {
         let fake = fake();
         fake.fail(
