@@ -270,6 +270,18 @@ impl Fake {
         }
     }
 
+    /// After `stop_creating`, as the Docker engine: no network, volume or container is created or started.
+    fn refuse_when_stopping(&self, op: String) -> R<()> {
+        if self.world().stopping {
+            return Err(EngineError::new(
+                op,
+                ErrorKind::Stopping,
+                "stopping: nothing more is created",
+            ));
+        }
+        Ok(())
+    }
+
     fn bump(&self) {
         self.0.changed.send_modify(|v| *v += 1);
     }
@@ -417,6 +429,7 @@ impl Engine for Fake {
 
     async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         self.call("create_network", name).await?;
+        self.refuse_when_stopping(format!("creating network {name}"))?;
         self.world().networks.insert(name.to_string(), labels);
         Ok(())
     }
@@ -434,6 +447,7 @@ impl Engine for Fake {
 
     async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         self.call("create_volume", name).await?;
+        self.refuse_when_stopping(format!("creating volume {name}"))?;
         self.world().volumes.insert(name.to_string(), labels);
         Ok(())
     }
@@ -495,14 +509,8 @@ impl Engine for Fake {
 
     async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
         self.call("create_container", name).await?;
+        self.refuse_when_stopping(format!("creating container {name}"))?;
         let mut w = self.world();
-        if w.stopping {
-            return Err(EngineError::new(
-                format!("creating container {name}"),
-                ErrorKind::Stopping,
-                "stopping: nothing more is created",
-            ));
-        }
         if w.containers.contains_key(name) {
             return Err(EngineError::new(
                 format!("creating container {name}"),
@@ -534,6 +542,7 @@ impl Engine for Fake {
 
     async fn start_container(&self, name: &str) -> R<()> {
         self.call("start_container", name).await?;
+        self.refuse_when_stopping(format!("starting container {name}"))?;
         self.start(name)
     }
 
