@@ -247,7 +247,7 @@ fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
 pub struct DockerEngine {
     docker: Docker,
     /// Calls that create objects run as their own tasks: a caller that gives up (Ctrl-C during start-up) does
-    /// not abandon a request the engine is still carrying out, and [`Engine::settle`](super::Engine::settle) waits for them, so the
+    /// not abandon a request the engine is still carrying out, and [`Engine::settle`] waits for them, so the
     /// clean-up that follows sees everything that was created.
     creating: tokio_util::task::TaskTracker,
     /// Set when the project is being torn down: no new object is created after that. A lock rather than a flag,
@@ -321,7 +321,6 @@ impl DockerEngine {
 
 #[async_trait::async_trait]
 impl Engine for DockerEngine {
-    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
     async fn stop_creating(&self) {
         if let Ok(mut s) = self.stopped.write() {
             *s = true;
