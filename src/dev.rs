@@ -12,7 +12,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Role};
 use crate::error::Result;
 use crate::printer::Printer;
 use crate::spec::{self, ImageSource, LoadError, Spec};
@@ -23,7 +23,7 @@ use crate::{follow, plan, rebuild, up};
 /// What the loop needs from `up`.
 pub struct Session {
     /// Engine.
-    pub engine: Engine,
+    pub engine: Arc<dyn Engine>,
     /// The spec `up` started with.
     pub spec: Spec,
     /// The services `up` started.
@@ -117,7 +117,7 @@ fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> String {
 }
 
 async fn worker(
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     service: String,
     spec: Arc<std::sync::RwLock<Arc<Spec>>>,
     mut rx: mpsc::UnboundedReceiver<Changes>,
@@ -149,7 +149,8 @@ async fn worker(
         };
         printer.event(&service, &describe(&paths, &current.dir));
         if let Some(lu) = &svc.live_update {
-            match rebuild::live_update(&engine, &current, svc, lu, &paths, &printer, detect).await {
+            match rebuild::live_update(&*engine, &current, svc, lu, &paths, &printer, detect).await
+            {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => {
@@ -159,7 +160,7 @@ async fn worker(
             }
         }
         if matches!(svc.image, ImageSource::Build(_)) {
-            match rebuild::rebuild(&engine, &current, &service, &printer, detect).await {
+            match rebuild::rebuild(&*engine, &current, &service, &printer, detect).await {
                 Ok(()) => {}
                 Err(e) if e.to_string().contains("build failed") => {}
                 Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
@@ -220,11 +221,11 @@ async fn apply(
     new: &Spec,
     followed: &mut HashSet<String>,
 ) -> Result<()> {
-    let engine = &s.engine;
+    let engine = &*s.engine;
     let observed = up::observe(engine, new).await?;
     // Services removed from the spec stop first.
     for o in &observed {
-        if o.role == "service" && !new.services.contains_key(&o.service) {
+        if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
             s.printer
                 .event(&o.service, "removed from the spec; stopping");
             engine
@@ -253,7 +254,7 @@ async fn apply(
         changed += 1;
         if followed.insert(name.clone()) {
             follow::spawn(
-                engine,
+                &s.engine,
                 &new.project,
                 &container,
                 name,

@@ -11,10 +11,9 @@ use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use bollard::models::{ContainerSummary, PortSummaryTypeEnum, SystemInfo};
 use console::Style;
 
-use crate::engine::{Engine, engine_address};
+use crate::engine::{Engine, RunningContainer, SystemInfo, engine_address};
 use crate::error::{EXIT_OK, EXIT_RUNTIME, Error, Result};
 use crate::labels;
 use crate::spec::{InitAction, MountSource, PortMapping, Protocol, Service, Spec};
@@ -147,43 +146,31 @@ pub struct Holder {
 }
 
 /// Reduces the engine's list of running containers to the ones publishing host ports.
-pub fn holders(list: Vec<ContainerSummary>) -> Vec<Holder> {
+pub fn holders(list: Vec<RunningContainer>) -> Vec<Holder> {
     list.into_iter()
         .filter_map(|c| {
             let ports: Vec<Published> = c
                 .ports
-                .unwrap_or_default()
                 .into_iter()
-                .filter_map(|p| {
-                    Some(Published {
-                        ip: p
-                            .ip
-                            .as_deref()
-                            .and_then(|ip| ip.parse().ok())
-                            .unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        port: p.public_port?,
-                        protocol: if p.typ == Some(PortSummaryTypeEnum::UDP) {
-                            Protocol::Udp
-                        } else {
-                            Protocol::Tcp
-                        },
-                    })
+                .map(|p| Published {
+                    ip: p
+                        .ip
+                        .as_deref()
+                        .and_then(|ip| ip.parse().ok())
+                        .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                    port: p.port,
+                    protocol: if p.udp { Protocol::Udp } else { Protocol::Tcp },
                 })
                 .collect();
             if ports.is_empty() {
                 return None;
             }
-            let labels = c.labels.unwrap_or_default();
+            let get = |k: &str| c.labels.get(k).cloned();
             Some(Holder {
-                container: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .or(c.id)
-                    .unwrap_or_default(),
-                project: labels.get(labels::PROJECT).cloned(),
-                service: labels.get(labels::SERVICE).cloned(),
-                spec_file: labels.get(labels::SPEC_FILE).cloned(),
+                project: get(labels::PROJECT),
+                service: get(labels::SERVICE),
+                spec_file: get(labels::SPEC_FILE),
+                container: c.name,
                 ports,
             })
         })
@@ -497,7 +484,7 @@ fn bind_probe(local: bool) -> impl FnMut(&PortMapping) -> Bind {
 /// The cheap checks `up` runs before it creates anything: every published port of `services` must be free or
 /// held by that service's own container (which `up` keeps or recreates). The error names each blocked port, its
 /// service and its holder.
-pub async fn preflight(engine: &Engine, spec: &Spec, services: &[String]) -> Result<()> {
+pub async fn preflight(engine: &dyn Engine, spec: &Spec, services: &[String]) -> Result<()> {
     let ports = published(spec, services);
     if ports.is_empty() {
         return Ok(());
@@ -841,7 +828,7 @@ pub fn mount_finding(m: &MountFacts) -> Finding {
 
 /// Whom the service's container runs as: its `user`, else the image's; a kubo service's `kubo_config` uid
 /// resolves kubo's `ipfs` user name.
-async fn container_user(engine: Option<&Engine>, svc: &Service) -> ContainerUser {
+async fn container_user(engine: Option<&dyn Engine>, svc: &Service) -> ContainerUser {
     let kubo = svc.init.iter().find_map(|s| match &s.action {
         InitAction::KuboConfig { uid, gid, .. } => Some((*uid, *gid)),
         InitAction::Command(_) => None,
@@ -867,7 +854,7 @@ async fn container_user(engine: Option<&Engine>, svc: &Service) -> ContainerUser
     };
     match engine.inspect_image(reference).await {
         Ok(Some(img)) => {
-            let u = img.config.and_then(|c| c.user).unwrap_or_default();
+            let u = img.user;
             let shown = if u.is_empty() { "root" } else { u.as_str() };
             resolve(&u, format!("image user {shown}"))
         }
@@ -896,7 +883,7 @@ pub fn id_remapping(security_options: &[String]) -> Option<String> {
 }
 
 async fn mount_checks(
-    engine: Option<&Engine>,
+    engine: Option<&dyn Engine>,
     remapped: Option<&str>,
     spec: &Spec,
 ) -> Vec<Finding> {
@@ -1004,7 +991,7 @@ pub fn disk_finding(
 }
 
 fn disk_check(info: &SystemInfo) -> Finding {
-    let root = info.docker_root_dir.clone().unwrap_or_default();
+    let root = info.root_dir.clone().unwrap_or_default();
     let counts = match (info.images, info.containers, info.containers_running) {
         (Some(i), Some(c), Some(r)) => {
             format!(" ({i} images, {c} containers of which {r} running)")
@@ -1033,9 +1020,9 @@ fn disk_check(info: &SystemInfo) -> Finding {
 
 // ---- engine and the whole run ----
 
-async fn engine_check() -> (Finding, Option<Engine>) {
+async fn engine_check() -> (Finding, Option<std::sync::Arc<dyn Engine>>) {
     let addr = engine_address();
-    let engine = match Engine::connect().await {
+    let engine = match crate::engine::connect().await {
         Ok(e) => e,
         Err(e) => {
             // The connect error carries its own hint; the fix line says it as commands.
@@ -1131,8 +1118,8 @@ pub async fn doctor(spec: &Spec) -> Result<u8> {
     };
     let remapped = info
         .as_ref()
-        .and_then(|i| id_remapping(i.security_options.as_deref().unwrap_or_default()));
-    emit(mount_checks(engine.as_ref(), remapped.as_deref(), spec).await);
+        .and_then(|i| id_remapping(&i.security_options));
+    emit(mount_checks(engine.as_deref(), remapped.as_deref(), spec).await);
     emit(host_mount_findings(spec));
     if let Some(i) = &info {
         emit(vec![disk_check(i)]);
@@ -1391,15 +1378,28 @@ mod tests {
     }
 
     #[test]
-    fn engine_summaries_become_holders() {
-        let json = r#"[
-            {"Id": "abc", "Names": ["/pinshare-ipfs"], "Labels": {"dev.pinshare.project": "pinshare", "dev.pinshare.service": "ipfs"},
-             "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5001, "PublicPort": 5001, "Type": "tcp"},
-                       {"PrivatePort": 8080, "Type": "tcp"},
-                       {"IP": "::", "PrivatePort": 4001, "PublicPort": 4001, "Type": "udp"}]},
-            {"Id": "def", "Names": ["/quiet"], "Ports": [{"PrivatePort": 80, "Type": "tcp"}]}
-        ]"#;
-        let list: Vec<ContainerSummary> = serde_json::from_str(json).expect("json");
+    fn running_containers_become_holders() {
+        use crate::engine::PublishedPort;
+        let port = |ip: &str, port, udp| PublishedPort {
+            ip: Some(ip.to_string()),
+            port,
+            udp,
+        };
+        let list = vec![
+            RunningContainer {
+                name: "pinshare-ipfs".into(),
+                labels: std::collections::HashMap::from([
+                    ("dev.pinshare.project".into(), "pinshare".into()),
+                    ("dev.pinshare.service".into(), "ipfs".into()),
+                ]),
+                ports: vec![port("127.0.0.1", 5001, false), port("::", 4001, true)],
+            },
+            RunningContainer {
+                name: "quiet".into(),
+                labels: std::collections::HashMap::new(),
+                ports: Vec::new(),
+            },
+        ];
         let h = holders(list);
         assert_eq!(h.len(), 1, "a container publishing nothing holds nothing");
         assert_eq!(h[0].container, "pinshare-ipfs");

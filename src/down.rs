@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::spec::Spec;
@@ -61,7 +60,7 @@ async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
 
 /// Runs `down`.
 pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
-    let engine = Engine::connect().await?;
+    let engine = crate::engine::connect().await?;
     let stopped_up = stop_running_up(spec).await?;
     let mut containers = engine.project_containers(&spec.project).await?;
     let order = spec.stop_order();

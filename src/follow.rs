@@ -5,7 +5,9 @@
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, LogOptions};
+use std::sync::Arc;
+
+use crate::engine::{Engine, EventAction, LogOptions, Role};
 use crate::printer::{LineSplitter, Printer};
 
 /// Where the first container's output starts.
@@ -99,10 +101,15 @@ pub struct ServiceEvents {
 
 impl ServiceEvents {
     /// Subscribes to `service` of `project`.
-    pub fn subscribe(engine: &Engine, project: &str, service: &str, printer: &Printer) -> Self {
+    pub fn subscribe(
+        engine: &Arc<dyn Engine>,
+        project: &str,
+        service: &str,
+        printer: &Printer,
+    ) -> Self {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (engine, project, service, printer) = (
-            engine.clone(),
+            Arc::clone(engine),
             project.to_string(),
             service.to_string(),
             printer.clone(),
@@ -116,7 +123,7 @@ impl ServiceEvents {
                         Some(Ok(ev)) => {
                             since = since.max(ev.time);
                             if ev.service == service
-                                && ev.role == "service"
+                                && ev.role == Some(Role::Service)
                                 && tx.send(Watched::Event(ev)).is_err()
                             {
                                 return;
@@ -170,7 +177,7 @@ pub fn restarted_marker(restart: u32, exit: Option<i64>) -> String {
 /// Follows one container's output until its stream ends; returns the engine timestamp of the last line printed
 /// (lines are always asked for with timestamps, so a resumed follow can start exactly after it).
 async fn follow_one(
-    engine: &Engine,
+    engine: &dyn Engine,
     id: &str,
     service: &str,
     printer: &Printer,
@@ -220,7 +227,7 @@ async fn follow_one(
 /// Follows `service` (container `container`) until cancelled.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
-    engine: &Engine,
+    engine: &Arc<dyn Engine>,
     project: &str,
     container: &str,
     service: &str,
@@ -230,7 +237,7 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let (engine, project, container, service, printer) = (
-        engine.clone(),
+        Arc::clone(engine),
         project.to_string(),
         container.to_string(),
         service.to_string(),
@@ -239,7 +246,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
         let mut current = match engine.inspect_container(&container).await {
-            Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
+            Ok(Some(c)) if c.is_running() => Some(c.id),
             _ => None,
         };
         let mut from = first;
@@ -250,7 +257,7 @@ pub fn spawn(
         'follow: loop {
             if let Some(id) = &current {
                 tokio::select! {
-                    l = follow_one(&engine, id, &service, &printer, from.clone(), timestamps) => {
+                    l = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps) => {
                         last_line = l.or(last_line.take());
                     }
                     () = cancel.cancelled() => return,
@@ -280,7 +287,7 @@ pub fn spawn(
                         let Some(at) = lost_at.take() else { continue };
                         if let Some(id) = &current
                             && let Ok(Some(c)) = engine.inspect_container(id).await
-                            && c.state.as_ref().and_then(|s| s.running) == Some(true)
+                            && c.is_running()
                         {
                             printer.log(
                                 &service,
@@ -296,17 +303,17 @@ pub fn spawn(
                         continue;
                     }
                 };
-                if ev.action == "die" {
+                if ev.action == EventAction::Die {
                     if current.as_deref() == Some(ev.id.as_str()) {
                         last_exit = ev.exit_code;
                         died = true;
                     }
                     continue;
                 }
-                if ev.action == "start" && current.as_deref() != Some(ev.id.as_str()) {
+                if ev.action == EventAction::Start && current.as_deref() != Some(ev.id.as_str()) {
                     break ev.id;
                 }
-                if ev.action == "start" && died {
+                if ev.action == EventAction::Start && died {
                     // The same container started again (restarted in place): its new output only.
                     let exit = last_exit.map_or_else(|| "?".to_string(), |c| c.to_string());
                     printer.log(&service, &format!("— restarted in place (exit {exit}) —"));
@@ -319,12 +326,12 @@ pub fn spawn(
             if current.is_some() {
                 let (image, restarts) = match engine.inspect_container(&next).await {
                     Ok(Some(c)) => {
-                        let l = c.config.and_then(|c| c.labels).unwrap_or_default();
+                        let l = &c.labels;
                         // A supervisor's restart carries its start time; a rebuild's container does not.
                         let restart = l
                             .contains_key(crate::labels::NEXT_START)
-                            .then(|| crate::supervise::restarts_of(&l));
-                        (c.image.unwrap_or_default(), restart)
+                            .then(|| crate::supervise::restarts_of(l));
+                        (c.image.clone(), restart)
                     }
                     _ => (String::new(), None),
                 };

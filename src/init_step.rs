@@ -4,9 +4,7 @@
 
 use std::io::Read;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
-
-use crate::engine::Engine;
+use crate::engine::{ContainerSpec, Engine, Role};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::printer::Printer;
@@ -25,25 +23,22 @@ fn body(
     image: &str,
     argv: &[String],
     user: Option<&str>,
-) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.to_string()),
+) -> ContainerSpec {
+    ContainerSpec {
+        image: image.to_string(),
         entrypoint: Some(argv[..1].to_vec()),
         cmd: Some(argv[1..].to_vec()),
         user: user.map(str::to_string),
-        env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        labels: Some(labels::container(&spec.project, &svc.name, "init", "")),
-        host_config: Some(HostConfig {
-            mounts: Some(crate::up::mounts(spec, svc)),
-            ..Default::default()
-        }),
+        env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: labels::container(&spec.project, &svc.name, Role::Init, ""),
+        mounts: crate::up::mounts(spec, svc),
         ..Default::default()
     }
 }
 
 /// Runs argv in a fresh container and returns exit code and output; the container is always removed.
 async fn one_shot(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &str,
@@ -59,7 +54,7 @@ async fn one_shot(
 }
 
 /// Starts a created one-shot container, waits for it, collects its output and removes it.
-async fn run_created(engine: &Engine, name: &str) -> Result<(i64, String)> {
+async fn run_created(engine: &dyn Engine, name: &str) -> Result<(i64, String)> {
     let result = async {
         engine.start_container(name).await?;
         let code = engine.wait_container(name).await?;
@@ -89,7 +84,7 @@ fn numeric_user(user: &str) -> Option<(u32, u32)> {
 /// `fix_ownership`: gives each writable mount whose root belongs to someone else to the service's user, through
 /// the Engine API's archive endpoints on a created, never started container (no shell or chown in the image).
 pub async fn fix_ownership(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &str,
@@ -100,8 +95,7 @@ pub async fn fix_ownership(
         None => engine
             .inspect_image(image)
             .await?
-            .and_then(|i| i.config)
-            .and_then(|c| c.user)
+            .map(|i| i.user)
             .filter(|u| !u.is_empty()),
     };
     let Some(user) = user else {
@@ -152,7 +146,7 @@ pub async fn fix_ownership(
 
 /// Runs every init step of a service, in order.
 pub async fn run_all(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     service_image: &str,
@@ -209,7 +203,7 @@ pub(crate) fn io_err(what: &str, e: &std::io::Error) -> Error {
 
 /// Rewrites, with `uid:gid`, every entry of the repo not owned by them. Returns the paths repaired.
 pub(crate) async fn repair_ownership(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     repo: &str,
     uid: u32,

@@ -146,7 +146,7 @@ fn head(tar: &[u8]) -> Option<(u64, u64, u32)> {
 
 /// Prepares the repo of `container` (created, never started) for `svc`'s `kubo_config`.
 pub async fn prepare(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     svc: &Service,
     k: KuboRepo<'_>,

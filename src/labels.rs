@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use crate::engine::Role;
+
 /// Project name.
 pub const PROJECT: &str = "dev.pinshare.project";
 /// Service name.
@@ -25,11 +27,11 @@ pub fn project(project: &str) -> HashMap<String, String> {
 }
 
 /// Labels for a container of a service.
-pub fn container(project: &str, service: &str, role: &str, hash: &str) -> HashMap<String, String> {
+pub fn container(project: &str, service: &str, role: Role, hash: &str) -> HashMap<String, String> {
     HashMap::from([
         (PROJECT.to_string(), project.to_string()),
         (SERVICE.to_string(), service.to_string()),
-        (ROLE.to_string(), role.to_string()),
+        (ROLE.to_string(), role.as_str().to_string()),
         (CONFIG_HASH.to_string(), hash.to_string()),
     ])
 }

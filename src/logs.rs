@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 
-use crate::engine::{Engine, LogOptions};
+use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
 use crate::printer::{LineSplitter, Printer};
 use crate::spec::{Spec, units};
@@ -78,7 +78,7 @@ pub fn rfc3339(t: Duration) -> String {
 
 /// Reads the lines there are now of each `(service, container)`, merged in time order.
 async fn history(
-    engine: &Engine,
+    engine: &dyn Engine,
     containers: &[(String, String)],
     read: &LogOptions,
 ) -> Vec<(String, String)> {
@@ -110,7 +110,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             Some(i64::try_from(now.saturating_sub(d).as_secs()).unwrap_or(0))
         }
     };
-    let engine = Engine::connect().await?;
+    let engine = crate::engine::connect().await?;
     let containers = engine.project_containers(&spec.project).await?;
     let wanted: Vec<String> = if opts.services.is_empty() {
         spec.order.clone()
@@ -131,7 +131,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         let container = spec.container_name(service);
         if containers
             .iter()
-            .any(|c| c.name == container && c.role == "service")
+            .any(|c| c.name == container && c.role == Some(Role::Service))
         {
             found += 1;
             present.push((service.clone(), container));
@@ -152,7 +152,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
         let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for (svc, line) in history(&engine, &present, &read).await {
+        for (svc, line) in history(&*engine, &present, &read).await {
             last.insert(svc.clone(), split_timestamp(&line).0.to_string());
             emit(&printer, &svc, &line, opts.timestamps);
         }
@@ -185,7 +185,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
             let _ = h.await;
         }
     } else {
-        for (svc, line) in history(&engine, &present, &read).await {
+        for (svc, line) in history(&*engine, &present, &read).await {
             emit(&printer, &svc, &line, opts.timestamps);
         }
     }
@@ -203,7 +203,7 @@ fn emit(p: &Printer, svc: &str, line: &str, timestamps: bool) {
 
 /// Spawns a reader that turns one container's chunks into whole lines.
 pub fn spawn_lines(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     service: &str,
     read: &LogOptions,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::engine::Role;
 use crate::spec::{Service, Spec};
 
 /// A container as observed, reduced to what decisions need.
@@ -12,8 +13,8 @@ pub struct Observed {
     pub name: String,
     /// Service label.
     pub service: String,
-    /// Role label (`service` or `init`).
-    pub role: String,
+    /// Role label, when it is one of ours.
+    pub role: Option<Role>,
     /// Config-hash label.
     pub hash: String,
     /// Whether it runs.
@@ -48,7 +49,7 @@ pub fn orphans<'a>(spec: &Spec, observed: &'a [Observed]) -> Vec<&'a Observed> {
     observed
         .iter()
         .filter(|o| {
-            o.role != "service"
+            o.role != Some(Role::Service)
                 || !spec.services.contains_key(&o.service)
                 || o.name != spec.container_name(&o.service)
         })
@@ -129,7 +130,7 @@ image = "x:1"
         Observed {
             name: format!("demo-{service}"),
             service: service.into(),
-            role: "service".into(),
+            role: Some(Role::Service),
             hash: hash.into(),
             running,
         }
@@ -191,7 +192,7 @@ image = "x:1"
     #[test]
     fn leftover_init_steps_and_removed_services_are_orphans() {
         let mut init = obs("ipfs", "h", false);
-        init.role = "init".into();
+        init.role = Some(Role::Init);
         init.name = "demo-ipfs-init".into();
         let gone = obs("old", "h", true);
         let observed = vec![obs("ipfs", "h", true), init.clone(), gone.clone()];

@@ -64,12 +64,23 @@ pub fn format_line(name: &str, width: usize, sep: &str, text: &str, color: bool)
 impl Printer {
     /// Starts the printer task writing to stdout. `names` fixes the prefix width.
     pub fn spawn<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, true)
+    }
+
+    /// A printer that formats every line and writes none, for tests of what drives it.
+    #[cfg(test)]
+    pub(crate) fn quiet<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, false)
+    }
+
+    fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, write: bool) -> Self {
         let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
         let color = console::colors_enabled();
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
                 match msg {
+                    Msg::Line(_) if !write => {}
                     Msg::Line(l) => {
                         let mut out = std::io::stdout().lock();
                         // A closed stdout (e.g. `| head`) is not worth crashing over.

@@ -31,7 +31,7 @@ pub struct Row {
 }
 
 /// Collects the rows.
-pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
+pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
     let containers = engine.project_containers(&spec.project).await?;
     let mut rows = Vec::new();
     for name in &spec.order {
@@ -67,11 +67,10 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
         let inspect = engine.inspect_container(&cname).await?;
         let container_labels = inspect
             .as_ref()
-            .and_then(|i| i.config.as_ref())
-            .and_then(|c| c.labels.clone())
+            .map(|i| i.labels.clone())
             .unwrap_or_default();
         // Restarts by a foreground `up` (a fresh container each, like the kubelet's) plus the engine's own.
-        let restarts = inspect.as_ref().and_then(|i| i.restart_count).unwrap_or(0)
+        let restarts = inspect.as_ref().map_or(0, |i| i.restart_count)
             + i64::from(crate::supervise::restarts_of(&container_labels));
         let state = crate::supervise::crash_loop_state(
             &c.state,
@@ -79,10 +78,7 @@ pub async fn rows(engine: &Engine, spec: &Spec) -> Result<Vec<Row>> {
             std::time::SystemTime::now(),
         )
         .unwrap_or_else(|| c.state.clone());
-        let started_at = inspect
-            .as_ref()
-            .and_then(|i| i.state.as_ref())
-            .and_then(|s| s.started_at.clone());
+        let started_at = inspect.as_ref().and_then(|i| i.started_at.clone());
         let readiness = if !c.is_running() {
             "-".to_string()
         } else if let Some(p) = &svc.readiness {
@@ -160,8 +156,8 @@ pub fn table(rows: &[Row]) -> String {
 
 /// Runs `ps`.
 pub async fn ps(spec: &Spec, json: bool) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let rows = rows(&engine, spec).await?;
+    let engine = crate::engine::connect().await?;
+    let rows = rows(&*engine, spec).await?;
     if json {
         println!(
             "{}",

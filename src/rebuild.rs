@@ -22,7 +22,7 @@ fn ms(d: Duration) -> u128 {
 /// Builds the service's image and swaps its container if the image or config changed. `detect` is the time
 /// from the first file event to the start of this build.
 pub async fn rebuild(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     service: &str,
     printer: &Printer,
@@ -57,17 +57,10 @@ pub async fn rebuild(
     let build = t.elapsed();
     let hash = plan::config_hash(&spec.project, svc, &image.id);
     let current = engine.inspect_container(&container).await?;
-    let running = current
+    if current
         .as_ref()
-        .and_then(|c| c.state.as_ref())
-        .and_then(|s| s.running)
-        == Some(true);
-    let current_hash = current
-        .as_ref()
-        .and_then(|c| c.config.as_ref())
-        .and_then(|c| c.labels.as_ref())
-        .and_then(|l| l.get(crate::labels::CONFIG_HASH).cloned());
-    if running && current_hash.as_deref() == Some(hash.as_str()) {
+        .is_some_and(|c| c.is_running() && c.config_hash() == Some(hash.as_str()))
+    {
         printer.event(
             service,
             &format!(
@@ -105,9 +98,9 @@ pub async fn rebuild(
 
 /// A swap that failed between create and start leaves a `Created` container that nothing would ever start or
 /// remove: take it away, so a failed swap leaves no orphan behind.
-async fn remove_if_never_started(engine: &Engine, container: &str) {
+async fn remove_if_never_started(engine: &dyn Engine, container: &str) {
     if let Ok(Some(c)) = engine.inspect_container(container).await
-        && c.state.as_ref().and_then(|s| s.running) != Some(true)
+        && !c.is_running()
     {
         let _ = engine.remove_container(container).await;
     }
@@ -115,7 +108,7 @@ async fn remove_if_never_started(engine: &Engine, container: &str) {
 
 /// Why `rebuild` has nothing to swap into, if so: a project that is not up has no network, and a container
 /// created for it could never start.
-pub async fn not_up(engine: &Engine, spec: &Spec) -> Result<Option<String>> {
+pub async fn not_up(engine: &dyn Engine, spec: &Spec) -> Result<Option<String>> {
     if engine.network_labels(&spec.network_name()).await?.is_some() {
         return Ok(None);
     }
@@ -131,12 +124,12 @@ pub async fn not_up(engine: &Engine, spec: &Spec) -> Result<Option<String>> {
 /// `pinshare-dev rebuild SERVICE` from any terminal. Refuses before building when the project is not up.
 pub async fn rebuild_command(spec: &Spec, service: &str) -> Result<()> {
     crate::logs::check_services(spec, &[service.to_string()])?;
-    let engine = Engine::connect().await?;
-    if let Some(why) = not_up(&engine, spec).await? {
+    let engine = crate::engine::connect().await?;
+    if let Some(why) = not_up(&*engine, spec).await? {
         return Err(Error::Runtime(format!("{why}; nothing was built")));
     }
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
-    let r = rebuild(&engine, spec, service, &printer, Duration::ZERO).await;
+    let r = rebuild(&*engine, spec, service, &printer, Duration::ZERO).await;
     printer.flush().await;
     r
 }
@@ -234,7 +227,7 @@ fn tar_of(copy: &[(PathBuf, String)]) -> std::io::Result<Vec<u8>> {
 
 /// Applies a live update; `Ok(false)` means it could not and a full rebuild is needed.
 pub async fn live_update(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     lu: &LiveUpdate,
@@ -253,9 +246,7 @@ pub async fn live_update(
     let running = engine
         .inspect_container(&container)
         .await?
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        == Some(true);
+        .is_some_and(|c| c.is_running());
     if !running {
         printer.event(&svc.name, "full rebuild: the container is not running");
         return Ok(false);

@@ -11,11 +11,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
+// tokio's clock (the system's, unless paused): backoff and grace periods are then tested in virtual time.
+use tokio::time::Instant;
 
-use crate::engine::{ContainerEvent, Engine};
+use crate::engine::{Container, ContainerEvent, Engine, EventAction, State};
 use crate::follow::Watched;
 use crate::labels;
 use crate::printer::Printer;
@@ -29,7 +31,7 @@ pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
 #[derive(Clone)]
 pub struct Supervisor {
     /// Engine.
-    pub engine: Engine,
+    pub engine: Arc<dyn Engine>,
     /// Current spec.
     pub spec: SharedSpec,
     /// Terminal.
@@ -131,23 +133,23 @@ pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
 }
 
 /// The id of the service's container if it is running.
-async fn running_id(engine: &Engine, container: &str) -> Option<String> {
+async fn running_id(engine: &dyn Engine, container: &str) -> Option<String> {
     match engine.inspect_container(container).await {
-        Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => c.id,
+        Ok(Some(c)) if c.is_running() => Some(c.id),
         _ => None,
     }
 }
 
 /// Whether a `start` event is about the container that now carries the service's name and runs: events are
 /// replayed from a second before the subscription, so a start may be of a container that already died.
-async fn started_and_current(engine: &Engine, container: &str, ev: &ContainerEvent) -> bool {
+async fn started_and_current(engine: &dyn Engine, container: &str, ev: &ContainerEvent) -> bool {
     running_id(engine, container).await.as_deref() == Some(ev.id.as_str())
 }
 
 /// Whether the kernel killed the container for memory. The engine may learn it a moment after the exit, so an
 /// exit by SIGKILL is looked at again for up to about a second, but not past `deadline` (the restart's start
 /// time: the announced delay is kept).
-async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Instant>) -> bool {
+async fn oom_killed(engine: &dyn Engine, id: &str, code: i64, deadline: Option<Instant>) -> bool {
     let mut delay = Duration::from_millis(20);
     loop {
         let oom = engine
@@ -155,9 +157,7 @@ async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Insta
             .await
             .ok()
             .flatten()
-            .and_then(|c| c.state)
-            .and_then(|s| s.oom_killed)
-            == Some(true);
+            .is_some_and(|c| c.oom_killed());
         let past_deadline = deadline.is_some_and(|d| Instant::now() + delay >= d);
         if oom || code != 137 || delay > Duration::from_millis(640) || past_deadline {
             return oom;
@@ -168,7 +168,7 @@ async fn oom_killed(engine: &Engine, id: &str, code: i64, deadline: Option<Insta
 }
 
 /// Fails once the liveness probe failed `failure_threshold` times in a row; never returns without a probe.
-async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
+async fn liveness(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Trouble {
     let Some(p) = &svc.liveness else {
         return std::future::pending().await;
     };
@@ -194,7 +194,7 @@ async fn liveness(engine: &Engine, spec: &Spec, svc: &Service) -> Trouble {
 
 /// Shows readiness changes of a running service (a dependency that stops answering is visible); never restarts
 /// anything and never returns.
-async fn readiness_watch(engine: &Engine, spec: &Spec, svc: &Service, printer: &Printer) {
+async fn readiness_watch(engine: &dyn Engine, spec: &Spec, svc: &Service, printer: &Printer) {
     let Some(p) = &svc.readiness else {
         return std::future::pending().await;
     };
@@ -256,14 +256,12 @@ impl Supervisor {
             .await
         {
             Ok(Some(c)) => {
-                let state = c.state.clone().unwrap_or_default();
-                let dead = state.running != Some(true)
-                    && state.status == Some(bollard::models::ContainerStateStatusEnum::EXITED);
-                let early = dead.then(|| Trouble::Exited {
-                    code: state.exit_code.unwrap_or(-1),
-                    oom: false,
-                });
-                (c.id.filter(|_| state.running == Some(true) || dead), early)
+                let early = match c.state {
+                    State::Exited { code, .. } => Some(Trouble::Exited { code, oom: false }),
+                    _ => None,
+                };
+                let watched = c.is_running() || early.is_some();
+                (watched.then_some(c.id), early)
             }
             _ => (None, None),
         };
@@ -291,8 +289,8 @@ impl Supervisor {
                             continue;
                         }
                     };
-                    if ev.action == "start"
-                        && started_and_current(&self.engine, &container, &ev).await
+                    if ev.action == EventAction::Start
+                        && started_and_current(&*self.engine, &container, &ev).await
                     {
                         current = Some(ev.id);
                         since = Instant::now();
@@ -310,8 +308,8 @@ impl Supervisor {
                         return std::future::pending().await;
                     }
                     tokio::select! {
-                        t = liveness(&self.engine, &spec, svc) => Some(t),
-                        () = readiness_watch(&self.engine, &spec, svc, &self.printer) => None,
+                        t = liveness(&*self.engine, &spec, svc) => Some(t),
+                        () = readiness_watch(&*self.engine, &spec, svc, &self.printer) => None,
                     }
                 };
                 tokio::select! {
@@ -332,16 +330,14 @@ impl Supervisor {
                                 // Re-observe by name: what died or replaced it meanwhile is also replayed as
                                 // events, but a look now does not depend on how much the engine kept.
                                 match self.engine.inspect_container(&container).await {
-                                    Ok(Some(c)) if c.id.as_deref() == Some(id.as_str()) => {
-                                        let st = c.state.unwrap_or_default();
-                                        if st.running == Some(true) {
-                                            continue;
+                                    Ok(Some(c)) if c.id == id => {
+                                        if let State::Exited { code, oom } = c.state {
+                                            early = Some(Trouble::Exited { code, oom });
                                         }
-                                        early = Some(Trouble::Exited { code: st.exit_code.unwrap_or(-1), oom: st.oom_killed == Some(true) });
                                         continue;
                                     }
-                                    Ok(Some(c)) if c.state.as_ref().and_then(|s| s.running) == Some(true) => {
-                                        current = c.id;
+                                    Ok(Some(c)) if c.is_running() => {
+                                        current = Some(c.id);
                                         since = Instant::now();
                                         continue;
                                     }
@@ -354,9 +350,9 @@ impl Supervisor {
                                 }
                             }
                         };
-                        match ev.action.as_str() {
-                            "die" if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
-                            "start" if ev.id != id && started_and_current(&self.engine, &container, &ev).await => {
+                        match ev.action {
+                            EventAction::Die if ev.id == id => Trouble::Exited { code: ev.exit_code.unwrap_or(-1), oom: false },
+                            EventAction::Start if ev.id != id && started_and_current(&*self.engine, &container, &ev).await => {
                                 // Replaced by someone else (a rebuild from another terminal, `up`).
                                 current = Some(ev.id);
                                 since = Instant::now();
@@ -379,9 +375,9 @@ impl Supervisor {
                 current = None;
                 continue;
             };
-            let running = info.state.as_ref().and_then(|s| s.running) == Some(true);
-            if info.id.as_deref() != Some(id.as_str()) {
-                current = if running { info.id.clone() } else { None };
+            let running = info.is_running();
+            if info.id != id {
+                current = running.then(|| info.id.clone());
                 since = Instant::now();
                 continue;
             }
@@ -394,17 +390,13 @@ impl Supervisor {
                 Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
                 Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
             };
-            let old_labels = info
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default();
+            let old_labels = info.labels.clone();
             let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,
                     oom: oom_killed(
-                        &self.engine,
+                        &*self.engine,
                         &id,
                         code,
                         restart.then_some(exited_at + delay),
@@ -442,10 +434,10 @@ impl Supervisor {
                 {
                     Ok(new_id) => {
                         drop(guard);
-                        tokio::time::sleep_until(start_at.into()).await;
+                        tokio::time::sleep_until(start_at).await;
                         guard = self.lock.lock().await;
                         match self.engine.inspect_container(&container).await {
-                            Ok(Some(c)) if c.id.as_deref() == Some(new_id.as_str()) => {
+                            Ok(Some(c)) if c.id == new_id => {
                                 match self.engine.start_container(&new_id).await {
                                     Ok(()) => break Ok(new_id),
                                     Err(e) => {
@@ -455,11 +447,11 @@ impl Supervisor {
                                 }
                             }
                             // Replaced or removed meanwhile: follow what is there.
-                            _ => break Err(running_id(&self.engine, &container).await),
+                            _ => break Err(running_id(&*self.engine, &container).await),
                         }
                     }
                     Err(e) => {
-                        if let Some(other) = running_id(&self.engine, &container).await {
+                        if let Some(other) = running_id(&*self.engine, &container).await {
                             break Err(Some(other));
                         }
                         e.to_string()
@@ -492,7 +484,7 @@ impl Supervisor {
                 continue;
             }
             let t = Instant::now();
-            match up::wait_ready(&self.engine, &spec, svc).await {
+            match up::wait_ready(&*self.engine, &spec, svc).await {
                 Ok(()) => self.printer.event(
                     &service,
                     &format!(
@@ -513,7 +505,7 @@ impl Supervisor {
         &self,
         spec: &Spec,
         svc: &Service,
-        old: &bollard::models::ContainerInspectResponse,
+        old: &Container,
         old_labels: &HashMap<String, String>,
         n: u32,
         start_at: Instant,
@@ -521,13 +513,17 @@ impl Supervisor {
         let container = spec.container_name(&svc.name);
         // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
         // one is left alone and the create below fails on the name instead.
-        let old_id = old.id.clone().unwrap_or_else(|| container.clone());
+        let old_id = if old.id.is_empty() {
+            container.clone()
+        } else {
+            old.id.clone()
+        };
         // On a retry the old container is gone already: nothing to stop.
         let gone = |r: Result<(), crate::engine::EngineError>| match r {
             Err(e) if !e.is_not_found() => Err(e),
             _ => Ok(()),
         };
-        if old.state.as_ref().and_then(|s| s.paused) == Some(true) {
+        if old.is_paused() {
             gone(self.engine.unpause_container(&old_id).await)?;
         }
         gone(self.engine.stop_container(&old_id, svc.stop_grace).await)?;
@@ -544,10 +540,10 @@ impl Supervisor {
         );
         let at =
             unix_millis(SystemTime::now() + start_at.saturating_duration_since(Instant::now()));
-        if let Some(l) = body.labels.as_mut() {
-            l.insert(labels::RESTARTS.to_string(), n.to_string());
-            l.insert(labels::NEXT_START.to_string(), at.to_string());
-        }
+        body.labels
+            .insert(labels::RESTARTS.to_string(), n.to_string());
+        body.labels
+            .insert(labels::NEXT_START.to_string(), at.to_string());
         Ok(self.engine.create_container(&container, body).await?)
     }
 }
@@ -634,5 +630,153 @@ mod tests {
             .to_string(),
             "liveness failed 3 times in a row (last: HTTP 503)"
         );
+    }
+
+    mod on_the_fake {
+        use super::*;
+        use crate::engine::fake::{Behaviour, Fake};
+        use crate::printer::Printer;
+
+        fn spec(restart: &str) -> Arc<Spec> {
+            spec_with(restart, "")
+        }
+
+        fn spec_with(restart: &str, more: &str) -> Arc<Spec> {
+            let text = format!(
+                r#"
+[project]
+name = "p"
+
+[services.web]
+image = "web:1"
+restart = "{restart}"
+backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
+{more}
+"#
+            );
+            Arc::new(
+                crate::spec::parse(std::path::Path::new("pinshare.toml"), &text).expect("valid"),
+            )
+        }
+
+        /// Creates and starts `p-web` as `up` does, then supervises it until `starts` starts were made (or
+        /// ten virtual minutes passed); returns the virtual times of every start.
+        async fn supervise(fake: &Fake, spec: Arc<Spec>, starts: usize) -> Vec<Duration> {
+            fake.add_image("web:1", "sha256:web");
+            let svc = &spec.services["web"];
+            fake.create_container("p-web", up::container_body(&spec, svc, "h1", None))
+                .await
+                .expect("create");
+            fake.start_container("p-web").await.expect("start");
+            let sup = Supervisor {
+                engine: Arc::new(fake.clone()),
+                spec: Arc::new(std::sync::RwLock::new(Arc::clone(&spec))),
+                printer: Printer::quiet(["web"]),
+                lock: Arc::new(Mutex::new(())),
+            };
+            let task = tokio::spawn(sup.run("web".into()));
+            let start_times = || -> Vec<Instant> {
+                fake.calls()
+                    .into_iter()
+                    .filter(|c| c.op == "start_container")
+                    .map(|c| c.at)
+                    .collect()
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(600), async {
+                while start_times().len() < starts {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            task.abort();
+            let times = start_times();
+            times.iter().map(|t| t.duration_since(times[0])).collect()
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_crash_loop_restarts_after_the_backoff_schedule_and_a_calm_run_starts_it_over() {
+            let fake = Fake::new();
+            let crash = Behaviour::Exit(Duration::from_millis(50), 1);
+            fake.behave(
+                "p-web",
+                &[
+                    crash,
+                    crash,
+                    crash,
+                    crash,
+                    Behaviour::Exit(Duration::from_secs(61), 1),
+                    Behaviour::Run,
+                ],
+            );
+            let starts = supervise(&fake, spec("on-failure"), 6).await;
+            // Each run lasts 50 ms, then the delay: 100 ms, 1 s, 2 s, 4 s (the cap); after a 61 s run the count
+            // starts over at 100 ms.
+            let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+            assert_eq!(ms, [0, 150, 1_200, 3_250, 7_300, 68_400]);
+            let last = fake.container("p-web").expect("the last container");
+            assert!(last.is_running());
+            assert_eq!(last.label(labels::RESTARTS), Some("1"));
+            let creates = fake
+                .calls()
+                .iter()
+                .filter(|c| c.op == "create_container")
+                .count();
+            assert_eq!(
+                creates, 6,
+                "a fresh container for every restart, like a kubelet's"
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn liveness_restarts_after_threshold_failures_in_a_row_and_a_pass_resets_the_count() {
+            let fake = Fake::new();
+            // Probed every 10 s: pass, fail, fail, pass (the count starts over), fail, fail, fail.
+            fake.exec_results(
+                "p-web",
+                &[
+                    (0, ""),
+                    (1, "x"),
+                    (1, "x"),
+                    (0, ""),
+                    (1, "x"),
+                    (1, "x"),
+                    (1, "503"),
+                ],
+            );
+            let liveness = r#"liveness = { exec = ["alive"], period = "10s", failure_threshold = 3, start_grace = "0s" }"#;
+            let starts = supervise(&fake, spec_with("on-failure", liveness), 2).await;
+            // Unhealthy at the seventh probe (70 s); it ran longer than reset_after, so the first delay.
+            let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+            assert_eq!(ms, [0, 70_100]);
+            let execs = fake.calls().iter().filter(|c| c.op == "exec").count();
+            assert_eq!(execs, 7, "{:#?}", fake.call_lines());
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_clean_exit_is_not_restarted_on_failure_only() {
+            let fake = Fake::new();
+            fake.behave("p-web", &[Behaviour::Exit(Duration::from_millis(50), 0)]);
+            let starts = supervise(&fake, spec("on-failure"), 2).await;
+            assert_eq!(starts.len(), 1, "{:#?}", fake.call_lines());
+            assert_eq!(
+                fake.container("p-web").map(|c| c.state),
+                Some(State::Exited {
+                    code: 0,
+                    oom: false
+                })
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_oom_kill_is_restarted_and_the_first_delay_is_kept() {
+            let fake = Fake::new();
+            fake.behave(
+                "p-web",
+                &[Behaviour::Oom(Duration::from_millis(50)), Behaviour::Run],
+            );
+            let starts = supervise(&fake, spec("on-failure"), 2).await;
+            let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+            assert_eq!(ms, [0, 150]);
+        }
     }
 }

@@ -7,17 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
-    PortBinding,
-};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, LogOptions};
+use crate::engine::{
+    ContainerSpec, Engine, LogOptions, Mount, MountKind, NetworkAttachment, PortSpec, Resources,
+    Role,
+};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
@@ -51,18 +50,16 @@ pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
         .iter()
         .map(|v| match &v.source {
             MountSource::Volume { name } => Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(spec.volume_name(name)),
-                target: Some(v.target.clone()),
-                read_only: Some(v.read_only),
-                ..Default::default()
+                kind: MountKind::Volume,
+                source: spec.volume_name(name),
+                target: v.target.clone(),
+                read_only: v.read_only,
             },
             MountSource::Bind { path } => Mount {
-                typ: Some(MountType::BIND),
-                source: Some(path.clone()),
-                target: Some(v.target.clone()),
-                read_only: Some(v.read_only),
-                ..Default::default()
+                kind: MountKind::Bind,
+                source: path.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
             },
         })
         .collect()
@@ -74,72 +71,54 @@ pub fn container_body(
     svc: &Service,
     hash: &str,
     context_hash: Option<&str>,
-) -> ContainerCreateBody {
-    let mut container_labels = labels::container(&spec.project, &svc.name, "service", hash);
+) -> ContainerSpec {
+    let mut container_labels = labels::container(&spec.project, &svc.name, Role::Service, hash);
     if let Some(c) = context_hash {
         container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
     }
     if let Ok(file) = std::path::absolute(&spec.file) {
         container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
     }
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for p in &svc.ports {
-        bindings
-            .entry(format!("{}/{}", p.container_port, p.protocol.as_str()))
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(p.host_ip.to_string()),
-                host_port: Some(p.host_port.to_string()),
-            });
-    }
-    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
-    exposed.sort();
     let r = &svc.resources;
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let network = spec.network_name();
-    ContainerCreateBody {
-        image: Some(svc.image.reference().to_string()),
+    ContainerSpec {
+        image: svc.image.reference().to_string(),
         hostname: Some(svc.name.clone()),
-        env: Some(svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cmd: svc.command.clone(),
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
-        labels: Some(container_labels),
-        exposed_ports: if exposed.is_empty() {
-            None
-        } else {
-            Some(exposed)
-        },
-        stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
-        host_config: Some(HostConfig {
-            port_bindings: Some(bindings),
-            mounts: Some(mounts(spec, svc)),
+        labels: container_labels,
+        ports: svc
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+            })
+            .collect(),
+        mounts: mounts(spec, svc),
+        resources: Resources {
             // Kubernetes CPU request → relative shares (1 core = 1024); limit → nano CPUs.
             cpu_shares: r.cpu_millis.map(|m| to_i64((m * 1024 / 1000).max(2))),
             nano_cpus: r.cpu_limit_millis.map(|m| to_i64(m * 1_000_000)),
             memory: r.memory_limit_bytes.map(to_i64),
             memory_reservation: r.memory_bytes.map(to_i64),
-            // An init process as PID 1 forwards signals to the app and reaps zombies.
-            init: Some(true),
-            network_mode: Some(network.clone()),
-            ..Default::default()
+        },
+        network: Some(NetworkAttachment {
+            name: spec.network_name(),
+            aliases: vec![svc.name.clone()],
         }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                network,
-                EndpointSettings {
-                    aliases: Some(vec![svc.name.clone()]),
-                    ..Default::default()
-                },
-            )])),
-        }),
-        ..Default::default()
+        // An init process as PID 1 forwards signals to the app and reaps zombies.
+        init: true,
+        stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
     }
 }
 
 /// Ensures the project network and named volumes exist and are ours.
-async fn ensure_project_objects(engine: &Engine, spec: &Spec, printer: &Printer) -> Result<()> {
+async fn ensure_project_objects(engine: &dyn Engine, spec: &Spec, printer: &Printer) -> Result<()> {
     let net = spec.network_name();
     match engine.network_labels(&net).await? {
         Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
@@ -320,14 +299,14 @@ pub struct Resolved {
 /// Makes the service's image available locally. `container` is the service's container, whose labels tell
 /// whether an unchanged build context can skip the build.
 pub async fn resolve_image(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     svc: &Service,
     printer: &Printer,
 ) -> Result<Resolved> {
     match &svc.image {
         ImageSource::Pull { reference } => {
-            if let Some(id) = engine.inspect_image(reference).await?.and_then(|i| i.id) {
+            if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
                 return Ok(Resolved {
                     id,
                     context_hash: None,
@@ -337,7 +316,7 @@ pub async fn resolve_image(
             printer.event(&svc.name, &format!("pulling {reference}"));
             let mut last = String::new();
             engine
-                .pull(reference, |line| {
+                .pull(reference, &mut |line: String| {
                     // Progress percentages change constantly; print each layer's state changes only.
                     let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
                     if key != last {
@@ -354,7 +333,7 @@ pub async fn resolve_image(
             engine
                 .inspect_image(reference)
                 .await?
-                .and_then(|i| i.id)
+                .map(|i| i.id)
                 .ok_or_else(|| {
                     Error::Runtime(format!(
                         "{}: image {reference} missing after the pull",
@@ -373,11 +352,9 @@ pub async fn resolve_image(
             // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
             let built_from = match engine.inspect_container(container).await? {
                 Some(c) => match engine.inspect_image(&b.tag).await? {
-                    Some(img) if img.id.is_some() && img.id == c.image => c
-                        .config
-                        .and_then(|c| c.labels)
-                        .and_then(|mut l| l.remove(labels::CONTEXT_HASH))
-                        .map(|h| (h, img.id.unwrap_or_default())),
+                    Some(img) if !img.id.is_empty() && img.id == c.image => c
+                        .label(labels::CONTEXT_HASH)
+                        .map(|h| (h.to_string(), img.id)),
                     _ => None,
                 },
                 None => None,
@@ -385,10 +362,11 @@ pub async fn resolve_image(
             // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
             let built_from = match built_from {
                 Some(b) => Some(b),
-                None => engine.inspect_image(&b.tag).await?.and_then(|img| {
-                    let h = img.config?.labels?.remove(labels::CONTEXT_HASH)?;
-                    Some((h, img.id?))
-                }),
+                None => engine
+                    .inspect_image(&b.tag)
+                    .await?
+                    .filter(|img| !img.id.is_empty())
+                    .and_then(|mut img| Some((img.labels.remove(labels::CONTEXT_HASH)?, img.id))),
             };
             let inputs = match &b.host_command {
                 Some(hc) => {
@@ -446,7 +424,7 @@ pub async fn resolve_image(
                     &args,
                     b.target.as_deref(),
                     &image_labels,
-                    |l| printer.event(&svc.name, &format!("build: {l}")),
+                    &mut |l| printer.event(&svc.name, &format!("build: {l}")),
                 )
                 .await?;
             printer.event(
@@ -463,7 +441,7 @@ pub async fn resolve_image(
 
 /// Host address of a container port: its published port, or the container's address on the project network.
 pub async fn port_resolver(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
 ) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static> {
@@ -477,11 +455,7 @@ pub async fn port_resolver(
         engine
             .inspect_container(&spec.container_name(&svc.name))
             .await?
-            .and_then(|c| c.network_settings)
-            .and_then(|n| n.networks)
-            .and_then(|mut n| n.remove(&spec.network_name()))
-            .and_then(|e| e.ip_address)
-            .and_then(|a| a.parse().ok())
+            .and_then(|c| c.ip_on(&spec.network_name()))
     } else {
         None
     };
@@ -503,7 +477,7 @@ pub fn last_lines_heading(n: usize, container: &str) -> String {
 }
 
 /// Last lines of a container's output, for error reports.
-pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String> {
+pub async fn last_lines(engine: &dyn Engine, container: &str, n: u64) -> Vec<String> {
     let mut s = engine.logs(
         container,
         &LogOptions {
@@ -525,7 +499,7 @@ pub async fn last_lines(engine: &Engine, container: &str, n: u64) -> Vec<String>
 /// Stops and removes the service's current container (if any), runs its init steps, creates and starts the
 /// new one. Returns when it is started (not yet ready).
 pub async fn replace_container(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
     image: &Resolved,
@@ -573,7 +547,7 @@ pub async fn replace_container(
 }
 
 /// Waits for the service's readiness probe (immediately ready without one).
-pub async fn wait_ready(engine: &Engine, spec: &Spec, svc: &Service) -> Result<()> {
+pub async fn wait_ready(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Result<()> {
     let Some(probe_spec) = &svc.readiness else {
         return Ok(());
     };
@@ -586,7 +560,7 @@ pub async fn wait_ready(engine: &Engine, spec: &Spec, svc: &Service) -> Result<(
 }
 
 /// The observed containers of the project, reduced for planning.
-pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
+pub async fn observe(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Observed>> {
     Ok(engine
         .project_containers(&spec.project)
         .await?
@@ -594,7 +568,7 @@ pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
         .map(|c| Observed {
             name: c.name.clone(),
             service: c.service.clone(),
-            role: c.role.clone(),
+            role: c.role,
             hash: c.config_hash.clone(),
             running: c.is_running(),
         })
@@ -602,7 +576,7 @@ pub async fn observe(engine: &Engine, spec: &Spec) -> Result<Vec<Observed>> {
 }
 
 struct Shared {
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     spec: Spec,
     printer: Printer,
     phases: HashMap<String, watch::Sender<Phase>>,
@@ -626,7 +600,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image = resolve_image(&sh.engine, &spec.container_name(&name), svc, &sh.printer)
+    let image = resolve_image(&*sh.engine, &spec.container_name(&name), svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
 
@@ -662,7 +636,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
                 sh.printer.event(&name, &format!("recreating: {reason}"));
             }
             if let Err(e) =
-                replace_container(&sh.engine, spec, svc, &image, &hash, &sh.printer).await
+                replace_container(&*sh.engine, spec, svc, &image, &hash, &sh.printer).await
             {
                 let exists = sh
                     .engine
@@ -676,7 +650,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             started = Instant::now();
         }
     }
-    wait_ready(&sh.engine, spec, svc)
+    wait_ready(&*sh.engine, spec, svc)
         .await
         .map_err(|e| fail(e, true))?;
     if svc.readiness.is_some() {
@@ -713,7 +687,7 @@ fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
 
 /// Stops (gracefully, reverse dependency order) and removes every container of the project.
 pub async fn remove_project_containers(
-    engine: &Engine,
+    engine: &dyn Engine,
     spec: &Spec,
     printer: &Printer,
     graceful: bool,
@@ -753,7 +727,7 @@ pub async fn remove_project_containers(
 }
 
 /// Removes the project network if it is ours.
-pub async fn remove_network(engine: &Engine, spec: &Spec) {
+pub async fn remove_network(engine: &dyn Engine, spec: &Spec) {
     let net = spec.network_name();
     if let Ok(Some(l)) = engine.network_labels(&net).await
         && l.get(labels::PROJECT) == Some(&spec.project)
@@ -774,9 +748,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // running, or keep watching a project that `down` removed under us.
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
-    let engine = Engine::connect().await?;
+    let engine = crate::engine::connect().await?;
     // Before anything is created: a taken host port would otherwise fail a container start halfway.
-    crate::doctor::preflight(&engine, &spec, &selected).await?;
+    crate::doctor::preflight(&*engine, &spec, &selected).await?;
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
     for s in &selected {
@@ -858,8 +832,8 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
             // Creates that were in flight when start-up was dropped finish first, and no task that is still
             // winding down can create anything after, so the look below sees everything.
             engine.stop_creating().await;
-            remove_project_containers(&engine, &spec, &printer, false).await?;
-            remove_network(&engine, &spec).await;
+            remove_project_containers(&*engine, &spec, &printer, false).await?;
+            remove_network(&*engine, &spec).await;
             stopped_code(by_sigterm())
         }
         Some(Err(e)) => {
@@ -870,8 +844,8 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                     "start-up failed; removing the project's containers (volumes are kept)",
                 );
                 printer.flush().await;
-                remove_project_containers(&engine, &spec, &printer, false).await?;
-                remove_network(&engine, &spec).await;
+                remove_project_containers(&*engine, &spec, &printer, false).await?;
+                remove_network(&*engine, &spec).await;
             }
             printer.flush().await;
             return Err(e);
@@ -907,15 +881,15 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 r = async {
                     // A rebuild or restart stopped mid-way may still have a create in flight.
                     engine.stop_creating().await;
-                    remove_project_containers(&engine, &spec, &printer, true).await?;
-                    remove_network(&engine, &spec).await;
+                    remove_project_containers(&*engine, &spec, &printer, true).await?;
+                    remove_network(&*engine, &spec).await;
                     Ok::<_, Error>(())
                 } => r?,
                 () = kill.cancelled() => {
                     printer.event(TOOL, "killing");
                     engine.stop_creating().await;
-                    remove_project_containers(&engine, &spec, &printer, false).await?;
-                    remove_network(&engine, &spec).await;
+                    remove_project_containers(&*engine, &spec, &printer, false).await?;
+                    remove_network(&*engine, &spec).await;
                 }
             }
             followers.cancel();
@@ -937,33 +911,30 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
 
 /// Brings the selected services up, in dependency order of readiness.
 pub async fn bring_up(
-    engine: &Engine,
+    handle: &Arc<dyn Engine>,
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
     started_at: Instant,
 ) -> Result<()> {
+    let engine = handle.as_ref();
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
-        if let Some(c) = engine.inspect_container(&name).await? {
-            let project = c
-                .config
-                .and_then(|c| c.labels)
-                .and_then(|l| l.get(labels::PROJECT).cloned());
-            if project.as_deref() != Some(spec.project.as_str()) {
-                return Err(Error::Runtime(format!(
-                    "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
-                    spec.project
-                )));
-            }
+        if let Some(c) = engine.inspect_container(&name).await?
+            && c.project() != Some(spec.project.as_str())
+        {
+            return Err(Error::Runtime(format!(
+                "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
+                spec.project
+            )));
         }
     }
     ensure_project_objects(engine, spec, printer).await?;
 
     let observed = observe(engine, spec).await?;
     for o in plan::orphans(spec, &observed) {
-        if o.role == "init" {
+        if o.role == Some(Role::Init) {
             engine.remove_container(&o.name).await?;
         } else {
             printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
@@ -975,7 +946,7 @@ pub async fn bring_up(
         .map(|s| (s.clone(), watch::channel(Phase::Pending).0))
         .collect();
     let shared = Arc::new(Shared {
-        engine: engine.clone(),
+        engine: Arc::clone(handle),
         spec: spec.clone(),
         printer: printer.clone(),
         phases,
@@ -1036,7 +1007,174 @@ pub async fn bring_up(
 
 #[cfg(test)]
 mod tests {
-    use super::last_lines_heading;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{bring_up, last_lines_heading};
+    use crate::engine::fake::{Behaviour, Fake};
+    use crate::engine::{Engine, State};
+    use crate::printer::Printer;
+
+    /// `db` is probed by exec; `app` and `web` wait for it, `web` also for `app`.
+    fn spec() -> crate::spec::Spec {
+        let text = r#"
+[project]
+name = "p"
+
+[services.db]
+image = "db:1"
+readiness = { exec = ["db-ready"], period = "1s", timeout = "1s", start_timeout = "60s" }
+
+[services.app]
+image = "app:1"
+depends_on = ["db"]
+
+[services.web]
+image = "web:1"
+depends_on = ["app", "db"]
+"#;
+        crate::spec::parse(std::path::Path::new("pinshare.toml"), text).expect("valid spec")
+    }
+
+    fn fake() -> Fake {
+        let fake = Fake::new();
+        for (r, id) in [
+            ("db:1", "sha256:db"),
+            ("app:1", "sha256:app"),
+            ("web:1", "sha256:web"),
+        ] {
+            fake.add_image(r, id);
+        }
+        fake
+    }
+
+    async fn up(fake: &Fake) -> crate::error::Result<()> {
+        let spec = spec();
+        let engine: Arc<dyn Engine> = Arc::new(fake.clone());
+        let printer = Printer::quiet(["db", "app", "web"]);
+        let selected = spec.order.clone();
+        bring_up(
+            &engine,
+            &spec,
+            &selected,
+            &printer,
+            std::time::Instant::now(),
+        )
+        .await
+    }
+
+    fn position(calls: &[String], call: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("no `{call}` in {calls:#?}"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dependents_start_only_once_their_dependency_is_ready_in_dependency_order() {
+        let fake = fake();
+        // Not ready for the first three probes, then ready.
+        fake.exec_results(
+            "p-db",
+            &[(1, "starting"), (1, "starting"), (1, "starting"), (0, "")],
+        );
+        let t = tokio::time::Instant::now();
+        up(&fake).await.expect("all ready");
+        // The first probes are 10 ms apart: ready at the fourth, 30 ms after the start, in virtual time.
+        assert_eq!(t.elapsed(), Duration::from_millis(30));
+        let calls = fake.call_lines();
+        let db_started = position(&calls, "start_container p-db");
+        let app_created = position(&calls, "create_container p-app");
+        let web_created = position(&calls, "create_container p-web");
+        let last_probe = calls
+            .iter()
+            .rposition(|c| c == "exec p-db")
+            .expect("probed");
+        assert!(
+            db_started < last_probe && last_probe < app_created,
+            "{calls:#?}"
+        );
+        assert!(app_created < web_created, "{calls:#?}");
+        for name in ["p-db", "p-app", "p-web"] {
+            assert_eq!(fake.container(name).map(|c| c.state), Some(State::Running));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dependency_that_exits_before_it_is_ready_fails_up_and_its_dependents_are_never_created()
+     {
+        let fake = fake();
+        fake.exec_results("p-db", &[(1, "starting")]);
+        fake.behave("p-db", &[Behaviour::Exit(Duration::from_secs(2), 3)]);
+        let t = tokio::time::Instant::now();
+        let err = up(&fake).await.expect_err("db never gets ready");
+        assert_eq!(
+            err.to_string(),
+            "db: exited with code 3 before it was ready"
+        );
+        assert_eq!(
+            t.elapsed(),
+            Duration::from_secs(2),
+            "failed as soon as it exited"
+        );
+        let calls = fake.call_lines();
+        for never in ["create_container p-app", "create_container p-web"] {
+            assert!(!calls.iter().any(|c| c == never), "{calls:#?}");
+        }
+        assert!(fake.container("p-app").is_none() && fake.container("p-web").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_stops_in_reverse_dependency_order_and_one_failure_does_not_leave_the_rest() {
+        let fake = fake();
+        up(&fake).await.expect("all ready");
+        fake.fail("stop_container", "p-app", crate::engine::ErrorKind::Failed);
+        let before = fake.calls().len();
+        let err = super::remove_project_containers(&fake, &spec(), &Printer::quiet(["db"]), true)
+            .await
+            .expect_err("app could not be stopped");
+        assert_eq!(err.to_string(), "stop_container p-app: scripted failure");
+        let teardown: Vec<String> = fake.call_lines()[before..]
+            .iter()
+            .filter(|c| c.starts_with("stop_") || c.starts_with("remove_"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            teardown,
+            [
+                "stop_container p-web",
+                "remove_container p-web",
+                "stop_container p-app",
+                "remove_container p-app",
+                "stop_container p-db",
+                "remove_container p-db",
+            ]
+        );
+        for name in ["p-db", "p-app", "p-web"] {
+            assert!(fake.container(name).is_none(), "{name} removed");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_create_is_reported_with_the_operation_and_the_dependents_wait_for_nothing() {
+        let fake = fake();
+        fake.fail(
+            "create_container",
+            "p-app",
+            crate::engine::ErrorKind::Conflict,
+        );
+        let err = up(&fake).await.expect_err("app cannot be created");
+        assert_eq!(err.to_string(), "create_container p-app: scripted failure");
+        assert_eq!(
+            fake.container("p-db").map(|c| c.state),
+            Some(State::Running)
+        );
+        assert!(
+            fake.container("p-web").is_none(),
+            "{:#?}",
+            fake.call_lines()
+        );
+    }
 
     #[test]
     fn one_last_line_is_not_called_lines() {

@@ -2,7 +2,11 @@
 
 use crate::engine::Engine;
 
-pub(super) async fn check(engine: &Engine, container: &str, argv: &[String]) -> Result<(), String> {
+pub(super) async fn check(
+    engine: &dyn Engine,
+    container: &str,
+    argv: &[String],
+) -> Result<(), String> {
     let out = engine
         .exec(container, argv)
         .await

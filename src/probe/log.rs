@@ -6,7 +6,11 @@ use futures_util::StreamExt;
 use crate::engine::{Engine, LogOptions};
 use crate::printer::LineSplitter;
 
-pub(super) async fn check(engine: &Engine, container: &str, pattern: &str) -> Result<(), String> {
+pub(super) async fn check(
+    engine: &dyn Engine,
+    container: &str,
+    pattern: &str,
+) -> Result<(), String> {
     let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern: {e}"))?;
     let opts = LogOptions {
         follow: false,

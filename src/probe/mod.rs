@@ -7,7 +7,10 @@ mod log;
 mod tcp;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock (the system's, unless paused): start timeouts are then tested in virtual time.
+use tokio::time::Instant;
 
 use crate::engine::Engine;
 use crate::spec::{Check, Probe};
@@ -17,7 +20,7 @@ pub type PortResolver<'a> = &'a (dyn Fn(u16) -> Option<SocketAddr> + Send + Sync
 
 /// One attempt. `Err` carries a short reason ("connection refused", "HTTP 503").
 pub async fn check_once(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     check: &Check,
     resolve: PortResolver<'_>,
@@ -77,7 +80,7 @@ pub enum NotReady {
 
 /// Polls until the probe passes; fails early when the container exits. Returns the time it took.
 pub async fn wait_ready(
-    engine: &Engine,
+    engine: &dyn Engine,
     container: &str,
     probe: &Probe,
     resolve: PortResolver<'_>,

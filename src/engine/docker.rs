@@ -1,0 +1,986 @@
+//! The Docker implementation of the engine seam, over the Engine API (bollard). The only file that knows
+//! bollard: its types become ours at this border.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    EndpointSettings, HostConfig, ImageInspect, MountType, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, PortSummaryTypeEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use super::{
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
+    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, MountKind, PublishedPort, R, Role,
+    RunningContainer, State, SystemInfo,
+};
+use crate::labels;
+
+fn error(op: impl Into<String>, e: &BollardError) -> EngineError {
+    let (message, kind) = match e {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => (
+            message.clone(),
+            match status_code {
+                404 => ErrorKind::NotFound,
+                409 => ErrorKind::Conflict,
+                _ => ErrorKind::Failed,
+            },
+        ),
+        BollardError::DockerContainerWaitError { error, code } => {
+            (format!("exit code {code}: {error}"), ErrorKind::Failed)
+        }
+        BollardError::HyperResponseError { .. }
+        | BollardError::HyperLegacyError { .. }
+        | BollardError::IOError { .. }
+        | BollardError::RequestTimeoutError
+        | BollardError::SocketNotFoundError(_) => (e.to_string(), ErrorKind::Unavailable),
+        other => (other.to_string(), ErrorKind::Failed),
+    };
+    EngineError::new(op, kind, message)
+}
+
+fn container_info(s: ContainerSummary) -> ContainerInfo {
+    let labels = s.labels.unwrap_or_default();
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    ContainerInfo {
+        id: s.id.unwrap_or_default(),
+        name: s
+            .names
+            .and_then(|n| n.into_iter().next())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        service: get(labels::SERVICE),
+        role: Role::parse(&get(labels::ROLE)),
+        config_hash: get(labels::CONFIG_HASH),
+        state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+        status: s.status.unwrap_or_default(),
+        image: s.image.unwrap_or_default(),
+        created: s.created.unwrap_or_default(),
+    }
+}
+
+fn running_container(c: ContainerSummary) -> RunningContainer {
+    let ports = c
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            Some(PublishedPort {
+                ip: p.ip,
+                port: p.public_port?,
+                udp: p.typ == Some(PortSummaryTypeEnum::UDP),
+            })
+        })
+        .collect();
+    RunningContainer {
+        name: c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .or(c.id)
+            .unwrap_or_default(),
+        labels: c.labels.unwrap_or_default(),
+        ports,
+    }
+}
+
+/// Docker derives its status from these flags (`container/state.go` `StateString`); so do we.
+fn container(c: ContainerInspectResponse) -> Container {
+    let s = c.state.unwrap_or_default();
+    let state = if s.running == Some(true) {
+        if s.paused == Some(true) {
+            State::Paused
+        } else if s.restarting == Some(true) {
+            State::Restarting
+        } else {
+            State::Running
+        }
+    } else {
+        match s.status {
+            Some(ContainerStateStatusEnum::CREATED) => State::Created,
+            Some(ContainerStateStatusEnum::REMOVING) => State::Removing,
+            Some(ContainerStateStatusEnum::DEAD) => State::Dead,
+            Some(ContainerStateStatusEnum::EXITED) => State::Exited {
+                code: s.exit_code.unwrap_or(-1),
+                oom: s.oom_killed == Some(true),
+            },
+            // Not running but claimed running/paused/restarting (a race between flags), or unknown.
+            _ if s.dead == Some(true) => State::Dead,
+            _ => State::Exited {
+                code: s.exit_code.unwrap_or(-1),
+                oom: s.oom_killed == Some(true),
+            },
+        }
+    };
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, e)| (name, e.ip_address.and_then(|a| a.parse().ok())))
+        .collect();
+    Container {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: c.image.unwrap_or_default(),
+        labels: c.config.and_then(|c| c.labels).unwrap_or_default(),
+        state,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
+        restart_count: c.restart_count.unwrap_or(0),
+        networks,
+    }
+}
+
+fn image_info(i: ImageInspect) -> ImageInfo {
+    let config = i.config.unwrap_or_default();
+    ImageInfo {
+        id: i.id.unwrap_or_default(),
+        user: config.user.unwrap_or_default(),
+        labels: config.labels.unwrap_or_default(),
+    }
+}
+
+fn system_info(i: bollard::models::SystemInfo) -> SystemInfo {
+    SystemInfo {
+        root_dir: i.docker_root_dir,
+        images: i.images,
+        containers: i.containers,
+        containers_running: i.containers_running,
+        security_options: i.security_options.unwrap_or_default(),
+    }
+}
+
+fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &spec.ports {
+        bindings
+            .entry(format!("{}/{}", p.container_port, p.protocol))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.to_string()),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
+    exposed.sort();
+    let mounts = spec
+        .mounts
+        .into_iter()
+        .map(|m| bollard::models::Mount {
+            typ: Some(match m.kind {
+                MountKind::Volume => MountType::VOLUME,
+                MountKind::Bind => MountType::BIND,
+            }),
+            source: Some(m.source),
+            target: Some(m.target),
+            read_only: Some(m.read_only),
+            ..Default::default()
+        })
+        .collect();
+    let r = spec.resources;
+    ContainerCreateBody {
+        image: Some(spec.image),
+        hostname: spec.hostname,
+        env: Some(spec.env),
+        cmd: spec.cmd,
+        entrypoint: spec.entrypoint,
+        user: spec.user,
+        labels: Some(spec.labels),
+        exposed_ports: if exposed.is_empty() {
+            None
+        } else {
+            Some(exposed)
+        },
+        stop_timeout: spec.stop_timeout,
+        host_config: Some(HostConfig {
+            port_bindings: if bindings.is_empty() {
+                None
+            } else {
+                Some(bindings)
+            },
+            mounts: Some(mounts),
+            cpu_shares: r.cpu_shares,
+            nano_cpus: r.nano_cpus,
+            memory: r.memory,
+            memory_reservation: r.memory_reservation,
+            init: spec.init.then_some(true),
+            network_mode: spec.network.as_ref().map(|n| n.name.clone()),
+            ..Default::default()
+        }),
+        networking_config: spec.network.map(|n| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                n.name,
+                EndpointSettings {
+                    aliases: Some(n.aliases),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The Docker engine, connected and version-negotiated.
+#[derive(Clone)]
+pub struct DockerEngine {
+    docker: Docker,
+    /// Calls that create objects run as their own tasks: a caller that gives up (Ctrl-C during start-up) does
+    /// not abandon a request the engine is still carrying out, and [`Engine::settle`] waits for them, so the
+    /// clean-up that follows sees everything that was created.
+    creating: tokio_util::task::TaskTracker,
+    /// Set when the project is being torn down: no new object is created after that. A lock rather than a flag,
+    /// so that a create that passed the check is already counted when the clean-up starts waiting.
+    stopped: std::sync::Arc<std::sync::RwLock<bool>>,
+}
+
+/// Where we connect: `DOCKER_HOST` or the default local socket.
+pub fn engine_address() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+impl DockerEngine {
+    /// Connects (honouring `DOCKER_HOST`) and negotiates the API version down to the engine's.
+    pub async fn connect() -> R<Self> {
+        let addr = engine_address();
+        let hint = " — is Docker running? (start it, or point DOCKER_HOST at it)";
+        let docker = Docker::connect_with_defaults().map_err(|e| {
+            EngineError::new(
+                format!("connecting to the Docker engine at {addr}"),
+                ErrorKind::Unavailable,
+                format!("{e}{hint}"),
+            )
+        })?;
+        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+            .await
+            .map_err(|_| {
+                EngineError::new(
+                    format!("connecting to the Docker engine at {addr}"),
+                    ErrorKind::Unavailable,
+                    format!("no answer within 10 s{hint}"),
+                )
+            })?
+            .map_err(|e| {
+                EngineError::new(
+                    format!("connecting to the Docker engine at {addr}"),
+                    ErrorKind::Unavailable,
+                    format!("{e}{hint}"),
+                )
+            })?;
+        Ok(DockerEngine {
+            docker,
+            creating: tokio_util::task::TaskTracker::new(),
+            stopped: std::sync::Arc::new(std::sync::RwLock::new(false)),
+        })
+    }
+
+    /// Runs a creating call to completion even if the caller stops waiting for it.
+    async fn finish<T: Send + 'static>(
+        &self,
+        op: String,
+        call: impl std::future::Future<Output = Result<T, BollardError>> + Send + 'static,
+    ) -> R<T> {
+        let handle = {
+            let stopped = self.stopped.read().map_or(true, |s| *s);
+            if stopped {
+                return Err(EngineError::new(
+                    op,
+                    ErrorKind::Stopping,
+                    "stopping: nothing more is created",
+                ));
+            }
+            self.creating.spawn(call)
+        };
+        match handle.await {
+            Ok(r) => r.map_err(|e| error(op, &e)),
+            Err(e) => Err(EngineError::new(op, ErrorKind::Failed, e.to_string())),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for DockerEngine {
+    async fn stop_creating(&self) {
+        if let Ok(mut s) = self.stopped.write() {
+            *s = true;
+        }
+        self.settle().await;
+    }
+
+    async fn settle(&self) {
+        self.creating.close();
+        self.creating.wait().await;
+        self.creating.reopen();
+    }
+
+    fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    // ---- networks ----
+
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(n) => Ok(Some(n.labels.unwrap_or_default())),
+            Err(e) => {
+                let e = error(format!("inspecting network {name}"), &e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let docker = self.docker.clone();
+        self.finish(format!("creating network {name}"), async move {
+            docker.create_network(req).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn remove_network(&self, name: &str) -> R<()> {
+        self.docker
+            .remove_network(name)
+            .await
+            .map_err(|e| error(format!("removing network {name}"), &e))
+    }
+
+    // ---- volumes ----
+
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.labels)),
+            Err(e) => {
+                let e = error(format!("inspecting volume {name}"), &e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let docker = self.docker.clone();
+        self.finish(format!("creating volume {name}"), async move {
+            docker.create_volume(req).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
+        let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
+        let opts = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(|e| error(format!("listing volumes of project {project}"), &e))?;
+        let mut names: Vec<String> = list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn remove_volume(&self, name: &str) -> R<()> {
+        self.docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+            .map_err(|e| error(format!("removing volume {name}"), &e))
+    }
+
+    // ---- containers ----
+
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
+        let filters = HashMap::from([("label".to_string(), vec![labels::project_filter(project)])]);
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| error(format!("listing containers of project {project}"), &e))?;
+        Ok(list.into_iter().map(container_info).collect())
+    }
+
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
+        match self
+            .docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
+            Ok(c) => Ok(Some(container(c))),
+            Err(e) => {
+                let e = error(format!("inspecting container {name}"), &e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
+        let body = create_body(spec);
+        let opts = CreateContainerOptionsBuilder::default().name(name).build();
+        let docker = self.docker.clone();
+        self.finish(format!("creating container {name}"), async move {
+            docker
+                .create_container(Some(opts), body)
+                .await
+                .map(|r| r.id)
+        })
+        .await
+    }
+
+    async fn start_container(&self, name: &str) -> R<()> {
+        let (docker, id) = (self.docker.clone(), name.to_string());
+        self.finish(format!("starting container {name}"), async move {
+            docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+        })
+        .await
+    }
+
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let opts = StopContainerOptionsBuilder::default().t(secs).build();
+        match self.docker.stop_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(error(format!("stopping container {name}"), &e)),
+        }
+    }
+
+    async fn unpause_container(&self, name: &str) -> R<()> {
+        self.docker
+            .unpause_container(name)
+            .await
+            .map_err(|e| error(format!("unpausing container {name}"), &e))
+    }
+
+    async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
+        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let opts = bollard::query_parameters::RestartContainerOptionsBuilder::default()
+            .t(secs)
+            .build();
+        self.docker
+            .restart_container(name, Some(opts))
+            .await
+            .map_err(|e| error(format!("restarting container {name}"), &e))
+    }
+
+    fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                vec!["start".to_string(), "die".to_string()],
+            ),
+            ("label".to_string(), vec![labels::project_filter(project)]),
+        ]);
+        let mut b = bollard::query_parameters::EventsOptionsBuilder::default().filters(&filters);
+        if let Some(s) = since {
+            b = b.since(&s.to_string());
+        }
+        let opts = b.build();
+        let op = format!("watching container events of project {project}");
+        self.docker
+            .events(Some(opts))
+            .map(move |item| {
+                let m = item.map_err(|e| error(op.clone(), &e))?;
+                let actor = m.actor.unwrap_or_default();
+                let attrs = actor.attributes.unwrap_or_default();
+                let action = match m.action.as_deref() {
+                    Some("start") => EventAction::Start,
+                    Some("die") => EventAction::Die,
+                    // The filter asks for these two only.
+                    _ => return Ok(None),
+                };
+                Ok(Some(ContainerEvent {
+                    action,
+                    id: actor.id.unwrap_or_default(),
+                    service: attrs.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    role: attrs.get(labels::ROLE).and_then(|r| Role::parse(r)),
+                    image: attrs.get("image").cloned().unwrap_or_default(),
+                    exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
+                    time: m.time.unwrap_or(0),
+                }))
+            })
+            .filter_map(|r| std::future::ready(r.transpose()))
+            .boxed()
+    }
+
+    async fn kill_container(&self, name: &str) -> R<()> {
+        let opts = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.docker
+            .kill_container(name, Some(opts))
+            .await
+            .map_err(|e| error(format!("killing container {name}"), &e))
+    }
+
+    async fn remove_container(&self, name: &str) -> R<()> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let e = error(format!("removing container {name}"), &e);
+                // Already gone (or being removed by an earlier request) is what we wanted.
+                if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Conflict) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn wait_container(&self, name: &str) -> R<i64> {
+        let opts = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut s = self.docker.wait_container(name, Some(opts));
+        match s.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(error(format!("waiting for container {name}"), &e)),
+            None => Err(EngineError::new(
+                format!("waiting for container {name}"),
+                ErrorKind::Failed,
+                "the engine closed the stream",
+            )),
+        }
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
+        let mut b = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(opts.follow)
+            .timestamps(opts.timestamps);
+        b = b.tail(
+            &opts
+                .tail
+                .map_or_else(|| "all".to_string(), |t| t.to_string()),
+        );
+        if let Some(since) = opts.since {
+            b = b.since(i32::try_from(since).unwrap_or(0));
+        }
+        let op = format!("reading logs of container {name}");
+        self.docker
+            .logs(name, Some(b.build()))
+            .map(move |item| match item {
+                Ok(LogOutput::StdErr { message }) => Ok(LogChunk {
+                    stderr: true,
+                    bytes: message,
+                }),
+                Ok(
+                    LogOutput::StdOut { message }
+                    | LogOutput::Console { message }
+                    | LogOutput::StdIn { message },
+                ) => Ok(LogChunk {
+                    stderr: false,
+                    bytes: message,
+                }),
+                Err(e) => Err(error(op.clone(), &e)),
+            })
+            .boxed()
+    }
+
+    async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
+        let op = format!("running {:?} in container {name}", argv.join(" "));
+        let create = CreateExecOptions {
+            cmd: Some(argv.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(name, create)
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| error(op.clone(), &e))?
+        {
+            while let Some(chunk) = out.next().await {
+                let chunk = chunk.map_err(|e| error(op.clone(), &e))?;
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        Ok(ExecOutput {
+            code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
+    }
+
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let op = format!("reading {path} from container {name}");
+        match self
+            .docker
+            .download_from_container(name, Some(opts))
+            .try_fold(Vec::new(), |mut acc, b| async move {
+                acc.extend_from_slice(&b);
+                Ok(acc)
+            })
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                let e = error(op, &e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let op = format!("reading {path} from container {name}");
+        let mut stream = self.docker.download_from_container(name, Some(opts));
+        let mut acc = Vec::new();
+        while acc.len() < max {
+            match stream.next().await {
+                Some(Ok(b)) => acc.extend_from_slice(&b),
+                Some(Err(e)) => {
+                    let e = error(op, &e);
+                    return if e.is_not_found() { Ok(None) } else { Err(e) };
+                }
+                None => break,
+            }
+        }
+        Ok(Some(acc))
+    }
+
+    async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()> {
+        let opts = UploadToContainerOptionsBuilder::default().path(dir).build();
+        self.docker
+            .upload_to_container(name, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| error(format!("writing into {dir} of container {name}"), &e))
+    }
+
+    // ---- images ----
+
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(i) => Ok(Some(image_info(i))),
+            Err(e) => {
+                let e = error(format!("inspecting image {reference}"), &e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+        let (repo, tag) = split_reference(reference);
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(&repo)
+            .tag(&tag)
+            .build();
+        let op = format!("pulling image {reference}");
+        let mut s = self.docker.create_image(Some(opts), None, None);
+        while let Some(item) = s.next().await {
+            let info = item.map_err(|e| error(op.clone(), &e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::new(op, ErrorKind::Failed, err));
+            }
+            if let Some(status) = info.status {
+                let line = match (
+                    info.id,
+                    info.progress_detail.and_then(|p| p.current.zip(p.total)),
+                ) {
+                    (Some(id), Some((cur, total))) if total > 0 => {
+                        format!("{id}: {status} {}%", cur * 100 / total)
+                    }
+                    (Some(id), _) => format!("{id}: {status}"),
+                    (None, _) => status,
+                };
+                progress(line);
+            }
+        }
+        Ok(())
+    }
+
+    async fn build(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        context_tar: Vec<u8>,
+        args: &HashMap<String, String>,
+        target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        output: &mut (dyn FnMut(String) + Send),
+    ) -> R<String> {
+        let mut b = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(args)
+            .labels(image_labels);
+        if let Some(t) = target {
+            b = b.target(t);
+        }
+        let op = format!("building image {tag}");
+        let mut s = self.docker.build_image(
+            b.build(),
+            None,
+            Some(bollard::body_full(context_tar.into())),
+        );
+        let mut id = None;
+        while let Some(item) = s.next().await {
+            let info = item.map_err(|e| error(op.clone(), &e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::new(
+                    op,
+                    ErrorKind::Failed,
+                    err.trim().to_string(),
+                ));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines() {
+                    if !line.trim().is_empty() {
+                        output(line.to_string());
+                    }
+                }
+            }
+            if let Some(aux) = info.aux.and_then(|a| a.id) {
+                id = Some(aux);
+            }
+        }
+        match id {
+            Some(id) => Ok(id),
+            None => self
+                .inspect_image(tag)
+                .await?
+                .map(|i| i.id)
+                .ok_or(EngineError::new(
+                    op,
+                    ErrorKind::Failed,
+                    "the build finished without an image",
+                )),
+        }
+    }
+
+    async fn running_containers(&self) -> R<Vec<RunningContainer>> {
+        let opts = ListContainersOptionsBuilder::default().all(false).build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| error("listing running containers", &e))?;
+        Ok(list.into_iter().map(running_container).collect())
+    }
+
+    async fn info(&self) -> R<SystemInfo> {
+        self.docker
+            .info()
+            .await
+            .map(system_info)
+            .map_err(|e| error("reading the engine's system information", &e))
+    }
+
+    async fn version(&self) -> R<(String, String)> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| error("reading the engine version", &e))?;
+        Ok((
+            v.version.unwrap_or_default(),
+            v.api_version.unwrap_or_default(),
+        ))
+    }
+}
+
+/// `ipfs/kubo:v0.39.0` → (`ipfs/kubo`, `v0.39.0`); no tag → `latest`; digests kept whole.
+pub fn split_reference(reference: &str) -> (String, String) {
+    if reference.contains('@') {
+        return (reference.to_string(), String::new());
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            reference[..last_slash + i].to_string(),
+            reference[last_slash + i + 1..].to_string(),
+        ),
+        None => (reference.to_string(), "latest".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{container, running_container, split_reference};
+    use crate::engine::{PublishedPort, RunningContainer, State};
+
+    fn inspected(state: &str) -> crate::engine::Container {
+        let json = format!(
+            r#"{{"Id": "abc", "Name": "/p-web", "Image": "sha256:web", "RestartCount": 2,
+                "State": {state},
+                "Config": {{"Labels": {{"dev.pinshare.config-hash": "h1"}}}},
+                "NetworkSettings": {{"Networks": {{"p_net": {{"IPAddress": "172.18.0.5"}}, "none": {{"IPAddress": ""}}}}}}}}"#
+        );
+        container(serde_json::from_str(&json).expect("json"))
+    }
+
+    #[test]
+    fn inspections_become_containers_whose_state_reads_as_docker_derives_it() {
+        let running = inspected(r#"{"Status": "running", "Running": true}"#);
+        assert_eq!(running.state, State::Running);
+        assert_eq!(
+            (running.id.as_str(), running.name.as_str()),
+            ("abc", "p-web")
+        );
+        assert_eq!(running.config_hash(), Some("h1"));
+        assert_eq!(running.restart_count, 2);
+        assert_eq!(running.ip_on("p_net"), "172.18.0.5".parse().ok());
+        assert_eq!(running.ip_on("none"), None);
+        // A paused container still runs, as Docker's State.Running says.
+        let paused = inspected(r#"{"Status": "paused", "Running": true, "Paused": true}"#);
+        assert!(paused.is_running() && paused.is_paused());
+        let oom = inspected(
+            r#"{"Status": "exited", "Running": false, "ExitCode": 137, "OOMKilled": true}"#,
+        );
+        assert_eq!(
+            oom.state,
+            State::Exited {
+                code: 137,
+                oom: true
+            }
+        );
+        assert!(!oom.is_running() && oom.oom_killed());
+        let created = inspected(r#"{"Status": "created", "Running": false, "ExitCode": 0}"#);
+        assert_eq!(created.state, State::Created);
+    }
+
+    #[test]
+    fn summaries_become_running_containers_with_their_published_ports() {
+        let json = r#"[
+            {"Id": "abc", "Names": ["/pinshare-ipfs"], "Labels": {"dev.pinshare.project": "pinshare"},
+             "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5001, "PublicPort": 5001, "Type": "tcp"},
+                       {"PrivatePort": 8080, "Type": "tcp"},
+                       {"IP": "::", "PrivatePort": 4001, "PublicPort": 4001, "Type": "udp"}]},
+            {"Id": "def", "Ports": [{"PrivatePort": 80, "Type": "tcp"}]}
+        ]"#;
+        let list: Vec<bollard::models::ContainerSummary> =
+            serde_json::from_str(json).expect("json");
+        let list: Vec<RunningContainer> = list.into_iter().map(running_container).collect();
+        assert_eq!(list[0].name, "pinshare-ipfs");
+        assert_eq!(list[0].labels["dev.pinshare.project"], "pinshare");
+        assert_eq!(
+            list[0].ports,
+            vec![
+                PublishedPort {
+                    ip: Some("127.0.0.1".into()),
+                    port: 5001,
+                    udp: false
+                },
+                PublishedPort {
+                    ip: Some("::".into()),
+                    port: 4001,
+                    udp: true
+                },
+            ]
+        );
+        assert_eq!(
+            list[1].name, "def",
+            "a container without a name is named by its id"
+        );
+        assert!(list[1].ports.is_empty());
+    }
+
+    #[test]
+    fn references_split_into_repo_and_tag() {
+        assert_eq!(
+            split_reference("ipfs/kubo:v0.39.0"),
+            ("ipfs/kubo".into(), "v0.39.0".into())
+        );
+        assert_eq!(
+            split_reference("ipfs/kubo"),
+            ("ipfs/kubo".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:1"),
+            ("localhost:5000/app".into(), "1".into())
+        );
+    }
+}

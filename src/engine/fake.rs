@@ -1,0 +1,884 @@
+//! An in-memory engine for tests: containers, networks, volumes and images are data, every call is recorded,
+//! and a test scripts what the real engine would do — events, exits, OOM kills, failures and latency. Time is
+//! tokio's, so under `#[tokio::test(start_paused = true)]` backoff and timeouts run in virtual time.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use tokio::sync::{broadcast, watch};
+
+use super::{
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
+    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, R, Role, RunningContainer, State,
+    SystemInfo,
+};
+use crate::labels;
+
+/// What a container does once started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Keeps running until stopped.
+    Run,
+    /// Exits with `code` after running for the given time.
+    Exit(Duration, i64),
+    /// Is killed by the kernel for memory (exit 137) after running for the given time.
+    Oom(Duration),
+}
+
+/// One recorded call: the operation and its object, e.g. `create_container pinshare-ipfs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// Operation (the trait method's name).
+    pub op: &'static str,
+    /// Its object (container, network, volume or image name; empty when there is none).
+    pub object: String,
+    /// When it was made, on tokio's clock.
+    pub at: tokio::time::Instant,
+}
+
+#[derive(Debug, Clone)]
+struct FakeContainer {
+    id: String,
+    name: String,
+    spec: ContainerSpec,
+    image_id: String,
+    state: State,
+    started_at: Option<String>,
+    restart_count: i64,
+    logs: Vec<String>,
+    /// Bumped on every start, so a scheduled exit of an earlier run does not end a later one.
+    run: u64,
+}
+
+impl FakeContainer {
+    fn view(&self) -> Container {
+        Container {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            image: self.image_id.clone(),
+            labels: self.spec.labels.clone(),
+            state: self.state,
+            started_at: self.started_at.clone(),
+            finished_at: None,
+            restart_count: self.restart_count,
+            networks: self
+                .spec
+                .network
+                .iter()
+                .map(|n| (n.name.clone(), None))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct World {
+    containers: BTreeMap<String, FakeContainer>,
+    networks: BTreeMap<String, HashMap<String, String>>,
+    volumes: BTreeMap<String, HashMap<String, String>>,
+    images: BTreeMap<String, ImageInfo>,
+    calls: Vec<Call>,
+    /// Every event so far, with the project of its container.
+    history: Vec<(String, ContainerEvent)>,
+    /// Failures still to happen, by (operation, object); an empty object matches any.
+    failures: HashMap<(&'static str, String), VecDeque<ErrorKind>>,
+    latency: HashMap<&'static str, Duration>,
+    /// What each container (by name) does when started; one entry per start, the last one repeats.
+    behaviour: HashMap<String, VecDeque<Behaviour>>,
+    exec: HashMap<String, VecDeque<ExecOutput>>,
+    stopping: bool,
+    next_id: u64,
+}
+
+struct Inner {
+    world: Mutex<World>,
+    events: broadcast::Sender<(String, ContainerEvent)>,
+    /// Bumped on every state change, so waits re-check.
+    changed: watch::Sender<u64>,
+    epoch: (std::time::SystemTime, tokio::time::Instant),
+}
+
+/// The recording fake. Cheap to clone; clones share the world.
+#[derive(Clone)]
+pub struct Fake(Arc<Inner>);
+
+impl Default for Fake {
+    fn default() -> Self {
+        Fake::new()
+    }
+}
+
+impl Fake {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Fake(Arc::new(Inner {
+            world: Mutex::new(World::default()),
+            events: broadcast::channel(1024).0,
+            changed: watch::channel(0).0,
+            epoch: (std::time::SystemTime::now(), tokio::time::Instant::now()),
+        }))
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.0
+            .world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Unix seconds on the virtual clock.
+    fn now_unix(&self) -> i64 {
+        let (wall, start) = self.0.epoch;
+        let t = wall + start.elapsed();
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    // ---- scripting ----
+
+    /// A local image under `reference`, with its id.
+    pub fn add_image(&self, reference: &str, id: &str) {
+        self.world().images.insert(
+            reference.to_string(),
+            ImageInfo {
+                id: id.to_string(),
+                ..ImageInfo::default()
+            },
+        );
+    }
+
+    /// The next call of `op` on `object` (empty = any object) fails with `kind`; repeatable.
+    pub fn fail(&self, op: &'static str, object: &str, kind: ErrorKind) {
+        self.world()
+            .failures
+            .entry((op, object.to_string()))
+            .or_default()
+            .push_back(kind);
+    }
+
+    /// Every call of `op` takes `delay` (on tokio's clock).
+    pub fn latency(&self, op: &'static str, delay: Duration) {
+        self.world().latency.insert(op, delay);
+    }
+
+    /// What the container named `name` does on each start, in order; the last one repeats.
+    pub fn behave(&self, name: &str, behaviours: &[Behaviour]) {
+        self.world()
+            .behaviour
+            .insert(name.to_string(), behaviours.iter().copied().collect());
+    }
+
+    /// Results of `exec` in the container named `name`, in order; the last one repeats. Default: exit 0.
+    pub fn exec_results(&self, name: &str, results: &[(i64, &str)]) {
+        self.world().exec.insert(
+            name.to_string(),
+            results
+                .iter()
+                .map(|(code, out)| ExecOutput {
+                    code: *code,
+                    output: (*out).to_string(),
+                })
+                .collect(),
+        );
+    }
+
+    /// A line of output of the container named `name`.
+    pub fn log(&self, name: &str, line: &str) {
+        if let Some(c) = self.world().containers.get_mut(name) {
+            c.logs.push(format!("{line}\n"));
+        }
+    }
+
+    /// The container named `name` exits now with `code` (`oom`: killed for memory).
+    pub fn exit(&self, name: &str, code: i64, oom: bool) {
+        let run = self.world().containers.get(name).map(|c| c.run);
+        if let Some(run) = run {
+            self.end_run(name, run, code, oom);
+        }
+    }
+
+    // ---- looking ----
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.world().calls.clone()
+    }
+
+    /// Every call so far as `op object` lines, for asserting a sequence.
+    pub fn call_lines(&self) -> Vec<String> {
+        self.world()
+            .calls
+            .iter()
+            .map(|c| format!("{} {}", c.op, c.object).trim_end().to_string())
+            .collect()
+    }
+
+    /// The container named `name`, as inspected.
+    pub fn container(&self, name: &str) -> Option<Container> {
+        self.world().containers.get(name).map(FakeContainer::view)
+    }
+
+    /// What the container named `name` was created with.
+    pub fn created_with(&self, name: &str) -> Option<ContainerSpec> {
+        self.world().containers.get(name).map(|c| c.spec.clone())
+    }
+
+    // ---- machinery ----
+
+    /// Records a call that returns a stream (no latency, no scripted failure).
+    fn record(&self, op: &'static str, object: &str) {
+        self.world().calls.push(Call {
+            op,
+            object: object.to_string(),
+            at: tokio::time::Instant::now(),
+        });
+    }
+
+    /// Records the call, waits its latency, and fails it when scripted to.
+    async fn call(&self, op: &'static str, object: &str) -> R<()> {
+        let (delay, failure) = {
+            let mut w = self.world();
+            w.calls.push(Call {
+                op,
+                object: object.to_string(),
+                at: tokio::time::Instant::now(),
+            });
+            let mut failure = None;
+            for key in [(op, object.to_string()), (op, String::new())] {
+                if let Some(q) = w.failures.get_mut(&key)
+                    && let Some(kind) = q.pop_front()
+                {
+                    failure = Some(kind);
+                    break;
+                }
+            }
+            (w.latency.get(op).copied(), failure)
+        };
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        match failure {
+            Some(kind) => Err(EngineError::new(
+                format!("{op} {object}"),
+                kind,
+                "scripted failure",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// After `stop_creating`, as the Docker engine: no network, volume or container is created or started.
+    fn refuse_when_stopping(&self, op: String) -> R<()> {
+        if self.world().stopping {
+            return Err(EngineError::new(
+                op,
+                ErrorKind::Stopping,
+                "stopping: nothing more is created",
+            ));
+        }
+        Ok(())
+    }
+
+    fn bump(&self) {
+        self.0.changed.send_modify(|v| *v += 1);
+    }
+
+    fn emit(&self, c: &FakeContainer, action: EventAction, exit_code: Option<i64>) {
+        let ev = ContainerEvent {
+            action,
+            id: c.id.clone(),
+            service: c
+                .spec
+                .labels
+                .get(labels::SERVICE)
+                .cloned()
+                .unwrap_or_default(),
+            role: c.spec.labels.get(labels::ROLE).and_then(|r| Role::parse(r)),
+            image: c.spec.image.clone(),
+            exit_code,
+            time: self.now_unix(),
+        };
+        let project = c
+            .spec
+            .labels
+            .get(labels::PROJECT)
+            .cloned()
+            .unwrap_or_default();
+        self.world().history.push((project.clone(), ev.clone()));
+        let _ = self.0.events.send((project, ev));
+    }
+
+    fn end_run(&self, name: &str, run: u64, code: i64, oom: bool) {
+        let ended = {
+            let mut w = self.world();
+            match w.containers.get_mut(name) {
+                Some(c) if c.run == run && c.state.is_running() => {
+                    c.state = State::Exited { code, oom };
+                    Some(c.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(c) = ended {
+            self.emit(&c, EventAction::Die, Some(code));
+            self.bump();
+        }
+    }
+
+    fn find(w: &World, name_or_id: &str) -> Option<String> {
+        if w.containers.contains_key(name_or_id) {
+            return Some(name_or_id.to_string());
+        }
+        w.containers
+            .values()
+            .find(|c| c.id == name_or_id)
+            .map(|c| c.name.clone())
+    }
+
+    fn not_found(op: &str, what: &str, name: &str) -> EngineError {
+        EngineError::new(
+            format!("{op} {what} {name}"),
+            ErrorKind::NotFound,
+            format!("No such {what}: {name}"),
+        )
+    }
+
+    fn start(&self, name: &str) -> R<()> {
+        let (c, behaviour) = {
+            let mut w = self.world();
+            let Some(key) = Self::find(&w, name) else {
+                return Err(Self::not_found("starting", "container", name));
+            };
+            let behaviour = match w.behaviour.get_mut(&key) {
+                Some(q) if q.len() > 1 => q.pop_front(),
+                Some(q) => q.front().copied(),
+                None => None,
+            }
+            .unwrap_or(Behaviour::Run);
+            let Some(c) = w.containers.get_mut(&key) else {
+                return Err(Self::not_found("starting", "container", name));
+            };
+            if c.state.is_running() {
+                return Ok(());
+            }
+            c.run += 1;
+            c.state = State::Running;
+            c.started_at = Some(format!("{}", c.run));
+            (c.clone(), behaviour)
+        };
+        self.emit(&c, EventAction::Start, None);
+        self.bump();
+        let (after, code, oom) = match behaviour {
+            Behaviour::Run => return Ok(()),
+            Behaviour::Exit(after, code) => (after, code, false),
+            Behaviour::Oom(after) => (after, 137, true),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            me.end_run(&c.name, c.run, code, oom);
+        });
+        Ok(())
+    }
+
+    fn stop(&self, name: &str) -> R<()> {
+        let stopped = {
+            let mut w = self.world();
+            let Some(key) = Self::find(&w, name) else {
+                return Err(Self::not_found("stopping", "container", name));
+            };
+            match w.containers.get_mut(&key) {
+                Some(c) if c.state.is_running() => {
+                    // SIGTERM to an init process: a clean exit.
+                    c.state = State::Exited {
+                        code: 0,
+                        oom: false,
+                    };
+                    Some(c.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(c) = stopped {
+            self.emit(&c, EventAction::Die, Some(0));
+            self.bump();
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Engine for Fake {
+    fn api_version(&self) -> String {
+        "fake".into()
+    }
+
+    async fn stop_creating(&self) {
+        self.world().stopping = true;
+    }
+
+    async fn settle(&self) {}
+
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        self.call("network_labels", name).await?;
+        Ok(self.world().networks.get(name).cloned())
+    }
+
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        self.call("create_network", name).await?;
+        self.refuse_when_stopping(format!("creating network {name}"))?;
+        self.world().networks.insert(name.to_string(), labels);
+        Ok(())
+    }
+
+    async fn remove_network(&self, name: &str) -> R<()> {
+        self.call("remove_network", name).await?;
+        self.world().networks.remove(name);
+        Ok(())
+    }
+
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        self.call("volume_labels", name).await?;
+        Ok(self.world().volumes.get(name).cloned())
+    }
+
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        self.call("create_volume", name).await?;
+        self.refuse_when_stopping(format!("creating volume {name}"))?;
+        self.world().volumes.insert(name.to_string(), labels);
+        Ok(())
+    }
+
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
+        self.call("project_volumes", project).await?;
+        Ok(self
+            .world()
+            .volumes
+            .iter()
+            .filter(|(_, l)| l.get(labels::PROJECT).map(String::as_str) == Some(project))
+            .map(|(n, _)| n.clone())
+            .collect())
+    }
+
+    async fn remove_volume(&self, name: &str) -> R<()> {
+        self.call("remove_volume", name).await?;
+        self.world().volumes.remove(name);
+        Ok(())
+    }
+
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
+        self.call("project_containers", project).await?;
+        let w = self.world();
+        Ok(w.containers
+            .values()
+            .filter(|c| c.spec.labels.get(labels::PROJECT).map(String::as_str) == Some(project))
+            .map(|c| {
+                let get = |k: &str| c.spec.labels.get(k).cloned().unwrap_or_default();
+                ContainerInfo {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    service: get(labels::SERVICE),
+                    role: Role::parse(&get(labels::ROLE)),
+                    config_hash: get(labels::CONFIG_HASH),
+                    state: match c.state {
+                        State::Created => "created",
+                        State::Running => "running",
+                        State::Paused => "paused",
+                        State::Restarting => "restarting",
+                        State::Removing => "removing",
+                        State::Exited { .. } => "exited",
+                        State::Dead => "dead",
+                    }
+                    .to_string(),
+                    status: String::new(),
+                    image: c.spec.image.clone(),
+                    created: 0,
+                }
+            })
+            .collect())
+    }
+
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
+        self.call("inspect_container", name).await?;
+        let w = self.world();
+        Ok(Self::find(&w, name).and_then(|k| w.containers.get(&k).map(FakeContainer::view)))
+    }
+
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
+        self.call("create_container", name).await?;
+        self.refuse_when_stopping(format!("creating container {name}"))?;
+        let mut w = self.world();
+        if w.containers.contains_key(name) {
+            return Err(EngineError::new(
+                format!("creating container {name}"),
+                ErrorKind::Conflict,
+                format!("the container name \"/{name}\" is already in use"),
+            ));
+        }
+        let Some(image_id) = w.images.get(&spec.image).map(|i| i.id.clone()) else {
+            return Err(Self::not_found("creating container", "image", &spec.image));
+        };
+        w.next_id += 1;
+        let id = format!("fake{:06}", w.next_id);
+        w.containers.insert(
+            name.to_string(),
+            FakeContainer {
+                id: id.clone(),
+                name: name.to_string(),
+                spec,
+                image_id,
+                state: State::Created,
+                started_at: None,
+                restart_count: 0,
+                logs: Vec::new(),
+                run: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start_container(&self, name: &str) -> R<()> {
+        self.call("start_container", name).await?;
+        self.refuse_when_stopping(format!("starting container {name}"))?;
+        self.start(name)
+    }
+
+    async fn stop_container(&self, name: &str, _grace: Duration) -> R<()> {
+        self.call("stop_container", name).await?;
+        self.stop(name)
+    }
+
+    async fn unpause_container(&self, name: &str) -> R<()> {
+        self.call("unpause_container", name).await?;
+        let mut w = self.world();
+        let key =
+            Self::find(&w, name).ok_or_else(|| Self::not_found("unpausing", "container", name))?;
+        if let Some(c) = w.containers.get_mut(&key)
+            && c.state == State::Paused
+        {
+            c.state = State::Running;
+        }
+        Ok(())
+    }
+
+    async fn restart_container(&self, name: &str, _grace: Duration) -> R<()> {
+        self.call("restart_container", name).await?;
+        self.stop(name)?;
+        self.start(name)
+    }
+
+    fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>> {
+        self.record("container_events", project);
+        // Subscribe before copying the history, so nothing falls between the two.
+        let live = tokio_stream_of(self.0.events.subscribe());
+        let project = project.to_string();
+        let past: Vec<(String, ContainerEvent)> = match since {
+            Some(s) => self
+                .world()
+                .history
+                .iter()
+                .filter(|(_, e)| e.time >= s)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        stream::iter(past)
+            .chain(live)
+            .filter_map(move |(p, e)| std::future::ready((p == project).then_some(Ok(e))))
+            .boxed()
+    }
+
+    async fn kill_container(&self, name: &str) -> R<()> {
+        self.call("kill_container", name).await?;
+        let run = self.world().containers.get(name).map(|c| c.run);
+        if let Some(run) = run {
+            self.end_run(name, run, 137, false);
+        }
+        Ok(())
+    }
+
+    async fn remove_container(&self, name: &str) -> R<()> {
+        self.call("remove_container", name).await?;
+        let removed = {
+            let mut w = self.world();
+            Self::find(&w, name).and_then(|k| w.containers.remove(&k))
+        };
+        if let Some(c) = removed
+            && c.state.is_running()
+        {
+            self.emit(&c, EventAction::Die, Some(137));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    async fn wait_container(&self, name: &str) -> R<i64> {
+        self.call("wait_container", name).await?;
+        let mut changed = self.0.changed.subscribe();
+        let id = {
+            let w = self.world();
+            Self::find(&w, name).and_then(|k| w.containers.get(&k).map(|c| c.id.clone()))
+        }
+        .ok_or_else(|| Self::not_found("waiting for", "container", name))?;
+        loop {
+            let state = {
+                let w = self.world();
+                w.containers.values().find(|c| c.id == id).map(|c| c.state)
+            };
+            match state {
+                Some(State::Exited { code, .. }) => return Ok(code),
+                Some(s) if s.is_running() || s == State::Created => {}
+                // Removed or dead: what the engine answers for a forced removal.
+                _ => return Ok(137),
+            }
+            if changed.changed().await.is_err() {
+                return Ok(-1);
+            }
+        }
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
+        self.record("logs", name);
+        let lines: Vec<String> = self
+            .world()
+            .containers
+            .get(name)
+            .map(|c| c.logs.clone())
+            .unwrap_or_default();
+        let skip = opts.tail.map_or(0, |t| {
+            lines.len().saturating_sub(usize::try_from(t).unwrap_or(0))
+        });
+        stream::iter(lines.into_iter().skip(skip).map(|l| {
+            Ok(LogChunk {
+                stderr: false,
+                bytes: bytes::Bytes::from(l),
+            })
+        }))
+        .boxed()
+    }
+
+    async fn exec(&self, name: &str, _argv: &[String]) -> R<ExecOutput> {
+        self.call("exec", name).await?;
+        let mut w = self.world();
+        let running = Self::find(&w, name)
+            .and_then(|k| w.containers.get(&k))
+            .is_some_and(|c| c.state.is_running());
+        if !running {
+            return Err(EngineError::new(
+                format!("running a command in container {name}"),
+                ErrorKind::Conflict,
+                format!("container {name} is not running"),
+            ));
+        }
+        Ok(match w.exec.get_mut(name) {
+            Some(q) if q.len() > 1 => q.pop_front(),
+            Some(q) => q.front().cloned(),
+            None => None,
+        }
+        .unwrap_or(ExecOutput {
+            code: 0,
+            output: String::new(),
+        }))
+    }
+
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
+        self.call("download", &format!("{name}:{path}")).await?;
+        Ok(None)
+    }
+
+    async fn download_prefix(&self, name: &str, path: &str, _max: usize) -> R<Option<Vec<u8>>> {
+        self.call("download_prefix", &format!("{name}:{path}"))
+            .await?;
+        Ok(None)
+    }
+
+    async fn upload(&self, name: &str, dir: &str, _tar: Vec<u8>) -> R<()> {
+        self.call("upload", &format!("{name}:{dir}")).await
+    }
+
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
+        self.call("inspect_image", reference).await?;
+        let w = self.world();
+        Ok(w.images
+            .get(reference)
+            .or_else(|| w.images.values().find(|i| i.id == reference))
+            .cloned())
+    }
+
+    async fn pull(&self, reference: &str, _progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+        self.call("pull", reference).await?;
+        let mut w = self.world();
+        w.next_id += 1;
+        let id = format!("sha256:pulled{}", w.next_id);
+        w.images.entry(reference.to_string()).or_insert(ImageInfo {
+            id,
+            ..ImageInfo::default()
+        });
+        Ok(())
+    }
+
+    async fn build(
+        &self,
+        tag: &str,
+        _dockerfile: &str,
+        _context_tar: Vec<u8>,
+        _args: &HashMap<String, String>,
+        _target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        _output: &mut (dyn FnMut(String) + Send),
+    ) -> R<String> {
+        self.call("build", tag).await?;
+        let mut w = self.world();
+        w.next_id += 1;
+        let id = format!("sha256:built{}", w.next_id);
+        w.images.insert(
+            tag.to_string(),
+            ImageInfo {
+                id: id.clone(),
+                user: String::new(),
+                labels: image_labels.clone(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn running_containers(&self) -> R<Vec<RunningContainer>> {
+        self.call("running_containers", "").await?;
+        let w = self.world();
+        Ok(w.containers
+            .values()
+            .filter(|c| c.state.is_running())
+            .map(|c| RunningContainer {
+                name: c.name.clone(),
+                labels: c.spec.labels.clone(),
+                ports: Vec::new(),
+            })
+            .collect())
+    }
+
+    async fn info(&self) -> R<SystemInfo> {
+        self.call("info", "").await?;
+        Ok(SystemInfo::default())
+    }
+
+    async fn version(&self) -> R<(String, String)> {
+        self.call("version", "").await?;
+        Ok(("fake".into(), "1.41".into()))
+    }
+}
+
+/// A broadcast receiver as a stream; a receiver that lagged skips what it missed.
+fn tokio_stream_of<T: Clone + Send + 'static>(
+    rx: broadcast::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((e, rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(image: &str) -> ContainerSpec {
+        ContainerSpec {
+            image: image.into(),
+            labels: labels::container("p", "web", Role::Service, "h1"),
+            ..ContainerSpec::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scripted_exit_happens_in_virtual_time_and_is_told_as_a_die_event() {
+        let fake = Fake::new();
+        fake.add_image("web:1", "sha256:web");
+        fake.behave("p-web", &[Behaviour::Exit(Duration::from_secs(30), 3)]);
+        let mut events = fake.container_events("p", None);
+        let id = fake
+            .create_container("p-web", spec("web:1"))
+            .await
+            .expect("create");
+        let t = tokio::time::Instant::now();
+        fake.start_container("p-web").await.expect("start");
+        assert_eq!(fake.wait_container("p-web").await.expect("wait"), 3);
+        assert_eq!(t.elapsed(), Duration::from_secs(30));
+        let start = events.next().await.expect("event").expect("ok");
+        let die = events.next().await.expect("event").expect("ok");
+        assert_eq!(
+            (start.action, start.id.as_str()),
+            (EventAction::Start, id.as_str())
+        );
+        assert_eq!((die.action, die.exit_code), (EventAction::Die, Some(3)));
+        let c = fake.container("p-web").expect("still there");
+        assert_eq!(
+            c.state,
+            State::Exited {
+                code: 3,
+                oom: false
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_oom_kill_is_exit_137_with_the_flag_set() {
+        let fake = Fake::new();
+        fake.add_image("web:1", "sha256:web");
+        fake.behave("p-web", &[Behaviour::Oom(Duration::from_millis(5))]);
+        fake.create_container("p-web", spec("web:1"))
+            .await
+            .expect("create");
+        fake.start_container("p-web").await.expect("start");
+        assert_eq!(fake.wait_container("p-web").await.expect("wait"), 137);
+        assert!(fake.container("p-web").expect("there").oom_killed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_and_latency_are_scripted_per_operation_and_every_call_is_recorded() {
+        let fake = Fake::new();
+        fake.add_image("web:1", "sha256:web");
+        fake.fail("start_container", "p-web", ErrorKind::Conflict);
+        fake.latency("create_container", Duration::from_millis(250));
+        let t = tokio::time::Instant::now();
+        fake.create_container("p-web", spec("web:1"))
+            .await
+            .expect("create");
+        assert_eq!(t.elapsed(), Duration::from_millis(250));
+        let e = fake.start_container("p-web").await.expect_err("scripted");
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        fake.start_container("p-web").await.expect("only once");
+        let e = fake
+            .create_container("p-web", spec("web:1"))
+            .await
+            .expect_err("taken");
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert!(
+            fake.inspect_container("nothing")
+                .await
+                .expect("inspect")
+                .is_none()
+        );
+        assert_eq!(
+            fake.call_lines(),
+            [
+                "create_container p-web",
+                "start_container p-web",
+                "start_container p-web",
+                "create_container p-web",
+                "inspect_container nothing",
+            ]
+        );
+    }
+}

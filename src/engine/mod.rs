@@ -1,0 +1,536 @@
+//! The engine seam: what pinshare-dev asks of a container engine, in its own words. One method per Docker
+//! operation; every error names the operation and the object ("creating container pinshare-ipfs: port 5001 is
+//! already allocated"). `docker.rs` speaks the Docker Engine API (bollard, and only there).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+
+use crate::labels;
+
+mod docker;
+pub mod fake;
+
+pub use docker::{DockerEngine, engine_address, split_reference};
+
+/// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
+pub async fn connect() -> R<Arc<dyn Engine>> {
+    Ok(Arc::new(DockerEngine::connect().await?))
+}
+
+/// A container engine: one method per operation; every error names the operation and the object.
+///
+/// Callers hold it as `Arc<dyn Engine>` (or borrow `&dyn Engine`): one engine type flows through `up`, the
+/// supervisors, the dev loop and the probes, and tests swap in [`fake::Fake`] without making every one of
+/// them generic. `async_trait` boxes the futures, which is what makes the trait object possible; one
+/// allocation per engine call is nothing next to the call itself.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync {
+    /// The negotiated API version, e.g. `1.41`.
+    fn api_version(&self) -> String;
+
+    /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
+    async fn stop_creating(&self);
+
+    /// Waits until every create/start call started so far has been answered.
+    async fn settle(&self);
+
+    /// Labels of a network, `None` when it does not exist.
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
+
+    /// Creates a bridge network.
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()>;
+
+    /// Removes a network.
+    async fn remove_network(&self, name: &str) -> R<()>;
+
+    /// Labels of a volume, `None` when it does not exist.
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
+
+    /// Creates a named volume.
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()>;
+
+    /// Names of the volumes carrying the project label, sorted.
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>>;
+
+    /// Removes a volume.
+    async fn remove_volume(&self, name: &str) -> R<()>;
+
+    /// Every container (running or not) with the project label.
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>>;
+
+    /// Full inspection (by name or id); `None` when it does not exist.
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>>;
+
+    /// Creates a container; returns its id.
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String>;
+
+    /// Starts a container.
+    async fn start_container(&self, name: &str) -> R<()>;
+
+    /// SIGTERM, then SIGKILL after `grace`; a stopped container is fine.
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()>;
+
+    /// Unpauses a paused container (a paused one can be neither stopped nor killed).
+    async fn unpause_container(&self, name: &str) -> R<()>;
+
+    /// Restarts a container (SIGTERM, `grace`, SIGKILL, start); its filesystem is kept.
+    async fn restart_container(&self, name: &str, grace: Duration) -> R<()>;
+
+    /// Start and die events of the project's containers, as they happen.
+    /// `since` (Unix seconds) replays events from then, so a subscription made just after a look misses nothing.
+    fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>>;
+
+    /// SIGKILL.
+    async fn kill_container(&self, name: &str) -> R<()>;
+
+    /// Removes a container (forced: a running one is killed); already gone is fine. Anonymous volumes go
+    /// with it; named ones stay.
+    async fn remove_container(&self, name: &str) -> R<()>;
+
+    /// Waits for a container to stop; returns its exit code.
+    async fn wait_container(&self, name: &str) -> R<i64>;
+
+    /// Container output as a stream of chunks.
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>>;
+
+    /// Runs a command in a running container and collects its output and exit code.
+    async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;
+
+    /// A tar of `path` in a (possibly stopped) container; `None` when the path does not exist.
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>>;
+
+    /// The first `max` bytes (or a little more) of the tar of `path` in a (possibly stopped) container; the
+    /// rest is never read, so looking at the owner of a huge volume's root costs one header.
+    async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>>;
+
+    /// Extracts a tar into `dir` of a (possibly stopped) container; ownership comes from the tar headers.
+    async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()>;
+
+    /// Image inspection; `None` when the image is not present locally.
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>>;
+
+    /// Pulls an image, reporting progress lines through `progress`.
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()>;
+
+    /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
+    /// Every output line goes to `output`.
+    #[allow(clippy::too_many_arguments)]
+    async fn build(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        context_tar: Vec<u8>,
+        args: &HashMap<String, String>,
+        target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        output: &mut (dyn FnMut(String) + Send),
+    ) -> R<String>;
+
+    /// Every running container, of any project or none, with its labels and published ports.
+    async fn running_containers(&self) -> R<Vec<RunningContainer>>;
+
+    /// System information: root directory, image and container counts, security options.
+    async fn info(&self) -> R<SystemInfo>;
+
+    /// Engine version string and API version.
+    async fn version(&self) -> R<(String, String)>;
+}
+
+/// What kind of failure an engine operation met; control flow depends on it (a missing container is often
+/// what we wanted), the message is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The object does not exist.
+    NotFound,
+    /// The object is in a state that forbids the operation (being removed, name taken).
+    Conflict,
+    /// The engine could not be reached or did not answer.
+    Unavailable,
+    /// The project is being torn down: nothing more is created.
+    Stopping,
+    /// Anything else the engine refused or failed at.
+    Failed,
+}
+
+/// A failed engine operation.
+#[derive(Debug, thiserror::Error)]
+#[error("{op}: {message}")]
+pub struct EngineError {
+    /// What was being done, naming the object: "creating container pinshare-ipfs".
+    pub op: String,
+    /// What the engine said.
+    pub message: String,
+    /// What kind of failure it was.
+    pub kind: ErrorKind,
+}
+
+impl EngineError {
+    /// An error of `kind` for operation `op`.
+    pub fn new(op: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
+        EngineError {
+            op: op.into(),
+            message: message.into(),
+            kind,
+        }
+    }
+
+    /// Whether the engine said the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+}
+
+/// Result of an engine operation.
+pub type R<T> = Result<T, EngineError>;
+
+/// What a container of ours is for (`dev.pinshare.role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The long-running container of a service.
+    Service,
+    /// A one-shot step run before a service starts.
+    Init,
+}
+
+impl Role {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Service => "service",
+            Role::Init => "init",
+        }
+    }
+
+    /// From the label value; `None` for anything else (a foreign or damaged label).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "service" => Some(Role::Service),
+            "init" => Some(Role::Init),
+            _ => None,
+        }
+    }
+}
+
+/// The state of a container, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused (its processes are frozen).
+    Paused,
+    /// Being restarted by the engine.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Stopped, with its exit code and whether the kernel killed it for memory.
+    Exited {
+        /// Exit code.
+        code: i64,
+        /// Killed by the OOM killer.
+        oom: bool,
+    },
+    /// Could not be stopped or removed cleanly.
+    Dead,
+}
+
+impl State {
+    /// Whether it has processes, as Docker's `State.Running`: a paused or restarting container is running.
+    pub fn is_running(self) -> bool {
+        matches!(self, State::Running | State::Paused | State::Restarting)
+    }
+}
+
+/// A container as inspected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Id.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// Id of the image it was created from.
+    pub image: String,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+    /// State.
+    pub state: State,
+    /// When it last started (RFC 3339, as the engine wrote it: `0001-01-01T00:00:00Z` for never).
+    pub started_at: Option<String>,
+    /// When it last stopped (RFC 3339, as the engine wrote it).
+    pub finished_at: Option<String>,
+    /// How often the engine restarted it.
+    pub restart_count: i64,
+    /// Its address on each network it is attached to, by network name.
+    pub networks: HashMap<String, Option<IpAddr>>,
+}
+
+impl Container {
+    /// Whether it runs (see [`State::is_running`]).
+    pub fn is_running(&self) -> bool {
+        self.state.is_running()
+    }
+
+    /// Whether it is paused.
+    pub fn is_paused(&self) -> bool {
+        self.state == State::Paused
+    }
+
+    /// Whether the kernel killed it for memory.
+    pub fn oom_killed(&self) -> bool {
+        matches!(self.state, State::Exited { oom: true, .. })
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// `dev.pinshare.project`.
+    pub fn project(&self) -> Option<&str> {
+        self.label(labels::PROJECT)
+    }
+
+    /// `dev.pinshare.config-hash`.
+    pub fn config_hash(&self) -> Option<&str> {
+        self.label(labels::CONFIG_HASH)
+    }
+
+    /// Its address on `network`.
+    pub fn ip_on(&self, network: &str) -> Option<IpAddr> {
+        self.networks.get(network).copied().flatten()
+    }
+}
+
+/// A project container as listed (cheaper than an inspection).
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    /// Id.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// `dev.pinshare.service` label.
+    pub service: String,
+    /// `dev.pinshare.role` label, when it is one of ours.
+    pub role: Option<Role>,
+    /// `dev.pinshare.config-hash` label.
+    pub config_hash: String,
+    /// `running`, `exited`, `created`, ...
+    pub state: String,
+    /// Human status from Docker (`Up 3 minutes`).
+    pub status: String,
+    /// Image reference.
+    pub image: String,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+}
+
+impl ContainerInfo {
+    /// Whether the container is running.
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+/// A running container of any project (or none) and the host ports it publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningContainer {
+    /// Name without the leading `/` (the id when it has none).
+    pub name: String,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+    /// Published host ports.
+    pub ports: Vec<PublishedPort>,
+}
+
+/// A host port a container publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// Host address as the engine wrote it (`0.0.0.0`, `::`, `127.0.0.1`), if it did.
+    pub ip: Option<String>,
+    /// Host port.
+    pub port: u16,
+    /// UDP (else TCP).
+    pub udp: bool,
+}
+
+/// A local image as inspected.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageInfo {
+    /// Id (`sha256:…`).
+    pub id: String,
+    /// The user it runs as; empty = root.
+    pub user: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+}
+
+/// What the engine says about itself, for `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemInfo {
+    /// `DockerRootDir`.
+    pub root_dir: Option<String>,
+    /// Image count.
+    pub images: Option<i64>,
+    /// Container count.
+    pub containers: Option<i64>,
+    /// Running container count.
+    pub containers_running: Option<i64>,
+    /// `SecurityOptions` (`name=rootless`, `name=userns`…).
+    pub security_options: Vec<String>,
+}
+
+/// Kind of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// A named volume.
+    Volume,
+    /// A host path.
+    Bind,
+}
+
+/// A mount of a container to be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Volume or bind.
+    pub kind: MountKind,
+    /// Volume name or host path.
+    pub source: String,
+    /// Path in the container.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// A published port of a container to be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// Port in the container.
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: &'static str,
+    /// Host address to bind.
+    pub host_ip: IpAddr,
+    /// Host port.
+    pub host_port: u16,
+}
+
+/// Resource requests and limits (all optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resources {
+    /// Relative CPU weight (1 core = 1024).
+    pub cpu_shares: Option<i64>,
+    /// CPU limit in billionths of a core.
+    pub nano_cpus: Option<i64>,
+    /// Memory limit, bytes.
+    pub memory: Option<i64>,
+    /// Memory reservation, bytes.
+    pub memory_reservation: Option<i64>,
+}
+
+/// Attachment to a network, with the names the container is known by there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    /// Network name.
+    pub name: String,
+    /// DNS aliases on it.
+    pub aliases: Vec<String>,
+}
+
+/// Everything a container is created with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerSpec {
+    /// Image reference or id.
+    pub image: String,
+    /// Host name inside the container.
+    pub hostname: Option<String>,
+    /// `KEY=value` pairs.
+    pub env: Vec<String>,
+    /// Command (arguments to the entrypoint); `None` = the image's.
+    pub cmd: Option<Vec<String>>,
+    /// Entrypoint; `None` = the image's.
+    pub entrypoint: Option<Vec<String>>,
+    /// User; `None` = the image's.
+    pub user: Option<String>,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+    /// Published ports.
+    pub ports: Vec<PortSpec>,
+    /// Mounts.
+    pub mounts: Vec<Mount>,
+    /// Resources.
+    pub resources: Resources,
+    /// The network it joins; `None` = the engine's default.
+    pub network: Option<NetworkAttachment>,
+    /// An init process as PID 1 (forwards signals, reaps zombies).
+    pub init: bool,
+    /// Seconds between SIGTERM and SIGKILL on stop; `None` = the engine's default.
+    pub stop_timeout: Option<i64>,
+}
+
+/// One line-ish chunk of container output.
+#[derive(Debug, Clone)]
+pub struct LogChunk {
+    /// From stderr.
+    pub stderr: bool,
+    /// Raw bytes (may hold several lines or part of one).
+    pub bytes: bytes::Bytes,
+}
+
+/// What happened to a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    /// It started.
+    Start,
+    /// It stopped.
+    Die,
+}
+
+/// A start or die of a project container.
+#[derive(Debug, Clone)]
+pub struct ContainerEvent {
+    /// Start or die.
+    pub action: EventAction,
+    /// Container id.
+    pub id: String,
+    /// Service label.
+    pub service: String,
+    /// Role label, when it is one of ours.
+    pub role: Option<Role>,
+    /// Image reference.
+    pub image: String,
+    /// Exit code, on `die`.
+    pub exit_code: Option<i64>,
+    /// When it happened (Unix seconds).
+    pub time: i64,
+}
+
+/// Output and exit code of a command run in a container.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    /// Exit code.
+    pub code: i64,
+    /// stdout and stderr, interleaved.
+    pub output: String,
+}
+
+/// Options of a log read.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Keep following.
+    pub follow: bool,
+    /// Lines from the end; `None` = all.
+    pub tail: Option<u64>,
+    /// Only lines after this Unix time.
+    pub since: Option<i64>,
+    /// Prefix each line with the engine's RFC 3339 timestamp.
+    pub timestamps: bool,
+}
