@@ -1,0 +1,136 @@
+//! A service's container: its mounts and body, and replacing the current one (init steps first).
+
+use std::time::Instant;
+
+use crate::engine::{
+    ContainerSpec, Engine, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
+};
+use crate::error::Result;
+use crate::printer::Printer;
+use crate::spec::{InitAction, MountSource, Service, Spec};
+use crate::{init_step, kubo_prep, labels};
+
+use super::image::Resolved;
+
+/// Mounts of a service's container (named volumes get the project prefix).
+pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
+    svc.volumes
+        .iter()
+        .map(|v| match &v.source {
+            MountSource::Volume { name } => Mount {
+                kind: MountKind::Volume,
+                source: spec.volume_name(name),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+            MountSource::Bind { path } => Mount {
+                kind: MountKind::Bind,
+                source: path.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+        })
+        .collect()
+}
+
+/// The container a service runs in.
+pub fn container_body(
+    spec: &Spec,
+    svc: &Service,
+    hash: &str,
+    context_hash: Option<&str>,
+) -> ContainerSpec {
+    let mut container_labels = labels::container(&spec.project, &svc.name, Role::Service, hash);
+    if let Some(c) = context_hash {
+        container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
+    }
+    if let Ok(file) = std::path::absolute(&spec.file) {
+        container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
+    }
+    let r = &svc.resources;
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    ContainerSpec {
+        image: svc.image.reference().to_string(),
+        hostname: Some(svc.name.clone()),
+        env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        user: svc.user.clone(),
+        labels: container_labels,
+        ports: svc
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+            })
+            .collect(),
+        mounts: mounts(spec, svc),
+        resources: Resources {
+            // Kubernetes CPU request → relative shares (1 core = 1024); limit → nano CPUs.
+            cpu_shares: r.cpu_millis.map(|m| to_i64((m * 1024 / 1000).max(2))),
+            nano_cpus: r.cpu_limit_millis.map(|m| to_i64(m * 1_000_000)),
+            memory: r.memory_limit_bytes.map(to_i64),
+            memory_reservation: r.memory_bytes.map(to_i64),
+        },
+        network: Some(NetworkAttachment {
+            name: spec.network_name(),
+            aliases: vec![svc.name.clone()],
+        }),
+        // An init process as PID 1 forwards signals to the app and reaps zombies.
+        init: true,
+        stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
+    }
+}
+
+/// Stops and removes the service's current container (if any), runs its init steps, creates and starts the
+/// new one. Returns when it is started (not yet ready).
+pub async fn replace_container(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    image: &Resolved,
+    hash: &str,
+    printer: &Printer,
+) -> Result<()> {
+    let container = spec.container_name(&svc.name);
+    if engine.inspect_container(&container).await?.is_some() {
+        engine.stop_container(&container, svc.stop_grace).await?;
+        engine.remove_container(&container).await?;
+    }
+    let kubo = kubo_prep::of(svc);
+    // kubo's repo: the image's entrypoint chowns an unwritable one, `kubo_prep` the rest, on this container.
+    if svc.fix_ownership && kubo.is_none() {
+        init_step::fix_ownership(engine, spec, svc, &image.id, printer).await?;
+    }
+    if svc
+        .init
+        .iter()
+        .any(|s| matches!(s.action, InitAction::Command(_)))
+    {
+        let t = Instant::now();
+        init_step::run_all(engine, spec, svc, &image.id, printer).await?;
+        printer.event(
+            &svc.name,
+            &format!("init steps done in {} ms", t.elapsed().as_millis()),
+        );
+    }
+    engine
+        .create_container(
+            &container,
+            container_body(spec, svc, hash, image.context_hash.as_deref()),
+        )
+        .await?;
+    if let Some(k) = kubo
+        && let Err(e) = kubo_prep::prepare(engine, &container, svc, k, printer).await
+    {
+        // Never leave a created container that was not prepared: the next start would skip the keys.
+        let _ = engine.remove_container(&container).await;
+        return Err(e);
+    }
+    engine.start_container(&container).await?;
+    printer.event(&svc.name, &format!("started {container}"));
+    Ok(())
+}

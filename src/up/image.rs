@@ -1,0 +1,298 @@
+//! A service's image, made available locally: pulled, or built — its host build first (one at a time per
+//! directory), then its packed context — skipped when the labels say nothing it reads has changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::task::JoinSet;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::printer::Printer;
+use crate::spec::{Build, ImageSource, Service};
+use crate::{context, labels};
+
+/// One lock per host-build directory: two builds in one directory (two packages of one cargo workspace, one
+/// Go module) run one after the other instead of side by side, where they would only wait for each other's
+/// locks (`Blocking waiting for file lock on package cache`) and compete for the same cores.
+fn host_build_lock(workdir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut locks = LOCKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(workdir.to_path_buf()).or_default())
+}
+
+/// Runs a host-side build command, streaming its output.
+async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
+    let Some(hc) = &b.host_command else {
+        return Ok(());
+    };
+    let lock = host_build_lock(&hc.workdir);
+    let _turn = lock.lock().await;
+    let start = Instant::now();
+    printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
+    let mut child = tokio::process::Command::new(&hc.argv[0])
+        .args(&hc.argv[1..])
+        .envs(&hc.env)
+        .current_dir(&hc.workdir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Runtime(format!(
+                "{svc}: starting host build `{}` in {}: {e}",
+                hc.argv.join(" "),
+                hc.workdir.display()
+            ))
+        })?;
+    let mut tasks = JoinSet::new();
+    if let Some(out) = child.stdout.take() {
+        let (p, s) = (printer.clone(), svc.to_string());
+        tasks.spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                p.event(&s, &format!("host build: {l}"));
+            }
+        });
+    }
+    if let Some(err) = child.stderr.take() {
+        let (p, s) = (printer.clone(), svc.to_string());
+        tasks.spawn(async move {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                p.event(&s, &format!("host build: {l}"));
+            }
+        });
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Runtime(format!("{svc}: host build: {e}")))?;
+    while tasks.join_next().await.is_some() {}
+    if !status.success() {
+        return Err(Error::Runtime(format!(
+            "{svc}: host build `{}` failed ({status})",
+            hc.argv.join(" ")
+        )));
+    }
+    printer.event(
+        svc,
+        &format!("host build done in {} ms", start.elapsed().as_millis()),
+    );
+    Ok(())
+}
+
+/// Packs the service's build context (blocking work, off the runtime).
+async fn pack_context(svc: &Service, b: &Build) -> Result<context::Context> {
+    let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
+    let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
+    tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))
+        .await
+        .map_err(|e| Error::Runtime(e.to_string()))?
+        .map_err(|e| {
+            Error::Runtime(format!(
+                "{}: reading build context {}: {e}",
+                svc.name,
+                b.context.display()
+            ))
+        })
+}
+
+/// The hash of what a host build reads: its command, environment and directory, and every file under the
+/// service's watch paths that a change of would trigger a rebuild (`.gitignore`d files, `.git/` and editor
+/// files left out, as the watcher does). Unchanged, the build's output is too.
+fn host_inputs_hash(hc: &crate::spec::HostCommand, paths: &[std::path::PathBuf]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        format!("{:?}", hc.argv),
+        format!("{:?}", hc.env),
+        hc.workdir.display().to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    for root in paths {
+        let mut files: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .git_ignore(true)
+            .require_git(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build()
+            .flatten()
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .map(ignore::DirEntry::into_path)
+            .collect();
+        files.sort();
+        h.update(root.display().to_string().as_bytes());
+        h.update(b"\0");
+        for f in files {
+            h.update(f.display().to_string().as_bytes());
+            h.update(b"\0");
+            match std::fs::read(&f) {
+                Ok(data) => h.update(&data),
+                Err(e) => h.update(e.to_string().as_bytes()),
+            };
+            h.update(b"\0");
+        }
+    }
+    h.finalize().to_hex()[..32].to_string()
+}
+
+/// A service's image, ready locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Image id.
+    pub id: String,
+    /// Hash of the build context it was built from (built images only).
+    pub context_hash: Option<String>,
+}
+
+/// Makes the service's image available locally. `container` is the service's container, whose labels tell
+/// whether an unchanged build context can skip the build.
+pub async fn resolve_image(
+    engine: &dyn Engine,
+    container: &str,
+    svc: &Service,
+    printer: &Printer,
+) -> Result<Resolved> {
+    match &svc.image {
+        ImageSource::Pull { reference } => {
+            if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
+                return Ok(Resolved {
+                    id,
+                    context_hash: None,
+                });
+            }
+            let start = Instant::now();
+            printer.event(&svc.name, &format!("pulling {reference}"));
+            let mut last = String::new();
+            engine
+                .pull(reference, &mut |line: String| {
+                    // Progress percentages change constantly; print each layer's state changes only.
+                    let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+                    if key != last {
+                        printer.event(&svc.name, &line);
+                        last = key;
+                    }
+                })
+                .await
+                .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
+            printer.event(
+                &svc.name,
+                &format!("pulled {reference} in {} ms", start.elapsed().as_millis()),
+            );
+            engine
+                .inspect_image(reference)
+                .await?
+                .map(|i| i.id)
+                .ok_or_else(|| {
+                    Error::Runtime(format!(
+                        "{}: image {reference} missing after the pull",
+                        svc.name
+                    ))
+                })
+                .map(|id| Resolved {
+                    id,
+                    context_hash: None,
+                })
+        }
+        ImageSource::Build(b) => {
+            let mut start = Instant::now();
+            // The running container remembers what its image was made from: the context's hash and, with a host
+            // build, the hash of that build's inputs (its command and the service's watched files). When both
+            // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
+            let built_from = match engine.inspect_container(container).await? {
+                Some(c) => match engine.inspect_image(&b.tag).await? {
+                    Some(img) if !img.id.is_empty() && img.id == c.image => c
+                        .label(labels::CONTEXT_HASH)
+                        .map(|h| (h.to_string(), img.id)),
+                    _ => None,
+                },
+                None => None,
+            };
+            // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
+            let built_from = match built_from {
+                Some(b) => Some(b),
+                None => engine
+                    .inspect_image(&b.tag)
+                    .await?
+                    .filter(|img| !img.id.is_empty())
+                    .and_then(|mut img| Some((img.labels.remove(labels::CONTEXT_HASH)?, img.id))),
+            };
+            let inputs = match &b.host_command {
+                Some(hc) => {
+                    let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
+                    Some(
+                        tokio::task::spawn_blocking(move || host_inputs_hash(&hc, &paths))
+                            .await
+                            .map_err(|e| Error::Runtime(e.to_string()))?,
+                    )
+                }
+                None => None,
+            };
+            let made_from = |ctx: &str| match &inputs {
+                Some(i) => format!("{ctx}+{i}"),
+                None => ctx.to_string(),
+            };
+            let mut ctx = pack_context(svc, b).await?;
+            let up_to_date = |ctx: &context::Context| {
+                built_from
+                    .as_ref()
+                    .filter(|(h, _)| *h == made_from(&ctx.hash))
+                    .map(|(_, id)| id.clone())
+            };
+            if b.host_command.is_some() && up_to_date(&ctx).is_none() {
+                host_build(&svc.name, b, printer).await?;
+                start = Instant::now();
+                ctx = pack_context(svc, b).await?;
+            }
+            if let Some(id) = up_to_date(&ctx) {
+                printer.event(&svc.name, &format!("image {} up to date", b.tag));
+                return Ok(Resolved {
+                    id,
+                    context_hash: Some(made_from(&ctx.hash)),
+                });
+            }
+            printer.event(
+                &svc.name,
+                &format!(
+                    "building {} ({} files, {} KiB context)",
+                    b.tag,
+                    ctx.files,
+                    ctx.tar.len() / 1024
+                ),
+            );
+            // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
+            // adds it as a last step, cached as long as the context is unchanged.
+            let image_labels =
+                HashMap::from([(labels::CONTEXT_HASH.to_string(), made_from(&ctx.hash))]);
+            let args: HashMap<String, String> = b.args.clone().into_iter().collect();
+            let id = engine
+                .build(
+                    &b.tag,
+                    &b.dockerfile,
+                    ctx.tar,
+                    &args,
+                    b.target.as_deref(),
+                    &image_labels,
+                    &mut |l| printer.event(&svc.name, &format!("build: {l}")),
+                )
+                .await?;
+            printer.event(
+                &svc.name,
+                &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
+            );
+            Ok(Resolved {
+                id,
+                context_hash: Some(made_from(&ctx.hash)),
+            })
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Start-up: the project's network and volumes, what is observed, and every selected service brought up in
+//! dependency order of readiness, with the last lines of the first failure.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::engine::{Engine, LogOptions, Role};
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::plan::{self, Decision, Observed};
+use crate::printer::{LineSplitter, Printer};
+use crate::spec::Spec;
+
+use super::TOOL;
+use super::container::replace_container;
+use super::image::resolve_image;
+use super::ready::wait_ready;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Pending,
+    Ready,
+    Failed,
+}
+
+/// Ensures the project network and named volumes exist and are ours.
+async fn ensure_project_objects(engine: &dyn Engine, spec: &Spec, printer: &Printer) -> Result<()> {
+    let net = spec.network_name();
+    match engine.network_labels(&net).await? {
+        Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
+        Some(_) => {
+            return Err(Error::Runtime(format!(
+                "network {net} exists but was not created by pinshare-dev for project {}; remove or rename it (docker network rm {net}), or set another [project] name",
+                spec.project
+            )));
+        }
+        None => {
+            engine
+                .create_network(&net, labels::project(&spec.project))
+                .await?;
+            printer.event(TOOL, &format!("created network {net}"));
+        }
+    }
+    for v in spec.named_volumes() {
+        let name = spec.volume_name(&v);
+        match engine.volume_labels(&name).await? {
+            Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}
+            Some(_) => {
+                return Err(Error::Runtime(format!(
+                    "volume {name} exists but was not created by pinshare-dev for project {}; it was left untouched — rename the volume in the spec or set another [project] name",
+                    spec.project
+                )));
+            }
+            None => {
+                engine
+                    .create_volume(&name, labels::project(&spec.project))
+                    .await?;
+                printer.event(TOOL, &format!("created volume {name}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `last line of C:`, `last 20 lines of C:`.
+pub fn last_lines_heading(n: usize, container: &str) -> String {
+    if n == 1 {
+        format!("last line of {container}:")
+    } else {
+        format!("last {n} lines of {container}:")
+    }
+}
+
+/// Last lines of a container's output, for error reports.
+pub async fn last_lines(engine: &dyn Engine, container: &str, n: u64) -> Vec<String> {
+    let mut s = engine.logs(
+        container,
+        &LogOptions {
+            follow: false,
+            tail: Some(n),
+            since: None,
+            timestamps: false,
+        },
+    );
+    let mut split = LineSplitter::default();
+    let mut lines = Vec::new();
+    while let Some(Ok(c)) = s.next().await {
+        lines.extend(split.push(&c.bytes));
+    }
+    lines.extend(split.finish());
+    lines
+}
+
+/// The observed containers of the project, reduced for planning.
+pub async fn observe(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Observed>> {
+    Ok(engine
+        .project_containers(&spec.project)
+        .await?
+        .into_iter()
+        .map(|c| Observed {
+            name: c.name.clone(),
+            service: c.service.clone(),
+            role: c.role,
+            hash: c.config_hash.clone(),
+            running: c.is_running(),
+        })
+        .collect())
+}
+
+struct Shared {
+    engine: Arc<dyn Engine>,
+    spec: Spec,
+    printer: Printer,
+    phases: HashMap<String, watch::Sender<Phase>>,
+    observed: Vec<Observed>,
+    started_at: Instant,
+}
+
+/// A service that did not come up.
+struct Failure {
+    service: String,
+    error: Error,
+    container_started: bool,
+}
+
+async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(), Failure> {
+    let fail = |error: Error, started: bool| Failure {
+        service: name.clone(),
+        error,
+        container_started: started,
+    };
+    let spec = &sh.spec;
+    let svc = &spec.services[&name];
+    // Image work starts at once, while dependencies are still starting.
+    let image = resolve_image(&*sh.engine, &spec.container_name(&name), svc, &sh.printer)
+        .await
+        .map_err(|e| fail(e, false))?;
+
+    for dep in &svc.depends_on {
+        let Some(tx) = sh.phases.get(dep) else {
+            continue;
+        };
+        let mut rx = tx.subscribe();
+        let phase = rx
+            .wait_for(|p| *p != Phase::Pending)
+            .await
+            .map(|p| p.clone())
+            .unwrap_or(Phase::Failed);
+        if phase == Phase::Failed {
+            return Err(fail(
+                Error::Runtime(format!(
+                    "{name}: not started because its dependency {dep} failed"
+                )),
+                false,
+            ));
+        }
+    }
+
+    let container = spec.container_name(&name);
+    let hash = plan::config_hash(&spec.project, svc, &image.id);
+    let observed = sh.observed.iter().find(|o| o.name == container);
+    let decision = plan::decide(&hash, observed);
+    let mut started = Instant::now();
+    match &decision {
+        Decision::Keep => sh.printer.event(&name, "up to date, container kept"),
+        Decision::Create | Decision::Recreate(_) => {
+            if let Decision::Recreate(reason) = &decision {
+                sh.printer.event(&name, &format!("recreating: {reason}"));
+            }
+            if let Err(e) =
+                replace_container(&*sh.engine, spec, svc, &image, &hash, &sh.printer).await
+            {
+                let exists = sh
+                    .engine
+                    .inspect_container(&container)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some();
+                return Err(fail(e, exists));
+            }
+            started = Instant::now();
+        }
+    }
+    wait_ready(&*sh.engine, spec, svc)
+        .await
+        .map_err(|e| fail(e, true))?;
+    if svc.readiness.is_some() {
+        sh.printer.event(
+            &name,
+            &ready_line(
+                decision == Decision::Keep,
+                started.elapsed(),
+                sh.started_at.elapsed(),
+            ),
+        );
+    } else {
+        sh.printer.event(&name, "running (no readiness probe)");
+    }
+    Ok(())
+}
+
+/// The line saying a service passed its readiness probe. A kept container started long before this `up`: a
+/// time "after start" would be the probe's, so it is not given.
+fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
+    if kept {
+        format!(
+            "already running, ready ({} ms since up began)",
+            since_up.as_millis()
+        )
+    } else {
+        format!(
+            "ready in {} ms after start ({} ms since up began)",
+            after_start.as_millis(),
+            since_up.as_millis()
+        )
+    }
+}
+
+/// Brings the selected services up, in dependency order of readiness.
+pub async fn bring_up(
+    handle: &Arc<dyn Engine>,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+    started_at: Instant,
+) -> Result<()> {
+    let engine = handle.as_ref();
+    // A container with one of our names but not our label is someone else's: refuse before changing anything.
+    for s in selected {
+        let name = spec.container_name(s);
+        if let Some(c) = engine.inspect_container(&name).await?
+            && c.project() != Some(spec.project.as_str())
+        {
+            return Err(Error::Runtime(format!(
+                "container {name} exists but was not created by pinshare-dev for project {}; it was left untouched — remove it (docker rm -f {name}) or set another [project] name",
+                spec.project
+            )));
+        }
+    }
+    ensure_project_objects(engine, spec, printer).await?;
+
+    let observed = observe(engine, spec).await?;
+    for o in plan::orphans(spec, &observed) {
+        if o.role == Some(Role::Init) {
+            engine.remove_container(&o.name).await?;
+        } else {
+            printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
+        }
+    }
+
+    let phases: HashMap<String, watch::Sender<Phase>> = selected
+        .iter()
+        .map(|s| (s.clone(), watch::channel(Phase::Pending).0))
+        .collect();
+    let shared = Arc::new(Shared {
+        engine: Arc::clone(handle),
+        spec: spec.clone(),
+        printer: printer.clone(),
+        phases,
+        observed,
+        started_at,
+    });
+    let mut set = JoinSet::new();
+    for s in selected {
+        let sh = Arc::clone(&shared);
+        let name = s.clone();
+        set.spawn(async move {
+            let r = start_service(Arc::clone(&sh), name.clone()).await;
+            let phase = if r.is_ok() {
+                Phase::Ready
+            } else {
+                Phase::Failed
+            };
+            if let Some(tx) = sh.phases.get(&name) {
+                tx.send_replace(phase);
+            }
+            r
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(f)) => failures.push(f),
+            Err(e) => failures.push(Failure {
+                service: String::new(),
+                error: Error::Runtime(e.to_string()),
+                container_started: false,
+            }),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    // Report the root cause first: the failure that is not "a dependency failed".
+    failures.sort_by_key(|f| f.error.to_string().contains("because its dependency"));
+    let first = failures.remove(0);
+    if first.container_started {
+        let container = spec.container_name(&first.service);
+        let lines = last_lines(engine, &container, 20).await;
+        if !lines.is_empty() {
+            printer.event(&first.service, &last_lines_heading(lines.len(), &container));
+            for l in lines {
+                printer.log(&first.service, &l);
+            }
+        }
+    }
+    for f in &failures {
+        printer.event(&f.service, &f.error.to_string());
+    }
+    printer.flush().await;
+    Err(first.error)
+}
