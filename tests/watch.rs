@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Project, http};
+use common::{Project, http, poll};
 
 const LONG: Duration = Duration::from_secs(180);
 
@@ -74,12 +74,28 @@ fn fifty_writes_in_a_second_give_one_rebuild_and_ignored_files_none() {
     up.wait_for("all services ready", 1, LONG);
     let builds_before = up.count("pinshare » building");
 
+    // The writes come every 15 ms; on a loaded machine a sleep can overrun the 100 ms quiet period, and then the
+    // burst really was two: count the gaps that did, so the assertion is about what was written, not luck.
+    let mut last = std::time::Instant::now();
+    let mut quiet_gaps = 0;
     for i in 0..50 {
         write(&p, "app/VERSION", &format!("burst-{i}\n"));
+        if i > 0 && last.elapsed() >= Duration::from_millis(90) {
+            quiet_gaps += 1;
+        }
+        last = std::time::Instant::now();
         std::thread::sleep(Duration::from_millis(15));
     }
-    up.wait_for("pinshare » rebuilt in", 1, LONG);
-    assert_eq!(version(&p), "burst-49", "{}", up.text());
+    let bursts = 1 + quiet_gaps;
+    poll("burst-49 served", LONG, || {
+        (up.count("pinshare » rebuilt in") >= 1 && version(&p) == "burst-49").then_some(())
+    });
+    let rebuilt = up.count("pinshare » rebuilt in");
+    assert!(
+        (1..=bursts).contains(&rebuilt),
+        "{rebuilt} rebuilds for {bursts} burst(s):\n{}",
+        up.text()
+    );
 
     // Ignored by .dockerignore (`**` keeps only what the image copies) and by .gitignore: nothing happens.
     std::fs::write(p.ctx().join("app/src/notes.md"), "x").expect("write");
@@ -104,12 +120,17 @@ fn fifty_writes_in_a_second_give_one_rebuild_and_ignored_files_none() {
 
     // A sentinel change: if the burst or the ignored files had queued more builds, they would come first.
     write(&p, "app/VERSION", "sentinel\n");
-    up.wait_for("pinshare » rebuilt in", 2, LONG);
+    up.wait_for("pinshare » rebuilt in", rebuilt + 1, LONG);
     assert_eq!(version(&p), "sentinel");
-    assert_eq!(up.count("pinshare » rebuilt in"), 2, "{}", up.text());
+    assert_eq!(
+        up.count("pinshare » rebuilt in"),
+        rebuilt + 1,
+        "{}",
+        up.text()
+    );
     assert_eq!(
         up.count("pinshare » building") - builds_before,
-        2,
+        rebuilt + 1,
         "{}",
         up.text()
     );
