@@ -206,6 +206,8 @@ fn sigint_at_twenty_random_moments_of_start_up_leaves_no_container() {
 #[test]
 fn after_sigkill_of_the_tool_the_next_up_adopts_the_containers() {
     let p = Project::offline("adopt");
+    // Its own image tags: a test running alongside may rebuild the shared ones, which would rightly recreate.
+    p.private_tags();
     let mut up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
     let ids = (
