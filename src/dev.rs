@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, Role};
 use crate::error::Result;
 use crate::printer::Printer;
+use crate::printer::TOOL;
 use crate::spec::{self, ImageSource, LoadError, Spec};
-use crate::up::TOOL;
 use crate::watch::{self, Changes};
 use crate::{follow, plan, rebuild, up};
 

@@ -71,7 +71,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
             .unwrap_or_default();
         // Restarts by a foreground `up` (a fresh container each, like the kubelet's) plus the engine's own.
         let restarts = inspect.as_ref().map_or(0, |i| i.restart_count)
-            + i64::from(crate::supervise::restarts_of(&container_labels));
+            + i64::from(crate::labels::restarts_of(&container_labels));
         let state = crate::supervise::crash_loop_state(
             &c.state,
             &container_labels,

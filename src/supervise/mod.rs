@@ -115,21 +115,13 @@ pub fn crash_loop_state(
         return None;
     }
     let at: u64 = container_labels.get(labels::NEXT_START)?.parse().ok()?;
-    let restarts = restarts_of(container_labels);
+    let restarts = labels::restarts_of(container_labels);
     let left = Duration::from_millis(at.saturating_sub(unix_millis(now)));
     Some(format!(
         "crash-loop (next try in {} s, {restarts} restart{})",
         left.as_millis().div_ceil(1000),
         if restarts == 1 { "" } else { "s" }
     ))
-}
-
-/// The restart count a container carries.
-pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
-    container_labels
-        .get(labels::RESTARTS)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The id of the service's container if it is running.
@@ -391,7 +383,7 @@ impl Supervisor {
                 Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
             };
             let old_labels = info.labels.clone();
-            let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
+            let (n, delay) = next_restart(labels::restarts_of(&old_labels), ran_for, &svc.backoff);
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,

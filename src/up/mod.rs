@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::plan;
-use crate::printer::Printer;
+use crate::printer::{Printer, TOOL};
 use crate::spec::Spec;
 
 /// Options of `up`.
@@ -36,9 +36,6 @@ pub struct UpOptions {
     /// Foreground: watch sources and the spec.
     pub watch: bool,
 }
-
-/// Name on the tool's own project-wide events.
-pub const TOOL: &str = "pinshare-dev";
 
 /// Runs `up`; returns the exit code.
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {

@@ -16,10 +16,10 @@ use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
 use crate::spec::Spec;
 
-use super::TOOL;
 use super::container::replace_container;
 use super::image::resolve_image;
 use super::ready::wait_ready;
+use crate::printer::TOOL;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
