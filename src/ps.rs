@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::spec::Spec;
-use crate::{probe, up};
+use crate::{probe, ready};
 
 /// One row of `ps`.
 #[derive(Debug, Serialize)]
@@ -82,7 +82,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
         let readiness = if !c.is_running() {
             "-".to_string()
         } else if let Some(p) = &svc.readiness {
-            let resolve = up::port_resolver(engine, spec, svc).await?;
+            let resolve = ready::port_resolver(engine, spec, svc).await?;
             match probe::check_once(engine, &cname, &p.check, &resolve, p.timeout).await {
                 Ok(()) => "ready".into(),
                 Err(e) => format!("not ready: {e}"),

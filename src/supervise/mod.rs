@@ -22,7 +22,7 @@ use crate::follow::Watched;
 use crate::labels;
 use crate::printer::Printer;
 use crate::spec::{Backoff, Service, Spec};
-use crate::{probe, up};
+use crate::{container, probe, ready};
 
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
@@ -166,7 +166,7 @@ async fn liveness(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Trouble {
     };
     let container = spec.container_name(&svc.name);
     tokio::time::sleep(p.start_grace).await;
-    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+    let Ok(resolve) = ready::port_resolver(engine, spec, svc).await else {
         return std::future::pending().await;
     };
     let mut failures = 0;
@@ -191,7 +191,7 @@ async fn readiness_watch(engine: &dyn Engine, spec: &Spec, svc: &Service, printe
         return std::future::pending().await;
     };
     let container = spec.container_name(&svc.name);
-    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+    let Ok(resolve) = ready::port_resolver(engine, spec, svc).await else {
         return std::future::pending().await;
     };
     // Readiness was just established; re-checking it at a calm pace is enough to notice a loss.
@@ -476,7 +476,7 @@ impl Supervisor {
                 continue;
             }
             let t = Instant::now();
-            match up::wait_ready(&*self.engine, &spec, svc).await {
+            match ready::wait_ready(&*self.engine, &spec, svc).await {
                 Ok(()) => self.printer.event(
                     &service,
                     &format!(
@@ -524,7 +524,7 @@ impl Supervisor {
             .get(labels::CONFIG_HASH)
             .cloned()
             .unwrap_or_default();
-        let mut body = up::container_body(
+        let mut body = container::container_body(
             spec,
             svc,
             &hash,
