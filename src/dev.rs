@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, Role};
 use crate::error::Result;
 use crate::printer::Printer;
+use crate::printer::TOOL;
 use crate::spec::{self, ImageSource, LoadError, Spec};
-use crate::up::TOOL;
 use crate::watch::{self, Changes};
-use crate::{follow, plan, rebuild, up};
+use crate::{follow, image, plan, ready, rebuild, reconcile};
 
 /// What the loop needs from `up`.
 pub struct Session {
@@ -222,7 +222,7 @@ async fn apply(
     followed: &mut HashSet<String>,
 ) -> Result<()> {
     let engine = &*s.engine;
-    let observed = up::observe(engine, new).await?;
+    let observed = reconcile::observe(engine, new).await?;
     // Services removed from the spec stop first.
     for o in &observed {
         if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
@@ -245,7 +245,7 @@ async fn apply(
     for name in &wanted {
         let svc = &new.services[name];
         let container = new.container_name(name);
-        let image = up::resolve_image(engine, &container, svc, &s.printer).await?;
+        let image = image::resolve_image(engine, &container, svc, &s.printer).await?;
         let hash = plan::config_hash(&new.project, svc, &image.id);
         match plan::decide(&hash, observed.iter().find(|o| o.name == container)) {
             plan::Decision::Keep => continue,
@@ -265,8 +265,8 @@ async fn apply(
             );
         }
         s.printer.event(name, "configuration changed; recreating");
-        up::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
-        up::wait_ready(engine, new, svc).await?;
+        reconcile::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
+        ready::wait_ready(engine, new, svc).await?;
         s.printer.event(name, "ready");
     }
     if changed == 0 {

@@ -66,7 +66,7 @@ fn outage_began(printer: &Printer, why: &str) {
     if o.is_none() {
         *o = Some(std::time::Instant::now());
         printer.event(
-            crate::up::TOOL,
+            crate::printer::TOOL,
             &format!(
                 "engine connection lost ({why}); reconnecting with backoff — supervision and log following resume when it is back (Ctrl-C still stops)"
             ),
@@ -80,7 +80,7 @@ fn outage_ended(printer: &Printer) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(t) = o.take() {
         printer.event(
-            crate::up::TOOL,
+            crate::printer::TOOL,
             &format!(
                 "engine connection back after {} ms; re-observing the project by its labels",
                 t.elapsed().as_millis()
@@ -200,11 +200,8 @@ async fn follow_one(
     // Lines carry the engine's timestamp: drop what was printed already, and the timestamp too unless it was
     // asked for.
     let mut print = |l: &str| {
-        let (ts, text) = crate::logs::split_timestamp(l);
-        if last
-            .as_deref()
-            .is_some_and(|a| crate::logs::ts_key(ts) <= crate::logs::ts_key(a))
-        {
+        let (ts, text) = split_timestamp(l);
+        if last.as_deref().is_some_and(|a| ts_key(ts) <= ts_key(a)) {
             return;
         }
         printer.log(service, if timestamps { l } else { text });
@@ -330,7 +327,7 @@ pub fn spawn(
                         // A supervisor's restart carries its start time; a rebuild's container does not.
                         let restart = l
                             .contains_key(crate::labels::NEXT_START)
-                            .then(|| crate::supervise::restarts_of(l));
+                            .then(|| crate::labels::restarts_of(l));
                         (c.image.clone(), restart)
                     }
                     _ => (String::new(), None),
@@ -347,6 +344,21 @@ pub fn spawn(
             from = From::Tail(None);
         }
     })
+}
+
+/// Splits an engine line `2026-11-25T05:41:00.123456789Z text` into its timestamp and text.
+pub fn split_timestamp(line: &str) -> (&str, &str) {
+    line.split_once(' ').unwrap_or((line, ""))
+}
+
+/// A sort key for an engine timestamp: the engine trims trailing zeros of the fraction
+/// (`…:00.1Z`, `…:00.12Z`), so the strings alone do not sort in time order.
+pub fn ts_key(ts: &str) -> (&str, u32) {
+    let ts = ts.trim_end_matches('Z');
+    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = format!("{digits:0<9}").parse().unwrap_or(0);
+    (whole, nanos)
 }
 
 #[cfg(test)]

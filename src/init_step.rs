@@ -31,7 +31,7 @@ fn body(
         user: user.map(str::to_string),
         env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         labels: labels::container(&spec.project, &svc.name, Role::Init, ""),
-        mounts: crate::up::mounts(spec, svc),
+        mounts: crate::container::mounts(spec, svc),
         ..Default::default()
     }
 }

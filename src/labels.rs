@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use crate::engine::Role;
-
 /// Project name.
 pub const PROJECT: &str = "dev.pinshare.project";
 /// Service name.
@@ -39,4 +37,40 @@ pub fn container(project: &str, service: &str, role: Role, hash: &str) -> HashMa
 /// Docker filter selecting objects of one project.
 pub fn project_filter(project: &str) -> String {
     format!("{PROJECT}={project}")
+}
+
+/// What a container of ours is for (`dev.pinshare.role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The long-running container of a service.
+    Service,
+    /// A one-shot step run before a service starts.
+    Init,
+}
+
+impl Role {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Service => "service",
+            Role::Init => "init",
+        }
+    }
+
+    /// From the label value; `None` for anything else (a foreign or damaged label).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "service" => Some(Role::Service),
+            "init" => Some(Role::Init),
+            _ => None,
+        }
+    }
+}
+
+/// The restart count a container carries.
+pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
+    container_labels
+        .get(RESTARTS)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }

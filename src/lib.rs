@@ -5,6 +5,7 @@
 //! (build contexts), `printer` (the one terminal writer), `logs`, `ps`, `down`, `cli`.
 
 pub mod cli;
+pub mod container;
 pub mod context;
 pub mod dev;
 pub mod dockerignore;
@@ -14,6 +15,7 @@ pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod follow;
+pub mod image;
 pub mod init_step;
 pub mod kubo_prep;
 pub mod labels;
@@ -24,7 +26,9 @@ pub mod port_owner;
 pub mod printer;
 pub mod probe;
 pub mod ps;
+pub mod ready;
 pub mod rebuild;
+pub mod reconcile;
 pub mod redact;
 pub mod render;
 pub mod spec;

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
+use crate::follow::{split_timestamp, ts_key};
 use crate::printer::{LineSplitter, Printer};
 use crate::spec::{Spec, units};
 
@@ -36,21 +37,6 @@ pub fn check_services(spec: &Spec, services: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Splits an engine line `2026-11-25T05:41:00.123456789Z text` into its timestamp and text.
-pub fn split_timestamp(line: &str) -> (&str, &str) {
-    line.split_once(' ').unwrap_or((line, ""))
-}
-
-/// A sort key for an engine timestamp: the engine trims trailing zeros of the fraction
-/// (`…:00.1Z`, `…:00.12Z`), so the strings alone do not sort in time order.
-pub fn ts_key(ts: &str) -> (&str, u32) {
-    let ts = ts.trim_end_matches('Z');
-    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
-    let digits: String = frac.chars().take(9).collect();
-    let nanos = format!("{digits:0<9}").parse().unwrap_or(0);
-    (whole, nanos)
 }
 
 /// A Unix time as the engine writes its timestamps (RFC 3339, UTC, nanoseconds).
@@ -230,7 +216,7 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::{split_timestamp, ts_key};
+    use crate::follow::{split_timestamp, ts_key};
 
     #[test]
     fn unix_times_are_written_like_engine_timestamps() {

@@ -7,6 +7,9 @@ use std::io::Write;
 use console::{Color, Style};
 use tokio::sync::{mpsc, oneshot};
 
+/// Name on the tool's own project-wide events.
+pub const TOOL: &str = "pinshare-dev";
+
 /// Separator of container output.
 pub const LOG_SEP: &str = "|";
 /// Separator of the tool's own events.

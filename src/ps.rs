@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::spec::Spec;
-use crate::{probe, up};
+use crate::{probe, ready};
 
 /// One row of `ps`.
 #[derive(Debug, Serialize)]
@@ -71,7 +71,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
             .unwrap_or_default();
         // Restarts by a foreground `up` (a fresh container each, like the kubelet's) plus the engine's own.
         let restarts = inspect.as_ref().map_or(0, |i| i.restart_count)
-            + i64::from(crate::supervise::restarts_of(&container_labels));
+            + i64::from(crate::labels::restarts_of(&container_labels));
         let state = crate::supervise::crash_loop_state(
             &c.state,
             &container_labels,
@@ -82,7 +82,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
         let readiness = if !c.is_running() {
             "-".to_string()
         } else if let Some(p) = &svc.readiness {
-            let resolve = up::port_resolver(engine, spec, svc).await?;
+            let resolve = ready::port_resolver(engine, spec, svc).await?;
             match probe::check_once(engine, &cname, &p.check, &resolve, p.timeout).await {
                 Ok(()) => "ready".into(),
                 Err(e) => format!("not ready: {e}"),

@@ -13,7 +13,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::printer::Printer;
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
-use crate::{plan, up};
+use crate::{image, plan, ready, reconcile};
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
@@ -44,7 +44,7 @@ pub async fn rebuild(
     let start = Instant::now();
     let t = Instant::now();
     let container = spec.container_name(service);
-    let image = match up::resolve_image(engine, &container, svc, printer).await {
+    let image = match image::resolve_image(engine, &container, svc, printer).await {
         Ok(id) => id,
         Err(e) => {
             printer.event(
@@ -71,13 +71,13 @@ pub async fn rebuild(
         return Ok(());
     }
     let t = Instant::now();
-    if let Err(e) = up::replace_container(engine, spec, svc, &image, &hash, printer).await {
+    if let Err(e) = reconcile::replace_container(engine, spec, svc, &image, &hash, printer).await {
         remove_if_never_started(engine, &container).await;
         return Err(e);
     }
     let swap = t.elapsed();
     let t = Instant::now();
-    if let Err(e) = up::wait_ready(engine, spec, svc).await {
+    if let Err(e) = ready::wait_ready(engine, spec, svc).await {
         printer.event(service, &format!("the new container is not ready: {e}"));
         return Err(e);
     }
@@ -296,7 +296,7 @@ pub async fn live_update(
     }
     let restart = t.elapsed();
     let t = Instant::now();
-    up::wait_ready(engine, spec, svc).await?;
+    ready::wait_ready(engine, spec, svc).await?;
     let ready = t.elapsed();
     printer.event(
         &svc.name,

@@ -14,6 +14,7 @@ use crate::labels;
 mod docker;
 pub mod fake;
 
+pub use crate::labels::Role;
 pub use docker::{DockerEngine, engine_address, split_reference};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
@@ -190,34 +191,6 @@ impl EngineError {
 
 /// Result of an engine operation.
 pub type R<T> = Result<T, EngineError>;
-
-/// What a container of ours is for (`dev.pinshare.role`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The long-running container of a service.
-    Service,
-    /// A one-shot step run before a service starts.
-    Init,
-}
-
-impl Role {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Service => "service",
-            Role::Init => "init",
-        }
-    }
-
-    /// From the label value; `None` for anything else (a foreign or damaged label).
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "service" => Some(Role::Service),
-            "init" => Some(Role::Init),
-            _ => None,
-        }
-    }
-}
 
 /// The state of a container, as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

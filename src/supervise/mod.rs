@@ -22,7 +22,7 @@ use crate::follow::Watched;
 use crate::labels;
 use crate::printer::Printer;
 use crate::spec::{Backoff, Service, Spec};
-use crate::{probe, up};
+use crate::{container, probe, ready};
 
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
@@ -115,21 +115,13 @@ pub fn crash_loop_state(
         return None;
     }
     let at: u64 = container_labels.get(labels::NEXT_START)?.parse().ok()?;
-    let restarts = restarts_of(container_labels);
+    let restarts = labels::restarts_of(container_labels);
     let left = Duration::from_millis(at.saturating_sub(unix_millis(now)));
     Some(format!(
         "crash-loop (next try in {} s, {restarts} restart{})",
         left.as_millis().div_ceil(1000),
         if restarts == 1 { "" } else { "s" }
     ))
-}
-
-/// The restart count a container carries.
-pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
-    container_labels
-        .get(labels::RESTARTS)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The id of the service's container if it is running.
@@ -174,7 +166,7 @@ async fn liveness(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Trouble {
     };
     let container = spec.container_name(&svc.name);
     tokio::time::sleep(p.start_grace).await;
-    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+    let Ok(resolve) = ready::port_resolver(engine, spec, svc).await else {
         return std::future::pending().await;
     };
     let mut failures = 0;
@@ -199,7 +191,7 @@ async fn readiness_watch(engine: &dyn Engine, spec: &Spec, svc: &Service, printe
         return std::future::pending().await;
     };
     let container = spec.container_name(&svc.name);
-    let Ok(resolve) = up::port_resolver(engine, spec, svc).await else {
+    let Ok(resolve) = ready::port_resolver(engine, spec, svc).await else {
         return std::future::pending().await;
     };
     // Readiness was just established; re-checking it at a calm pace is enough to notice a loss.
@@ -391,7 +383,7 @@ impl Supervisor {
                 Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
             };
             let old_labels = info.labels.clone();
-            let (n, delay) = next_restart(restarts_of(&old_labels), ran_for, &svc.backoff);
+            let (n, delay) = next_restart(labels::restarts_of(&old_labels), ran_for, &svc.backoff);
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,
@@ -484,7 +476,7 @@ impl Supervisor {
                 continue;
             }
             let t = Instant::now();
-            match up::wait_ready(&*self.engine, &spec, svc).await {
+            match ready::wait_ready(&*self.engine, &spec, svc).await {
                 Ok(()) => self.printer.event(
                     &service,
                     &format!(
@@ -532,7 +524,7 @@ impl Supervisor {
             .get(labels::CONFIG_HASH)
             .cloned()
             .unwrap_or_default();
-        let mut body = up::container_body(
+        let mut body = container::container_body(
             spec,
             svc,
             &hash,

@@ -113,9 +113,12 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
     async fn supervise(fake: &Fake, spec: Arc<Spec>, starts: usize) -> Vec<Duration> {
         fake.add_image("web:1", "sha256:web");
         let svc = &spec.services["web"];
-        fake.create_container("p-web", up::container_body(&spec, svc, "h1", None))
-            .await
-            .expect("create");
+        fake.create_container(
+            "p-web",
+            crate::container::container_body(&spec, svc, "h1", None),
+        )
+        .await
+        .expect("create");
         fake.start_container("p-web").await.expect("start");
         let sup = Supervisor {
             engine: Arc::new(fake.clone()),

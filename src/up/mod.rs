@@ -2,19 +2,13 @@
 //! each service then waits for its dependencies to be READY (probed), runs its init steps, and starts.
 //! Foreground `up` streams logs until Ctrl-C, then stops in reverse dependency order.
 
-mod container;
-mod image;
-mod ready;
 mod shutdown;
 mod startup;
 #[cfg(test)]
 mod tests;
 
-pub use container::{container_body, mounts, replace_container};
-pub use image::{Resolved, resolve_image};
-pub use ready::{port_resolver, wait_ready};
 pub use shutdown::{remove_network, remove_project_containers};
-pub use startup::{bring_up, last_lines, last_lines_heading, observe};
+pub use startup::{bring_up, last_lines, last_lines_heading};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::plan;
-use crate::printer::Printer;
+use crate::printer::{Printer, TOOL};
 use crate::spec::Spec;
 
 /// Options of `up`.
@@ -36,9 +30,6 @@ pub struct UpOptions {
     /// Foreground: watch sources and the spec.
     pub watch: bool,
 }
-
-/// Name on the tool's own project-wide events.
-pub const TOOL: &str = "pinshare-dev";
 
 /// Runs `up`; returns the exit code.
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {

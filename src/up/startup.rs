@@ -16,10 +16,10 @@ use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
 use crate::spec::Spec;
 
-use super::TOOL;
-use super::container::replace_container;
-use super::image::resolve_image;
-use super::ready::wait_ready;
+use crate::image::resolve_image;
+use crate::printer::TOOL;
+use crate::ready::wait_ready;
+use crate::reconcile::{observe, replace_container};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -94,22 +94,6 @@ pub async fn last_lines(engine: &dyn Engine, container: &str, n: u64) -> Vec<Str
     }
     lines.extend(split.finish());
     lines
-}
-
-/// The observed containers of the project, reduced for planning.
-pub async fn observe(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Observed>> {
-    Ok(engine
-        .project_containers(&spec.project)
-        .await?
-        .into_iter()
-        .map(|c| Observed {
-            name: c.name.clone(),
-            service: c.service.clone(),
-            role: c.role,
-            hash: c.config_hash.clone(),
-            running: c.is_running(),
-        })
-        .collect())
 }
 
 struct Shared {

@@ -1,16 +1,10 @@
-//! A service's container: its mounts and body, and replacing the current one (init steps first).
-
-use std::time::Instant;
+//! The container a service runs in: its mounts and body (pure; replacing it is `reconcile`).
 
 use crate::engine::{
-    ContainerSpec, Engine, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
+    ContainerSpec, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
 };
-use crate::error::Result;
-use crate::printer::Printer;
-use crate::spec::{InitAction, MountSource, Service, Spec};
-use crate::{init_step, kubo_prep, labels};
-
-use super::image::Resolved;
+use crate::labels;
+use crate::spec::{MountSource, Service, Spec};
 
 /// Mounts of a service's container (named volumes get the project prefix).
 pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
@@ -83,54 +77,4 @@ pub fn container_body(
         init: true,
         stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
     }
-}
-
-/// Stops and removes the service's current container (if any), runs its init steps, creates and starts the
-/// new one. Returns when it is started (not yet ready).
-pub async fn replace_container(
-    engine: &dyn Engine,
-    spec: &Spec,
-    svc: &Service,
-    image: &Resolved,
-    hash: &str,
-    printer: &Printer,
-) -> Result<()> {
-    let container = spec.container_name(&svc.name);
-    if engine.inspect_container(&container).await?.is_some() {
-        engine.stop_container(&container, svc.stop_grace).await?;
-        engine.remove_container(&container).await?;
-    }
-    let kubo = kubo_prep::of(svc);
-    // kubo's repo: the image's entrypoint chowns an unwritable one, `kubo_prep` the rest, on this container.
-    if svc.fix_ownership && kubo.is_none() {
-        init_step::fix_ownership(engine, spec, svc, &image.id, printer).await?;
-    }
-    if svc
-        .init
-        .iter()
-        .any(|s| matches!(s.action, InitAction::Command(_)))
-    {
-        let t = Instant::now();
-        init_step::run_all(engine, spec, svc, &image.id, printer).await?;
-        printer.event(
-            &svc.name,
-            &format!("init steps done in {} ms", t.elapsed().as_millis()),
-        );
-    }
-    engine
-        .create_container(
-            &container,
-            container_body(spec, svc, hash, image.context_hash.as_deref()),
-        )
-        .await?;
-    if let Some(k) = kubo
-        && let Err(e) = kubo_prep::prepare(engine, &container, svc, k, printer).await
-    {
-        // Never leave a created container that was not prepared: the next start would skip the keys.
-        let _ = engine.remove_container(&container).await;
-        return Err(e);
-    }
-    engine.start_container(&container).await?;
-    printer.event(&svc.name, &format!("started {container}"));
-    Ok(())
 }
