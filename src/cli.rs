@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{EXIT_OK, Error, Result};
+use crate::printer::Printer;
 use crate::spec::{self, Spec};
 
 /// pinshare-dev: kubo and PinShare as separate containers, started in order of real readiness.
@@ -137,17 +138,17 @@ fn load(file: Option<&std::path::Path>) -> Result<Spec> {
     Ok(spec)
 }
 
-async fn dispatch(cli: Cli) -> Result<u8> {
+async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     match cli.command {
         Command::Check => {
             let spec = load(cli.file.as_deref())?;
-            println!(
+            out.block(&format!(
                 "{}: ok ({} services: {}; start order {})",
                 spec.file.display(),
                 spec.services.len(),
                 spec.service_list(),
                 spec.order.join(" → ")
-            );
+            ));
             Ok(EXIT_OK)
         }
         Command::Render {
@@ -166,26 +167,25 @@ async fn dispatch(cli: Cli) -> Result<u8> {
                 classic_sidecar,
                 image_tag,
             };
-            print!(
-                "{}",
-                crate::render::render(&spec, target, &opts, output.as_deref())?
-            );
+            out.block(&crate::render::render(
+                &spec,
+                target,
+                &opts,
+                output.as_deref(),
+            )?);
             Ok(EXIT_OK)
         }
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default()
-            );
+            out.block(&serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default());
             Ok(EXIT_OK)
         }
         Command::Init { force } => {
             let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
             let done = crate::embedded::write_into(&cwd, force).map_err(Error::Usage)?;
             for d in done {
-                println!("{d}");
+                out.block(&d.to_string());
             }
-            println!("next: pinshare-dev up");
+            out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
         Command::Up {
@@ -206,7 +206,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Doctor => {
             let spec = load(cli.file.as_deref())?;
-            crate::doctor::doctor(&spec).await
+            crate::doctor::doctor(&spec, out).await
         }
         Command::Rebuild { service } => {
             let spec = load(cli.file.as_deref())?;
@@ -218,7 +218,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             let rules = crate::watch::Rules::new(&spec);
             for p in explain {
                 let abs = std::path::absolute(&p).unwrap_or(p);
-                println!("{}", rules.explain(&abs));
+                out.block(&rules.explain(&abs));
             }
             Ok(EXIT_OK)
         }
@@ -250,7 +250,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;
-            crate::ps::ps(&spec, json).await?;
+            crate::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }
     }
@@ -258,7 +258,11 @@ async fn dispatch(cli: Cli) -> Result<u8> {
 
 /// Runs the command and returns the process exit code; errors are printed here.
 pub async fn run(cli: Cli) -> u8 {
-    match dispatch(cli).await {
+    let out = Printer::plain();
+    let result = dispatch(cli, &out).await;
+    // What the command printed comes before its error.
+    out.flush().await;
+    match result {
         Ok(code) => code,
         Err(Error::Spec(errors)) => {
             eprint!("{}", errors.render(console::colors_enabled_stderr()));

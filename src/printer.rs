@@ -121,6 +121,24 @@ impl Printer {
         let _ = self.tx.send(Msg::Line(format!("{text}\n")));
     }
 
+    /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like.
+    pub fn plain() -> Self {
+        Self::spawn(std::iter::empty())
+    }
+
+    /// Text printed as is, one or more lines; a missing last newline is added, empty text prints nothing.
+    pub fn block(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let text = crate::redact::outgoing(text);
+        let mut l = text.into_owned();
+        if !l.ends_with('\n') {
+            l.push('\n');
+        }
+        let _ = self.tx.send(Msg::Line(l));
+    }
+
     /// Waits until everything sent so far is written.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();

@@ -155,16 +155,13 @@ pub fn table(rows: &[Row]) -> String {
 }
 
 /// Runs `ps`.
-pub async fn ps(spec: &Spec, json: bool) -> Result<()> {
+pub async fn ps(spec: &Spec, json: bool, out: &crate::printer::Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let rows = rows(&*engine, spec).await?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        out.block(&serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {
-        print!("{}", table(&rows));
+        out.block(&table(&rows));
     }
     Ok(())
 }

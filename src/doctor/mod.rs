@@ -134,12 +134,12 @@ pub fn summary(findings: &[Finding]) -> String {
 }
 
 /// Runs every check, printing one line per finding as it comes; returns 0 when nothing fails, 1 otherwise.
-pub async fn doctor(spec: &Spec) -> Result<u8> {
+pub async fn doctor(spec: &Spec, out: &crate::printer::Printer) -> Result<u8> {
     let color = console::colors_enabled();
     let mut all = Vec::new();
     let mut emit = |found: Vec<Finding>| {
         for f in &found {
-            print!("{}", render(f, color));
+            out.block(&render(f, color));
         }
         all.extend(found);
     };
@@ -201,7 +201,7 @@ pub async fn doctor(spec: &Spec) -> Result<u8> {
         emit(vec![disk_check(i)]);
     }
 
-    println!("{}", summary(&all));
+    out.block(&summary(&all));
     Ok(if all.iter().any(|f| f.status == Status::Fail) {
         EXIT_RUNTIME
     } else {
