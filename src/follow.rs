@@ -233,6 +233,48 @@ pub fn spawn(
     timestamps: bool,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(follower(
+        engine, project, container, service, printer, first, timestamps, cancel, false,
+    ))
+}
+
+/// Follows `service` for a foreground `up`, as a task of `tracker`. Once `cancel` is cancelled it takes no new
+/// container but prints the current one's output to its end, so what a container says while the shutdown stops
+/// it is not cut off.
+pub fn spawn_tracked(
+    tracker: &tokio_util::task::TaskTracker,
+    engine: &Arc<dyn Engine>,
+    spec: &crate::spec::Spec,
+    service: &str,
+    printer: &Printer,
+    first: From,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(follower(
+        engine,
+        &spec.project,
+        &spec.container_name(service),
+        service,
+        printer,
+        first,
+        false,
+        cancel,
+        true,
+    ));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn follower(
+    engine: &Arc<dyn Engine>,
+    project: &str,
+    container: &str,
+    service: &str,
+    printer: &Printer,
+    first: From,
+    timestamps: bool,
+    cancel: CancellationToken,
+    drain: bool,
+) -> impl Future<Output = ()> + Send + 'static {
     let (engine, project, container, service, printer) = (
         Arc::clone(engine),
         project.to_string(),
@@ -240,7 +282,7 @@ pub fn spawn(
         service.to_string(),
         printer.clone(),
     );
-    tokio::spawn(async move {
+    async move {
         let mut events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
         let mut current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.is_running() => Some(c.id),
@@ -253,18 +295,23 @@ pub fn spawn(
         let mut lost_at: Option<i64> = None;
         'follow: loop {
             if let Some(id) = &current {
-                tokio::select! {
-                    l = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps) => {
-                        last_line = l.or(last_line.take());
+                let one = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps);
+                let l = if drain {
+                    one.await
+                } else {
+                    tokio::select! {
+                        l = one => l,
+                        () = cancel.cancelled() => return,
                     }
-                    () = cancel.cancelled() => return,
-                }
+                };
+                last_line = l.or(last_line.take());
             }
             // Wait for the next container of this service to start.
             let next = loop {
                 let ev = tokio::select! {
-                    ev = events.recv() => ev,
+                    biased;
                     () = cancel.cancelled() => return,
+                    ev = events.recv() => ev,
                 };
                 let ev = match ev {
                     None => return,
@@ -343,7 +390,7 @@ pub fn spawn(
             died = false;
             from = From::Tail(None);
         }
-    })
+    }
 }
 
 /// Splits an engine line `2026-11-25T05:41:00.123456789Z text` into its timestamp and text.

@@ -33,5 +33,6 @@ pub mod redact;
 pub mod render;
 pub mod spec;
 pub mod supervise;
+pub mod tasks;
 pub mod up;
 pub mod watch;
