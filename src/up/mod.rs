@@ -5,6 +5,8 @@
 mod shutdown;
 mod startup;
 #[cfg(test)]
+mod stop_tests;
+#[cfg(test)]
 mod tests;
 
 pub use shutdown::{remove_network, remove_project_containers};
