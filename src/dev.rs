@@ -413,4 +413,3 @@ pub async fn run(s: Session, sources: Option<Sources>) {
         }
     }
 }
-

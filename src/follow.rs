@@ -56,11 +56,10 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
-/// One line per outage on the tool's own prefix, however many subscriptions notice it.
-static OUTAGE: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-
+/// One line per outage on the tool's own prefix, however many subscriptions (of the printer's run) notice it.
 fn outage_began(printer: &Printer, why: &str) {
-    let mut o = OUTAGE
+    let mut o = printer
+        .outage()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if o.is_none() {
@@ -75,7 +74,8 @@ fn outage_began(printer: &Printer, why: &str) {
 }
 
 fn outage_ended(printer: &Printer) {
-    let mut o = OUTAGE
+    let mut o = printer
+        .outage()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(t) = o.take() {

@@ -26,7 +26,12 @@ pub struct Printer {
     tx: mpsc::UnboundedSender<Msg>,
     width: usize,
     color: bool,
+    /// When the current engine outage began: however many subscriptions notice it, one run says so once.
+    outage: Outage,
 }
+
+/// When the current engine outage began, if one is under way.
+pub type Outage = std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
 const PALETTE: [Color; 6] = [
     Color::Cyan,
@@ -103,6 +108,7 @@ impl Printer {
             tx,
             width,
             color: false,
+            outage: Outage::default(),
         };
         (printer, lines)
     }
@@ -127,7 +133,17 @@ impl Printer {
                 }
             }
         });
-        Printer { tx, width, color }
+        Printer {
+            tx,
+            width,
+            color,
+            outage: Outage::default(),
+        }
+    }
+
+    /// The run's engine-outage state, shared by its clones.
+    pub fn outage(&self) -> &Outage {
+        &self.outage
     }
 
     /// A container output line.
