@@ -177,6 +177,10 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
         r.fake.call_lines()
     );
     assert_eq!(r.count("rebuilt in"), 2);
+    // Both changes went into that one follow-up: two batches handled, not three (a third would find the image
+    // up to date and say so).
+    assert_eq!(r.count("app  » main.go changed"), 2);
+    assert_eq!(r.count("up to date"), 0);
     // The follow-up began when the first build ended, not before: builds never overlap.
     let builds: Vec<_> = r
         .fake
@@ -192,6 +196,7 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
     r.printed("rebuilt in", 3).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(r.calls_of("build d-app:dev"), 4);
+    assert_eq!(r.count("app  » main.go changed"), 3);
     assert_eq!(
         r.calls_of("create_container d-app"),
         4,
