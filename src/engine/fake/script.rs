@@ -156,7 +156,8 @@ impl Fake {
 
     // ---- machinery ----
 
-    /// Records a call that returns a stream (no latency, no scripted failure), and runs its hook if any.
+    /// Records a call and runs its hook if any; alone, for calls that return a stream (no latency, no scripted
+    /// failure).
     pub(super) fn record(&self, op: &'static str, object: &str) {
         let hook = {
             let mut w = self.world();
@@ -180,19 +181,11 @@ impl Fake {
 
     /// Records the call, waits its latency, and fails it when scripted to.
     pub(super) async fn call(&self, op: &'static str, object: &str) -> R<()> {
-        let (delay, failure, hook) = {
+        // The hook runs first: what it scripts (a failure, a lost engine) applies to this very call.
+        self.record(op, object);
+        let (delay, failure) = {
             let mut w = self.world();
-            w.calls.push(Call {
-                op,
-                object: object.to_string(),
-                at: tokio::time::Instant::now(),
-            });
-            let hook = Self::take_hook(&mut w);
             if w.lost {
-                drop(w);
-                if let Some(f) = hook {
-                    f();
-                }
                 return Err(EngineError::new(
                     format!("{op} {object}"),
                     ErrorKind::Unavailable,
@@ -208,11 +201,8 @@ impl Fake {
                     break;
                 }
             }
-            (w.latency.get(op).copied(), failure, hook)
+            (w.latency.get(op).copied(), failure)
         };
-        if let Some(f) = hook {
-            f();
-        }
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
