@@ -28,14 +28,6 @@ pub enum From {
     },
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// What a subscription delivers: an event, or the engine connection going away and coming back.
 #[derive(Debug, Clone)]
 pub enum Watched {
@@ -94,9 +86,9 @@ fn outage_ended(printer: &Printer) {
 /// queue while the caller is busy (following output, waiting for a lock). When the engine's stream ends, it says
 /// so ([`Watched::Lost`]), reconnects with backoff, and resubscribes from the last event it saw, so what happened
 /// meanwhile (a container that died) is replayed after [`Watched::Back`].
+/// Its task ends when the subscription is dropped (it watches its channel close), wherever it waits.
 pub struct ServiceEvents {
     rx: tokio::sync::mpsc::UnboundedReceiver<Watched>,
-    _task: AbortOnDrop,
 }
 
 impl ServiceEvents {
@@ -114,7 +106,8 @@ impl ServiceEvents {
             service.to_string(),
             printer.clone(),
         );
-        let task = tokio::spawn(async move {
+        let closed = tx.clone();
+        let task = async move {
             let mut since = unix_now() - 1;
             loop {
                 let mut stream = engine.container_events(&project, Some(since));
@@ -147,11 +140,15 @@ impl ServiceEvents {
                     return;
                 }
             }
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                () = closed.closed() => {}
+                () = task => {}
+            }
         });
-        ServiceEvents {
-            rx,
-            _task: AbortOnDrop(task),
-        }
+        ServiceEvents { rx }
     }
 
     /// The next event or connection change; `None` only once the subscription is gone.
