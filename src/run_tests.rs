@@ -247,6 +247,65 @@ async fn a_spec_reload_during_a_build_waits_for_it_and_both_changes_end_applied(
     r.stop().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stop_request_at_every_engine_call_of_a_rebuild_leaves_no_container() {
+    // Reference: the calls one rebuild makes, swap and the supervisor's and follower's looks included.
+    let r = Run::start().await;
+    r.fake.latency("build", Duration::from_secs(60));
+    let c0 = r.fake.calls().len();
+    r.edit_source(2);
+    r.printed("rebuilt in", 1).await;
+    let m = r.fake.calls().len() - c0;
+    assert!(m > 10, "{:#?}", &r.fake.call_lines()[c0..]);
+    r.stop().await;
+
+    for k in 1..=m {
+        let r = Run::start().await;
+        // A minute-long build: a stop during it must not wait for it.
+        r.fake.latency("build", Duration::from_secs(60));
+        let (stop, stopped_at) = (r.signals.stop.clone(), Arc::new(Mutex::new(None)));
+        let at = Arc::clone(&stopped_at);
+        r.fake.on_call(r.fake.calls().len() + k, move || {
+            *at.lock().expect("at") = Some(tokio::time::Instant::now());
+            stop.cancel();
+        });
+        r.edit_source(2);
+        let what = format!("stop at call {k} of the rebuild's {m}");
+        let code = tokio::time::timeout(Duration::from_secs(600), r.task)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the run never ended"))
+            .expect("joined");
+        let stopped_at = stopped_at.lock().expect("at").expect("the hook ran");
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(1),
+            "{what}: the stop took {:?}",
+            stopped_at.elapsed()
+        );
+        assert_eq!(code.ok(), Some(EXIT_INTERRUPTED), "{what}");
+        assert_eq!(
+            r.fake.container_names(),
+            Vec::<String>::new(),
+            "{what}: {:#?}",
+            r.fake.call_lines()
+        );
+        assert_eq!(
+            r.fake.networks_and_volumes().0,
+            Vec::<String>::new(),
+            "{what}"
+        );
+        assert_eq!(
+            r.lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .filter(|l| l.contains("stopped; volumes kept"))
+                .count(),
+            1,
+            "{what}"
+        );
+    }
+}
+
 /// A `--no-watch` foreground run of `db` and `app` (app depends on db); returns the run and its lines.
 fn spawn_plain(fake: &Fake, signals: &StopSignals) -> (tokio::task::JoinHandle<Result<u8>>, Lines) {
     let text = r#"
