@@ -10,13 +10,13 @@ use std::time::Duration;
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{Mutex, mpsc};
-use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, Role};
 use crate::error::Result;
 use crate::printer::Printer;
 use crate::printer::TOOL;
 use crate::spec::{self, ImageSource, LoadError, Spec};
+use crate::tasks::Tasks;
 use crate::watch::{self, Changes};
 use crate::{follow, image, plan, ready, rebuild, reconcile};
 
@@ -32,10 +32,61 @@ pub struct Session {
     pub printer: Printer,
     /// Watch sources and the spec.
     pub watch: bool,
-    /// Ctrl-C.
-    pub cancel: CancellationToken,
-    /// Stops the log followers.
-    pub followers: CancellationToken,
+    /// The run's cancellation tree, task tracker and container lock; the loop ends when its root is cancelled.
+    pub tasks: Tasks,
+}
+
+/// Where the loop's events come from: batches of source changes and edits of the spec. [`run`] makes the real
+/// ones (notify watchers) unless given others, which is how tests drive the loop.
+pub struct Sources {
+    /// Source changes, one batch per service.
+    pub changes: mpsc::UnboundedReceiver<Changes>,
+    /// The spec file was written.
+    pub spec_edits: mpsc::UnboundedReceiver<()>,
+    /// Directories the source watcher watches (for the "watching" line).
+    pub directories: usize,
+    /// Told every valid new spec: the source watcher starts over with its rules.
+    rewatch: Box<dyn FnMut(&Spec) + Send>,
+    _spec_watcher: Option<SpecWatcher>,
+}
+
+impl Sources {
+    /// Sources fed by whoever holds the senders.
+    pub fn channels() -> (
+        Self,
+        mpsc::UnboundedSender<Changes>,
+        mpsc::UnboundedSender<()>,
+    ) {
+        let (tx, changes) = mpsc::unbounded_channel();
+        let (spec_tx, spec_edits) = mpsc::unbounded_channel();
+        let sources = Sources {
+            changes,
+            spec_edits,
+            directories: 0,
+            rewatch: Box::new(|_| {}),
+            _spec_watcher: None,
+        };
+        (sources, tx, spec_tx)
+    }
+
+    /// The notify watchers of the spec's sources and of the spec file.
+    fn real(spec: &Spec, printer: &Printer) -> Self {
+        let (tx, changes) = mpsc::unbounded_channel::<Changes>();
+        let mut watcher = start_watcher(spec, printer, &tx);
+        let (spec_tx, spec_edits) = mpsc::unbounded_channel::<()>();
+        let directories = watcher.as_ref().map_or(0, |w| w.directories);
+        let printer = printer.clone();
+        Sources {
+            changes,
+            spec_edits,
+            directories,
+            rewatch: Box::new(move |new: &Spec| {
+                drop(watcher.take());
+                watcher = start_watcher(new, &printer, &tx);
+            }),
+            _spec_watcher: watch_spec(&spec.file, spec_tx),
+        }
+    }
 }
 
 fn quiet_of(spec: &Spec) -> Duration {
@@ -253,15 +304,14 @@ async fn apply(
         }
         changed += 1;
         if followed.insert(name.clone()) {
-            follow::spawn(
+            follow::spawn_tracked(
+                &s.tasks.tracker,
                 &s.engine,
-                &new.project,
-                &container,
+                new,
                 name,
                 &s.printer,
                 follow::From::Tail(None),
-                false,
-                s.followers.clone(),
+                s.tasks.followers.clone(),
             );
         }
         s.printer.event(name, "configuration changed; recreating");
@@ -275,82 +325,76 @@ async fn apply(
     Ok(())
 }
 
-/// Runs until Ctrl-C.
-pub async fn run(s: Session) {
+/// Runs until the root of `s.tasks` is cancelled, with the real watchers unless `sources` are given. Supervisors
+/// and watch workers are tasks of the run; the caller's shutdown ends them ([`Tasks::quiesce`]).
+pub async fn run(s: Session, sources: Option<Sources>) {
     let services = watched(&s.spec, &s.selected);
-    let lock = Arc::new(Mutex::new(()));
     let spec = Arc::new(std::sync::RwLock::new(Arc::new(s.spec.clone())));
-    // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says. Dropping the
-    // set (on return) aborts them before `up` stops the containers.
-    let mut supervisors = tokio::task::JoinSet::new();
+    // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says.
     let mut supervised: HashSet<String> = HashSet::new();
-    let supervise = |name: &str,
-                     supervisors: &mut tokio::task::JoinSet<()>,
-                     supervised: &mut HashSet<String>| {
+    let supervise = |name: &str, supervised: &mut HashSet<String>| {
         if supervised.insert(name.to_string()) {
             let sup = crate::supervise::Supervisor {
                 engine: s.engine.clone(),
                 spec: Arc::clone(&spec),
                 printer: s.printer.clone(),
-                lock: Arc::clone(&lock),
+                lock: Arc::clone(&s.tasks.lock),
             };
-            supervisors.spawn(sup.run(name.to_string()));
+            s.tasks
+                .tracker
+                .spawn(sup.run(name.to_string(), s.tasks.supervisors.clone()));
         }
     };
     for name in &s.selected {
-        supervise(name, &mut supervisors, &mut supervised);
+        supervise(name, &mut supervised);
     }
     if !s.watch {
         s.printer.event(TOOL, "all services ready; not watching (Ctrl-C stops and removes the containers, volumes are kept)");
-        s.cancel.cancelled().await;
-        stop_supervisors(&lock, supervisors).await;
+        s.tasks.root.cancelled().await;
         return;
     }
-    let (tx, mut rx) = mpsc::unbounded_channel::<Changes>();
-    let mut watcher = start_watcher(&s.spec, &s.printer, &tx);
-    let (spec_tx, mut spec_rx) = mpsc::unbounded_channel::<()>();
-    let _spec_watcher = watch_spec(&s.spec.file, spec_tx);
+    let mut sources = sources.unwrap_or_else(|| Sources::real(&s.spec, &s.printer));
     let mut workers: HashMap<String, mpsc::UnboundedSender<Changes>> = HashMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
     let mut followed: HashSet<String> = s.selected.iter().cloned().collect();
 
-    let dirs = watcher.as_ref().map_or(0, |w| w.directories);
     s.printer.event(
         TOOL,
         &format!(
-            "all services ready; watching {} ({dirs} directories) and {} (Ctrl-C stops and removes the containers, volumes are kept)",
+            "all services ready; watching {} ({} directories) and {} (Ctrl-C stops and removes the containers, volumes are kept)",
             if services.is_empty() { "no sources".to_string() } else { services.join(", ") },
+            sources.directories,
             s.spec.file.display()
         ),
     );
+    let root = &s.tasks.root;
     loop {
         tokio::select! {
-            () = s.cancel.cancelled() => break,
-            Some(changes) = rx.recv() => {
+            () = root.cancelled() => break,
+            Some(changes) = sources.changes.recv() => {
                 let name = changes.service.clone();
                 let w = workers.entry(name.clone()).or_insert_with(|| {
                     let (wtx, wrx) = mpsc::unbounded_channel();
-                    tasks.spawn(worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&lock)));
+                    let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock));
+                    s.tasks.spawn_until(&s.tasks.workers, task);
                     wtx
                 });
                 let _ = w.send(changes);
             }
-            Some(()) = spec_rx.recv() => {
+            Some(()) = sources.spec_edits.recv() => {
                 // Editors write in several steps; let them finish.
-                while tokio::time::timeout(Duration::from_millis(100), spec_rx.recv()).await.is_ok_and(|v| v.is_some()) {}
+                while tokio::time::timeout(Duration::from_millis(100), sources.spec_edits.recv()).await.is_ok_and(|v| v.is_some()) {}
                 let current = spec.read().map(|g| Arc::clone(&g)).ok();
                 let Some(current) = current else { break };
                 // Ctrl-C is not held up by a build holding the lock, nor by the reconcile itself.
                 let reloaded = tokio::select! {
-                    () = s.cancel.cancelled() => break,
+                    () = root.cancelled() => break,
                     r = async {
-                        let _guard = lock.lock().await;
+                        let _guard = s.tasks.lock.lock().await;
                         reload(&s, &current, &mut followed).await
                     } => r,
                 };
                 if let Some(new) = reloaded {
-                    drop(watcher.take());
-                    watcher = start_watcher(&new, &s.printer, &tx);
+                    (sources.rewatch)(&new);
                     let added: Vec<String> = new
                         .services
                         .keys()
@@ -362,21 +406,10 @@ pub async fn run(s: Session) {
                     }
                     // A service the edit added (and `reload` started) is kept alive like the others.
                     for name in &added {
-                        supervise(name, &mut supervisors, &mut supervised);
+                        supervise(name, &mut supervised);
                     }
                 }
             }
         }
     }
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
-    stop_supervisors(&lock, supervisors).await;
-}
-
-/// Stops the supervisors once none is in the middle of replacing a container (their changes happen under the
-/// lock), so the shutdown that follows sees every container they made.
-async fn stop_supervisors(lock: &Mutex<()>, mut supervisors: tokio::task::JoinSet<()>) {
-    let _guard = lock.lock().await;
-    supervisors.abort_all();
-    while supervisors.join_next().await.is_some() {}
 }

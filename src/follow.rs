@@ -28,14 +28,6 @@ pub enum From {
     },
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// What a subscription delivers: an event, or the engine connection going away and coming back.
 #[derive(Debug, Clone)]
 pub enum Watched {
@@ -56,11 +48,10 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
-/// One line per outage on the tool's own prefix, however many subscriptions notice it.
-static OUTAGE: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-
+/// One line per outage on the tool's own prefix, however many subscriptions (of the printer's run) notice it.
 fn outage_began(printer: &Printer, why: &str) {
-    let mut o = OUTAGE
+    let mut o = printer
+        .outage()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if o.is_none() {
@@ -75,7 +66,8 @@ fn outage_began(printer: &Printer, why: &str) {
 }
 
 fn outage_ended(printer: &Printer) {
-    let mut o = OUTAGE
+    let mut o = printer
+        .outage()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(t) = o.take() {
@@ -94,9 +86,9 @@ fn outage_ended(printer: &Printer) {
 /// queue while the caller is busy (following output, waiting for a lock). When the engine's stream ends, it says
 /// so ([`Watched::Lost`]), reconnects with backoff, and resubscribes from the last event it saw, so what happened
 /// meanwhile (a container that died) is replayed after [`Watched::Back`].
+/// Its task ends when the subscription is dropped (it watches its channel close), wherever it waits.
 pub struct ServiceEvents {
     rx: tokio::sync::mpsc::UnboundedReceiver<Watched>,
-    _task: AbortOnDrop,
 }
 
 impl ServiceEvents {
@@ -114,7 +106,8 @@ impl ServiceEvents {
             service.to_string(),
             printer.clone(),
         );
-        let task = tokio::spawn(async move {
+        let closed = tx.clone();
+        let task = async move {
             let mut since = unix_now() - 1;
             loop {
                 let mut stream = engine.container_events(&project, Some(since));
@@ -147,11 +140,15 @@ impl ServiceEvents {
                     return;
                 }
             }
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                () = closed.closed() => {}
+                () = task => {}
+            }
         });
-        ServiceEvents {
-            rx,
-            _task: AbortOnDrop(task),
-        }
+        ServiceEvents { rx }
     }
 
     /// The next event or connection change; `None` only once the subscription is gone.
@@ -233,6 +230,48 @@ pub fn spawn(
     timestamps: bool,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(follower(
+        engine, project, container, service, printer, first, timestamps, cancel, false,
+    ))
+}
+
+/// Follows `service` for a foreground `up`, as a task of `tracker`. Once `cancel` is cancelled it takes no new
+/// container but prints the current one's output to its end, so what a container says while the shutdown stops
+/// it is not cut off.
+pub fn spawn_tracked(
+    tracker: &tokio_util::task::TaskTracker,
+    engine: &Arc<dyn Engine>,
+    spec: &crate::spec::Spec,
+    service: &str,
+    printer: &Printer,
+    first: From,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(follower(
+        engine,
+        &spec.project,
+        &spec.container_name(service),
+        service,
+        printer,
+        first,
+        false,
+        cancel,
+        true,
+    ));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn follower(
+    engine: &Arc<dyn Engine>,
+    project: &str,
+    container: &str,
+    service: &str,
+    printer: &Printer,
+    first: From,
+    timestamps: bool,
+    cancel: CancellationToken,
+    drain: bool,
+) -> impl Future<Output = ()> + Send + 'static {
     let (engine, project, container, service, printer) = (
         Arc::clone(engine),
         project.to_string(),
@@ -240,7 +279,7 @@ pub fn spawn(
         service.to_string(),
         printer.clone(),
     );
-    tokio::spawn(async move {
+    async move {
         let mut events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
         let mut current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.is_running() => Some(c.id),
@@ -253,18 +292,23 @@ pub fn spawn(
         let mut lost_at: Option<i64> = None;
         'follow: loop {
             if let Some(id) = &current {
-                tokio::select! {
-                    l = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps) => {
-                        last_line = l.or(last_line.take());
+                let one = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps);
+                let l = if drain {
+                    one.await
+                } else {
+                    tokio::select! {
+                        l = one => l,
+                        () = cancel.cancelled() => return,
                     }
-                    () = cancel.cancelled() => return,
-                }
+                };
+                last_line = l.or(last_line.take());
             }
             // Wait for the next container of this service to start.
             let next = loop {
                 let ev = tokio::select! {
-                    ev = events.recv() => ev,
+                    biased;
                     () = cancel.cancelled() => return,
+                    ev = events.recv() => ev,
                 };
                 let ev = match ev {
                     None => return,
@@ -343,7 +387,7 @@ pub fn spawn(
             died = false;
             from = From::Tail(None);
         }
-    })
+    }
 }
 
 /// Splits an engine line `2026-11-25T05:41:00.123456789Z text` into its timestamp and text.

@@ -31,7 +31,10 @@ pub mod rebuild;
 pub mod reconcile;
 pub mod redact;
 pub mod render;
+#[cfg(test)]
+mod run_tests;
 pub mod spec;
 pub mod supervise;
+pub mod tasks;
 pub mod up;
 pub mod watch;

@@ -26,7 +26,12 @@ pub struct Printer {
     tx: mpsc::UnboundedSender<Msg>,
     width: usize,
     color: bool,
+    /// When the current engine outage began: however many subscriptions notice it, one run says so once.
+    outage: Outage,
 }
+
+/// When the current engine outage began, if one is under way.
+pub type Outage = std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
 const PALETTE: [Color; 6] = [
     Color::Cyan,
@@ -76,6 +81,38 @@ impl Printer {
         Self::spawn_writing(names, false)
     }
 
+    /// A printer that keeps every line (uncoloured, without its newline) in memory, for tests that assert on
+    /// what a user would read.
+    #[cfg(test)]
+    pub(crate) fn recording<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&lines);
+        let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        tokio::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    Msg::Line(l) => kept
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(l.trim_end_matches('\n').to_string()),
+                    Msg::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        let printer = Printer {
+            tx,
+            width,
+            color: false,
+            outage: Outage::default(),
+        };
+        (printer, lines)
+    }
+
     fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, write: bool) -> Self {
         let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
         let color = console::colors_enabled();
@@ -96,7 +133,17 @@ impl Printer {
                 }
             }
         });
-        Printer { tx, width, color }
+        Printer {
+            tx,
+            width,
+            color,
+            outage: Outage::default(),
+        }
+    }
+
+    /// The run's engine-outage state, shared by its clones.
+    pub fn outage(&self) -> &Outage {
+        &self.outage
     }
 
     /// A container output line.

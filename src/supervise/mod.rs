@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 // tokio's clock (the system's, unless paused): backoff and grace periods are then tested in virtual time.
 use tokio::time::Instant;
 
@@ -227,8 +228,19 @@ impl Supervisor {
         self.spec.read().ok().map(|g| Arc::clone(&g))
     }
 
-    /// Supervises `service` until the task is aborted (the foreground loop does on Ctrl-C).
-    pub async fn run(self, service: String) {
+    /// Supervises `service` until `cancel` is cancelled. It is looked at wherever the supervisor waits outside
+    /// the container lock; a replacement under the lock completes first, so whoever takes the lock next (the
+    /// shutdown) sees the container it made.
+    pub async fn run(self, service: String, cancel: CancellationToken) {
+        // Waits for `$f` unless cancelled, in which case the supervisor ends here.
+        macro_rules! until_cancelled {
+            ($f:expr) => {
+                match crate::tasks::unless_cancelled(&cancel, $f).await {
+                    Some(v) => v,
+                    None => return,
+                }
+            };
+        }
         let Some(spec) = self.current_spec() else {
             return;
         };
@@ -242,11 +254,10 @@ impl Supervisor {
         // connection is lost only events are awaited.
         let mut engine_up = true;
         // A container that already stopped (a quick crash right after start-up) is trouble at once.
-        let (mut current, mut early) = match self
-            .engine
-            .inspect_container(&spec.container_name(&service))
-            .await
-        {
+        let (mut current, mut early) = match until_cancelled!(
+            self.engine
+                .inspect_container(&spec.container_name(&service))
+        ) {
             Ok(Some(c)) => {
                 let early = match c.state {
                     State::Exited { code, .. } => Some(Trouble::Exited { code, oom: false }),
@@ -269,7 +280,7 @@ impl Supervisor {
             let Some(id) = current.clone() else {
                 // Nothing running: wait for the next container of the service (a rebuild, `up` elsewhere).
                 loop {
-                    let ev = match events.recv().await {
+                    let ev = match until_cancelled!(events.recv()) {
                         None => return,
                         Some(Watched::Event(ev)) => ev,
                         Some(Watched::Lost { .. }) => {
@@ -282,7 +293,7 @@ impl Supervisor {
                         }
                     };
                     if ev.action == EventAction::Start
-                        && started_and_current(&*self.engine, &container, &ev).await
+                        && until_cancelled!(started_and_current(&*self.engine, &container, &ev))
                     {
                         current = Some(ev.id);
                         since = Instant::now();
@@ -305,6 +316,8 @@ impl Supervisor {
                     }
                 };
                 tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return,
                     t = probing => match t {
                         Some(t) => t,
                         None => continue,
@@ -361,7 +374,7 @@ impl Supervisor {
             // The announced delay counts from here, the exit (or failed probe): the look, the OOM check and the
             // recreate below happen within it, not before it.
             let exited_at = Instant::now();
-            let guard = self.lock.lock().await;
+            let guard = until_cancelled!(self.lock.lock());
             // Look again: while we waited for the lock, a rebuild or a reload may have replaced the container.
             let Ok(Some(info)) = self.engine.inspect_container(&container).await else {
                 current = None;
@@ -426,8 +439,8 @@ impl Supervisor {
                 {
                     Ok(new_id) => {
                         drop(guard);
-                        tokio::time::sleep_until(start_at).await;
-                        guard = self.lock.lock().await;
+                        until_cancelled!(tokio::time::sleep_until(start_at));
+                        guard = until_cancelled!(self.lock.lock());
                         match self.engine.inspect_container(&container).await {
                             Ok(Some(c)) if c.id == new_id => {
                                 match self.engine.start_container(&new_id).await {
@@ -476,7 +489,7 @@ impl Supervisor {
                 continue;
             }
             let t = Instant::now();
-            match ready::wait_ready(&*self.engine, &spec, svc).await {
+            match until_cancelled!(ready::wait_ready(&*self.engine, &spec, svc)) {
                 Ok(()) => self.printer.event(
                     &service,
                     &format!(

@@ -126,7 +126,7 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
             printer: Printer::quiet(["web"]),
             lock: Arc::new(Mutex::new(())),
         };
-        let task = tokio::spawn(sup.run("web".into()));
+        let task = tokio::spawn(sup.run("web".into(), tokio_util::sync::CancellationToken::new()));
         let start_times = || -> Vec<Instant> {
             fake.calls()
                 .into_iter()

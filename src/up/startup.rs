@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
@@ -206,15 +207,33 @@ fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
     }
 }
 
-/// Brings the selected services up, in dependency order of readiness.
+/// Brings the selected services up, in dependency order of readiness. Once `cancel` is cancelled every
+/// service's task ends at its next await and this returns [`Error::Interrupted`] after all of them did.
 pub async fn bring_up(
     handle: &Arc<dyn Engine>,
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
     started_at: Instant,
+    cancel: &CancellationToken,
 ) -> Result<()> {
     let engine = handle.as_ref();
+    let observed = crate::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer))
+        .await
+        .ok_or(Error::Interrupted)??;
+    start_all(
+        handle, spec, selected, printer, started_at, cancel, observed,
+    )
+    .await
+}
+
+/// Refuses foreign containers, makes the network and volumes, and returns what is observed.
+async fn prepare(
+    engine: &dyn Engine,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+) -> Result<Vec<Observed>> {
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
@@ -238,6 +257,20 @@ pub async fn bring_up(
         }
     }
 
+    Ok(observed)
+}
+
+/// Starts every selected service in its own task, each waiting for its dependencies' readiness.
+async fn start_all(
+    handle: &Arc<dyn Engine>,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+    started_at: Instant,
+    cancel: &CancellationToken,
+    observed: Vec<Observed>,
+) -> Result<()> {
+    let engine = handle.as_ref();
     let phases: HashMap<String, watch::Sender<Phase>> = selected
         .iter()
         .map(|s| (s.clone(), watch::channel(Phase::Pending).0))
@@ -254,8 +287,16 @@ pub async fn bring_up(
     for s in selected {
         let sh = Arc::clone(&shared);
         let name = s.clone();
+        let cancel = cancel.clone();
         set.spawn(async move {
-            let r = start_service(Arc::clone(&sh), name.clone()).await;
+            let Some(r) = crate::tasks::unless_cancelled(
+                &cancel,
+                start_service(Arc::clone(&sh), name.clone()),
+            )
+            .await
+            else {
+                return Ok(());
+            };
             let phase = if r.is_ok() {
                 Phase::Ready
             } else {
@@ -278,6 +319,9 @@ pub async fn bring_up(
                 container_started: false,
             }),
         }
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
     }
     if failures.is_empty() {
         return Ok(());

@@ -52,6 +52,7 @@ async fn up(fake: &Fake) -> crate::error::Result<()> {
         &selected,
         &printer,
         std::time::Instant::now(),
+        &tokio_util::sync::CancellationToken::new(),
     )
     .await
 }

@@ -93,6 +93,10 @@ struct World {
     exec: HashMap<String, VecDeque<ExecOutput>>,
     stopping: bool,
     next_id: u64,
+    /// Run once when the call with this number (1-based, counting every call) is made.
+    hooks: Vec<(usize, Box<dyn FnOnce() + Send>)>,
+    /// The engine is unreachable: every call fails, event streams end.
+    lost: bool,
 }
 
 struct Inner {
@@ -100,6 +104,8 @@ struct Inner {
     events: broadcast::Sender<(String, ContainerEvent)>,
     /// Bumped on every state change, so waits re-check.
     changed: watch::Sender<u64>,
+    /// Whether the engine is lost; live event streams end when it turns true.
+    lost: watch::Sender<bool>,
     epoch: (std::time::SystemTime, tokio::time::Instant),
 }
 
@@ -279,8 +285,19 @@ impl Engine for Fake {
         since: Option<i64>,
     ) -> BoxStream<'static, R<ContainerEvent>> {
         self.record("container_events", project);
+        if self.world().lost {
+            let e = EngineError::new(
+                format!("container_events {project}"),
+                ErrorKind::Unavailable,
+                "the engine is unreachable",
+            );
+            return stream::iter([Err(e)]).boxed();
+        }
         // Subscribe before copying the history, so nothing falls between the two.
-        let live = tokio_stream_of(self.0.events.subscribe());
+        let mut lost = self.0.lost.subscribe();
+        let live = tokio_stream_of(self.0.events.subscribe()).take_until(async move {
+            let _ = lost.wait_for(|l| *l).await;
+        });
         let project = project.to_string();
         let past: Vec<(String, ContainerEvent)> = match since {
             Some(s) => self
@@ -349,6 +366,14 @@ impl Engine for Fake {
 
     fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
         self.record("logs", name);
+        if self.world().lost {
+            let e = EngineError::new(
+                format!("logs {name}"),
+                ErrorKind::Unavailable,
+                "the engine is unreachable",
+            );
+            return stream::iter([Err(e)]).boxed();
+        }
         let lines: Vec<String> = self
             .world()
             .containers

@@ -11,6 +11,7 @@ impl Fake {
             world: Mutex::new(World::default()),
             events: broadcast::channel(1024).0,
             changed: watch::channel(0).0,
+            lost: watch::channel(false).0,
             epoch: (std::time::SystemTime::now(), tokio::time::Instant::now()),
         }))
     }
@@ -93,6 +94,26 @@ impl Fake {
         }
     }
 
+    /// `f` runs when the `n`-th call (1-based, every operation counted, streams included) is made, before the
+    /// call goes on: a test can act at any await point of what it drives.
+    pub fn on_call(&self, n: usize, f: impl FnOnce() + Send + 'static) {
+        self.world().hooks.push((n, Box::new(f)));
+    }
+
+    /// The engine goes away: every event stream ends and every call fails (as `Unavailable`) until
+    /// [`Fake::restore_engine`]. Containers go on running and dying meanwhile; their events are kept, so a
+    /// subscription made after the return replays them.
+    pub fn lose_engine(&self) {
+        self.world().lost = true;
+        self.0.lost.send_replace(true);
+    }
+
+    /// The engine is reachable again.
+    pub fn restore_engine(&self) {
+        self.world().lost = false;
+        self.0.lost.send_replace(false);
+    }
+
     // ---- looking ----
 
     /// Every call so far.
@@ -114,6 +135,20 @@ impl Fake {
         self.world().containers.get(name).map(FakeContainer::view)
     }
 
+    /// The names of every container there is, whatever its state.
+    pub fn container_names(&self) -> Vec<String> {
+        self.world().containers.keys().cloned().collect()
+    }
+
+    /// The names of every network and every volume there is.
+    pub fn networks_and_volumes(&self) -> (Vec<String>, Vec<String>) {
+        let w = self.world();
+        (
+            w.networks.keys().cloned().collect(),
+            w.volumes.keys().cloned().collect(),
+        )
+    }
+
     /// What the container named `name` was created with.
     pub fn created_with(&self, name: &str) -> Option<ContainerSpec> {
         self.world().containers.get(name).map(|c| c.spec.clone())
@@ -121,24 +156,42 @@ impl Fake {
 
     // ---- machinery ----
 
-    /// Records a call that returns a stream (no latency, no scripted failure).
+    /// Records a call and runs its hook if any; alone, for calls that return a stream (no latency, no scripted
+    /// failure).
     pub(super) fn record(&self, op: &'static str, object: &str) {
-        self.world().calls.push(Call {
-            op,
-            object: object.to_string(),
-            at: tokio::time::Instant::now(),
-        });
-    }
-
-    /// Records the call, waits its latency, and fails it when scripted to.
-    pub(super) async fn call(&self, op: &'static str, object: &str) -> R<()> {
-        let (delay, failure) = {
+        let hook = {
             let mut w = self.world();
             w.calls.push(Call {
                 op,
                 object: object.to_string(),
                 at: tokio::time::Instant::now(),
             });
+            Self::take_hook(&mut w)
+        };
+        if let Some(f) = hook {
+            f();
+        }
+    }
+
+    fn take_hook(w: &mut World) -> Option<Box<dyn FnOnce() + Send>> {
+        let n = w.calls.len();
+        let i = w.hooks.iter().position(|(at, _)| *at == n)?;
+        Some(w.hooks.swap_remove(i).1)
+    }
+
+    /// Records the call, waits its latency, and fails it when scripted to.
+    pub(super) async fn call(&self, op: &'static str, object: &str) -> R<()> {
+        // The hook runs first: what it scripts (a failure, a lost engine) applies to this very call.
+        self.record(op, object);
+        let (delay, failure) = {
+            let mut w = self.world();
+            if w.lost {
+                return Err(EngineError::new(
+                    format!("{op} {object}"),
+                    ErrorKind::Unavailable,
+                    "the engine is unreachable",
+                ));
+            }
             let mut failure = None;
             for key in [(op, object.to_string()), (op, String::new())] {
                 if let Some(q) = w.failures.get_mut(&key)

@@ -91,3 +91,72 @@ async fn failures_and_latency_are_scripted_per_operation_and_every_call_is_recor
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hook_runs_when_its_call_is_made_before_the_call_goes_on() {
+    let fake = Fake::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (f, s) = (fake.clone(), Arc::clone(&seen));
+    // The 2nd call: the hook sees it recorded, and scripts a failure that call itself then meets.
+    fake.on_call(2, move || {
+        s.lock().expect("seen").extend(f.call_lines());
+        f.fail("volume_labels", "", ErrorKind::Failed);
+    });
+    fake.network_labels("n").await.expect("first call");
+    let err = fake
+        .volume_labels("v")
+        .await
+        .expect_err("failed by the hook");
+    assert_eq!(err.to_string(), "volume_labels v: scripted failure");
+    assert_eq!(
+        *seen.lock().expect("seen"),
+        ["network_labels n", "volume_labels v"]
+    );
+    fake.volume_labels("v").await.expect("a hook runs once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_engine_ends_event_streams_fails_calls_and_replays_what_happened_once_back() {
+    let fake = Fake::new();
+    fake.add_image("web:1", "sha256:web");
+    let since = fake.now_unix();
+    fake.create_container("p-web", spec("web:1"))
+        .await
+        .expect("create");
+    fake.start_container("p-web").await.expect("start");
+    let mut live = fake.container_events("p", Some(since));
+    let start = live.next().await.expect("event").expect("ok");
+    assert_eq!(start.action, EventAction::Start);
+
+    fake.lose_engine();
+    assert!(live.next().await.is_none(), "the live stream ended");
+    let err = fake
+        .inspect_container("p-web")
+        .await
+        .expect_err("unreachable");
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+    let mut refused = fake.container_events("p", Some(since));
+    assert!(matches!(refused.next().await, Some(Err(_))));
+    // It dies while nobody can see it.
+    fake.exit("p-web", 137, false);
+
+    fake.restore_engine();
+    let mut again = fake.container_events("p", Some(since));
+    let replayed: Vec<(EventAction, Option<i64>)> = [
+        again.next().await.expect("event").expect("ok"),
+        again.next().await.expect("event").expect("ok"),
+    ]
+    .into_iter()
+    .map(|e| (e.action, e.exit_code))
+    .collect();
+    assert_eq!(
+        replayed,
+        [(EventAction::Start, None), (EventAction::Die, Some(137))]
+    );
+    assert!(
+        fake.inspect_container("p-web")
+            .await
+            .expect("back")
+            .is_some()
+    );
+}

@@ -1,0 +1,86 @@
+//! What a foreground `up` runs besides itself: one cancellation tree and one task tracker. The root token is the
+//! request to stop (the first Ctrl-C or SIGTERM); start-up, the log followers, the supervisors and the watch
+//! workers each observe a child of it, and every task they spawn is tracked, so "all stopped" is one wait.
+//!
+//! Changes to containers after start-up happen under one lock ([`Tasks::lock`]); the shutdown takes it before it
+//! looks at what to remove, so a supervisor in the middle of a replacement finishes it and the shutdown sees the
+//! container it made.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The cancellation tree and the task tracker of one foreground run.
+#[derive(Clone)]
+pub struct Tasks {
+    /// The request to stop: cancelling it cancels every child below.
+    pub root: CancellationToken,
+    /// Start-up: its per-service tasks end when it is cancelled.
+    pub startup: CancellationToken,
+    /// Log followers: once cancelled they take no new container, and end when the current one's output does.
+    pub followers: CancellationToken,
+    /// Supervisors: they observe it outside the container lock only, so a replacement under way completes.
+    pub supervisors: CancellationToken,
+    /// Watch workers (rebuilds, live updates): cancelled anywhere, a build under way is dropped.
+    pub workers: CancellationToken,
+    /// Every task the run spawns.
+    pub tracker: TaskTracker,
+    /// Held while containers are changed (rebuilds, reloads, restarts, the shutdown).
+    pub lock: Arc<Mutex<()>>,
+}
+
+impl Tasks {
+    /// A tree under `root`.
+    pub fn new(root: CancellationToken) -> Self {
+        Tasks {
+            startup: root.child_token(),
+            followers: root.child_token(),
+            supervisors: root.child_token(),
+            workers: root.child_token(),
+            root,
+            tracker: TaskTracker::new(),
+            lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Spawns `task`, tracked, ending at its next await once `token` is cancelled.
+    pub fn spawn_until<F>(&self, token: &CancellationToken, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let token = token.clone();
+        self.tracker.spawn(async move {
+            unless_cancelled(&token, task).await;
+        });
+    }
+
+    /// Waits until nothing changes containers any more and returns the lock, to be held while the shutdown
+    /// removes them: the watch workers end first (a build holding the lock is dropped), then the supervisors,
+    /// which finish a replacement under way before they see their token.
+    pub async fn quiesce(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.workers.cancel();
+        self.supervisors.cancel();
+        Arc::clone(&self.lock).lock_owned().await
+    }
+
+    /// Ends the followers and waits for every tracked task.
+    pub async fn finish(&self) {
+        self.followers.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// Runs `f` unless `token` is cancelled first; the token is looked at before `f` on every wake-up, so a task
+/// woken by both (a lock that became free, a stop) stops rather than goes on (tokio-util's `run_until_cancelled`
+/// polls the future first).
+pub async fn unless_cancelled<F: Future>(token: &CancellationToken, f: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        () = token.cancelled() => None,
+        v = f => Some(v),
+    }
+}
