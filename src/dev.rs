@@ -162,7 +162,8 @@ async fn worker(
         if matches!(svc.image, ImageSource::Build(_)) {
             match rebuild::rebuild(&*engine, &current, &service, &printer, detect).await {
                 Ok(()) => {}
-                Err(e) if e.to_string().contains("build failed") => {}
+                // `rebuild` said so already, with what it left serving.
+                Err(crate::error::Error::Build { .. }) => {}
                 Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
             }
         }
@@ -380,3 +381,7 @@ async fn stop_supervisors(lock: &Mutex<()>, mut supervisors: tokio::task::JoinSe
     supervisors.abort_all();
     while supervisors.join_next().await.is_some() {}
 }
+
+#[cfg(test)]
+#[path = "dev_tests.rs"]
+mod tests;

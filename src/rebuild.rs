@@ -51,7 +51,10 @@ pub async fn rebuild(
                 service,
                 &format!("build failed, the running container was left serving: {e}"),
             );
-            return Err(e);
+            return Err(Error::Build {
+                service: service.to_string(),
+                source: Box::new(e),
+            });
         }
     };
     let build = t.elapsed();

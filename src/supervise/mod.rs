@@ -107,11 +107,11 @@ fn delay_text(d: Duration) -> String {
 /// `ps`'s state for a container of ours that a supervisor is backing off, from its labels: `None` unless the
 /// container is created-not-started with a next-start time.
 pub fn crash_loop_state(
-    state: &str,
+    state: State,
     container_labels: &HashMap<String, String>,
     now: SystemTime,
 ) -> Option<String> {
-    if state != "created" {
+    if state != State::Created {
         return None;
     }
     let at: u64 = container_labels.get(labels::NEXT_START)?.parse().ok()?;

@@ -137,9 +137,10 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             .unwrap_or(Phase::Failed);
         if phase == Phase::Failed {
             return Err(fail(
-                Error::Runtime(format!(
-                    "{name}: not started because its dependency {dep} failed"
-                )),
+                Error::DependencyFailed {
+                    service: name.clone(),
+                    dependency: dep.clone(),
+                },
                 false,
             ));
         }
@@ -283,7 +284,7 @@ pub async fn bring_up(
         return Ok(());
     }
     // Report the root cause first: the failure that is not "a dependency failed".
-    failures.sort_by_key(|f| f.error.to_string().contains("because its dependency"));
+    failures.sort_by_key(|f| matches!(f.error, Error::DependencyFailed { .. }));
     let first = failures.remove(0);
     if first.container_started {
         let container = spec.container_name(&first.service);

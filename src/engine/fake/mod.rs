@@ -186,16 +186,7 @@ impl Engine for Fake {
                     service: get(labels::SERVICE),
                     role: Role::parse(&get(labels::ROLE)),
                     config_hash: get(labels::CONFIG_HASH),
-                    state: match c.state {
-                        State::Created => "created",
-                        State::Running => "running",
-                        State::Paused => "paused",
-                        State::Restarting => "restarting",
-                        State::Removing => "removing",
-                        State::Exited { .. } => "exited",
-                        State::Dead => "dead",
-                    }
-                    .to_string(),
+                    state: c.state,
                     status: String::new(),
                     image: c.spec.image.clone(),
                     created: 0,
