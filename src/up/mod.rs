@@ -16,8 +16,8 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
-use crate::plan;
 use crate::printer::{Printer, TOOL};
+use crate::reconcile;
 use crate::spec::Spec;
 
 /// Options of `up`.
@@ -33,7 +33,7 @@ pub struct UpOptions {
 
 /// Runs `up`; returns the exit code.
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
-    let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
+    let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::lock::acquire(&spec.project)?;
     // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
     // lock is released cleanly).

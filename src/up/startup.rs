@@ -9,17 +9,16 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::engine::{Engine, LogOptions, Role};
+use crate::engine::{Engine, LogOptions};
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
+use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::Spec;
 
 use crate::image::resolve_image;
 use crate::printer::TOOL;
 use crate::ready::wait_ready;
-use crate::reconcile::{observe, replace_container};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -101,7 +100,7 @@ struct Shared {
     spec: Spec,
     printer: Printer,
     phases: HashMap<String, watch::Sender<Phase>>,
-    observed: Vec<Observed>,
+    observed: Vec<Seen>,
     started_at: Instant,
 }
 
@@ -147,30 +146,29 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     }
 
     let container = spec.container_name(&name);
-    let hash = plan::config_hash(&spec.project, svc, &image.id);
-    let observed = sh.observed.iter().find(|o| o.name == container);
-    let decision = plan::decide(&hash, observed);
+    let desired = Desired {
+        hash: reconcile::config_hash(&spec.project, svc, &image.id),
+        image: image.id,
+        context_hash: image.context_hash,
+    };
+    let actions = reconcile::plan(
+        spec,
+        &Observed::one(spec, &sh.observed, &name, desired, Occasion::Up),
+    );
+    let kept = actions.iter().all(|a| matches!(a, Action::Keep { .. }));
     let mut started = Instant::now();
-    match &decision {
-        Decision::Keep => sh.printer.event(&name, "up to date, container kept"),
-        Decision::Create | Decision::Recreate(_) => {
-            if let Decision::Recreate(reason) = &decision {
-                sh.printer.event(&name, &format!("recreating: {reason}"));
-            }
-            if let Err(e) =
-                replace_container(&*sh.engine, spec, svc, &image, &hash, &sh.printer).await
-            {
-                let exists = sh
-                    .engine
-                    .inspect_container(&container)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some();
-                return Err(fail(e, exists));
-            }
-            started = Instant::now();
-        }
+    if let Err(e) = reconcile::apply(&*sh.engine, spec, &actions, &sh.printer).await {
+        let exists = sh
+            .engine
+            .inspect_container(&container)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        return Err(fail(e, exists));
+    }
+    if !kept {
+        started = Instant::now();
     }
     wait_ready(&*sh.engine, spec, svc)
         .await
@@ -178,11 +176,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     if svc.readiness.is_some() {
         sh.printer.event(
             &name,
-            &ready_line(
-                decision == Decision::Keep,
-                started.elapsed(),
-                sh.started_at.elapsed(),
-            ),
+            &ready_line(kept, started.elapsed(), sh.started_at.elapsed()),
         );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
@@ -230,14 +224,14 @@ pub async fn bring_up(
     }
     ensure_project_objects(engine, spec, printer).await?;
 
-    let observed = observe(engine, spec).await?;
-    for o in plan::orphans(spec, &observed) {
-        if o.role == Some(Role::Init) {
-            engine.remove_container(&o.name).await?;
-        } else {
-            printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
-        }
-    }
+    let observed = reconcile::observe(engine, spec).await?;
+    // What no service owns: an init step's leftovers go, the rest is left to `down`.
+    let orphans = Observed {
+        containers: observed.clone(),
+        desired: std::collections::BTreeMap::new(),
+        occasion: Occasion::Up,
+    };
+    reconcile::apply(engine, spec, &reconcile::plan(spec, &orphans), printer).await?;
 
     let phases: HashMap<String, watch::Sender<Phase>> = selected
         .iter()

@@ -91,6 +91,8 @@ struct World {
     /// What each container (by name) does when started; one entry per start, the last one repeats.
     behaviour: HashMap<String, VecDeque<Behaviour>>,
     exec: HashMap<String, VecDeque<ExecOutput>>,
+    /// Every stop asked for, with its grace.
+    graces: Vec<(String, Duration)>,
     stopping: bool,
     next_id: u64,
 }
@@ -240,7 +242,8 @@ impl Engine for Fake {
         self.start(name)
     }
 
-    async fn stop_container(&self, name: &str, _grace: Duration) -> R<()> {
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+        self.world().graces.push((name.to_string(), grace));
         self.call("stop_container", name).await?;
         self.stop(name)
     }
