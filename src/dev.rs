@@ -2,7 +2,7 @@
 //! files changed, watch `pinshare.toml` and reconcile only the services whose config changed, until Ctrl-C.
 //! Every change to containers goes through one lock, so a rebuild and a spec reload never interleave.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +11,15 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::{Mutex, mpsc};
 
-use crate::engine::{Engine, Role};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::printer::Printer;
 use crate::printer::TOOL;
+use crate::reconcile::{self, Action, Desired, Observed, Occasion};
 use crate::spec::{self, ImageSource, LoadError, Spec};
 use crate::tasks::Tasks;
 use crate::watch::{self, Changes};
-use crate::{follow, image, plan, ready, rebuild, reconcile};
+use crate::{follow, image, ready, rebuild};
 
 /// What the loop needs from `up`.
 pub struct Session {
@@ -213,7 +214,8 @@ async fn worker(
         if matches!(svc.image, ImageSource::Build(_)) {
             match rebuild::rebuild(&*engine, &current, &service, &printer, detect).await {
                 Ok(()) => {}
-                Err(e) if e.to_string().contains("build failed") => {}
+                // `rebuild` said so already, with what it left serving.
+                Err(crate::error::Error::Build { .. }) => {}
                 Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
             }
         }
@@ -275,16 +277,12 @@ async fn apply(
     let engine = &*s.engine;
     let observed = reconcile::observe(engine, new).await?;
     // Services removed from the spec stop first.
-    for o in &observed {
-        if o.role == Some(Role::Service) && !new.services.contains_key(&o.service) {
-            s.printer
-                .event(&o.service, "removed from the spec; stopping");
-            engine
-                .stop_container(&o.name, Duration::from_secs(10))
-                .await?;
-            engine.remove_container(&o.name).await?;
-        }
-    }
+    let removed = Observed {
+        containers: observed.clone(),
+        desired: BTreeMap::new(),
+        occasion: Occasion::SpecEdit,
+    };
+    reconcile::apply(engine, new, &reconcile::plan(new, &removed), &s.printer).await?;
     // What `up` started, plus services the edit added.
     let wanted: Vec<String> = new
         .order
@@ -297,10 +295,17 @@ async fn apply(
         let svc = &new.services[name];
         let container = new.container_name(name);
         let image = image::resolve_image(engine, &container, svc, &s.printer).await?;
-        let hash = plan::config_hash(&new.project, svc, &image.id);
-        match plan::decide(&hash, observed.iter().find(|o| o.name == container)) {
-            plan::Decision::Keep => continue,
-            plan::Decision::Create | plan::Decision::Recreate(_) => {}
+        let desired = Desired {
+            hash: reconcile::config_hash(&new.project, svc, &image.id),
+            image: image.id,
+            context_hash: image.context_hash,
+        };
+        let actions = reconcile::plan(
+            new,
+            &Observed::one(new, &observed, name, desired, Occasion::SpecEdit),
+        );
+        if actions.iter().all(|a| matches!(a, Action::Keep { .. })) {
+            continue;
         }
         changed += 1;
         if followed.insert(name.clone()) {
@@ -314,8 +319,7 @@ async fn apply(
                 s.tasks.followers.clone(),
             );
         }
-        s.printer.event(name, "configuration changed; recreating");
-        reconcile::replace_container(engine, new, svc, &image, &hash, &s.printer).await?;
+        reconcile::apply(engine, new, &actions, &s.printer).await?;
         ready::wait_ready(engine, new, svc).await?;
         s.printer.event(name, "ready");
     }
@@ -413,3 +417,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "dev_tests.rs"]
+mod tests;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::printer::Printer;
+use crate::reconcile::{self, Teardown};
 use crate::spec::Spec;
 
 /// Asks the foreground `up` of the project (if one runs) to stop, and waits until it has: it stops and removes
@@ -62,27 +64,17 @@ async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
 pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let stopped_up = stop_running_up(spec).await?;
-    let mut containers = engine.project_containers(&spec.project).await?;
-    let order = spec.stop_order();
-    // Services no longer in the spec stop first: nothing of ours depends on them any more.
-    containers.sort_by_key(|c| {
-        order
-            .iter()
-            .position(|o| *o == c.service)
-            .map_or(0, |p| p + 1)
-    });
-    for c in &containers {
-        let grace = spec
-            .services
-            .get(&c.service)
-            .map_or(Duration::from_secs(10), |s| s.stop_grace);
-        if c.is_running() {
-            println!("stopping {}", c.name);
-            engine.stop_container(&c.name, grace).await?;
-        }
-        engine.remove_container(&c.name).await?;
-        println!("removed container {}", c.name);
-    }
+    let containers = reconcile::observe(&*engine, spec).await?;
+    let printer = Printer::spawn(std::iter::empty());
+    let done = reconcile::apply(
+        &*engine,
+        spec,
+        &reconcile::plan_down(spec, &containers, Teardown::Down),
+        &printer,
+    )
+    .await;
+    printer.flush().await;
+    done?;
     let net = spec.network_name();
     if let Some(l) = engine.network_labels(&net).await?
         && l.get(labels::PROJECT) == Some(&spec.project)

@@ -23,6 +23,23 @@ pub enum Error {
     /// A Docker operation failed (exit 1).
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    /// A service's image could not be made: its pull, host build or image build failed (exit 1). The running
+    /// container, if any, was left as it was.
+    #[error("{source}")]
+    Build {
+        /// The service whose image it is.
+        service: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// A service was not started because a dependency of it failed to come up (exit 1).
+    #[error("{service}: not started because its dependency {dependency} failed")]
+    DependencyFailed {
+        /// The service not started.
+        service: String,
+        /// The dependency that failed.
+        dependency: String,
+    },
     /// Anything else at run time (exit 1).
     #[error("{0}")]
     Runtime(String),
@@ -45,7 +62,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Spec(_) | Error::Usage(_) => EXIT_USAGE,
-            Error::Engine(_) | Error::Runtime(_) => EXIT_RUNTIME,
+            Error::Engine(_)
+            | Error::Runtime(_)
+            | Error::Build { .. }
+            | Error::DependencyFailed { .. } => EXIT_RUNTIME,
             Error::Interrupted => EXIT_INTERRUPTED,
         }
     }

@@ -1,7 +1,7 @@
 //! pinshare-dev: runs kubo and PinShare as separate containers, started in order of real readiness.
 //!
-//! Concept → file: `spec` (pinshare.toml), `engine` (Docker), `plan` (what to change), `up` (reconcile and
-//! run), `init_step` (one-shot steps), `kubo_prep` (the kubo repo through the image's entrypoint), `probe` (readiness), `context` + `dockerignore`
+//! Concept → file: `spec` (pinshare.toml), `engine` (Docker), `reconcile` (plan what to change, apply it), `up` (start-up and
+//! shutdown), `init_step` (one-shot steps), `kubo_prep` (the kubo repo through the image's entrypoint), `probe` (readiness), `context` + `dockerignore`
 //! (build contexts), `printer` (the one terminal writer), `logs`, `ps`, `down`, `cli`.
 
 pub mod cli;
@@ -21,7 +21,6 @@ pub mod kubo_prep;
 pub mod labels;
 pub mod lock;
 pub mod logs;
-pub mod plan;
 pub mod port_owner;
 pub mod printer;
 pub mod probe;

@@ -20,6 +20,15 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
+/// Where the printer task writes.
+enum Sink {
+    Stdout,
+    #[cfg(test)]
+    Discard,
+    #[cfg(test)]
+    Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>),
+}
+
 /// Handle to the printer task; cheap to clone.
 #[derive(Clone)]
 pub struct Printer {
@@ -72,62 +81,48 @@ pub fn format_line(name: &str, width: usize, sep: &str, text: &str, color: bool)
 impl Printer {
     /// Starts the printer task writing to stdout. `names` fixes the prefix width.
     pub fn spawn<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, true)
+        Self::spawn_writing(names, Sink::Stdout)
     }
 
     /// A printer that formats every line and writes none, for tests of what drives it.
     #[cfg(test)]
     pub(crate) fn quiet<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, false)
+        Self::spawn_writing(names, Sink::Discard)
     }
 
-    /// A printer that keeps every line (uncoloured, without its newline) in memory, for tests that assert on
-    /// what a user would read.
+    /// A printer that keeps every line (uncoloured, without its newline) for a test to read back.
     #[cfg(test)]
-    pub(crate) fn recording<'a>(
+    pub(crate) fn capturing<'a>(
         names: impl IntoIterator<Item = &'a str>,
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = std::sync::Arc::clone(&lines);
-        let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                match msg {
-                    Msg::Line(l) => kept
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(l.trim_end_matches('\n').to_string()),
-                    Msg::Flush(done) => {
-                        let _ = done.send(());
-                    }
-                }
-            }
-        });
-        let printer = Printer {
-            tx,
-            width,
-            color: false,
-            outage: Outage::default(),
-        };
-        (printer, lines)
+        let lines = std::sync::Arc::default();
+        let mut p = Self::spawn_writing(names, Sink::Capture(std::sync::Arc::clone(&lines)));
+        p.color = false;
+        (p, lines)
     }
 
-    fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, write: bool) -> Self {
+    fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
         let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
         let color = console::colors_enabled();
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
-                match msg {
-                    Msg::Line(_) if !write => {}
-                    Msg::Line(l) => {
+                match (msg, &sink) {
+                    (Msg::Line(l), Sink::Stdout) => {
                         let mut out = std::io::stdout().lock();
                         // A closed stdout (e.g. `| head`) is not worth crashing over.
                         let _ = out.write_all(l.as_bytes());
                         let _ = out.flush();
                     }
-                    Msg::Flush(done) => {
+                    #[cfg(test)]
+                    (Msg::Line(_), Sink::Discard) => {}
+                    #[cfg(test)]
+                    (Msg::Line(l), Sink::Capture(lines)) => {
+                        if let Ok(mut v) = lines.lock() {
+                            v.push(l.trim_end_matches('\n').to_string());
+                        }
+                    }
+                    (Msg::Flush(done), _) => {
                         let _ = done.send(());
                     }
                 }

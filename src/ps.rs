@@ -73,11 +73,11 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
         let restarts = inspect.as_ref().map_or(0, |i| i.restart_count)
             + i64::from(crate::labels::restarts_of(&container_labels));
         let state = crate::supervise::crash_loop_state(
-            &c.state,
+            c.state,
             &container_labels,
             std::time::SystemTime::now(),
         )
-        .unwrap_or_else(|| c.state.clone());
+        .unwrap_or_else(|| c.state.as_str().to_string());
         let started_at = inspect.as_ref().and_then(|i| i.started_at.clone());
         let readiness = if !c.is_running() {
             "-".to_string()

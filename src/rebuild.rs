@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Role};
 use crate::error::{Error, Result};
 use crate::printer::Printer;
+use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
-use crate::{image, plan, ready, reconcile};
+use crate::{image, ready};
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
@@ -51,16 +52,35 @@ pub async fn rebuild(
                 service,
                 &format!("build failed, the running container was left serving: {e}"),
             );
-            return Err(e);
+            return Err(Error::Build {
+                service: service.to_string(),
+                source: Box::new(e),
+            });
         }
     };
     let build = t.elapsed();
-    let hash = plan::config_hash(&spec.project, svc, &image.id);
-    let current = engine.inspect_container(&container).await?;
-    if current
-        .as_ref()
-        .is_some_and(|c| c.is_running() && c.config_hash() == Some(hash.as_str()))
-    {
+    let desired = Desired {
+        hash: reconcile::config_hash(&spec.project, svc, &image.id),
+        image: image.id,
+        context_hash: image.context_hash,
+    };
+    let seen: Vec<Seen> = engine
+        .inspect_container(&container)
+        .await?
+        .map(|c| Seen {
+            name: container.clone(),
+            service: service.to_string(),
+            role: c.label(crate::labels::ROLE).and_then(Role::parse),
+            hash: c.config_hash().unwrap_or_default().to_string(),
+            running: c.is_running(),
+        })
+        .into_iter()
+        .collect();
+    let actions = reconcile::plan(
+        spec,
+        &Observed::one(spec, &seen, service, desired, Occasion::Rebuild),
+    );
+    if actions.iter().all(|a| matches!(a, Action::Keep { .. })) {
         printer.event(
             service,
             &format!(
@@ -71,7 +91,7 @@ pub async fn rebuild(
         return Ok(());
     }
     let t = Instant::now();
-    if let Err(e) = reconcile::replace_container(engine, spec, svc, &image, &hash, printer).await {
+    if let Err(e) = reconcile::apply(engine, spec, &actions, printer).await {
         remove_if_never_started(engine, &container).await;
         return Err(e);
     }

@@ -68,7 +68,7 @@ impl Run {
         fake.add_image("kv:1", "sha256:kv");
         fake.add_image("side:1", "sha256:side");
         let engine: Arc<dyn Engine> = Arc::new(fake.clone());
-        let (printer, lines) = Printer::recording(["kv", "app", "side"]);
+        let (printer, lines) = Printer::capturing(["kv", "app", "side"]);
         let (sources, changes, edits) = Sources::channels();
         let signals = StopSignals::default();
         let opts = UpOptions {
@@ -323,7 +323,7 @@ depends_on = ["db"]
     fake.add_image("db:1", "sha256:db");
     fake.add_image("app:1", "sha256:app");
     let engine: Arc<dyn Engine> = Arc::new(fake.clone());
-    let (printer, lines) = Printer::recording(["db", "app"]);
+    let (printer, lines) = Printer::capturing(["db", "app"]);
     let opts = UpOptions {
         services: Vec::new(),
         detach: false,

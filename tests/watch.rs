@@ -179,6 +179,8 @@ fn a_failed_build_leaves_the_old_container_serving_and_a_fix_recovers() {
         "{}",
         up.text()
     );
+    // `rebuild` reports the failure; the loop around it does not say it again.
+    assert_eq!(up.count("rebuild failed"), 0, "{}", up.text());
     assert_eq!(
         http("GET", p.app_port, "/health", &[], b"")
             .expect("app")

@@ -214,9 +214,25 @@ pub enum State {
     },
     /// Could not be stopped or removed cleanly.
     Dead,
+    /// Being stopped (newer engines list it; an inspection reads it as running or exited).
+    Stopping,
 }
 
 impl State {
+    /// Docker's own word for it, as `docker ps` and `pinshare-dev ps` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Removing => "removing",
+            State::Exited { .. } => "exited",
+            State::Dead => "dead",
+            State::Stopping => "stopping",
+        }
+    }
+
     /// Whether it has processes, as Docker's `State.Running`: a paused or restarting container is running.
     pub fn is_running(self) -> bool {
         matches!(self, State::Running | State::Paused | State::Restarting)
@@ -296,8 +312,8 @@ pub struct ContainerInfo {
     pub role: Option<Role>,
     /// `dev.pinshare.config-hash` label.
     pub config_hash: String,
-    /// `running`, `exited`, `created`, ...
-    pub state: String,
+    /// State as listed (an exited one's code comes from its status text; the list does not say OOM).
+    pub state: State,
     /// Human status from Docker (`Up 3 minutes`).
     pub status: String,
     /// Image reference.
@@ -307,9 +323,10 @@ pub struct ContainerInfo {
 }
 
 impl ContainerInfo {
-    /// Whether the container is running.
+    /// Whether the container is running and not paused or restarting: the list's `running`, not
+    /// [`State::is_running`] (a paused container can be neither stopped nor killed).
     pub fn is_running(&self) -> bool {
-        self.state == "running"
+        self.state == State::Running
     }
 }
 

@@ -16,6 +16,9 @@ use serde::Serialize;
 
 pub use diagnostic::{SpecError, SpecErrors};
 pub use render::{DEFAULT_STORAGE_BYTES, K8sSettings, RenderSettings};
+
+/// A service's `stop_grace` when the spec gives none: SIGTERM, then SIGKILL after this long.
+pub const DEFAULT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 pub use units::{MountSource, PortMapping, Protocol, VolumeMount};
 
 /// Default spec file name, looked up in the current directory and its parents.

@@ -22,8 +22,9 @@ use crate::engine::{Container, ContainerEvent, Engine, EventAction, State};
 use crate::follow::Watched;
 use crate::labels;
 use crate::printer::Printer;
+use crate::reconcile::{self, Action, Reason, RestartMark};
 use crate::spec::{Backoff, Service, Spec};
-use crate::{container, probe, ready};
+use crate::{probe, ready};
 
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
@@ -108,11 +109,11 @@ fn delay_text(d: Duration) -> String {
 /// `ps`'s state for a container of ours that a supervisor is backing off, from its labels: `None` unless the
 /// container is created-not-started with a next-start time.
 pub fn crash_loop_state(
-    state: &str,
+    state: State,
     container_labels: &HashMap<String, String>,
     now: SystemTime,
 ) -> Option<String> {
-    if state != "created" {
+    if state != State::Created {
         return None;
     }
     let at: u64 = container_labels.get(labels::NEXT_START)?.parse().ok()?;
@@ -443,7 +444,7 @@ impl Supervisor {
                         guard = until_cancelled!(self.lock.lock());
                         match self.engine.inspect_container(&container).await {
                             Ok(Some(c)) if c.id == new_id => {
-                                match self.engine.start_container(&new_id).await {
+                                match self.start(&spec, &service, &new_id, n).await {
                                     Ok(()) => break Ok(new_id),
                                     Err(e) => {
                                         let _ = self.engine.remove_container(&new_id).await;
@@ -515,41 +516,53 @@ impl Supervisor {
         n: u32,
         start_at: Instant,
     ) -> crate::error::Result<String> {
-        let container = spec.container_name(&svc.name);
         // By id, not by name: if another terminal (`rebuild`, `up`) replaced the container meanwhile, its new
         // one is left alone and the create below fails on the name instead.
         let old_id = if old.id.is_empty() {
-            container.clone()
+            spec.container_name(&svc.name)
         } else {
             old.id.clone()
         };
-        // On a retry the old container is gone already: nothing to stop.
-        let gone = |r: Result<(), crate::engine::EngineError>| match r {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        };
-        if old.is_paused() {
-            gone(self.engine.unpause_container(&old_id).await)?;
-        }
-        gone(self.engine.stop_container(&old_id, svc.stop_grace).await)?;
-        self.engine.remove_container(&old_id).await?;
         let hash = old_labels
             .get(labels::CONFIG_HASH)
             .cloned()
             .unwrap_or_default();
-        let mut body = container::container_body(
+        let mark = RestartMark {
+            n,
+            start_at_unix_ms: unix_millis(
+                SystemTime::now() + start_at.saturating_duration_since(Instant::now()),
+            ),
+        };
+        let actions = reconcile::plan_restart(
             spec,
             svc,
+            &old_id,
+            old.is_paused(),
             &hash,
             old_labels.get(labels::CONTEXT_HASH).map(String::as_str),
+            mark,
         );
-        let at =
-            unix_millis(SystemTime::now() + start_at.saturating_duration_since(Instant::now()));
-        body.labels
-            .insert(labels::RESTARTS.to_string(), n.to_string());
-        body.labels
-            .insert(labels::NEXT_START.to_string(), at.to_string());
-        Ok(self.engine.create_container(&container, body).await?)
+        let applied = reconcile::apply(&*self.engine, spec, &actions, &self.printer).await?;
+        applied.created.last().cloned().ok_or_else(|| {
+            crate::error::Error::Runtime(format!("{}: restart created nothing", svc.name))
+        })
+    }
+
+    /// Starts the container a restart created, once its backoff is over.
+    async fn start(
+        &self,
+        spec: &Spec,
+        service: &str,
+        id: &str,
+        n: u32,
+    ) -> crate::error::Result<()> {
+        let start = [Action::Start {
+            service: service.to_string(),
+            container: id.to_string(),
+            reason: Reason::Restart(n),
+        }];
+        reconcile::apply(&*self.engine, spec, &start, &self.printer).await?;
+        Ok(())
     }
 }
 

@@ -47,11 +47,11 @@ fn ps_shows_a_backing_off_container_as_a_crash_loop() {
         (labels::NEXT_START.to_string(), "1007500".to_string()),
     ]);
     assert_eq!(
-        crash_loop_state("created", &l, now).as_deref(),
+        crash_loop_state(State::Created, &l, now).as_deref(),
         Some("crash-loop (next try in 8 s, 5 restarts)")
     );
-    assert_eq!(crash_loop_state("running", &l, now), None);
-    assert_eq!(crash_loop_state("created", &HashMap::new(), now), None);
+    assert_eq!(crash_loop_state(State::Running, &l, now), None);
+    assert_eq!(crash_loop_state(State::Created, &HashMap::new(), now), None);
 }
 
 #[test]

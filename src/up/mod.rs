@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
-use crate::plan;
 use crate::printer::{Printer, TOOL};
+use crate::reconcile;
 use crate::spec::Spec;
 use crate::tasks::Tasks;
 
@@ -80,7 +80,7 @@ async fn listen(
 
 /// Runs `up`; returns the exit code.
 pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
-    let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
+    let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::lock::acquire(&spec.project)?;
     // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
     // lock is released cleanly).
@@ -134,7 +134,7 @@ pub async fn run(
     signals: StopSignals,
     sources: Option<crate::dev::Sources>,
 ) -> Result<u8> {
-    let selected = plan::selection(&spec, &opts.services).map_err(Error::Usage)?;
+    let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let started_at = Instant::now();
     let tasks = Tasks::new(signals.stop.clone());
     let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };

@@ -10,17 +10,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, LogOptions, Role};
+use crate::engine::{Engine, LogOptions};
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::plan::{self, Decision, Observed};
 use crate::printer::{LineSplitter, Printer};
+use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::Spec;
 
 use crate::image::resolve_image;
 use crate::printer::TOOL;
 use crate::ready::wait_ready;
-use crate::reconcile::{observe, replace_container};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -102,7 +101,7 @@ struct Shared {
     spec: Spec,
     printer: Printer,
     phases: HashMap<String, watch::Sender<Phase>>,
-    observed: Vec<Observed>,
+    observed: Vec<Seen>,
     started_at: Instant,
 }
 
@@ -138,39 +137,39 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             .unwrap_or(Phase::Failed);
         if phase == Phase::Failed {
             return Err(fail(
-                Error::Runtime(format!(
-                    "{name}: not started because its dependency {dep} failed"
-                )),
+                Error::DependencyFailed {
+                    service: name.clone(),
+                    dependency: dep.clone(),
+                },
                 false,
             ));
         }
     }
 
     let container = spec.container_name(&name);
-    let hash = plan::config_hash(&spec.project, svc, &image.id);
-    let observed = sh.observed.iter().find(|o| o.name == container);
-    let decision = plan::decide(&hash, observed);
+    let desired = Desired {
+        hash: reconcile::config_hash(&spec.project, svc, &image.id),
+        image: image.id,
+        context_hash: image.context_hash,
+    };
+    let actions = reconcile::plan(
+        spec,
+        &Observed::one(spec, &sh.observed, &name, desired, Occasion::Up),
+    );
+    let kept = actions.iter().all(|a| matches!(a, Action::Keep { .. }));
     let mut started = Instant::now();
-    match &decision {
-        Decision::Keep => sh.printer.event(&name, "up to date, container kept"),
-        Decision::Create | Decision::Recreate(_) => {
-            if let Decision::Recreate(reason) = &decision {
-                sh.printer.event(&name, &format!("recreating: {reason}"));
-            }
-            if let Err(e) =
-                replace_container(&*sh.engine, spec, svc, &image, &hash, &sh.printer).await
-            {
-                let exists = sh
-                    .engine
-                    .inspect_container(&container)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some();
-                return Err(fail(e, exists));
-            }
-            started = Instant::now();
-        }
+    if let Err(e) = reconcile::apply(&*sh.engine, spec, &actions, &sh.printer).await {
+        let exists = sh
+            .engine
+            .inspect_container(&container)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        return Err(fail(e, exists));
+    }
+    if !kept {
+        started = Instant::now();
     }
     wait_ready(&*sh.engine, spec, svc)
         .await
@@ -178,11 +177,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     if svc.readiness.is_some() {
         sh.printer.event(
             &name,
-            &ready_line(
-                decision == Decision::Keep,
-                started.elapsed(),
-                sh.started_at.elapsed(),
-            ),
+            &ready_line(kept, started.elapsed(), sh.started_at.elapsed()),
         );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
@@ -233,7 +228,7 @@ async fn prepare(
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
-) -> Result<Vec<Observed>> {
+) -> Result<Vec<Seen>> {
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
         let name = spec.container_name(s);
@@ -248,14 +243,14 @@ async fn prepare(
     }
     ensure_project_objects(engine, spec, printer).await?;
 
-    let observed = observe(engine, spec).await?;
-    for o in plan::orphans(spec, &observed) {
-        if o.role == Some(Role::Init) {
-            engine.remove_container(&o.name).await?;
-        } else {
-            printer.event(TOOL, &format!("container {} belongs to no service of the spec; left running (`down` removes it)", o.name));
-        }
-    }
+    let observed = reconcile::observe(engine, spec).await?;
+    // What no service owns: an init step's leftovers go, the rest is left to `down`.
+    let orphans = Observed {
+        containers: observed.clone(),
+        desired: std::collections::BTreeMap::new(),
+        occasion: Occasion::Up,
+    };
+    reconcile::apply(engine, spec, &reconcile::plan(spec, &orphans), printer).await?;
 
     Ok(observed)
 }
@@ -268,7 +263,7 @@ async fn start_all(
     printer: &Printer,
     started_at: Instant,
     cancel: &CancellationToken,
-    observed: Vec<Observed>,
+    observed: Vec<Seen>,
 ) -> Result<()> {
     let engine = handle.as_ref();
     let phases: HashMap<String, watch::Sender<Phase>> = selected
@@ -327,7 +322,7 @@ async fn start_all(
         return Ok(());
     }
     // Report the root cause first: the failure that is not "a dependency failed".
-    failures.sort_by_key(|f| f.error.to_string().contains("because its dependency"));
+    failures.sort_by_key(|f| matches!(f.error, Error::DependencyFailed { .. }));
     let first = failures.remove(0);
     if first.container_started {
         let container = spec.container_name(&first.service);

@@ -54,7 +54,7 @@ fn spawn(
     signals: &StopSignals,
 ) -> (tokio::task::JoinHandle<crate::error::Result<u8>>, Lines) {
     let engine: Arc<dyn Engine> = Arc::new(fake.clone());
-    let (printer, lines) = Printer::recording(["db", "app", "web"]);
+    let (printer, lines) = Printer::capturing(["db", "app", "web"]);
     let opts = UpOptions {
         services: Vec::new(),
         detach: false,

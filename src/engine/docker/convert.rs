@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
-    EndpointSettings, HostConfig, ImageInspect, MountType, NetworkingConfig, PortBinding,
-    PortSummaryTypeEnum,
+    ContainerSummaryStateEnum, EndpointSettings, HostConfig, ImageInspect, MountType,
+    NetworkingConfig, PortBinding, PortSummaryTypeEnum,
 };
 
 use super::super::{
@@ -56,10 +56,34 @@ pub(super) fn container_info(s: ContainerSummary) -> ContainerInfo {
         service: get(labels::SERVICE),
         role: Role::parse(&get(labels::ROLE)),
         config_hash: get(labels::CONFIG_HASH),
-        state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+        state: listed_state(s.state, s.status.as_deref().unwrap_or_default()),
         status: s.status.unwrap_or_default(),
         image: s.image.unwrap_or_default(),
         created: s.created.unwrap_or_default(),
+    }
+}
+
+/// A listed container's state. The list gives no exit code but its status text does (`Exited (3) 2 minutes
+/// ago`); -1 when it does not say.
+fn listed_state(state: Option<ContainerSummaryStateEnum>, status: &str) -> State {
+    match state {
+        Some(ContainerSummaryStateEnum::CREATED) => State::Created,
+        Some(ContainerSummaryStateEnum::RUNNING) => State::Running,
+        Some(ContainerSummaryStateEnum::PAUSED) => State::Paused,
+        Some(ContainerSummaryStateEnum::RESTARTING) => State::Restarting,
+        Some(ContainerSummaryStateEnum::REMOVING) => State::Removing,
+        Some(ContainerSummaryStateEnum::STOPPING) => State::Stopping,
+        Some(ContainerSummaryStateEnum::EXITED) => State::Exited {
+            code: status
+                .strip_prefix("Exited (")
+                .and_then(|r| r.split_once(')'))
+                .and_then(|(c, _)| c.parse().ok())
+                .unwrap_or(-1),
+            oom: false,
+        },
+        Some(ContainerSummaryStateEnum::DEAD | ContainerSummaryStateEnum::EMPTY) | None => {
+            State::Dead
+        }
     }
 }
 
@@ -233,8 +257,9 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
 #[cfg(test)]
 mod tests {
     use super::super::split_reference;
-    use super::{container, running_container};
+    use super::{container, listed_state, running_container};
     use crate::engine::{PublishedPort, RunningContainer, State};
+    use bollard::models::ContainerSummaryStateEnum;
 
     fn inspected(state: &str) -> crate::engine::Container {
         let json = format!(
@@ -330,5 +355,35 @@ mod tests {
             split_reference("localhost:5000/app:1"),
             ("localhost:5000/app".into(), "1".into())
         );
+    }
+
+    #[test]
+    fn listed_states_become_typed_states_with_the_exit_code_of_the_status_text() {
+        assert_eq!(
+            listed_state(Some(ContainerSummaryStateEnum::RUNNING), "Up 3 minutes"),
+            State::Running
+        );
+        assert_eq!(
+            listed_state(
+                Some(ContainerSummaryStateEnum::EXITED),
+                "Exited (3) 2 minutes ago"
+            ),
+            State::Exited {
+                code: 3,
+                oom: false
+            }
+        );
+        assert_eq!(
+            listed_state(Some(ContainerSummaryStateEnum::EXITED), "odd"),
+            State::Exited {
+                code: -1,
+                oom: false
+            }
+        );
+        assert_eq!(
+            listed_state(Some(ContainerSummaryStateEnum::CREATED), "Created"),
+            State::Created
+        );
+        assert_eq!(listed_state(None, ""), State::Dead);
     }
 }

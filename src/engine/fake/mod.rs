@@ -91,6 +91,8 @@ struct World {
     /// What each container (by name) does when started; one entry per start, the last one repeats.
     behaviour: HashMap<String, VecDeque<Behaviour>>,
     exec: HashMap<String, VecDeque<ExecOutput>>,
+    /// Every stop asked for, with its grace.
+    graces: Vec<(String, Duration)>,
     stopping: bool,
     next_id: u64,
     /// Run once when the call with this number (1-based, counting every call) is made.
@@ -192,16 +194,7 @@ impl Engine for Fake {
                     service: get(labels::SERVICE),
                     role: Role::parse(&get(labels::ROLE)),
                     config_hash: get(labels::CONFIG_HASH),
-                    state: match c.state {
-                        State::Created => "created",
-                        State::Running => "running",
-                        State::Paused => "paused",
-                        State::Restarting => "restarting",
-                        State::Removing => "removing",
-                        State::Exited { .. } => "exited",
-                        State::Dead => "dead",
-                    }
-                    .to_string(),
+                    state: c.state,
                     status: String::new(),
                     image: c.spec.image.clone(),
                     created: 0,
@@ -255,7 +248,8 @@ impl Engine for Fake {
         self.start(name)
     }
 
-    async fn stop_container(&self, name: &str, _grace: Duration) -> R<()> {
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+        self.world().graces.push((name.to_string(), grace));
         self.call("stop_container", name).await?;
         self.stop(name)
     }

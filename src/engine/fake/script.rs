@@ -130,6 +130,11 @@ impl Fake {
             .collect()
     }
 
+    /// Every stop asked for so far (failed ones too): the container and the grace it was given.
+    pub fn stop_graces(&self) -> Vec<(String, Duration)> {
+        self.world().graces.clone()
+    }
+
     /// The container named `name`, as inspected.
     pub fn container(&self, name: &str) -> Option<Container> {
         self.world().containers.get(name).map(FakeContainer::view)

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
-use std::time::Duration;
 
 use toml::Spanned;
 
@@ -50,7 +49,7 @@ pub(super) fn service(
 
     let init = init_steps(cx, name, raw);
 
-    let stop_grace = duration(cx, raw.stop_grace.as_ref(), Duration::from_secs(10));
+    let stop_grace = duration(cx, raw.stop_grace.as_ref(), crate::spec::DEFAULT_STOP_GRACE);
 
     let watch = watch::watch(cx, dir, &key_span, raw, image.as_ref());
     let live_update = raw
