@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{EXIT_OK, Error, Result};
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::spec::{self, Spec};
 
 /// pinshare-dev: kubo and PinShare as separate containers, started in order of real readiness.
@@ -134,7 +134,7 @@ fn load(file: Option<&std::path::Path>) -> Result<Spec> {
         .strip_prefix(&cwd)
         .map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
     let spec = spec::load(&shown)?;
-    crate::redact::set_current(&spec.secret_values());
+    crate::output::redact::set_current(&spec.secret_values());
     Ok(spec)
 }
 
@@ -181,7 +181,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Init { force } => {
             let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
-            let done = crate::embedded::write_into(&cwd, force).map_err(Error::Usage)?;
+            let done = crate::commands::init::write_into(&cwd, force).map_err(Error::Usage)?;
             for d in done {
                 out.block(&d.to_string());
             }
@@ -194,9 +194,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             no_watch,
         } => {
             let spec = load(cli.file.as_deref())?;
-            crate::up::up(
+            crate::commands::up::up(
                 spec,
-                crate::up::UpOptions {
+                crate::run::UpOptions {
                     services,
                     detach,
                     watch: !no_watch,
@@ -210,7 +210,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Rebuild { service } => {
             let spec = load(cli.file.as_deref())?;
-            crate::rebuild::rebuild_command(&spec, &service).await?;
+            crate::commands::rebuild::rebuild_command(&spec, &service).await?;
             Ok(EXIT_OK)
         }
         Command::Watch { explain } => {
@@ -224,7 +224,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Down { volumes } => {
             let spec = load(cli.file.as_deref())?;
-            crate::down::down(&spec, volumes).await?;
+            crate::commands::down::down(&spec, volumes).await?;
             Ok(EXIT_OK)
         }
         Command::Logs {
@@ -235,9 +235,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             timestamps,
         } => {
             let spec = load(cli.file.as_deref())?;
-            crate::logs::logs(
+            crate::commands::logs::logs(
                 &spec,
-                crate::logs::LogsOptions {
+                crate::commands::logs::LogsOptions {
                     services,
                     follow,
                     tail,
@@ -250,7 +250,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;
-            crate::ps::ps(&spec, json, out).await?;
+            crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }
     }
@@ -270,7 +270,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("error: {}", crate::redact::outgoing(&e.to_string()));
+            eprintln!("error: {}", crate::output::redact::outgoing(&e.to_string()));
             code
         }
     }

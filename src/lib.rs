@@ -1,39 +1,21 @@
 //! pinshare-dev: runs kubo and PinShare as separate containers, started in order of real readiness.
 //!
-//! Concept → file: `spec` (pinshare.toml), `engine` (Docker), `reconcile` (plan what to change, apply it), `up` (start-up and
-//! shutdown), `init_step` (one-shot steps), `kubo_prep` (the kubo repo through the image's entrypoint), `probe` (readiness), `context` + `dockerignore`
-//! (build contexts), `printer` (the one terminal writer), `logs`, `ps`, `down`, `cli`.
+//! One folder per concept; the README's concept-to-file table and DESIGN.md say how they fit. Only `cli` is
+//! public (the binary needs it); everything else is `pub(crate)`, so dead code warns.
 
 pub mod cli;
-pub mod container;
-pub mod context;
-pub mod dev;
-pub mod dockerignore;
-pub mod doctor;
-pub mod down;
-pub mod embedded;
-pub mod engine;
-pub mod error;
-pub mod follow;
-pub mod image;
-pub mod init_step;
-pub mod kubo_prep;
-pub mod labels;
-pub mod lock;
-pub mod logs;
-pub mod port_owner;
-pub mod printer;
-pub mod probe;
-pub mod ps;
-pub mod ready;
-pub mod rebuild;
-pub mod reconcile;
-pub mod redact;
-pub mod render;
-#[cfg(test)]
-mod run_tests;
-pub mod spec;
-pub mod supervise;
-pub mod tasks;
-pub mod up;
-pub mod watch;
+pub(crate) mod commands;
+pub(crate) mod container;
+pub(crate) mod doctor;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod image;
+pub(crate) mod init;
+pub(crate) mod labels;
+pub(crate) mod output;
+pub(crate) mod probe;
+pub(crate) mod reconcile;
+pub(crate) mod render;
+pub(crate) mod run;
+pub(crate) mod spec;
+pub(crate) mod watch;

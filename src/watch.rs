@@ -17,7 +17,7 @@ use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
-use crate::dockerignore::DockerIgnore;
+use crate::image::dockerignore::DockerIgnore;
 use crate::spec::{ImageSource, Spec};
 
 /// Editor temporary and swap files (vim, emacs, JetBrains, kate, VS Code's atomic save, vim's 4913 probe).
@@ -132,7 +132,7 @@ impl Rules {
             // With a host build, any watched file may be an input of that command even when the image never
             // sees it: .dockerignore then says nothing about relevance.
             let dockerignore = build.filter(|b| b.host_command.is_none()).and_then(|b| {
-                match crate::context::ignore_rules(&b.context, &b.dockerfile) {
+                match crate::image::context::ignore_rules(&b.context, &b.dockerfile) {
                     Ok((rules, Some(file))) => Some((rules, file)),
                     _ => None,
                 }

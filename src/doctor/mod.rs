@@ -7,21 +7,16 @@
 //! The decisions are pure functions ([`check_ports`], [`inotify_finding`], [`mount_finding`],
 //! [`disk_finding`]) tested without an engine; [`doctor`] and [`preflight`] only gather the facts.
 
+pub(crate) mod port_owner;
+
 mod disk;
 mod engine;
 mod inotify;
 mod mounts;
 mod ports;
 
-pub use disk::disk_finding;
-pub use inotify::{InotifyState, InotifyUse, inotify_finding};
-pub use mounts::{
-    ContainerUser, HostOwner, MountFacts, RunAs, host_mount_findings, id_remapping, mount_finding,
-    parse_user,
-};
-pub use ports::{
-    Bind, Holder, PortCheck, Published, Verdict, check_ports, holders, preflight, probe_bind,
-};
+pub use mounts::{RunAs, host_mount_findings, id_remapping, parse_user};
+pub use ports::{check_ports, holders, preflight};
 
 use disk::disk_check;
 use engine::engine_check;
@@ -134,7 +129,7 @@ pub fn summary(findings: &[Finding]) -> String {
 }
 
 /// Runs every check, printing one line per finding as it comes; returns 0 when nothing fails, 1 otherwise.
-pub async fn doctor(spec: &Spec, out: &crate::printer::Printer) -> Result<u8> {
+pub async fn doctor(spec: &Spec, out: &crate::output::printer::Printer) -> Result<u8> {
     let color = console::colors_enabled();
     let mut all = Vec::new();
     let mut emit = |found: Vec<Finding>| {

@@ -92,7 +92,7 @@ pub fn probe_bind(m: &PortMapping) -> Bind {
     match bound {
         Ok(()) => Bind::Free,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            Bind::InUse(crate::port_owner::owner(m))
+            Bind::InUse(crate::doctor::port_owner::owner(m))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Bind::NotLocal(e.to_string()),
         Err(e) => Bind::Unknown(e.to_string()),
@@ -227,6 +227,7 @@ impl PortCheck {
     }
 
     /// Whether `up` would fail to publish this port.
+    #[cfg(test)]
     pub fn blocks_up(&self) -> bool {
         !matches!(
             self.verdict,

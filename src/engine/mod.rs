@@ -12,10 +12,11 @@ use futures_util::stream::BoxStream;
 use crate::labels;
 
 mod docker;
-pub mod fake;
+#[cfg(test)]
+pub(crate) mod fake;
 
 pub use crate::labels::Role;
-pub use docker::{DockerEngine, engine_address, split_reference};
+pub use docker::{DockerEngine, engine_address};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
 pub async fn connect() -> R<Arc<dyn Engine>> {
@@ -30,9 +31,6 @@ pub async fn connect() -> R<Arc<dyn Engine>> {
 /// allocation per engine call is nothing next to the call itself.
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
-    /// The negotiated API version, e.g. `1.41`.
-    fn api_version(&self) -> String;
-
     /// From now on creating calls fail; then waits for those already made. For the clean-up after Ctrl-C.
     async fn stop_creating(&self);
 
@@ -88,9 +86,6 @@ pub trait Engine: Send + Sync {
         project: &str,
         since: Option<i64>,
     ) -> BoxStream<'static, R<ContainerEvent>>;
-
-    /// SIGKILL.
-    async fn kill_container(&self, name: &str) -> R<()>;
 
     /// Removes a container (forced: a running one is killed); already gone is fine. Anonymous volumes go
     /// with it; named ones stay.
@@ -302,8 +297,6 @@ impl Container {
 /// A project container as listed (cheaper than an inspection).
 #[derive(Debug, Clone)]
 pub struct ContainerInfo {
-    /// Id.
-    pub id: String,
     /// Name without the leading `/`.
     pub name: String,
     /// `dev.pinshare.service` label.
@@ -318,8 +311,6 @@ pub struct ContainerInfo {
     pub status: String,
     /// Image reference.
     pub image: String,
-    /// Creation time, seconds since the epoch.
-    pub created: i64,
 }
 
 impl ContainerInfo {
@@ -495,8 +486,6 @@ pub struct ContainerEvent {
     pub service: String,
     /// Role label, when it is one of ours.
     pub role: Option<Role>,
-    /// Image reference.
-    pub image: String,
     /// Exit code, on `die`.
     pub exit_code: Option<i64>,
     /// When it happened (Unix seconds).

@@ -4,7 +4,7 @@
 use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions};
-use crate::printer::LineSplitter;
+use crate::output::printer::LineSplitter;
 
 pub(super) async fn check(
     engine: &dyn Engine,

@@ -1,6 +1,8 @@
 //! Probes run by the tool: one enum ([`crate::spec::Check`]), one small file per kind. Readiness polls fast at
 //! first (tens of milliseconds) and backs off to the probe's period, until its start timeout.
 
+pub(crate) mod ready;
+
 mod exec;
 mod http;
 mod log;

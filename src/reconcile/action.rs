@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::printer::TOOL;
+use crate::output::printer::TOOL;
 
 /// Why an action is taken. Displays as the words people read.
 #[derive(Debug, Clone, PartialEq, Eq)]

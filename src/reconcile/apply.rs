@@ -8,9 +8,9 @@ use crate::container::container_body;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::spec::Spec;
-use crate::{init_step, kubo_prep};
+use crate::{init::kubo, init::oneshot};
 
 use super::action::{Action, InitStep, Line, Reason};
 
@@ -110,11 +110,11 @@ async fn step(
             let svc = service_of(spec, service)?;
             match step {
                 InitStep::Ownership => {
-                    init_step::fix_ownership(engine, spec, svc, image, printer).await?;
+                    oneshot::fix_ownership(engine, spec, svc, image, printer).await?;
                 }
                 InitStep::Commands => {
                     let t = Instant::now();
-                    init_step::run_all(engine, spec, svc, image, printer).await?;
+                    oneshot::run_all(engine, spec, svc, image, printer).await?;
                     printer.event(
                         service,
                         &format!("init steps done in {} ms", t.elapsed().as_millis()),
@@ -143,8 +143,8 @@ async fn step(
             let id = engine.create_container(container, body).await?;
             // A restart's container has the configuration kubo's repo was prepared for already.
             if restart.is_none()
-                && let Some(k) = kubo_prep::of(svc)
-                && let Err(e) = kubo_prep::prepare(engine, container, svc, k, printer).await
+                && let Some(k) = kubo::of(svc)
+                && let Err(e) = kubo::prepare(engine, container, svc, k, printer).await
             {
                 // Never leave a created container that was not prepared: the next start would skip the keys.
                 let _ = engine.remove_container(container).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::engine::fake::Fake;
 use crate::engine::{ErrorKind, State};
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 
 /// `app` waits for `db` and stops within 3 s; `web` waits for `app` and takes the default grace.
 fn spec() -> Spec {

@@ -11,11 +11,11 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, InitStep, Line, Reason, RestartMark};
-pub use apply::{Applied, apply};
+pub use action::{Action, Reason, RestartMark};
+pub use apply::apply;
 pub use plan::{
-    Decision, Desired, Observed, Occasion, REMOVED_SERVICE_GRACE, Seen, Teardown, config_hash,
-    decide, orphans, plan, plan_down, plan_restart, selection,
+    Desired, Observed, Occasion, Seen, Teardown, config_hash, plan, plan_down, plan_restart,
+    selection,
 };
 
 use crate::engine::Engine;

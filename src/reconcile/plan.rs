@@ -139,7 +139,7 @@ fn replacement(
         });
     }
     // kubo's repo: the image's entrypoint chowns an unwritable one, the container's preparation the rest.
-    if svc.fix_ownership && crate::kubo_prep::of(svc).is_none() {
+    if svc.fix_ownership && crate::init::kubo::of(svc).is_none() {
         actions.push(Action::RunInit {
             service: service.clone(),
             step: InitStep::Ownership,

@@ -1,5 +1,7 @@
 //! The plan's rules, without an engine: every action and reason, the stop order and the grace periods.
 
+use super::action::Line;
+use super::plan::{Decision, REMOVED_SERVICE_GRACE, decide, orphans};
 use super::*;
 use crate::engine::Role;
 use std::path::Path;
@@ -251,7 +253,7 @@ fn up_removes_leftover_init_steps_and_leaves_removed_services_running() {
     assert_eq!(
         actions[1].announcement(),
         Some(Line::Event(
-            crate::printer::TOOL.into(),
+            crate::output::printer::TOOL.into(),
             "container demo-old belongs to no service of the spec; left running (`down` removes it)"
                 .into()
         ))

@@ -138,7 +138,7 @@ impl SpecErrors {
         let Some(first) = self.errors.first() else {
             return;
         };
-        let r = crate::redact::redact(&first.text, secrets);
+        let r = crate::output::redact::redact(&first.text, secrets);
         if r.text == *first.text {
             return;
         }
@@ -146,8 +146,11 @@ impl SpecErrors {
         for e in &mut self.errors {
             e.label = r.map_span(e.span.clone());
             e.source = Arc::clone(&source);
-            e.message = crate::redact::text(&e.message, secrets);
-            e.help = e.help.take().map(|h| crate::redact::text(&h, secrets));
+            e.message = crate::output::redact::text(&e.message, secrets);
+            e.help = e
+                .help
+                .take()
+                .map(|h| crate::output::redact::text(&h, secrets));
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use diagnostic::{SpecError, SpecErrors};
-pub use render::{DEFAULT_STORAGE_BYTES, K8sSettings, RenderSettings};
+pub use render::{DEFAULT_STORAGE_BYTES, RenderSettings};
 
 /// A service's `stop_grace` when the spec gives none: SIGTERM, then SIGKILL after this long.
 pub const DEFAULT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -52,7 +52,7 @@ pub struct Service {
     pub depends_on: Vec<String>,
     /// Environment.
     pub env: BTreeMap<String, String>,
-    /// Keys of `env` whose values are secret (listed in `secrets`, or secret by name: see [`crate::redact`]).
+    /// Keys of `env` whose values are secret (listed in `secrets`, or secret by name: see [`crate::output::redact`]).
     /// Not part of the container's configuration, so not hashed with it.
     #[serde(skip)]
     pub secret_env: BTreeSet<String>,
@@ -374,7 +374,7 @@ impl Service {
         self.secret_env.contains(key)
     }
 
-    /// The values of this service's secret env variables, for [`crate::redact::text`].
+    /// The values of this service's secret env variables, for [`crate::output::redact::text`].
     pub(crate) fn secret_values(&self) -> Vec<&str> {
         self.secret_env
             .iter()
@@ -384,7 +384,7 @@ impl Service {
 }
 
 impl Spec {
-    /// The values of every secret env variable of every service: what [`crate::redact::text`] takes out of
+    /// The values of every secret env variable of every service: what [`crate::output::redact::text`] takes out of
     /// anything printed.
     pub(crate) fn secret_values(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
@@ -398,8 +398,9 @@ impl Spec {
     }
 
     /// `text` without the values of secret env variables.
+    #[cfg(test)]
     pub fn redact(&self, text: &str) -> String {
-        crate::redact::text(text, &self.secret_values())
+        crate::output::redact::text(text, &self.secret_values())
     }
 
     /// Services in reverse dependency order: the order to stop them in.

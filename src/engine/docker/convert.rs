@@ -46,7 +46,6 @@ pub(super) fn container_info(s: ContainerSummary) -> ContainerInfo {
     let labels = s.labels.unwrap_or_default();
     let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
     ContainerInfo {
-        id: s.id.unwrap_or_default(),
         name: s
             .names
             .and_then(|n| n.into_iter().next())
@@ -59,7 +58,6 @@ pub(super) fn container_info(s: ContainerSummary) -> ContainerInfo {
         state: listed_state(s.state, s.status.as_deref().unwrap_or_default()),
         status: s.status.unwrap_or_default(),
         image: s.image.unwrap_or_default(),
-        created: s.created.unwrap_or_default(),
     }
 }
 

@@ -11,9 +11,9 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -119,10 +119,6 @@ impl Engine for DockerEngine {
         self.creating.close();
         self.creating.wait().await;
         self.creating.reopen();
-    }
-
-    fn api_version(&self) -> String {
-        self.docker.client_version().to_string()
     }
 
     // ---- networks ----
@@ -343,23 +339,12 @@ impl Engine for DockerEngine {
                     id: actor.id.unwrap_or_default(),
                     service: attrs.get(labels::SERVICE).cloned().unwrap_or_default(),
                     role: attrs.get(labels::ROLE).and_then(|r| Role::parse(r)),
-                    image: attrs.get("image").cloned().unwrap_or_default(),
                     exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
                     time: m.time.unwrap_or(0),
                 }))
             })
             .filter_map(|r| std::future::ready(r.transpose()))
             .boxed()
-    }
-
-    async fn kill_container(&self, name: &str) -> R<()> {
-        let opts = KillContainerOptionsBuilder::default()
-            .signal("SIGKILL")
-            .build();
-        self.docker
-            .kill_container(name, Some(opts))
-            .await
-            .map_err(|e| error(format!("killing container {name}"), &e))
     }
 
     async fn remove_container(&self, name: &str) -> R<()> {

@@ -123,10 +123,6 @@ impl Default for Fake {
 
 #[async_trait]
 impl Engine for Fake {
-    fn api_version(&self) -> String {
-        "fake".into()
-    }
-
     async fn stop_creating(&self) {
         self.world().stopping = true;
     }
@@ -189,7 +185,6 @@ impl Engine for Fake {
             .map(|c| {
                 let get = |k: &str| c.spec.labels.get(k).cloned().unwrap_or_default();
                 ContainerInfo {
-                    id: c.id.clone(),
                     name: c.name.clone(),
                     service: get(labels::SERVICE),
                     role: Role::parse(&get(labels::ROLE)),
@@ -197,7 +192,6 @@ impl Engine for Fake {
                     state: c.state,
                     status: String::new(),
                     image: c.spec.image.clone(),
-                    created: 0,
                 }
             })
             .collect())
@@ -307,15 +301,6 @@ impl Engine for Fake {
             .chain(live)
             .filter_map(move |(p, e)| std::future::ready((p == project).then_some(Ok(e))))
             .boxed()
-    }
-
-    async fn kill_container(&self, name: &str) -> R<()> {
-        self.call("kill_container", name).await?;
-        let run = self.world().containers.get(name).map(|c| c.run);
-        if let Some(run) = run {
-            self.end_run(name, run, 137, false);
-        }
-        Ok(())
     }
 
     async fn remove_container(&self, name: &str) -> R<()> {

@@ -79,13 +79,6 @@ impl Fake {
         );
     }
 
-    /// A line of output of the container named `name`.
-    pub fn log(&self, name: &str, line: &str) {
-        if let Some(c) = self.world().containers.get_mut(name) {
-            c.logs.push(format!("{line}\n"));
-        }
-    }
-
     /// The container named `name` exits now with `code` (`oom`: killed for memory).
     pub fn exit(&self, name: &str, code: i64, oom: bool) {
         let run = self.world().containers.get(name).map(|c| c.run);
@@ -248,7 +241,6 @@ impl Fake {
                 .cloned()
                 .unwrap_or_default(),
             role: c.spec.labels.get(labels::ROLE).and_then(|r| Role::parse(r)),
-            image: c.spec.image.clone(),
             exit_code,
             time: self.now_unix(),
         };

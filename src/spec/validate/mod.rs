@@ -15,7 +15,7 @@ use miette::NamedSource;
 use super::raw::RawSpec;
 use super::units::PortMapping;
 use super::{Spec, SpecError, SpecErrors};
-use crate::redact;
+use crate::output::redact;
 use depends::dependency_order;
 use names::{default_project_name, name_help, name_problem};
 use secrets::secrets_in_text;

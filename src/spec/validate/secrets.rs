@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::super::raw::RawService;
 use super::Ctx;
-use crate::redact;
+use crate::output::redact;
 
 /// Values given to secret-named keys (`API_TOKEN = "…"`), found in the text itself, so that an error excerpt
 /// never shows one even when the file does not parse. Strings and bare words after `KEY =` count.

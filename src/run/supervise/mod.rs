@@ -19,12 +19,12 @@ use tokio_util::sync::CancellationToken;
 use tokio::time::Instant;
 
 use crate::engine::{Container, ContainerEvent, Engine, EventAction, State};
-use crate::follow::Watched;
 use crate::labels;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Reason, RestartMark};
+use crate::run::follow::Watched;
 use crate::spec::{Backoff, Service, Spec};
-use crate::{probe, ready};
+use crate::{probe, probe::ready};
 
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
@@ -236,7 +236,7 @@ impl Supervisor {
         // Waits for `$f` unless cancelled, in which case the supervisor ends here.
         macro_rules! until_cancelled {
             ($f:expr) => {
-                match crate::tasks::unless_cancelled(&cancel, $f).await {
+                match crate::run::tasks::unless_cancelled(&cancel, $f).await {
                     Some(v) => v,
                     None => return,
                 }
@@ -245,7 +245,7 @@ impl Supervisor {
         let Some(spec) = self.current_spec() else {
             return;
         };
-        let mut events = crate::follow::ServiceEvents::subscribe(
+        let mut events = crate::run::follow::ServiceEvents::subscribe(
             &self.engine,
             &spec.project,
             &service,

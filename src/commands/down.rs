@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::reconcile::{self, Teardown};
 use crate::spec::Spec;
 
 /// Asks the foreground `up` of the project (if one runs) to stop, and waits until it has: it stops and removes
 /// its containers in its own order, says why in its terminal, and releases the project lock.
 async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
-    let Some(pid) = crate::lock::holder(&spec.project) else {
+    let Some(pid) = crate::run::lock::holder(&spec.project) else {
         return Ok(None);
     };
     println!(
@@ -25,7 +25,7 @@ async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
             Error::Runtime(format!(
                 "the `up` of project {} has not written its pid to {} yet; try again in a moment",
                 spec.project,
-                crate::lock::path_for(&spec.project).display()
+                crate::run::lock::path_for(&spec.project).display()
             ))
         })?;
     rustix::process::kill_process(target, rustix::process::Signal::TERM).map_err(|e| {
@@ -44,7 +44,7 @@ async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
         + Duration::from_secs(30);
     let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(20);
-    while crate::lock::holder(&spec.project).is_some() {
+    while crate::run::lock::holder(&spec.project).is_some() {
         if started.elapsed() > budget {
             return Err(Error::Runtime(format!(
                 "the `up` of project {} (pid {pid}) did not stop within {} s; kill it (kill -9 {pid}), then run `{}` again",

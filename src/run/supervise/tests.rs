@@ -86,7 +86,7 @@ fn troubles_read_like_the_log_markers() {
 mod on_the_fake {
     use super::*;
     use crate::engine::fake::{Behaviour, Fake};
-    use crate::printer::Printer;
+    use crate::output::printer::Printer;
 
     fn spec(restart: &str) -> Arc<Spec> {
         spec_with(restart, "")

@@ -6,8 +6,8 @@ use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
-use crate::follow::{split_timestamp, ts_key};
-use crate::printer::{LineSplitter, Printer};
+use crate::output::printer::{LineSplitter, Printer};
+use crate::run::follow::{split_timestamp, ts_key};
 use crate::spec::{Spec, units};
 
 /// Options of `logs`.
@@ -146,13 +146,13 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         let cancel = tokio_util::sync::CancellationToken::new();
         let mut handles = Vec::new();
         for service in &wanted {
-            handles.push(crate::follow::spawn(
+            handles.push(crate::run::follow::spawn(
                 &engine,
                 &spec.project,
                 &spec.container_name(service),
                 service,
                 &printer,
-                crate::follow::From::After {
+                crate::run::follow::From::After {
                     since: i64::try_from(read_at.as_secs()).unwrap_or(0) - 1,
                     // A service with nothing printed (no lines, or `--tail 0`) starts at the read.
                     after: Some(
@@ -216,7 +216,7 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
-    use crate::follow::{split_timestamp, ts_key};
+    use crate::run::follow::{split_timestamp, ts_key};
 
     #[test]
     fn unix_times_are_written_like_engine_timestamps() {

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::init_step::{io_err, read_tar, repair_ownership};
-use crate::printer::Printer;
+use crate::init::oneshot::{io_err, read_tar, repair_ownership};
+use crate::output::printer::Printer;
 use crate::spec::{InitAction, Service};
 
 /// Where the image's entrypoint looks for scripts (kubo `bin/container_daemon`: maxdepth 1, `*.sh`, sorted).

@@ -1,7 +1,18 @@
-//! `up`: reconcile the project with the spec and run it. Images are pulled or built at once, in parallel;
-//! each service then waits for its dependencies to be READY (probed), runs its init steps, and starts.
-//! Foreground `up` streams logs until Ctrl-C, then stops in reverse dependency order.
+//! The run of a project: reconcile it with the spec and run it. Images are pulled or built at once, in
+//! parallel; each service then waits for its dependencies to be READY (probed), runs its init steps, and
+//! starts. In the foreground the dev loop, supervisors and log followers run until a stop request, then the
+//! project stops in reverse dependency order. One cancellation tree and one task tracker (`tasks.rs`) hold
+//! everything a run spawns. The `up` command (`commands/up.rs`) installs the signals and calls [`run`].
 
+pub(crate) mod dev_loop;
+pub(crate) mod follow;
+pub(crate) mod lock;
+pub(crate) mod rebuild;
+pub(crate) mod supervise;
+pub(crate) mod tasks;
+
+#[cfg(test)]
+mod loop_tests;
 mod shutdown;
 mod startup;
 #[cfg(test)]
@@ -10,21 +21,20 @@ mod stop_tests;
 mod tests;
 
 pub use shutdown::{remove_network, remove_project_containers};
-pub use startup::{bring_up, last_lines, last_lines_heading};
+pub use startup::bring_up;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
-use crate::printer::{Printer, TOOL};
+use crate::output::printer::{Printer, TOOL};
 use crate::reconcile;
+use crate::run::tasks::Tasks;
 use crate::spec::Spec;
-use crate::tasks::Tasks;
 
 /// Options of `up`.
 #[derive(Debug, Clone, Default)]
@@ -55,70 +65,6 @@ impl StopSignals {
     }
 }
 
-/// The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
-/// swallowed between the two. Ends when `done` is cancelled.
-async fn listen(
-    mut sigint: Signal,
-    mut sigterm: Signal,
-    signals: StopSignals,
-    done: CancellationToken,
-) {
-    tokio::select! {
-        () = done.cancelled() => return,
-        Some(()) = sigint.recv() => {}
-        Some(()) = sigterm.recv() => signals.terminated.store(true, Ordering::SeqCst),
-        else => return,
-    }
-    signals.stop.cancel();
-    tokio::select! {
-        () = done.cancelled() => {}
-        Some(()) = sigint.recv() => signals.kill.cancel(),
-        Some(()) = sigterm.recv() => signals.kill.cancel(),
-        else => {}
-    }
-}
-
-/// Runs `up`; returns the exit code.
-pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
-    let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
-    let lock = crate::lock::acquire(&spec.project)?;
-    // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
-    // lock is released cleanly).
-    let sigint = signal(SignalKind::interrupt())
-        .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
-    // `down` in another terminal sends SIGTERM: stop as on Ctrl-C rather than die and leave the containers
-    // running, or keep watching a project that `down` removed under us.
-    let sigterm = signal(SignalKind::terminate())
-        .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
-    let signals = StopSignals::default();
-    let done = CancellationToken::new();
-    let listener = tokio::spawn(listen(sigint, sigterm, signals.clone(), done.clone()));
-    let result = async {
-        let engine = crate::engine::connect().await?;
-        // Before anything is created: a taken host port would otherwise fail a container start halfway.
-        crate::doctor::preflight(&*engine, &spec, &selected).await?;
-        let printer = Printer::spawn(spec.services.keys().map(String::as_str));
-        // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
-        for s in &selected {
-            for m in &spec.services[s].host_mounts {
-                let text = format!("warning: {} (allowed by allow_host_mounts)", m.describe());
-                printer.event(s, &text);
-            }
-        }
-        if let Some(pid) = lock.reclaimed_from {
-            printer.event(
-                TOOL,
-                &format!("the previous `up` of this project (pid {pid}) ended without cleaning up; adopting what it left running"),
-            );
-        }
-        run(engine, spec, opts, printer, signals, None).await
-    }
-    .await;
-    done.cancel();
-    let _ = listener.await;
-    result
-}
-
 /// Why the run ends, for its last lines: a SIGTERM is a request to stop, not an interruption.
 const TERM_WHY: &str =
     "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it)";
@@ -132,7 +78,7 @@ pub async fn run(
     opts: UpOptions,
     printer: Printer,
     signals: StopSignals,
-    sources: Option<crate::dev::Sources>,
+    sources: Option<crate::run::dev_loop::Sources>,
 ) -> Result<u8> {
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let started_at = Instant::now();
@@ -142,13 +88,13 @@ pub async fn run(
     // Foreground: follow every selected service from the start, across replacements.
     if !opts.detach {
         for s in &selected {
-            crate::follow::spawn_tracked(
+            crate::run::follow::spawn_tracked(
                 &tasks.tracker,
                 &engine,
                 &spec,
                 s,
                 &printer,
-                crate::follow::From::Now,
+                crate::run::follow::From::Now,
                 tasks.followers.clone(),
             );
         }
@@ -211,8 +157,8 @@ pub async fn run(
             EXIT_OK
         }
         Ok(()) => {
-            crate::dev::run(
-                crate::dev::Session {
+            crate::run::dev_loop::run(
+                crate::run::dev_loop::Session {
                     engine: engine.clone(),
                     spec: spec.clone(),
                     selected: selected.clone(),

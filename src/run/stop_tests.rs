@@ -8,7 +8,7 @@ use super::{StopSignals, UpOptions, run};
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::EXIT_INTERRUPTED;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 
 /// `db` (with a named volume) is probed by exec; `app` waits for it, `web` for both.
 fn spec() -> crate::spec::Spec {

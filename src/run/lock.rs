@@ -12,8 +12,6 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct ProjectLock {
     file: File,
-    /// Where the lock lives.
-    pub path: PathBuf,
     /// The pid that held it before us and is gone, if any.
     pub reclaimed_from: Option<u32>,
 }
@@ -73,7 +71,6 @@ pub fn acquire(project: &str) -> Result<ProjectLock> {
     file.flush().map_err(io)?;
     Ok(ProjectLock {
         file,
-        path,
         reclaimed_from: previous.filter(|p| *p != std::process::id()),
     })
 }
@@ -112,7 +109,8 @@ mod tests {
         assert_eq!(holder(&project), None, "released");
         let again = acquire(&project).expect("free again after drop");
         assert_eq!(again.reclaimed_from, None, "a clean release leaves no pid");
-        let _ = std::fs::remove_file(&again.path);
+        drop(again);
+        let _ = std::fs::remove_file(path_for(&project));
     }
 
     #[test]
@@ -122,6 +120,7 @@ mod tests {
         std::fs::write(path_for(&project), "4194303\n").expect("write");
         let l = acquire(&project).expect("taken over");
         assert_eq!(l.reclaimed_from, Some(4_194_303));
-        let _ = std::fs::remove_file(&l.path);
+        drop(l);
+        let _ = std::fs::remove_file(path_for(&project));
     }
 }

@@ -1,6 +1,9 @@
 //! A service's image, made available locally: pulled, or built — its host build first (one at a time per
 //! directory), then its packed context — skipped when the labels say nothing it reads has changed.
 
+pub(crate) mod context;
+pub(crate) mod dockerignore;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,9 +13,9 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::printer::Printer;
+use crate::labels;
+use crate::output::printer::Printer;
 use crate::spec::{Build, ImageSource, Service};
-use crate::{context, labels};
 
 /// One lock per host-build directory: two builds in one directory (two packages of one cargo workspace, one
 /// Go module) run one after the other instead of side by side, where they would only wait for each other's

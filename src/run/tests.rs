@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{bring_up, last_lines_heading};
+use super::bring_up;
+use super::startup::last_lines_heading;
 use crate::engine::fake::{Behaviour, Fake};
 use crate::engine::{Engine, State};
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 
 /// `db` is probed by exec; `app` and `web` wait for it, `web` also for `app`.
 fn spec() -> crate::spec::Spec {

@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::engine::fake::Fake;
 use crate::engine::{Engine, ErrorKind};
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::watch::Changes;
 
 /// A built `app` in a real (temporary) build context.

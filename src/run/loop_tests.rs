@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::dev::Sources;
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::{EXIT_INTERRUPTED, Result};
-use crate::printer::Printer;
-use crate::up::{StopSignals, UpOptions, run};
+use crate::output::printer::Printer;
+use crate::run::dev_loop::Sources;
+use crate::run::{StopSignals, UpOptions, run};
 use crate::watch::Changes;
 
 type Lines = Arc<Mutex<Vec<String>>>;

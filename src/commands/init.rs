@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 /// The top-level `pinshare.toml`.
-pub const PINSHARE_TOML: &str = include_str!("../pinshare.toml");
+pub const PINSHARE_TOML: &str = include_str!("../../pinshare.toml");
 /// PinShare's Dockerfile for the sidecar setup (the `ipfs` CLI inside, no daemon).
-pub const DOCKERFILE: &str = include_str!("../Dockerfile");
+pub const DOCKERFILE: &str = include_str!("../../Dockerfile");
 /// The `.dockerignore` that sends the build only what the Dockerfile copies.
-pub const DOCKERIGNORE: &str = include_str!("../.dockerignore");
+pub const DOCKERIGNORE: &str = include_str!("../../.dockerignore");
 
 /// Where a replaced Dockerfile is kept.
 pub const LEGACY_DOCKERFILE: &str = "Dockerfile-legacy";
@@ -334,7 +334,7 @@ mod tests {
         std::fs::write(p.join("Dockerfile-legacy"), "old").expect("write");
         std::fs::write(p.join("Dockerfile"), DOCKERFILE).expect("write");
         std::fs::write(p.join(".dockerignore"), DOCKERIGNORE).expect("write");
-        let c = crate::context::pack(p, "Dockerfile", "").expect("pack");
+        let c = crate::image::context::pack(p, "Dockerfile", "").expect("pack");
         let mut names: Vec<String> = tar::Archive::new(&c.tar[..])
             .entries()
             .expect("tar")

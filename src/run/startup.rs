@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, LogOptions};
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::printer::{LineSplitter, Printer};
+use crate::output::printer::{LineSplitter, Printer};
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::Spec;
 
 use crate::image::resolve_image;
-use crate::printer::TOOL;
-use crate::ready::wait_ready;
+use crate::output::printer::TOOL;
+use crate::probe::ready::wait_ready;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -213,9 +213,10 @@ pub async fn bring_up(
     cancel: &CancellationToken,
 ) -> Result<()> {
     let engine = handle.as_ref();
-    let observed = crate::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer))
-        .await
-        .ok_or(Error::Interrupted)??;
+    let observed =
+        crate::run::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer))
+            .await
+            .ok_or(Error::Interrupted)??;
     start_all(
         handle, spec, selected, printer, started_at, cancel, observed,
     )
@@ -284,7 +285,7 @@ async fn start_all(
         let name = s.clone();
         let cancel = cancel.clone();
         set.spawn(async move {
-            let Some(r) = crate::tasks::unless_cancelled(
+            let Some(r) = crate::run::tasks::unless_cancelled(
                 &cancel,
                 start_service(Arc::clone(&sh), name.clone()),
             )

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use std::sync::Arc;
 
 use crate::engine::{Engine, EventAction, LogOptions, Role};
-use crate::printer::{LineSplitter, Printer};
+use crate::output::printer::{LineSplitter, Printer};
 
 /// Where the first container's output starts.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ fn outage_began(printer: &Printer, why: &str) {
     if o.is_none() {
         *o = Some(std::time::Instant::now());
         printer.event(
-            crate::printer::TOOL,
+            crate::output::printer::TOOL,
             &format!(
                 "engine connection lost ({why}); reconnecting with backoff — supervision and log following resume when it is back (Ctrl-C still stops)"
             ),
@@ -72,7 +72,7 @@ fn outage_ended(printer: &Printer) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(t) = o.take() {
         printer.event(
-            crate::printer::TOOL,
+            crate::output::printer::TOOL,
             &format!(
                 "engine connection back after {} ms; re-observing the project by its labels",
                 t.elapsed().as_millis()

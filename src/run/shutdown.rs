@@ -3,7 +3,7 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::labels;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::reconcile::{self, Teardown};
 use crate::spec::Spec;
 

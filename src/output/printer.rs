@@ -143,7 +143,7 @@ impl Printer {
 
     /// A container output line.
     pub fn log(&self, service: &str, text: &str) {
-        let text = crate::redact::outgoing(text);
+        let text = crate::output::redact::outgoing(text);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.color);
         l.push('\n');
         let _ = self.tx.send(Msg::Line(l));
@@ -151,7 +151,7 @@ impl Printer {
 
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
-        let text = crate::redact::outgoing(text);
+        let text = crate::output::redact::outgoing(text);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.color);
         l.push('\n');
         let _ = self.tx.send(Msg::Line(l));
@@ -159,7 +159,7 @@ impl Printer {
 
     /// A line printed as is.
     pub fn raw(&self, text: &str) {
-        let text = crate::redact::outgoing(text);
+        let text = crate::output::redact::outgoing(text);
         let _ = self.tx.send(Msg::Line(format!("{text}\n")));
     }
 
@@ -173,7 +173,7 @@ impl Printer {
         if text.is_empty() {
             return;
         }
-        let text = crate::redact::outgoing(text);
+        let text = crate::output::redact::outgoing(text);
         let mut l = text.into_owned();
         if !l.ends_with('\n') {
             l.push('\n');

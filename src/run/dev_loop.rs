@@ -13,13 +13,13 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::printer::Printer;
-use crate::printer::TOOL;
+use crate::output::printer::Printer;
+use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
+use crate::run::tasks::Tasks;
 use crate::spec::{self, ImageSource, LoadError, Spec};
-use crate::tasks::Tasks;
 use crate::watch::{self, Changes};
-use crate::{follow, image, ready, rebuild};
+use crate::{image, probe::ready, run::follow, run::rebuild};
 
 /// What the loop needs from `up`.
 pub struct Session {
@@ -53,6 +53,7 @@ pub struct Sources {
 
 impl Sources {
     /// Sources fed by whoever holds the senders.
+    #[cfg(test)]
     pub fn channels() -> (
         Self,
         mpsc::UnboundedSender<Changes>,
@@ -249,7 +250,7 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     // Old containers may still print the old values while they are replaced: hide both.
     let mut secrets = current.secret_values();
     secrets.extend(new.secret_values());
-    crate::redact::set_current(&secrets);
+    crate::output::redact::set_current(&secrets);
     if new.project != current.project {
         s.printer.event(
             TOOL,
@@ -338,7 +339,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
     let mut supervised: HashSet<String> = HashSet::new();
     let supervise = |name: &str, supervised: &mut HashSet<String>| {
         if supervised.insert(name.to_string()) {
-            let sup = crate::supervise::Supervisor {
+            let sup = crate::run::supervise::Supervisor {
                 engine: s.engine.clone(),
                 spec: Arc::clone(&spec),
                 printer: s.printer.clone(),
@@ -419,5 +420,5 @@ pub async fn run(s: Session, sources: Option<Sources>) {
 }
 
 #[cfg(test)]
-#[path = "dev_tests.rs"]
+#[path = "dev_loop_tests.rs"]
 mod tests;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::spec::Spec;
-use crate::{probe, ready};
+use crate::{probe, probe::ready};
 
 /// One row of `ps`.
 #[derive(Debug, Serialize)]
@@ -72,7 +72,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
         // Restarts by a foreground `up` (a fresh container each, like the kubelet's) plus the engine's own.
         let restarts = inspect.as_ref().map_or(0, |i| i.restart_count)
             + i64::from(crate::labels::restarts_of(&container_labels));
-        let state = crate::supervise::crash_loop_state(
+        let state = crate::run::supervise::crash_loop_state(
             c.state,
             &container_labels,
             std::time::SystemTime::now(),
@@ -106,7 +106,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
     let secrets = spec.secret_values();
     for r in &mut rows {
         for text in [&mut r.readiness, &mut r.status, &mut r.state] {
-            *text = crate::redact::text(text, &secrets);
+            *text = crate::output::redact::text(text, &secrets);
         }
     }
     Ok(rows)
@@ -155,7 +155,7 @@ pub fn table(rows: &[Row]) -> String {
 }
 
 /// Runs `ps`.
-pub async fn ps(spec: &Spec, json: bool, out: &crate::printer::Printer) -> Result<()> {
+pub async fn ps(spec: &Spec, json: bool, out: &crate::output::printer::Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let rows = rows(&*engine, spec).await?;
     if json {

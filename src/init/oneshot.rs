@@ -7,7 +7,7 @@ use std::io::Read;
 use crate::engine::{ContainerSpec, Engine, Role};
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::spec::{InitAction, Service, Spec};
 
 /// Largest repo (as a tar) we repair by rewriting ownership through the Engine API.

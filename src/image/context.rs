@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::dockerignore::DockerIgnore;
+use crate::image::dockerignore::DockerIgnore;
 
 /// A context ready to send.
 #[derive(Debug)]

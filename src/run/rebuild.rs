@@ -11,10 +11,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::engine::{Engine, Role};
 use crate::error::{Error, Result};
-use crate::printer::Printer;
+use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
-use crate::{image, ready};
+use crate::{image, probe::ready};
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
@@ -139,19 +139,6 @@ pub async fn not_up(engine: &dyn Engine, spec: &Spec) -> Result<Option<String>> 
         spec.command("up"),
         spec.command("up --detach")
     )))
-}
-
-/// `pinshare-dev rebuild SERVICE` from any terminal. Refuses before building when the project is not up.
-pub async fn rebuild_command(spec: &Spec, service: &str) -> Result<()> {
-    crate::logs::check_services(spec, &[service.to_string()])?;
-    let engine = crate::engine::connect().await?;
-    if let Some(why) = not_up(&*engine, spec).await? {
-        return Err(Error::Runtime(format!("{why}; nothing was built")));
-    }
-    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
-    let r = rebuild(&*engine, spec, service, &printer, Duration::ZERO).await;
-    printer.flush().await;
-    r
 }
 
 /// What a batch of changes means for a service with live update.

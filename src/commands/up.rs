@@ -1,0 +1,77 @@
+//! The `up` command: one `up` per project (the lock), the signal handlers, the engine connection, the
+//! preflight, then [`run`](crate::run::run) with the stop requests as tokens.
+
+use std::sync::atomic::Ordering;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::output::printer::{Printer, TOOL};
+use crate::reconcile;
+use crate::run::{StopSignals, UpOptions, run};
+use crate::spec::Spec;
+
+/// The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
+/// swallowed between the two. Ends when `done` is cancelled.
+async fn listen(
+    mut sigint: Signal,
+    mut sigterm: Signal,
+    signals: StopSignals,
+    done: CancellationToken,
+) {
+    tokio::select! {
+        () = done.cancelled() => return,
+        Some(()) = sigint.recv() => {}
+        Some(()) = sigterm.recv() => signals.terminated.store(true, Ordering::SeqCst),
+        else => return,
+    }
+    signals.stop.cancel();
+    tokio::select! {
+        () = done.cancelled() => {}
+        Some(()) = sigint.recv() => signals.kill.cancel(),
+        Some(()) = sigterm.recv() => signals.kill.cancel(),
+        else => {}
+    }
+}
+
+/// Runs `up`; returns the exit code.
+pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
+    let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
+    let lock = crate::run::lock::acquire(&spec.project)?;
+    // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
+    // lock is released cleanly).
+    let sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Error::Runtime(format!("installing the Ctrl-C handler: {e}")))?;
+    // `down` in another terminal sends SIGTERM: stop as on Ctrl-C rather than die and leave the containers
+    // running, or keep watching a project that `down` removed under us.
+    let sigterm = signal(SignalKind::terminate())
+        .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
+    let signals = StopSignals::default();
+    let done = CancellationToken::new();
+    let listener = tokio::spawn(listen(sigint, sigterm, signals.clone(), done.clone()));
+    let result = async {
+        let engine = crate::engine::connect().await?;
+        // Before anything is created: a taken host port would otherwise fail a container start halfway.
+        crate::doctor::preflight(&*engine, &spec, &selected).await?;
+        let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+        // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
+        for s in &selected {
+            for m in &spec.services[s].host_mounts {
+                let text = format!("warning: {} (allowed by allow_host_mounts)", m.describe());
+                printer.event(s, &text);
+            }
+        }
+        if let Some(pid) = lock.reclaimed_from {
+            printer.event(
+                TOOL,
+                &format!("the previous `up` of this project (pid {pid}) ended without cleaning up; adopting what it left running"),
+            );
+        }
+        run(engine, spec, opts, printer, signals, None).await
+    }
+    .await;
+    done.cancel();
+    let _ = listener.await;
+    result
+}

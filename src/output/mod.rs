@@ -1,0 +1,4 @@
+//! Everything that reaches the terminal: the one writer, and secret values taken out of every line.
+
+pub(crate) mod printer;
+pub(crate) mod redact;
