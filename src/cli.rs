@@ -224,7 +224,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Down { volumes } => {
             let spec = load(cli.file.as_deref())?;
-            crate::commands::down::down(&spec, volumes).await?;
+            crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
         Command::Logs {

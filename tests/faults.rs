@@ -458,8 +458,12 @@ fn a_dependency_that_stops_being_ready_is_shown_and_its_dependent_keeps_running(
     assert!(p.labelled_containers().is_empty());
 }
 
+/// On the real engine: the announced delay is waited out, and the restart happens. That the delay counts from the
+/// exit, with the removal and create inside it, is a rule of timing, asserted exactly in virtual time on the fake
+/// (`run::supervise::tests::the_announced_delay_counts_from_the_exit_and_the_replacement_happens_within_it`):
+/// here, on two shared cores, the engine's own create and start can take a second under load.
 #[test]
-fn the_announced_restart_delay_counts_from_the_exit() {
+fn a_restart_waits_its_announced_delay_after_a_kill() {
     let p = Project::offline_copy("delay-from-exit");
     let up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
@@ -478,7 +482,7 @@ fn the_announced_restart_delay_counts_from_the_exit() {
         restart_running("1").then_some(())
     });
 
-    // The second exit within reset_after waits base = 1 s: from the kill, not from after the look around it.
+    // The second exit within reset_after waits base = 1 s.
     let killed = Instant::now();
     docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
     common::poll("restart 2 to run", LONG, || {
@@ -491,7 +495,7 @@ fn the_announced_restart_delay_counts_from_the_exit() {
         "{text}"
     );
     assert!(
-        took >= Duration::from_millis(950) && took < Duration::from_millis(2_000),
+        took >= Duration::from_millis(950),
         "restart 2 ran {took:?} after the kill for an announced 1 s: {text}"
     );
     assert_eq!(up.interrupt(), Some(130));

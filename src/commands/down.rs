@@ -12,14 +12,16 @@ use crate::spec::Spec;
 
 /// Asks the foreground `up` of the project (if one runs) to stop, and waits until it has: it stops and removes
 /// its containers in its own order, says why in its terminal, and releases the project lock.
-async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
+async fn stop_running_up(spec: &Spec, out: &Printer) -> Result<Option<u32>> {
     let Some(pid) = crate::run::lock::holder(&spec.project) else {
         return Ok(None);
     };
-    println!(
+    out.block(&format!(
         "a foreground `up` (pid {pid}) runs project {}; asking it to stop (SIGTERM), it removes its containers",
         spec.project
-    );
+    ));
+    // Said before the wait, not after it.
+    out.flush().await;
     let target =
         rustix::process::Pid::from_raw(i32::try_from(pid).unwrap_or(0)).ok_or_else(|| {
             Error::Runtime(format!(
@@ -56,46 +58,46 @@ async fn stop_running_up(spec: &Spec) -> Result<Option<u32>> {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(250));
     }
-    println!("the foreground `up` (pid {pid}) stopped");
+    out.block(&format!("the foreground `up` (pid {pid}) stopped"));
     Ok(Some(pid))
 }
 
 /// Runs `down`.
-pub async fn down(spec: &Spec, volumes: bool) -> Result<()> {
+pub async fn down(spec: &Spec, volumes: bool, out: &Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
-    let stopped_up = stop_running_up(spec).await?;
+    let stopped_up = stop_running_up(spec, out).await?;
     let containers = reconcile::observe(&*engine, spec).await?;
-    let printer = Printer::spawn(std::iter::empty());
-    let done = reconcile::apply(
+    reconcile::apply(
         &*engine,
         spec,
         &reconcile::plan_down(spec, &containers, Teardown::Down),
-        &printer,
+        out,
     )
-    .await;
-    printer.flush().await;
-    done?;
+    .await?;
     let net = spec.network_name();
     if let Some(l) = engine.network_labels(&net).await?
         && l.get(labels::PROJECT) == Some(&spec.project)
     {
         engine.remove_network(&net).await?;
-        println!("removed network {net}");
+        out.block(&format!("removed network {net}"));
     }
     let kept = engine.project_volumes(&spec.project).await?;
     if volumes {
         for v in &kept {
             engine.remove_volume(v).await?;
-            println!("removed volume {v}");
+            out.block(&format!("removed volume {v}"));
         }
     } else if !kept.is_empty() {
-        println!(
+        out.block(&format!(
             "kept volume(s) {} (down --volumes removes them)",
             kept.join(", ")
-        );
+        ));
     }
     if containers.is_empty() && stopped_up.is_none() {
-        println!("no containers of project {} were running", spec.project);
+        out.block(&format!(
+            "no containers of project {} were running",
+            spec.project
+        ));
     }
     Ok(())
 }

@@ -180,6 +180,23 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_announced_delay_counts_from_the_exit_and_the_replacement_happens_within_it() {
+        // The removal and the create of the replacement take 400 ms each on this engine. They happen inside
+        // the announced delay, not before it: restart 2 ("in 1 s") starts 1 s after its exit, not 1.8 s.
+        let fake = Fake::new();
+        fake.latency("remove_container", Duration::from_millis(400));
+        fake.latency("create_container", Duration::from_millis(400));
+        let crash = Behaviour::Exit(Duration::from_millis(50), 1);
+        fake.behave("p-web", &[crash, crash, crash, Behaviour::Run]);
+        let starts = supervise(&fake, spec("on-failure"), 4).await;
+        let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+        // Each run lasts 50 ms. Restart 1 ("in 100 ms") cannot be sooner than the 800 ms the swap takes;
+        // restarts 2 and 3 wait exactly their 1 s and 2 s from the exit.
+        let after_exit: Vec<u128> = ms.windows(2).map(|w| w[1] - w[0] - 50).collect();
+        assert_eq!(after_exit, [800, 1_000, 2_000], "starts at {ms:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn liveness_restarts_after_threshold_failures_in_a_row_and_a_pass_resets_the_count() {
         let fake = Fake::new();
         // Probed every 10 s: pass, fail, fail, pass (the count starts over), fail, fail, fail.
