@@ -437,11 +437,12 @@ async fn a_stop_request_during_an_engine_outage_still_ends_the_run() {
         .await
         .expect("the run ended although the engine is away")
         .expect("joined");
-    // What cannot be reached cannot be removed: the run says which operation failed.
+    // What cannot be reached cannot be removed: the run says which operation failed, what is left, and how
+    // to clean it up.
     let e = r.expect_err("nothing could be removed");
     assert_eq!(
         e.to_string(),
-        "project_containers p: the engine is unreachable"
+        "project_containers p: the engine is unreachable; the containers of project p were left as they are: run `pinshare-dev down` once the engine is back"
     );
     assert_eq!(fake.container_names(), ["p-app", "p-db"]);
 }

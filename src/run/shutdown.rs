@@ -1,7 +1,7 @@
 //! Shutdown: the project's containers stopped in reverse dependency order and removed, then its network.
 
-use crate::engine::Engine;
-use crate::error::Result;
+use crate::engine::{Engine, ErrorKind};
+use crate::error::{Error, Result};
 use crate::labels;
 use crate::output::printer::Printer;
 use crate::reconcile::{self, Teardown};
@@ -15,7 +15,9 @@ pub async fn remove_project_containers(
     printer: &Printer,
     graceful: bool,
 ) -> Result<()> {
-    let seen = reconcile::observe(engine, spec).await?;
+    let seen = reconcile::observe(engine, spec)
+        .await
+        .map_err(|e| left_as_they_are(e, spec))?;
     let how = if graceful {
         Teardown::Graceful
     } else {
@@ -27,8 +29,21 @@ pub async fn remove_project_containers(
         &reconcile::plan_down(spec, &seen, how),
         printer,
     )
-    .await?;
+    .await
+    .map_err(|e| left_as_they_are(e, spec))?;
     Ok(())
+}
+
+/// An engine that cannot be reached cannot remove anything: say what is left and how to clean it up.
+fn left_as_they_are(e: Error, spec: &Spec) -> Error {
+    match e {
+        Error::Engine(ee) if ee.kind == ErrorKind::Unavailable => Error::Runtime(format!(
+            "{ee}; the containers of project {} were left as they are: run `{}` once the engine is back",
+            spec.project,
+            spec.command("down")
+        )),
+        other => other,
+    }
 }
 
 /// Removes the project network if it is ours.
