@@ -684,8 +684,8 @@ fn a_cold_up_after_down_with_nothing_changed_runs_no_build() {
     // The shared example's sources are not edited here; the host build's command is one of its inputs too.
     p.edit_spec(|s| {
         s.replace(
-            "\"-p\", \"kubo-standin\"]",
-            "\"-p\", \"kubo-standin\", \"--quiet\"]",
+            "\"--target-dir\", \"target\"]",
+            "\"--target-dir\", \"target\", \"--quiet\"]",
         )
     });
     let changed = p.run_ok(&["up", "--detach"]);
