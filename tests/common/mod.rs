@@ -353,7 +353,14 @@ pub fn build_standins() {
             .expect("sh runs");
         assert!(kubo.success(), "kubo/build.sh failed");
         let st = Command::new("cargo")
-            .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--target-dir",
+                "target",
+            ])
             .current_dir(offline_dir())
             .env("RUSTFLAGS", "-C target-feature=+crt-static")
             .status()

@@ -3,7 +3,7 @@
 # 1. the static `ipfs` binary; 2. a static busybox (Debian's busybox-static) for /bin/sh.
 set -eu
 RUSTFLAGS="${RUSTFLAGS:--C target-feature=+crt-static}" \
-    cargo build --release --target x86_64-unknown-linux-gnu -p kubo-standin
+    cargo build --release --target x86_64-unknown-linux-gnu -p kubo-standin --target-dir target
 out=target/x86_64-unknown-linux-gnu/release/busybox
 # ELF with no PT_INTERP program header (e_phoff at 32, e_phentsize at 54, e_phnum at 56).
 is_static() {
