@@ -10,37 +10,23 @@ use crate::engine::fake::Fake;
 use crate::error::EXIT_INTERRUPTED;
 use crate::output::printer::Printer;
 
-/// `db` (with a named volume) is probed by exec; `app` waits for it, `web` for both.
+/// [`SPEC`](super::tests::SPEC), with a named volume on `db`.
 fn spec() -> crate::spec::Spec {
-    let text = r#"
-[project]
-name = "p"
-
-[services.db]
-image = "db:1"
-volumes = ["data:/data"]
-readiness = { exec = ["db-ready"], period = "1s", timeout = "1s", start_timeout = "60s" }
-
-[services.app]
-image = "app:1"
-depends_on = ["db"]
-
-[services.web]
-image = "web:1"
-depends_on = ["app", "db"]
-"#;
-    crate::spec::parse(std::path::Path::new("pinshare.toml"), text).expect("valid spec")
+    let text = super::tests::SPEC.replace(
+        "image = \"db:1\"\n",
+        "image = \"db:1\"\nvolumes = [\"data:/data\"]\n",
+    );
+    let spec =
+        crate::spec::parse(std::path::Path::new("pinshare.toml"), &text).expect("valid spec");
+    assert!(
+        spec.named_volumes().iter().any(|v| v == "data"),
+        "the volume was added"
+    );
+    spec
 }
 
 fn fake() -> Fake {
-    let fake = Fake::new();
-    for (r, id) in [
-        ("db:1", "sha256:db"),
-        ("app:1", "sha256:app"),
-        ("web:1", "sha256:web"),
-    ] {
-        fake.add_image(r, id);
-    }
+    let fake = super::tests::fake();
     // Two probes that fail first: start-up has awaits between the db's start and its readiness.
     fake.exec_results("p-db", &[(1, "starting"), (1, "starting"), (0, "")]);
     fake

@@ -9,9 +9,9 @@ use crate::engine::fake::{Behaviour, Fake};
 use crate::engine::{Engine, State};
 use crate::output::printer::Printer;
 
-/// `db` is probed by exec; `app` and `web` wait for it, `web` also for `app`.
-fn spec() -> crate::spec::Spec {
-    let text = r#"
+/// The spec of these tests and of `stop_tests.rs`: `db` is probed by exec; `app` and `web` wait for it, `web`
+/// also for `app`.
+pub(super) const SPEC: &str = r#"
 [project]
 name = "p"
 
@@ -27,10 +27,13 @@ depends_on = ["db"]
 image = "web:1"
 depends_on = ["app", "db"]
 "#;
-    crate::spec::parse(std::path::Path::new("pinshare.toml"), text).expect("valid spec")
+
+fn spec() -> crate::spec::Spec {
+    crate::spec::parse(std::path::Path::new("pinshare.toml"), SPEC).expect("valid spec")
 }
 
-fn fake() -> Fake {
+/// A fake with the images of [`SPEC`].
+pub(super) fn fake() -> Fake {
     let fake = Fake::new();
     for (r, id) in [
         ("db:1", "sha256:db"),
