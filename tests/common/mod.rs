@@ -319,13 +319,41 @@ impl Project {
                 docker(&[kind, "rm", id]);
             }
         }
-        for svc in ["kubo", "app"] {
-            let tag = format!("pinshare-test/{}-{svc}:dev", self.name);
-            if docker(&["image", "inspect", &tag]).status.success() {
-                docker(&["rmi", "-f", &tag]);
-            }
+        // The image tags stay until a later test process sweeps them (`sweep_test_images`): removing the last tag
+        // of an image deletes it and its untagged parents, and a build running alongside may be taking that very
+        // image from its cache (the build then fails with `unable to find image "sha256:…"`).
+    }
+}
+
+/// Removes the `pinshare-test/t-<test>-<pid>-…` tags of test processes that have ended. Test binaries run one
+/// after another, and a live process's tags (another `cargo test` in another terminal) are left alone.
+fn sweep_test_images() {
+    let out = docker(&[
+        "image",
+        "ls",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "pinshare-test/*",
+    ]);
+    let me = std::process::id().to_string();
+    for tag in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(pid) = test_tag_pid(tag) else {
+            continue;
+        };
+        if pid != me && !Path::new("/proc").join(pid).exists() {
+            docker(&["rmi", tag]);
         }
     }
+}
+
+/// The pid in a test image tag, `pinshare-test/t-logs-22088-kubo:dev` → `22088`.
+fn test_tag_pid(tag: &str) -> Option<&str> {
+    let name = tag.strip_prefix("pinshare-test/")?.split(':').next()?;
+    let mut parts = name.rsplit('-');
+    parts.next()?; // the service
+    parts
+        .next()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Drop for Project {
@@ -345,6 +373,7 @@ static STANDINS: std::sync::Once = std::sync::Once::new();
 /// double's inputs through its own host build (`kubo/build.sh`: `ipfs` and a static busybox), then the app.
 pub fn build_standins() {
     STANDINS.call_once(|| {
+        sweep_test_images();
         let kubo = Command::new("sh")
             .arg("kubo/build.sh")
             .current_dir(offline_dir())
