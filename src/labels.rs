@@ -67,6 +67,11 @@ impl Role {
     }
 }
 
+/// The role a container's labels give it, if any.
+pub fn role_of(container_labels: &HashMap<String, String>) -> Option<Role> {
+    container_labels.get(ROLE).and_then(|r| Role::parse(r))
+}
+
 /// The restart count a container carries.
 pub fn restarts_of(container_labels: &HashMap<String, String>) -> u32 {
     container_labels

@@ -6,8 +6,10 @@ use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions, Role};
 use crate::error::{Error, Result};
-use crate::output::printer::{LineSplitter, Printer};
-use crate::run::follow::{split_timestamp, ts_key};
+use crate::output::printer::Printer;
+use crate::run::read::stamp;
+use crate::run::read::{split_timestamp, ts_key};
+use crate::run::seam::HistoryLines;
 use crate::spec::{Spec, units};
 
 /// Options of `logs`.
@@ -37,29 +39,6 @@ pub fn check_services(spec: &Spec, services: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A Unix time as the engine writes its timestamps (RFC 3339, UTC, nanoseconds).
-pub fn rfc3339(t: Duration) -> String {
-    let secs = t.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        t.subsec_nanos()
-    )
 }
 
 /// Reads the lines there are now of each `(service, container)`, merged in time order.
@@ -140,7 +119,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for (svc, line) in history(&*engine, &present, &read).await {
             last.insert(svc.clone(), split_timestamp(&line).0.to_string());
-            emit(&printer, &svc, &line, opts.timestamps);
+            emit(&printer, &svc, &line, opts.timestamps).await;
         }
         // Follow each service across container replacements until Ctrl-C.
         let cancel = tokio_util::sync::CancellationToken::new();
@@ -152,14 +131,10 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
                 &spec.container_name(service),
                 service,
                 &printer,
-                crate::run::follow::From::After {
+                crate::run::read::From::After {
                     since: i64::try_from(read_at.as_secs()).unwrap_or(0) - 1,
                     // A service with nothing printed (no lines, or `--tail 0`) starts at the read.
-                    after: Some(
-                        last.get(service)
-                            .cloned()
-                            .unwrap_or_else(|| rfc3339(read_at)),
-                    ),
+                    after: Some(last.get(service).cloned().unwrap_or_else(|| stamp(read_at))),
                 },
                 opts.timestamps,
                 cancel.clone(),
@@ -172,22 +147,23 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         }
     } else {
         for (svc, line) in history(&*engine, &present, &read).await {
-            emit(&printer, &svc, &line, opts.timestamps);
+            emit(&printer, &svc, &line, opts.timestamps).await;
         }
     }
     printer.flush().await;
     Ok(())
 }
 
-fn emit(p: &Printer, svc: &str, line: &str, timestamps: bool) {
+async fn emit(p: &Printer, svc: &str, line: &str, timestamps: bool) {
     if timestamps {
-        p.log(svc, line);
+        p.log(svc, line).await;
     } else {
-        p.log(svc, split_timestamp(line).1);
+        p.log(svc, split_timestamp(line).1).await;
     }
 }
 
-/// Spawns a reader that turns one container's chunks into whole lines.
+/// Spawns a reader that turns one container's frames into whole `TIMESTAMP text` lines (a line the engine split
+/// into parts is joined back).
 pub fn spawn_lines(
     engine: &dyn Engine,
     container: &str,
@@ -198,17 +174,18 @@ pub fn spawn_lines(
     let mut s = engine.logs(container, read);
     let service = service.to_string();
     tokio::spawn(async move {
-        let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
+        let mut lines = HistoryLines::default();
         while let Some(Ok(chunk)) = s.next().await {
-            let sp = if chunk.stderr { &mut err } else { &mut out };
-            for l in sp.push(&chunk.bytes) {
-                if tx.send((service.clone(), l)).is_err() {
-                    return;
-                }
+            if let Some(l) = lines.push(chunk.stderr, &chunk.bytes)
+                && tx
+                    .send((service.clone(), format!("{} {}", l.ts, l.text)))
+                    .is_err()
+            {
+                return;
             }
         }
-        for l in [out.finish(), err.finish()].into_iter().flatten() {
-            let _ = tx.send((service.clone(), l));
+        for l in lines.finish() {
+            let _ = tx.send((service.clone(), format!("{} {}", l.ts, l.text)));
         }
     });
     rx
@@ -216,24 +193,7 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
-    use crate::run::follow::{split_timestamp, ts_key};
-
-    #[test]
-    fn unix_times_are_written_like_engine_timestamps() {
-        use std::time::Duration;
-        assert_eq!(
-            super::rfc3339(Duration::new(1_795_585_260, 5)),
-            "2026-11-25T05:41:00.000000005Z"
-        );
-        assert_eq!(
-            super::rfc3339(Duration::ZERO),
-            "1970-01-01T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            super::rfc3339(Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-    }
+    use crate::run::read::{split_timestamp, ts_key};
 
     #[test]
     fn engine_timestamps_sort_in_time_order_though_trailing_zeros_are_trimmed() {

@@ -94,8 +94,16 @@ pub trait Engine: Send + Sync {
     /// Waits for a container to stop; returns its exit code.
     async fn wait_container(&self, name: &str) -> R<i64>;
 
-    /// Container output as a stream of chunks.
+    /// Container output as a stream of chunks, from the engine's log (with timestamps when asked). Its live
+    /// follow reads the json-file log as it grows and drops lines under a flood (Engine 20.10): use it for the
+    /// history, and [`Engine::attach`] for what comes next.
     fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>>;
+
+    /// The container's live stdout and stderr from now on (no history, no timestamps), as `docker run` gets
+    /// them: nothing is dropped, and a reader that is slow slows the container's writes. Returns once the
+    /// engine has answered the attach; made before the start, it holds the first line. The stream ends when
+    /// the container stops.
+    async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>>;
 
     /// Runs a command in a running container and collects its output and exit code.
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;

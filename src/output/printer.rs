@@ -1,11 +1,21 @@
-//! The one writer that owns the terminal. Every container line and every tool event goes through one channel
-//! to one task, so lines never interleave mid-line. Container lines get `name | `, tool events `name » `,
-//! the name padded to a fixed width and coloured by a stable hash of the name.
+//! The one writer that owns the terminal. Every container line and every tool event goes through it, so lines
+//! never interleave mid-line. Container lines get `name | `, tool events `name » `, the name padded to a fixed
+//! width and coloured by a stable hash of the name.
+//!
+//! Container lines go through a bounded channel: a container that floods the terminal slows its reader (and
+//! through the attach stream, its own writes) instead of growing memory. Tool events go through their own
+//! channel and are taken first, so "ready" or "exited" appear promptly under a flood. Whatever is queued is
+//! written in one piece, up to [`BATCH`] bytes, when the channels run dry: one write per burst, not per line.
+//! The writes themselves happen on a thread of their own, so a stdout that blocks (a paused pager) blocks only
+//! that thread; [`Printer::abandon`] then lets the rest of the run finish without it.
 
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use console::{Color, Style};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// Name on the tool's own project-wide events.
 pub const TOOL: &str = "pinshare-dev";
@@ -15,12 +25,23 @@ pub const LOG_SEP: &str = "|";
 /// Separator of the tool's own events.
 pub const EVENT_SEP: &str = "»";
 
+/// Container lines queued at most before their readers wait.
+const QUEUED_LINES: usize = 1024;
+/// Bytes written at most in one piece.
+const BATCH: usize = 64 * 1024;
+
 enum Msg {
     Line(String),
     Flush(oneshot::Sender<()>),
 }
 
-/// Where the printer task writes.
+/// What the writer thread is handed.
+enum Out {
+    Bytes(Vec<u8>),
+    Written(oneshot::Sender<()>),
+}
+
+/// Where the writer thread writes.
 enum Sink {
     Stdout,
     #[cfg(test)]
@@ -29,10 +50,39 @@ enum Sink {
     Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>),
 }
 
-/// Handle to the printer task; cheap to clone.
+impl Sink {
+    fn write(&self, bytes: &[u8]) {
+        match self {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                // A closed stdout (e.g. `| head`) is not worth crashing over.
+                let _ = out.write_all(bytes);
+                let _ = out.flush();
+            }
+            #[cfg(test)]
+            Sink::Discard => {}
+            #[cfg(test)]
+            Sink::Capture(lines) => {
+                if let Ok(mut v) = lines.lock() {
+                    let text = String::from_utf8_lossy(bytes);
+                    v.extend(text.lines().map(str::to_string));
+                }
+            }
+        }
+    }
+}
+
+/// Handle to the printer; cheap to clone.
 #[derive(Clone)]
 pub struct Printer {
-    tx: mpsc::UnboundedSender<Msg>,
+    /// Everything, in order; container lines wait here when it is full.
+    main: mpsc::Sender<Msg>,
+    /// Tool events and flushes that found `main` full.
+    urgent: mpsc::UnboundedSender<Msg>,
+    /// Set when the output is given up on: container lines are dropped from then on, and flushes return.
+    abandoned: CancellationToken,
+    /// When the writer thread's current write began (stdout only).
+    busy_since: Option<Arc<AtomicU64>>,
     width: usize,
     color: bool,
     /// When the current engine outage began: however many subscriptions notice it, one run says so once.
@@ -78,8 +128,108 @@ pub fn format_line(name: &str, width: usize, sep: &str, text: &str, color: bool)
     }
 }
 
+/// The printer's two queues: everything in order through the bounded `main` one; a tool event that finds it
+/// full (a flood) goes to `urgent`, which is taken first.
+struct Queues {
+    main: mpsc::Receiver<Msg>,
+    urgent: mpsc::UnboundedReceiver<Msg>,
+    urgent_open: bool,
+}
+
+impl Queues {
+    async fn next(&mut self) -> Option<Msg> {
+        while self.urgent_open {
+            tokio::select! {
+                biased;
+                m = self.urgent.recv() => match m {
+                    Some(m) => return Some(m),
+                    None => self.urgent_open = false,
+                },
+                m = self.main.recv() => return m,
+            }
+        }
+        self.main.recv().await
+    }
+
+    fn try_next(&mut self) -> Option<Msg> {
+        self.urgent
+            .try_recv()
+            .or_else(|_| self.main.try_recv())
+            .ok()
+    }
+}
+
+/// Where gathered pieces go: the writer thread for stdout; in tests, the sink itself, inline, so a test under
+/// tokio's paused clock never sees the runtime idle while a line is on its way.
+enum Writer {
+    Thread {
+        out: mpsc::Sender<Out>,
+        /// When the write under way began (milliseconds since the thread started; 0: none under way).
+        busy_since: Arc<AtomicU64>,
+    },
+    #[cfg(test)]
+    Inline(Sink),
+}
+
+impl Writer {
+    async fn write(&self, bytes: Vec<u8>) -> bool {
+        match self {
+            Writer::Thread { out, .. } => out.send(Out::Bytes(bytes)).await.is_ok(),
+            #[cfg(test)]
+            Writer::Inline(sink) => {
+                sink.write(&bytes);
+                true
+            }
+        }
+    }
+
+    async fn written(&self, done: oneshot::Sender<()>) {
+        match self {
+            Writer::Thread { out, .. } => {
+                let _ = out.send(Out::Written(done)).await;
+            }
+            #[cfg(test)]
+            Writer::Inline(_) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Gathers what is queued into one piece, until the queues are dry or the piece is full, and hands it to the
+/// writer. A flush is answered once everything queued before it is written. `false` once the printer is gone.
+async fn gather(q: &mut Queues, out: &Writer) -> bool {
+    let mut buf = Vec::new();
+    let mut next = q.next().await;
+    let open = loop {
+        match next {
+            None => break false,
+            Some(Msg::Line(l)) => buf.extend_from_slice(l.as_bytes()),
+            Some(Msg::Flush(done)) => {
+                // A flush that overtook a full queue: what was queued before it goes first.
+                while let Ok(Msg::Line(l)) = q.main.try_recv() {
+                    buf.extend_from_slice(l.as_bytes());
+                }
+                out.write(std::mem::take(&mut buf)).await;
+                out.written(done).await;
+            }
+        }
+        if buf.len() >= BATCH {
+            break true;
+        }
+        next = q.try_next();
+        if next.is_none() {
+            break true;
+        }
+    };
+    if !buf.is_empty() && !out.write(buf).await {
+        return false;
+    }
+    open
+}
+
 impl Printer {
-    /// Starts the printer task writing to stdout. `names` fixes the prefix width.
+    /// Starts the printer writing to stdout. `names` fixes the prefix width.
     pub fn spawn<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self::spawn_writing(names, Sink::Stdout)
     }
@@ -104,36 +254,93 @@ impl Printer {
     fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
         let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
         let color = console::colors_enabled();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                match (msg, &sink) {
-                    (Msg::Line(l), Sink::Stdout) => {
-                        let mut out = std::io::stdout().lock();
-                        // A closed stdout (e.g. `| head`) is not worth crashing over.
-                        let _ = out.write_all(l.as_bytes());
-                        let _ = out.flush();
-                    }
-                    #[cfg(test)]
-                    (Msg::Line(_), Sink::Discard) => {}
-                    #[cfg(test)]
-                    (Msg::Line(l), Sink::Capture(lines)) => {
-                        if let Ok(mut v) = lines.lock() {
-                            v.push(l.trim_end_matches('\n').to_string());
-                        }
-                    }
-                    (Msg::Flush(done), _) => {
-                        let _ = done.send(());
-                    }
-                }
-            }
-        });
+        let (urgent, urgent_rx) = mpsc::unbounded_channel::<Msg>();
+        let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
+        let writer = match sink {
+            Sink::Stdout => Self::writer_thread(sink),
+            #[cfg(test)]
+            other => Writer::Inline(other),
+        };
+        let busy_since = match &writer {
+            Writer::Thread { busy_since, .. } => Some(Arc::clone(busy_since)),
+            #[cfg(test)]
+            Writer::Inline(_) => None,
+        };
+        let mut queues = Queues {
+            main: main_rx,
+            urgent: urgent_rx,
+            urgent_open: true,
+        };
+        tokio::spawn(async move { while gather(&mut queues, &writer).await {} });
         Printer {
-            tx,
+            main,
+            urgent,
+            abandoned: CancellationToken::new(),
+            busy_since,
             width,
             color,
             outage: Outage::default(),
         }
+    }
+
+    /// The writer: a thread, not a task, so a blocked stdout never holds a runtime worker; the process ends
+    /// without waiting for it.
+    fn writer_thread(sink: Sink) -> Writer {
+        let (out, mut out_rx) = mpsc::channel::<Out>(2);
+        let busy_since = Arc::new(AtomicU64::new(0));
+        let epoch = std::time::Instant::now();
+        let busy = Arc::clone(&busy_since);
+        std::thread::Builder::new()
+            .name("pinshare-dev-printer".into())
+            .spawn(move || {
+                while let Some(o) = out_rx.blocking_recv() {
+                    match o {
+                        Out::Bytes(b) => {
+                            let now =
+                                u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                            busy.store(now.max(1), Ordering::SeqCst);
+                            sink.write(&b);
+                            busy.store(0, Ordering::SeqCst);
+                        }
+                        Out::Written(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .expect("the printer thread starts");
+        Writer::Thread { out, busy_since }
+    }
+
+    /// From now on, a write to stdout that blocks longer than `limit` (a paused pager, a terminal nobody
+    /// reads) gives the output up , so a shutdown that waits for its last lines still
+    /// ends. Watched on a thread of its own, on the wall clock.
+    pub fn give_up_if_stuck(&self, limit: std::time::Duration) {
+        let Some(busy) = self.busy_since.clone() else {
+            return;
+        };
+        let abandoned = self.abandoned.clone();
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let _ = std::thread::Builder::new()
+            .name("pinshare-dev-stuck".into())
+            .spawn(move || {
+                let mut blocked_for = 0u64;
+                let mut last_seen = 0u64;
+                while !abandoned.is_cancelled() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    let b = busy.load(Ordering::SeqCst);
+                    // The same write still under way: stuck a little longer.
+                    if b != 0 && b == last_seen {
+                        blocked_for += 100;
+                    } else {
+                        blocked_for = 0;
+                    }
+                    last_seen = b;
+                    if blocked_for >= limit_ms {
+                        abandoned.cancel();
+                    }
+                }
+            });
     }
 
     /// The run's engine-outage state, shared by its clones.
@@ -141,12 +348,17 @@ impl Printer {
         &self.outage
     }
 
-    /// A container output line.
-    pub fn log(&self, service: &str, text: &str) {
+    /// A container output line. It waits while the queue of lines is full, so a flood slows its reader; once
+    /// the output is abandoned it drops the line.
+    pub async fn log(&self, service: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.color);
         l.push('\n');
-        let _ = self.tx.send(Msg::Line(l));
+        tokio::select! {
+            biased;
+            () = self.abandoned.cancelled() => {}
+            _ = self.main.send(Msg::Line(l)) => {}
+        }
     }
 
     /// A tool event about a service (or the project).
@@ -154,13 +366,13 @@ impl Printer {
         let text = crate::output::redact::outgoing(text);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.color);
         l.push('\n');
-        let _ = self.tx.send(Msg::Line(l));
+        self.send_now(Msg::Line(l));
     }
 
     /// A line printed as is.
     pub fn raw(&self, text: &str) {
         let text = crate::output::redact::outgoing(text);
-        let _ = self.tx.send(Msg::Line(format!("{text}\n")));
+        self.send_now(Msg::Line(format!("{text}\n")));
     }
 
     /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like.
@@ -178,14 +390,28 @@ impl Printer {
         if !l.ends_with('\n') {
             l.push('\n');
         }
-        let _ = self.tx.send(Msg::Line(l));
+        self.send_now(Msg::Line(l));
     }
 
-    /// Waits until everything sent so far is written.
+    /// Waits until everything sent so far is written (or the output is abandoned).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.await;
+        if self.send_now(Msg::Flush(tx)) {
+            tokio::select! {
+                biased;
+                () = self.abandoned.cancelled() => {}
+                _ = rx => {}
+            }
+        }
+    }
+
+    /// Queues a tool event (or a flush) without waiting: in order when there is room, ahead of the queued
+    /// container lines when a flood filled the queue.
+    fn send_now(&self, m: Msg) -> bool {
+        match self.main.try_send(m) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(m)) => self.urgent.send(m).is_ok(),
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Session {
     pub watch: bool,
     /// The run's cancellation tree, task tracker and container lock; the loop ends when its root is cancelled.
     pub tasks: Tasks,
+    /// Where the live streams of the containers the run starts wait for their followers.
+    pub feeds: crate::run::attach::Feeds,
 }
 
 /// Where the loop's events come from: batches of source changes and edits of the spec. [`run`] makes the real
@@ -316,8 +318,9 @@ async fn apply(
                 new,
                 name,
                 &s.printer,
-                follow::From::Tail(None),
+                crate::run::read::From::Tail(None),
                 s.tasks.followers.clone(),
+                &s.feeds,
             );
         }
         reconcile::apply(engine, new, &actions, &s.printer).await?;

@@ -7,26 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
-use crate::engine::{Engine, EventAction, LogOptions, Role};
-use crate::output::printer::{LineSplitter, Printer};
-
-/// Where the first container's output starts.
-#[derive(Debug, Clone)]
-pub enum From {
-    /// Only lines written from now on (a container that is already running and kept).
-    Now,
-    /// The last N lines, or all with `None`.
-    Tail(Option<u64>),
-    /// Lines since this Unix time.
-    Since(i64),
-    /// Lines since this Unix time whose engine timestamp is later than `after` (what was printed already).
-    After {
-        /// Unix seconds to ask the engine from (it takes whole seconds).
-        since: i64,
-        /// The last engine timestamp already printed, if any.
-        after: Option<String>,
-    },
-}
+use crate::engine::{Engine, EventAction, Role};
+use crate::output::printer::Printer;
+use crate::run::attach::Feeds;
+use crate::run::read::{From, Start, follow_one};
 
 /// What a subscription delivers: an event, or the engine connection going away and coming back.
 #[derive(Debug, Clone)]
@@ -171,53 +155,6 @@ pub fn restarted_marker(restart: u32, exit: Option<i64>) -> String {
     format!("— restarted (restart {restart}, {exit}) —")
 }
 
-/// Follows one container's output until its stream ends; returns the engine timestamp of the last line printed
-/// (lines are always asked for with timestamps, so a resumed follow can start exactly after it).
-async fn follow_one(
-    engine: &dyn Engine,
-    id: &str,
-    service: &str,
-    printer: &Printer,
-    from: From,
-    timestamps: bool,
-) -> Option<String> {
-    let (tail, since, after) = match from {
-        From::Now => (Some(0), None, None),
-        From::Tail(t) => (t, None, None),
-        From::Since(s) => (None, Some(s), None),
-        From::After { since, after } => (None, Some(since), after),
-    };
-    let opts = LogOptions {
-        follow: true,
-        tail,
-        since,
-        timestamps: true,
-    };
-    let mut last = after.clone();
-    // Lines carry the engine's timestamp: drop what was printed already, and the timestamp too unless it was
-    // asked for.
-    let mut print = |l: &str| {
-        let (ts, text) = split_timestamp(l);
-        if last.as_deref().is_some_and(|a| ts_key(ts) <= ts_key(a)) {
-            return;
-        }
-        printer.log(service, if timestamps { l } else { text });
-        last = Some(ts.to_string());
-    };
-    let mut stream = engine.logs(id, &opts);
-    let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
-    while let Some(Ok(chunk)) = stream.next().await {
-        let splitter = if chunk.stderr { &mut err } else { &mut out };
-        for l in splitter.push(&chunk.bytes) {
-            print(&l);
-        }
-    }
-    for l in [out.finish(), err.finish()].into_iter().flatten() {
-        print(&l);
-    }
-    last
-}
-
 /// Follows `service` (container `container`) until cancelled.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
@@ -231,13 +168,15 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(follower(
-        engine, project, container, service, printer, first, timestamps, cancel, false,
+        engine, project, container, service, printer, first, timestamps, cancel, None,
     ))
 }
 
-/// Follows `service` for a foreground `up`, as a task of `tracker`. Once `cancel` is cancelled it takes no new
+/// Follows `service` for a foreground `up`, as a task of `tracker`: the containers the run starts come with
+/// their live stream from `feeds`, attached before the start. Once `cancel` is cancelled it takes no new
 /// container but prints the current one's output to its end, so what a container says while the shutdown stops
 /// it is not cut off.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_tracked(
     tracker: &tokio_util::task::TaskTracker,
     engine: &Arc<dyn Engine>,
@@ -246,7 +185,9 @@ pub fn spawn_tracked(
     printer: &Printer,
     first: From,
     cancel: CancellationToken,
+    feeds: &Feeds,
 ) {
+    feeds.follow(service);
     tracker.spawn(follower(
         engine,
         &spec.project,
@@ -256,7 +197,7 @@ pub fn spawn_tracked(
         first,
         false,
         cancel,
-        true,
+        Some(feeds.clone()),
     ));
 }
 
@@ -270,7 +211,7 @@ fn follower(
     first: From,
     timestamps: bool,
     cancel: CancellationToken,
-    drain: bool,
+    feeds: Option<Feeds>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let (engine, project, container, service, printer) = (
         Arc::clone(engine),
@@ -292,8 +233,13 @@ fn follower(
         let mut lost_at: Option<i64> = None;
         'follow: loop {
             if let Some(id) = &current {
-                let one = follow_one(&*engine, id, &service, &printer, from.clone(), timestamps);
-                let l = if drain {
+                let start = match feeds.as_ref().and_then(|f| f.take(id)) {
+                    Some(live) => Start::Attached(live),
+                    None => Start::From(from.clone()),
+                };
+                let one = follow_one(&*engine, id, &service, &printer, start, timestamps);
+                // The foreground run's follower prints a container's output to its end.
+                let l = if feeds.is_some() {
                     one.await
                 } else {
                     tokio::select! {
@@ -315,10 +261,12 @@ fn follower(
                     Some(Watched::Event(ev)) => ev,
                     Some(Watched::Lost { at }) => {
                         lost_at = Some(at);
-                        printer.log(
-                            &service,
-                            "— engine connection lost: following resumes when it is back —",
-                        );
+                        printer
+                            .log(
+                                &service,
+                                "— engine connection lost: following resumes when it is back —",
+                            )
+                            .await;
                         continue;
                     }
                     Some(Watched::Back) => {
@@ -330,10 +278,12 @@ fn follower(
                             && let Ok(Some(c)) = engine.inspect_container(id).await
                             && c.is_running()
                         {
-                            printer.log(
-                                &service,
-                                "— engine connection back: output of the gap follows —",
-                            );
+                            printer
+                                .log(
+                                    &service,
+                                    "— engine connection back: output of the gap follows —",
+                                )
+                                .await;
                             // A line's second is enough to ask from; its full timestamp drops what was printed.
                             from = From::After {
                                 since: at - 60,
@@ -357,7 +307,9 @@ fn follower(
                 if ev.action == EventAction::Start && died {
                     // The same container started again (restarted in place): its new output only.
                     let exit = last_exit.map_or_else(|| "?".to_string(), |c| c.to_string());
-                    printer.log(&service, &format!("— restarted in place (exit {exit}) —"));
+                    printer
+                        .log(&service, &format!("— restarted in place (exit {exit}) —"))
+                        .await;
                     last_exit = None;
                     died = false;
                     from = From::Since(ev.time);
@@ -380,7 +332,7 @@ fn follower(
                     Some(n) => restarted_marker(n, last_exit),
                     None => replaced_marker(&image, last_exit),
                 };
-                printer.log(&service, &marker);
+                printer.log(&service, &marker).await;
             }
             current = Some(next);
             last_exit = None;
@@ -388,21 +340,6 @@ fn follower(
             from = From::Tail(None);
         }
     }
-}
-
-/// Splits an engine line `2026-11-25T05:41:00.123456789Z text` into its timestamp and text.
-pub fn split_timestamp(line: &str) -> (&str, &str) {
-    line.split_once(' ').unwrap_or((line, ""))
-}
-
-/// A sort key for an engine timestamp: the engine trims trailing zeros of the fraction
-/// (`…:00.1Z`, `…:00.12Z`), so the strings alone do not sort in time order.
-pub fn ts_key(ts: &str) -> (&str, u32) {
-    let ts = ts.trim_end_matches('Z');
-    let (whole, frac) = ts.split_once('.').unwrap_or((ts, ""));
-    let digits: String = frac.chars().take(9).collect();
-    let nanos = format!("{digits:0<9}").parse().unwrap_or(0);
-    (whole, nanos)
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 //! project stops in reverse dependency order. One cancellation tree and one task tracker (`tasks.rs`) hold
 //! everything a run spawns. The `up` command (`commands/up.rs`) installs the signals and calls [`run`].
 
+pub(crate) mod attach;
 pub(crate) mod dev_loop;
 pub(crate) mod follow;
 pub(crate) mod lock;
+pub(crate) mod read;
 pub(crate) mod rebuild;
+pub(crate) mod seam;
 pub(crate) mod supervise;
 pub(crate) mod tasks;
 
@@ -33,6 +36,7 @@ use crate::engine::Engine;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::output::printer::{Printer, TOOL};
 use crate::reconcile;
+use crate::run::attach::{Attaching, Feeds};
 use crate::run::tasks::Tasks;
 use crate::spec::Spec;
 
@@ -85,7 +89,14 @@ pub async fn run(
     let tasks = Tasks::new(signals.stop.clone());
     let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };
 
-    // Foreground: follow every selected service from the start, across replacements.
+    // Foreground: follow every selected service from the start, across replacements, each container the run
+    // starts attached before its start.
+    let feeds = Feeds::default();
+    let engine: Arc<dyn Engine> = if opts.detach {
+        engine
+    } else {
+        Arc::new(Attaching::new(engine, feeds.clone()))
+    };
     if !opts.detach {
         for s in &selected {
             crate::run::follow::spawn_tracked(
@@ -94,8 +105,9 @@ pub async fn run(
                 &spec,
                 s,
                 &printer,
-                crate::run::follow::From::Now,
+                crate::run::read::From::Now,
                 tasks.followers.clone(),
+                &feeds,
             );
         }
     }
@@ -127,7 +139,7 @@ pub async fn run(
             engine.stop_creating().await;
             remove_project_containers(&*engine, &spec, &printer, false).await?;
             remove_network(&*engine, &spec).await;
-            tasks.finish().await;
+            finish(&tasks, &printer, &feeds).await;
             stopped_code(signals.by_sigterm())
         }
         Err(e) => {
@@ -141,7 +153,7 @@ pub async fn run(
                 remove_project_containers(&*engine, &spec, &printer, false).await?;
                 remove_network(&*engine, &spec).await;
             }
-            tasks.finish().await;
+            finish(&tasks, &printer, &feeds).await;
             printer.flush().await;
             return Err(e);
         }
@@ -165,6 +177,7 @@ pub async fn run(
                     printer: printer.clone(),
                     watch: opts.watch,
                     tasks: tasks.clone(),
+                    feeds: feeds.clone(),
                 },
                 sources,
             )
@@ -191,7 +204,7 @@ pub async fn run(
                     remove_network(&*engine, &spec).await;
                 }
             }
-            tasks.finish().await;
+            finish(&tasks, &printer, &feeds).await;
             if signals.by_sigterm() {
                 printer.event(
                     TOOL,
@@ -205,4 +218,16 @@ pub async fn run(
     };
     printer.flush().await;
     Ok(code)
+}
+
+/// How long the output may make no progress before it is given up on (a stdout nobody reads).
+const STUCK: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Ends the followers and waits for every task. A follower prints its container's output to the end, and a
+/// stdout that blocks (a paused pager) would hold it for ever: from here on, a write blocked for [`STUCK`]
+/// gives the output up, so Ctrl-C still ends the run.
+async fn finish(tasks: &Tasks, printer: &Printer, feeds: &Feeds) {
+    printer.give_up_if_stuck(STUCK);
+    tasks.finish().await;
+    feeds.close();
 }

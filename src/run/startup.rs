@@ -331,7 +331,7 @@ async fn start_all(
         if !lines.is_empty() {
             printer.event(&first.service, &last_lines_heading(lines.len(), &container));
             for l in lines {
-                printer.log(&first.service, &l);
+                printer.log(&first.service, &l).await;
             }
         }
     }

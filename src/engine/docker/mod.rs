@@ -10,10 +10,10 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -400,22 +400,28 @@ impl Engine for DockerEngine {
         let op = format!("reading logs of container {name}");
         self.docker
             .logs(name, Some(b.build()))
-            .map(move |item| match item {
-                Ok(LogOutput::StdErr { message }) => Ok(LogChunk {
-                    stderr: true,
-                    bytes: message,
-                }),
-                Ok(
-                    LogOutput::StdOut { message }
-                    | LogOutput::Console { message }
-                    | LogOutput::StdIn { message },
-                ) => Ok(LogChunk {
-                    stderr: false,
-                    bytes: message,
-                }),
-                Err(e) => Err(error(op.clone(), &e)),
-            })
+            .map(move |item| chunk(item).map_err(|e| error(op.clone(), &e)))
             .boxed()
+    }
+
+    async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>> {
+        let op = format!("attaching to container {name}");
+        let opts = AttachContainerOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(false)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(name, Some(opts))
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        // stdin is not attached: the write half is never used.
+        Ok(attached
+            .output
+            .map(move |item| chunk(item).map_err(|e| error(op.clone(), &e)))
+            .boxed())
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
@@ -653,4 +659,20 @@ pub fn split_reference(reference: &str) -> (String, String) {
         ),
         None => (reference.to_string(), "latest".into()),
     }
+}
+
+/// One frame of a multiplexed output stream (the logs API's or an attach's) as our chunk.
+fn chunk(item: Result<LogOutput, BollardError>) -> Result<LogChunk, BollardError> {
+    Ok(match item? {
+        LogOutput::StdErr { message } => LogChunk {
+            stderr: true,
+            bytes: message,
+        },
+        LogOutput::StdOut { message }
+        | LogOutput::Console { message }
+        | LogOutput::StdIn { message } => LogChunk {
+            stderr: false,
+            bytes: message,
+        },
+    })
 }

@@ -1,0 +1,295 @@
+//! Every line of what the foreground run starts. The engine of a foreground `up` is wrapped in [`Attaching`]:
+//! each long-running container of a followed service is attached before it is started (and before it is
+//! started again in place), and the live stream is left in [`Feeds`] under the container's id, where the
+//! service's follower takes it when it sees the start. The attach stream is the container's own stdout and
+//! stderr, as `docker run` gets them: unlike the logs API's live follow, it drops nothing under a flood, and
+//! made before the start it holds the very first line.
+//!
+//! A stream left in the feeds is never read, and a container whose output is not read stops at its next write
+//! once the pipe is full: only services that have a follower are attached, and [`Feeds::close`] drops whatever
+//! is left when the followers end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+
+use crate::engine::{
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, ExecOutput, ImageInfo,
+    LogChunk, LogOptions, R, Role, RunningContainer, SystemInfo,
+};
+use crate::labels;
+
+/// A live output stream.
+pub type Live = BoxStream<'static, R<LogChunk>>;
+
+#[derive(Default)]
+struct Inner {
+    /// Services whose containers are attached before they start.
+    followed: HashSet<String>,
+    /// Streams waiting for their follower, by container id.
+    waiting: HashMap<String, Live>,
+    /// Set once the followers are done: nothing is attached any more.
+    closed: bool,
+}
+
+/// The live streams of the containers the run started, waiting for their followers.
+#[derive(Clone, Default)]
+pub struct Feeds {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Feeds {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// From now on the containers of `service` are attached before they start.
+    pub fn follow(&self, service: &str) {
+        self.with(|i| i.followed.insert(service.to_string()));
+    }
+
+    /// The live stream of container `id`, if it was attached before its start.
+    pub fn take(&self, id: &str) -> Option<Live> {
+        self.with(|i| i.waiting.remove(id))
+    }
+
+    /// Drops every waiting stream and attaches nothing more.
+    pub fn close(&self) {
+        self.with(|i| {
+            i.closed = true;
+            i.waiting.clear();
+        });
+    }
+
+    fn wants(&self, service: Option<&String>) -> bool {
+        self.with(|i| !i.closed && service.is_some_and(|s| i.followed.contains(s)))
+    }
+
+    fn put(&self, id: String, live: Live) {
+        self.with(|i| {
+            if !i.closed {
+                i.waiting.insert(id, live);
+            }
+        });
+    }
+}
+
+/// An engine that attaches to the followed services' containers before it starts them.
+pub struct Attaching {
+    inner: Arc<dyn Engine>,
+    feeds: Feeds,
+    /// Container name → id and service, for the containers created through it that are to be attached.
+    created: Mutex<HashMap<String, String>>,
+}
+
+impl Attaching {
+    /// Wraps `inner`; the streams go to `feeds`.
+    pub fn new(inner: Arc<dyn Engine>, feeds: Feeds) -> Self {
+        Attaching {
+            inner,
+            feeds,
+            created: Mutex::default(),
+        }
+    }
+
+    fn created(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.created.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The id of container `name` if it is to be attached: created here, or found with its labels.
+    async fn to_attach(&self, name: &str) -> Option<String> {
+        let known = self.created().get(name).cloned();
+        if known.is_some() {
+            return known;
+        }
+        let c = self.inner.inspect_container(name).await.ok()??;
+        let service_role = labels::role_of(&c.labels) == Some(Role::Service);
+        (service_role && self.feeds.wants(c.labels.get(labels::SERVICE))).then_some(c.id)
+    }
+
+    /// Attaches to `id`, runs `start`, and leaves the stream for the follower if the start succeeded.
+    async fn attached_start(&self, id: String, start: impl Future<Output = R<()>> + Send) -> R<()> {
+        // A container that cannot be attached is still started: its follower reads the logs API instead.
+        let live = self.inner.attach(&id).await.ok();
+        start.await?;
+        if let Some(live) = live {
+            self.feeds.put(id, live);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for Attaching {
+    async fn create_container(&self, name: &str, spec: ContainerSpec) -> R<String> {
+        let attach = labels::role_of(&spec.labels) == Some(Role::Service)
+            && self.feeds.wants(spec.labels.get(labels::SERVICE));
+        let id = self.inner.create_container(name, spec).await?;
+        if attach {
+            self.created().insert(name.to_string(), id.clone());
+        } else {
+            self.created().remove(name);
+        }
+        Ok(id)
+    }
+
+    async fn start_container(&self, name: &str) -> R<()> {
+        match self.to_attach(name).await {
+            Some(id) => {
+                self.attached_start(id, self.inner.start_container(name))
+                    .await
+            }
+            None => self.inner.start_container(name).await,
+        }
+    }
+
+    async fn restart_container(&self, name: &str, grace: Duration) -> R<()> {
+        // A restart is a stop and a start; attached in between, the stream holds the new start's first line.
+        match self.to_attach(name).await {
+            Some(id) => {
+                self.inner.stop_container(name, grace).await?;
+                self.attached_start(id, self.inner.start_container(name))
+                    .await
+            }
+            None => self.inner.restart_container(name, grace).await,
+        }
+    }
+
+    async fn remove_container(&self, name: &str) -> R<()> {
+        self.created().remove(name);
+        self.inner.remove_container(name).await
+    }
+
+    async fn stop_creating(&self) {
+        self.inner.stop_creating().await;
+    }
+
+    async fn settle(&self) {
+        self.inner.settle().await;
+    }
+
+    async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        self.inner.network_labels(name).await
+    }
+
+    async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        self.inner.create_network(name, labels).await
+    }
+
+    async fn remove_network(&self, name: &str) -> R<()> {
+        self.inner.remove_network(name).await
+    }
+
+    async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
+        self.inner.volume_labels(name).await
+    }
+
+    async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
+        self.inner.create_volume(name, labels).await
+    }
+
+    async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
+        self.inner.project_volumes(project).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> R<()> {
+        self.inner.remove_volume(name).await
+    }
+
+    async fn project_containers(&self, project: &str) -> R<Vec<ContainerInfo>> {
+        self.inner.project_containers(project).await
+    }
+
+    async fn inspect_container(&self, name: &str) -> R<Option<Container>> {
+        self.inner.inspect_container(name).await
+    }
+
+    async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+        self.inner.stop_container(name, grace).await
+    }
+
+    async fn unpause_container(&self, name: &str) -> R<()> {
+        self.inner.unpause_container(name).await
+    }
+
+    fn container_events(
+        &self,
+        project: &str,
+        since: Option<i64>,
+    ) -> BoxStream<'static, R<ContainerEvent>> {
+        self.inner.container_events(project, since)
+    }
+
+    async fn wait_container(&self, name: &str) -> R<i64> {
+        self.inner.wait_container(name).await
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>> {
+        self.inner.logs(name, opts)
+    }
+
+    async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>> {
+        self.inner.attach(name).await
+    }
+
+    async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
+        self.inner.exec(name, argv).await
+    }
+
+    async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {
+        self.inner.download(name, path).await
+    }
+
+    async fn download_prefix(&self, name: &str, path: &str, max: usize) -> R<Option<Vec<u8>>> {
+        self.inner.download_prefix(name, path, max).await
+    }
+
+    async fn upload(&self, name: &str, dir: &str, tar: Vec<u8>) -> R<()> {
+        self.inner.upload(name, dir, tar).await
+    }
+
+    async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>> {
+        self.inner.inspect_image(reference).await
+    }
+
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+        self.inner.pull(reference, progress).await
+    }
+
+    async fn build(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        context_tar: Vec<u8>,
+        args: &HashMap<String, String>,
+        target: Option<&str>,
+        image_labels: &HashMap<String, String>,
+        output: &mut (dyn FnMut(String) + Send),
+    ) -> R<String> {
+        self.inner
+            .build(
+                tag,
+                dockerfile,
+                context_tar,
+                args,
+                target,
+                image_labels,
+                output,
+            )
+            .await
+    }
+
+    async fn running_containers(&self) -> R<Vec<RunningContainer>> {
+        self.inner.running_containers().await
+    }
+
+    async fn info(&self) -> R<SystemInfo> {
+        self.inner.info().await
+    }
+
+    async fn version(&self) -> R<(String, String)> {
+        self.inner.version().await
+    }
+}
