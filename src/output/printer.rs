@@ -48,7 +48,14 @@ enum Sink {
     Discard,
     #[cfg(test)]
     Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>),
+    /// A stdout that blocks until its gate opens (a paused pager), on the writer thread like stdout.
+    #[cfg(test)]
+    Gated(Gate, std::sync::Arc<std::sync::Mutex<Vec<String>>>),
 }
+
+/// The gate of a [`Sink::Gated`]: writes wait while it is closed.
+#[cfg(test)]
+pub(crate) type Gate = std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
 
 impl Sink {
     fn write(&self, bytes: &[u8]) {
@@ -67,6 +74,20 @@ impl Sink {
                     let text = String::from_utf8_lossy(bytes);
                     v.extend(text.lines().map(str::to_string));
                 }
+            }
+            #[cfg(test)]
+            Sink::Gated(gate, lines) => {
+                let (open, cv) = &**gate;
+                let mut o = open
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                while !*o {
+                    o = cv
+                        .wait(o)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                drop(o);
+                Sink::Capture(std::sync::Arc::clone(lines)).write(bytes);
             }
         }
     }
@@ -240,6 +261,18 @@ impl Printer {
         Self::spawn_writing(names, Sink::Discard)
     }
 
+    /// A printer whose stdout blocks while `gate` is closed; it keeps every line written, as `capturing`.
+    #[cfg(test)]
+    pub(crate) fn gated<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        gate: Gate,
+    ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let lines = std::sync::Arc::default();
+        let mut p = Self::spawn_writing(names, Sink::Gated(gate, std::sync::Arc::clone(&lines)));
+        p.color = false;
+        (p, lines)
+    }
+
     /// A printer that keeps every line (uncoloured, without its newline) for a test to read back.
     #[cfg(test)]
     pub(crate) fn capturing<'a>(
@@ -258,6 +291,8 @@ impl Printer {
         let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
         let writer = match sink {
             Sink::Stdout => Self::writer_thread(sink),
+            #[cfg(test)]
+            Sink::Gated(..) => Self::writer_thread(sink),
             #[cfg(test)]
             other => Writer::Inline(other),
         };
@@ -476,6 +511,83 @@ mod tests {
         let s = format_line("ipfs", 4, LOG_SEP, "x", true);
         assert!(s.contains("\u{1b}["), "{s:?}");
         assert!(s.ends_with(" x"));
+    }
+
+    fn open(gate: &Gate, to: bool) {
+        let (o, cv) = &**gate;
+        *o.lock().expect("gate") = to;
+        cv.notify_all();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_waits_for_room_and_tool_events_go_ahead_of_it() {
+        let gate = Gate::default();
+        let (p, lines) = Printer::gated(["app"], Arc::clone(&gate));
+        let sent = Arc::new(AtomicU64::new(0));
+        let flood = {
+            let (p, sent) = (p.clone(), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let long = "x".repeat(1000);
+                for i in 0..5000 {
+                    p.log("app", &format!("{i} {long}")).await;
+                    sent.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let queued = sent.load(Ordering::SeqCst);
+        // The queue (1,024) plus what the gatherer and the writer hold (three pieces of 64 KiB).
+        assert!(
+            (1024..1400).contains(&queued),
+            "a blocked stdout holds the flood back: {queued} lines taken"
+        );
+        assert!(!flood.is_finished());
+        p.event("app", "ready in 5 ms");
+        open(&gate, true);
+        flood.await.expect("the flood ends once stdout moves");
+        p.flush().await;
+        let lines = lines.lock().expect("lines").clone();
+        let ready = lines
+            .iter()
+            .position(|l| l.contains("ready in 5 ms"))
+            .expect("ready printed");
+        let last = lines
+            .iter()
+            .position(|l| l.starts_with("app  | 4999 "))
+            .expect("the last line");
+        assert!(
+            ready < last,
+            "the event went ahead of the queued flood ({ready} vs {last})"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("app  | ")).count(),
+            5000
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stdout_that_never_moves_is_given_up_once_shutting_down() {
+        let gate = Gate::default();
+        let (p, _lines) = Printer::gated(["app"], Arc::clone(&gate));
+        let flood = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                for i in 0..100_000 {
+                    p.log("app", &format!("line {i}")).await;
+                }
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!flood.is_finished(), "held back by the blocked stdout");
+        p.give_up_if_stuck(std::time::Duration::from_millis(300));
+        tokio::time::timeout(std::time::Duration::from_secs(5), flood)
+            .await
+            .expect("given up on, the writers are let go")
+            .expect("joined");
+        tokio::time::timeout(std::time::Duration::from_secs(5), p.flush())
+            .await
+            .expect("a flush returns too");
+        open(&gate, true);
     }
 
     #[test]

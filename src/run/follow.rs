@@ -141,6 +141,9 @@ impl ServiceEvents {
     }
 }
 
+/// How long a foreground follower may go on printing its container's output after it is cancelled.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The marker printed when a container is replaced.
 pub fn replaced_marker(image_id: &str, exit: Option<i64>) -> String {
     let short = image_id.trim_start_matches("sha256:");
@@ -238,9 +241,17 @@ fn follower(
                     None => Start::From(from.clone()),
                 };
                 let one = follow_one(&*engine, id, &service, &printer, start, timestamps);
-                // The foreground run's follower prints a container's output to its end.
+                // The foreground run's follower prints a container's output to its end: the shutdown cancels
+                // the followers once the containers are removed, so their streams are ending; past
+                // DRAIN_LIMIT after that, whatever is still open is let go.
                 let l = if feeds.is_some() {
-                    one.await
+                    tokio::select! {
+                        l = one => l,
+                        () = async {
+                            cancel.cancelled().await;
+                            tokio::time::sleep(DRAIN_LIMIT).await;
+                        } => return,
+                    }
                 } else {
                     tokio::select! {
                         l = one => l,

@@ -88,6 +88,11 @@ pub async fn follow_one(
             let t1 = stamp(now());
             let live = engine.attach(id).await.ok();
             let t2 = stamp(now() + ATTACH_SLACK);
+            // The engine lets a stopped container be attached, and that stream only ends when it runs and stops
+            // again: keep it only if the container was running once attached (its end then ends the stream).
+            let running =
+                matches!(engine.inspect_container(id).await, Ok(Some(c)) if c.is_running());
+            let live = live.filter(|_| running);
             let seams = history(
                 engine,
                 id,
