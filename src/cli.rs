@@ -18,9 +18,22 @@ pub struct Cli {
     /// More output from the tool itself (-v, -vv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// `auto`: on a terminal, builds, pulls and readiness waits are one live line each; `plain`: every line
+    /// as it comes, as when the output is not a terminal.
+    #[arg(long, value_enum, default_value_t = Progress::Auto, value_name = "MODE")]
+    pub progress: Progress,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How long work is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// Live lines on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain lines always.
+    Plain,
 }
 
 /// Subcommands.
@@ -258,6 +271,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
 
 /// Runs the command and returns the process exit code; errors are printed here.
 pub async fn run(cli: Cli) -> u8 {
+    if cli.progress == Progress::Plain {
+        crate::output::printer::set_progress_plain();
+    }
     let out = Printer::plain();
     let result = dispatch(cli, &out).await;
     // What the command printed comes before its error.

@@ -121,8 +121,9 @@ pub trait Engine: Send + Sync {
     /// Image inspection; `None` when the image is not present locally.
     async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>>;
 
-    /// Pulls an image, reporting progress lines through `progress`.
-    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()>;
+    /// Pulls an image, reporting each progress message through `progress`.
+    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(PullProgress) + Send))
+    -> R<()>;
 
     /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
     /// Every output line goes to `output`.
@@ -472,6 +473,30 @@ pub struct LogChunk {
     pub stderr: bool,
     /// Raw bytes (may hold several lines or part of one).
     pub bytes: bytes::Bytes,
+}
+
+/// One message of a pull: a layer's state, and its bytes so far when it is moving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullProgress {
+    /// The layer (short id), or `None` for the image as a whole.
+    pub layer: Option<String>,
+    /// `Pulling fs layer`, `Downloading`, `Extracting`, `Pull complete`, `Already exists`, …
+    pub status: String,
+    /// Bytes so far and in all, while downloading or extracting.
+    pub bytes: Option<(u64, u64)>,
+}
+
+impl PullProgress {
+    /// As a plain line: `3f4ca61aafcd: Downloading 42%`.
+    pub fn line(&self) -> String {
+        match (&self.layer, self.bytes) {
+            (Some(id), Some((cur, total))) if total > 0 => {
+                format!("{id}: {} {}%", self.status, cur * 100 / total)
+            }
+            (Some(id), _) => format!("{id}: {}", self.status),
+            (None, _) => self.status.clone(),
+        }
+    }
 }
 
 /// What happened to a container.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::task::JoinSet;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, PullProgress};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::output::printer::Printer;
@@ -176,16 +176,28 @@ pub async fn resolve_image(
             let start = Instant::now();
             printer.event(&svc.name, &format!("pulling {reference}"));
             let mut last = String::new();
-            engine
-                .pull(reference, &mut |line: String| {
-                    // Progress percentages change constantly; print each layer's state changes only.
-                    let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
-                    if key != last {
-                        printer.event(&svc.name, &line);
-                        last = key;
+            // On a terminal: one live line with every layer's bytes and the total.
+            let live = printer.status(&svc.name, &format!("pulling {reference}"));
+            let mut layers = Layers::default();
+            let pulled = engine
+                .pull(reference, &mut |p: PullProgress| match &live {
+                    Some(st) => {
+                        layers.update(&p);
+                        st.set(&format!("pulling {reference}: {}", layers.summary()));
+                    }
+                    None => {
+                        // Progress percentages change constantly; print each layer's state changes only.
+                        let line = p.line();
+                        let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+                        if key != last {
+                            printer.event(&svc.name, &line);
+                            last = key;
+                        }
                     }
                 })
-                .await
+                .await;
+            drop(live);
+            pulled
                 .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
             printer.event(
                 &svc.name,
@@ -277,7 +289,11 @@ pub async fn resolve_image(
             let image_labels =
                 HashMap::from([(labels::CONTEXT_HASH.to_string(), made_from(&ctx.hash))]);
             let args: HashMap<String, String> = b.args.clone().into_iter().collect();
-            let id = engine
+            // On a terminal the builder's lines become one live line (the step under way); they are kept, and
+            // printed whole if the build fails.
+            let live = printer.status(&svc.name, &format!("building {}", b.tag));
+            let mut kept = Vec::new();
+            let built = engine
                 .build(
                     &b.tag,
                     &b.dockerfile,
@@ -285,9 +301,24 @@ pub async fn resolve_image(
                     &args,
                     b.target.as_deref(),
                     &image_labels,
-                    &mut |l| printer.event(&svc.name, &format!("build: {l}")),
+                    &mut |l| match &live {
+                        Some(st) => {
+                            if let Some(step) = build_step(&l) {
+                                st.set(&format!("building {}: {step}", b.tag));
+                            }
+                            kept.push(l);
+                        }
+                        None => printer.event(&svc.name, &format!("build: {l}")),
+                    },
                 )
-                .await?;
+                .await;
+            drop(live);
+            if built.is_err() {
+                for l in kept {
+                    printer.event(&svc.name, &format!("build: {l}"));
+                }
+            }
+            let id = built?;
             printer.event(
                 &svc.name,
                 &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
@@ -297,5 +328,118 @@ pub async fn resolve_image(
                 context_hash: Some(made_from(&ctx.hash)),
             })
         }
+    }
+}
+
+/// The step a builder's line says it is at: `Step 6/13 : COPY . /src` (the classic builder) or
+/// `#7 [builder 3/5] RUN go build` (BuildKit) → `step 6/13 COPY . /src`.
+fn build_step(line: &str) -> Option<String> {
+    if let Some(rest) = line.strip_prefix("Step ") {
+        let (n, what) = rest.split_once(" : ")?;
+        return Some(format!("step {n} {what}"));
+    }
+    let rest = line.strip_prefix('#')?;
+    let (_, rest) = rest.split_once(" [")?;
+    let (stage, what) = rest.split_once("] ")?;
+    let n = stage.rsplit(' ').next()?;
+    n.contains('/').then(|| format!("step {n} {what}"))
+}
+
+/// The layers of a pull and their bytes, for its live line.
+#[derive(Debug, Default)]
+struct Layers {
+    /// Layer → (bytes so far, bytes in all, done), in the order they appeared.
+    seen: Vec<(String, u64, u64, bool)>,
+}
+
+impl Layers {
+    fn update(&mut self, p: &PullProgress) {
+        let Some(id) = &p.layer else { return };
+        let i = match self.seen.iter().position(|l| &l.0 == id) {
+            Some(i) => i,
+            None => {
+                self.seen.push((id.clone(), 0, 0, false));
+                self.seen.len() - 1
+            }
+        };
+        let l = &mut self.seen[i];
+        match p.status.as_str() {
+            "Downloading" => {
+                if let Some((cur, total)) = p.bytes {
+                    (l.1, l.2) = (cur, total);
+                }
+            }
+            // Downloaded: every byte is here (extraction counts the same bytes again).
+            "Download complete" | "Verifying Checksum" | "Extracting" => l.1 = l.2,
+            "Pull complete" | "Already exists" => {
+                l.1 = l.2;
+                l.3 = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// `2/3 layers, 45.2/98.1 MB`.
+    fn summary(&self) -> String {
+        let done = self.seen.iter().filter(|l| l.3).count();
+        let (cur, total) = self
+            .seen
+            .iter()
+            .fold((0, 0), |(c, t), l| (c + l.1, t + l.2));
+        let mb = |b: u64| b as f64 / 1e6;
+        format!(
+            "{done}/{} layers, {:.1}/{:.1} MB",
+            self.seen.len(),
+            mb(cur),
+            mb(total)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Layers, build_step};
+    use crate::engine::PullProgress;
+
+    #[test]
+    fn builder_lines_name_their_step() {
+        assert_eq!(
+            build_step("Step 6/13 : COPY . /src").as_deref(),
+            Some("step 6/13 COPY . /src")
+        );
+        assert_eq!(
+            build_step("#7 [builder 3/5] RUN go build ./...").as_deref(),
+            Some("step 3/5 RUN go build ./...")
+        );
+        assert_eq!(
+            build_step("#4 [2/4] COPY app /app").as_deref(),
+            Some("step 2/4 COPY app /app")
+        );
+        assert_eq!(build_step(" ---> Using cache"), None);
+        assert_eq!(build_step("#7 [internal] load build context"), None);
+    }
+
+    #[test]
+    fn a_pull_sums_every_layers_bytes() {
+        let p = |layer: &str, status: &str, bytes: Option<(u64, u64)>| PullProgress {
+            layer: Some(layer.to_string()),
+            status: status.to_string(),
+            bytes,
+        };
+        let mut l = Layers::default();
+        l.update(&PullProgress {
+            layer: None,
+            status: "Pulling from ipfs/kubo".into(),
+            bytes: None,
+        });
+        l.update(&p("a", "Pulling fs layer", None));
+        l.update(&p("b", "Already exists", None));
+        l.update(&p("c", "Downloading", Some((1_000_000, 40_000_000))));
+        l.update(&p("a", "Downloading", Some((20_000_000, 60_000_000))));
+        assert_eq!(l.summary(), "1/3 layers, 21.0/100.0 MB");
+        l.update(&p("a", "Download complete", None));
+        l.update(&p("a", "Extracting", Some((5, 60_000_000))));
+        l.update(&p("a", "Pull complete", None));
+        assert_eq!(l.summary(), "2/3 layers, 61.0/100.0 MB");
     }
 }

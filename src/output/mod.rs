@@ -2,3 +2,4 @@
 
 pub(crate) mod printer;
 pub(crate) mod redact;
+pub(crate) mod status;

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use console::{Color, Style};
+
+use crate::output::status;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -33,12 +35,33 @@ const BATCH: usize = 64 * 1024;
 enum Msg {
     Line(String),
     Flush(oneshot::Sender<()>),
+    /// Set (or, with no text, remove) a live line.
+    Status {
+        id: u64,
+        name: String,
+        text: Option<String>,
+    },
+}
+
+/// Whether live lines were turned off (`--progress plain`) for every printer of the process.
+static PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
+pub fn set_progress_plain() {
+    PLAIN.store(true, Ordering::SeqCst);
 }
 
 /// What the writer thread is handed.
 enum Out {
     Bytes(Vec<u8>),
     Written(oneshot::Sender<()>),
+}
+
+/// What a sink is, once it is handed to the writer.
+enum SinkKind {
+    Stdout,
+    #[cfg(test)]
+    Test,
 }
 
 /// Where the writer thread writes.
@@ -100,6 +123,10 @@ pub struct Printer {
     main: mpsc::Sender<Msg>,
     /// Tool events and flushes that found `main` full.
     urgent: mpsc::UnboundedSender<Msg>,
+    /// Whether live lines are shown (a terminal, not `--progress plain`).
+    live: bool,
+    /// The id of the next live line.
+    next_status: Arc<AtomicU64>,
     /// Set when the output is given up on: container lines are dropped from then on, and flushes return.
     abandoned: CancellationToken,
     /// When the writer thread's current write began (stdout only).
@@ -217,22 +244,55 @@ impl Writer {
     }
 }
 
+/// The live lines, with the prefix width and colouring of the printer's names.
+type LiveArea = (status::Area, usize, bool);
+
+/// How often live lines are drawn again (their elapsed times move) while nothing else is written.
+const TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Gathers what is queued into one piece, until the queues are dry or the piece is full, and hands it to the
-/// writer. A flush is answered once everything queued before it is written. `false` once the printer is gone.
-async fn gather(q: &mut Queues, out: &Writer) -> bool {
+/// writer. A flush is answered once everything queued before it is written. With live lines (`area`), the
+/// piece is framed by them, and they are drawn again every [`TICK`] while they are there. `false` once the
+/// printer is gone.
+async fn gather(q: &mut Queues, out: &Writer, area: &mut Option<LiveArea>) -> bool {
     let mut buf = Vec::new();
-    let mut next = q.next().await;
+    let mut dirty = false;
+    let frame = |area: &mut Option<LiveArea>, buf: Vec<u8>| match area {
+        Some((a, ..)) => a.frame(&buf, std::time::Instant::now()),
+        None => buf,
+    };
+    let mut next = if area.as_ref().is_some_and(|(a, ..)| a.busy()) {
+        match tokio::time::timeout(TICK, q.next()).await {
+            Ok(m) => m,
+            Err(_) => return out.write(frame(area, Vec::new())).await,
+        }
+    } else {
+        q.next().await
+    };
     let open = loop {
         match next {
             None => break false,
             Some(Msg::Line(l)) => buf.extend_from_slice(l.as_bytes()),
+            Some(Msg::Status { id, name, text }) => {
+                if let Some((a, width, color)) = area.as_mut() {
+                    match text {
+                        Some(t) => {
+                            let prefix = format_line(&name, *width, EVENT_SEP, "", *color);
+                            a.set(id, &prefix, &t, std::time::Instant::now());
+                        }
+                        None => a.remove(id),
+                    }
+                    dirty = true;
+                }
+            }
             Some(Msg::Flush(done)) => {
                 // A flush that overtook a full queue: what was queued before it goes first.
                 while let Ok(Msg::Line(l)) = q.main.try_recv() {
                     buf.extend_from_slice(l.as_bytes());
                 }
-                out.write(std::mem::take(&mut buf)).await;
+                out.write(frame(area, std::mem::take(&mut buf))).await;
                 out.written(done).await;
+                dirty = false;
             }
         }
         if buf.len() >= BATCH {
@@ -243,7 +303,7 @@ async fn gather(q: &mut Queues, out: &Writer) -> bool {
             break true;
         }
     };
-    if !buf.is_empty() && !out.write(buf).await {
+    if (!buf.is_empty() || dirty) && !out.write(frame(area, buf)).await {
         return false;
     }
     open
@@ -289,6 +349,11 @@ impl Printer {
         let color = console::colors_enabled();
         let (urgent, urgent_rx) = mpsc::unbounded_channel::<Msg>();
         let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
+        let sink_kind = match &sink {
+            Sink::Stdout => SinkKind::Stdout,
+            #[cfg(test)]
+            _ => SinkKind::Test,
+        };
         let writer = match sink {
             Sink::Stdout => Self::writer_thread(sink),
             #[cfg(test)]
@@ -306,10 +371,21 @@ impl Printer {
             urgent: urgent_rx,
             urgent_open: true,
         };
-        tokio::spawn(async move { while gather(&mut queues, &writer).await {} });
+        // Live lines only where someone watches: a terminal, unless `--progress plain`.
+        let live = matches!(sink_kind, SinkKind::Stdout)
+            && !PLAIN.load(Ordering::SeqCst)
+            && console::Term::stdout().is_term();
+        let mut area = live.then(|| {
+            let cols = console::Term::stdout().size().1.into();
+            // `name » `: the name padded to `width`, the separator, two spaces.
+            (status::Area::new(width + 3, cols), width, color)
+        });
+        tokio::spawn(async move { while gather(&mut queues, &writer, &mut area).await {} });
         Printer {
             main,
             urgent,
+            live,
+            next_status: Arc::default(),
             abandoned: CancellationToken::new(),
             busy_since,
             width,
@@ -440,6 +516,21 @@ impl Printer {
         }
     }
 
+    /// A live line for `name` at the bottom of the terminal, with its elapsed time, until the handle is
+    /// dropped; `None` when live lines are not shown (not a terminal, or `--progress plain`).
+    pub fn status(&self, name: &str, text: &str) -> Option<Status> {
+        if !self.live {
+            return None;
+        }
+        let s = Status {
+            printer: self.clone(),
+            id: self.next_status.fetch_add(1, Ordering::SeqCst),
+            name: name.to_string(),
+        };
+        s.set(text);
+        Some(s)
+    }
+
     /// Queues a tool event (or a flush) without waiting: in order when there is room, ahead of the queued
     /// container lines when a flood filled the queue.
     fn send_now(&self, m: Msg) -> bool {
@@ -448,6 +539,35 @@ impl Printer {
             Err(mpsc::error::TrySendError::Full(m)) => self.urgent.send(m).is_ok(),
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+}
+
+/// A live line; dropping it takes the line away.
+pub struct Status {
+    printer: Printer,
+    id: u64,
+    name: String,
+}
+
+impl Status {
+    /// Says where the work is now.
+    pub fn set(&self, text: &str) {
+        let text = crate::output::redact::outgoing(text).into_owned();
+        self.printer.send_now(Msg::Status {
+            id: self.id,
+            name: self.name.clone(),
+            text: Some(text),
+        });
+    }
+}
+
+impl Drop for Status {
+    fn drop(&mut self) {
+        self.printer.send_now(Msg::Status {
+            id: self.id,
+            name: String::new(),
+            text: None,
+        });
     }
 }
 
@@ -486,119 +606,5 @@ impl LineSplitter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_are_padded_to_a_fixed_width() {
-        assert_eq!(
-            format_line("ipfs", 8, LOG_SEP, "Daemon is ready", false),
-            "ipfs     | Daemon is ready"
-        );
-        assert_eq!(
-            format_line("pinshare", 8, LOG_SEP, "GET /health 200", false),
-            "pinshare | GET /health 200"
-        );
-        assert_eq!(
-            format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", false),
-            "ipfs     » ready in 80 ms"
-        );
-    }
-
-    #[test]
-    fn colours_are_stable_per_name() {
-        assert_eq!(color_of("ipfs"), color_of("ipfs"));
-        let s = format_line("ipfs", 4, LOG_SEP, "x", true);
-        assert!(s.contains("\u{1b}["), "{s:?}");
-        assert!(s.ends_with(" x"));
-    }
-
-    fn open(gate: &Gate, to: bool) {
-        let (o, cv) = &**gate;
-        *o.lock().expect("gate") = to;
-        cv.notify_all();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_flood_waits_for_room_and_tool_events_go_ahead_of_it() {
-        let gate = Gate::default();
-        let (p, lines) = Printer::gated(["app"], Arc::clone(&gate));
-        let sent = Arc::new(AtomicU64::new(0));
-        let flood = {
-            let (p, sent) = (p.clone(), Arc::clone(&sent));
-            tokio::spawn(async move {
-                let long = "x".repeat(1000);
-                for i in 0..5000 {
-                    p.log("app", &format!("{i} {long}")).await;
-                    sent.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let queued = sent.load(Ordering::SeqCst);
-        // The queue (1,024) plus what the gatherer and the writer hold (three pieces of 64 KiB).
-        assert!(
-            (1024..1400).contains(&queued),
-            "a blocked stdout holds the flood back: {queued} lines taken"
-        );
-        assert!(!flood.is_finished());
-        p.event("app", "ready in 5 ms");
-        open(&gate, true);
-        flood.await.expect("the flood ends once stdout moves");
-        p.flush().await;
-        let lines = lines.lock().expect("lines").clone();
-        let ready = lines
-            .iter()
-            .position(|l| l.contains("ready in 5 ms"))
-            .expect("ready printed");
-        let last = lines
-            .iter()
-            .position(|l| l.starts_with("app  | 4999 "))
-            .expect("the last line");
-        assert!(
-            ready < last,
-            "the event went ahead of the queued flood ({ready} vs {last})"
-        );
-        assert_eq!(
-            lines.iter().filter(|l| l.starts_with("app  | ")).count(),
-            5000
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_stdout_that_never_moves_is_given_up_once_shutting_down() {
-        let gate = Gate::default();
-        let (p, _lines) = Printer::gated(["app"], Arc::clone(&gate));
-        let flood = {
-            let p = p.clone();
-            tokio::spawn(async move {
-                for i in 0..100_000 {
-                    p.log("app", &format!("line {i}")).await;
-                }
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(!flood.is_finished(), "held back by the blocked stdout");
-        p.give_up_if_stuck(std::time::Duration::from_millis(300));
-        tokio::time::timeout(std::time::Duration::from_secs(5), flood)
-            .await
-            .expect("given up on, the writers are let go")
-            .expect("joined");
-        tokio::time::timeout(std::time::Duration::from_secs(5), p.flush())
-            .await
-            .expect("a flush returns too");
-        open(&gate, true);
-    }
-
-    #[test]
-    fn split_chunks_become_whole_lines() {
-        let mut s = LineSplitter::default();
-        assert!(s.push(b"Daemon is ").is_empty());
-        assert_eq!(
-            s.push(b"ready\nRPC API\r\nGate"),
-            vec!["Daemon is ready".to_string(), "RPC API".to_string()]
-        );
-        assert_eq!(s.finish(), Some("Gate".to_string()));
-        assert_eq!(s.finish(), None);
-    }
-}
+#[path = "printer_tests.rs"]
+mod tests;

@@ -80,12 +80,14 @@ pub enum NotReady {
     Exited(i64),
 }
 
-/// Polls until the probe passes; fails early when the container exits. Returns the time it took.
+/// Polls until the probe passes; fails early when the container exits. Returns the time it took. Each failed
+/// attempt is told to `missed` (time since the start, the failure).
 pub async fn wait_ready(
     engine: &dyn Engine,
     container: &str,
     probe: &Probe,
     resolve: PortResolver<'_>,
+    missed: &mut (dyn FnMut(Duration, &str) + Send),
 ) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let exited = engine.wait_container(container);
@@ -96,6 +98,7 @@ pub async fn wait_ready(
             Ok(()) => return Ok(start.elapsed()),
             Err(e) => e,
         };
+        missed(start.elapsed(), &last);
         if start.elapsed() >= probe.start_timeout {
             return Err(NotReady::Timeout {
                 waited_ms: start.elapsed().as_millis(),

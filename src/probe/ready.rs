@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::output::printer::Printer;
 use crate::probe;
 use crate::spec::{Service, Spec};
 
@@ -43,8 +44,46 @@ pub async fn wait_ready(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Resu
     };
     let container = spec.container_name(&svc.name);
     let resolve = port_resolver(engine, spec, svc).await?;
-    probe::wait_ready(engine, &container, probe_spec, &resolve)
+    probe::wait_ready(engine, &container, probe_spec, &resolve, &mut |_, _| {})
         .await
         .map(|_| ())
         .map_err(|e| Error::Runtime(format!("{}: {e}", svc.name)))
 }
+
+/// [`wait_ready`], shown: on a terminal one live line with the elapsed time and the last probe error; if the
+/// service is not ready in the end, the probe history (its last [`HISTORY`] attempts) is printed.
+pub async fn wait_ready_shown(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    printer: &Printer,
+) -> Result<()> {
+    let Some(probe_spec) = &svc.readiness else {
+        return Ok(());
+    };
+    let Some(live) = printer.status(&svc.name, "waiting for readiness") else {
+        return wait_ready(engine, spec, svc).await;
+    };
+    let container = spec.container_name(&svc.name);
+    let resolve = port_resolver(engine, spec, svc).await?;
+    let mut history: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut missed = |after: std::time::Duration, why: &str| {
+        live.set(&format!("waiting for readiness (last probe: {why})"));
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(format!("probe at {} ms: {why}", after.as_millis()));
+    };
+    let r = probe::wait_ready(engine, &container, probe_spec, &resolve, &mut missed).await;
+    drop(live);
+    if r.is_err() {
+        for h in history {
+            printer.event(&svc.name, &h);
+        }
+    }
+    r.map(|_| ())
+        .map_err(|e| Error::Runtime(format!("{}: {e}", svc.name)))
+}
+
+/// How many failed probes a failed readiness wait shows.
+const HISTORY: usize = 20;

@@ -17,7 +17,7 @@ use futures_util::stream::BoxStream;
 
 use crate::engine::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, ExecOutput, ImageInfo,
-    LogChunk, LogOptions, R, Role, RunningContainer, SystemInfo,
+    LogChunk, LogOptions, PullProgress, R, Role, RunningContainer, SystemInfo,
 };
 use crate::labels;
 
@@ -254,7 +254,11 @@ impl Engine for Attaching {
         self.inner.inspect_image(reference).await
     }
 
-    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+    async fn pull(
+        &self,
+        reference: &str,
+        progress: &mut (dyn FnMut(PullProgress) + Send),
+    ) -> R<()> {
         self.inner.pull(reference, progress).await
     }
 

@@ -19,7 +19,7 @@ use crate::spec::Spec;
 
 use crate::image::resolve_image;
 use crate::output::printer::TOOL;
-use crate::probe::ready::wait_ready;
+use crate::probe::ready::wait_ready_shown;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -171,7 +171,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     if !kept {
         started = Instant::now();
     }
-    wait_ready(&*sh.engine, spec, svc)
+    wait_ready_shown(&*sh.engine, spec, svc, &sh.printer)
         .await
         .map_err(|e| fail(e, true))?;
     if svc.readiness.is_some() {

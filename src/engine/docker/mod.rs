@@ -19,8 +19,8 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
-    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, R, Role, RunningContainer,
-    SystemInfo,
+    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
+    RunningContainer, SystemInfo,
 };
 use crate::labels;
 
@@ -524,7 +524,11 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+    async fn pull(
+        &self,
+        reference: &str,
+        progress: &mut (dyn FnMut(PullProgress) + Send),
+    ) -> R<()> {
         let (repo, tag) = split_reference(reference);
         let opts = CreateImageOptionsBuilder::default()
             .from_image(&repo)
@@ -538,17 +542,15 @@ impl Engine for DockerEngine {
                 return Err(EngineError::new(op, ErrorKind::Failed, err));
             }
             if let Some(status) = info.status {
-                let line = match (
-                    info.id,
-                    info.progress_detail.and_then(|p| p.current.zip(p.total)),
-                ) {
-                    (Some(id), Some((cur, total))) if total > 0 => {
-                        format!("{id}: {status} {}%", cur * 100 / total)
-                    }
-                    (Some(id), _) => format!("{id}: {status}"),
-                    (None, _) => status,
-                };
-                progress(line);
+                let bytes = info
+                    .progress_detail
+                    .and_then(|p| p.current.zip(p.total))
+                    .map(|(c, t)| (u64::try_from(c).unwrap_or(0), u64::try_from(t).unwrap_or(0)));
+                progress(PullProgress {
+                    layer: info.id,
+                    status,
+                    bytes,
+                });
             }
         }
         Ok(())

@@ -12,8 +12,8 @@ use tokio::sync::{broadcast, watch};
 
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
-    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, R, Role, RunningContainer, State,
-    SystemInfo,
+    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
+    RunningContainer, State, SystemInfo,
 };
 use crate::labels;
 
@@ -425,7 +425,11 @@ impl Engine for Fake {
             .cloned())
     }
 
-    async fn pull(&self, reference: &str, _progress: &mut (dyn FnMut(String) + Send)) -> R<()> {
+    async fn pull(
+        &self,
+        reference: &str,
+        _progress: &mut (dyn FnMut(PullProgress) + Send),
+    ) -> R<()> {
         self.call("pull", reference).await?;
         let mut w = self.world();
         w.next_id += 1;

@@ -1,0 +1,115 @@
+//! The printer: prefixes, colours, whole lines, a flood held back, a stuck stdout given up on.
+use super::*;
+
+#[test]
+fn prefixes_are_padded_to_a_fixed_width() {
+    assert_eq!(
+        format_line("ipfs", 8, LOG_SEP, "Daemon is ready", false),
+        "ipfs     | Daemon is ready"
+    );
+    assert_eq!(
+        format_line("pinshare", 8, LOG_SEP, "GET /health 200", false),
+        "pinshare | GET /health 200"
+    );
+    assert_eq!(
+        format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", false),
+        "ipfs     » ready in 80 ms"
+    );
+}
+
+#[test]
+fn colours_are_stable_per_name() {
+    assert_eq!(color_of("ipfs"), color_of("ipfs"));
+    let s = format_line("ipfs", 4, LOG_SEP, "x", true);
+    assert!(s.contains("\u{1b}["), "{s:?}");
+    assert!(s.ends_with(" x"));
+}
+
+fn open(gate: &Gate, to: bool) {
+    let (o, cv) = &**gate;
+    *o.lock().expect("gate") = to;
+    cv.notify_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_waits_for_room_and_tool_events_go_ahead_of_it() {
+    let gate = Gate::default();
+    let (p, lines) = Printer::gated(["app"], Arc::clone(&gate));
+    let sent = Arc::new(AtomicU64::new(0));
+    let flood = {
+        let (p, sent) = (p.clone(), Arc::clone(&sent));
+        tokio::spawn(async move {
+            let long = "x".repeat(1000);
+            for i in 0..5000 {
+                p.log("app", &format!("{i} {long}")).await;
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let queued = sent.load(Ordering::SeqCst);
+    // The queue (1,024) plus what the gatherer and the writer hold (three pieces of 64 KiB).
+    assert!(
+        (1024..1400).contains(&queued),
+        "a blocked stdout holds the flood back: {queued} lines taken"
+    );
+    assert!(!flood.is_finished());
+    p.event("app", "ready in 5 ms");
+    open(&gate, true);
+    flood.await.expect("the flood ends once stdout moves");
+    p.flush().await;
+    let lines = lines.lock().expect("lines").clone();
+    let ready = lines
+        .iter()
+        .position(|l| l.contains("ready in 5 ms"))
+        .expect("ready printed");
+    let last = lines
+        .iter()
+        .position(|l| l.starts_with("app  | 4999 "))
+        .expect("the last line");
+    assert!(
+        ready < last,
+        "the event went ahead of the queued flood ({ready} vs {last})"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("app  | ")).count(),
+        5000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdout_that_never_moves_is_given_up_once_shutting_down() {
+    let gate = Gate::default();
+    let (p, _lines) = Printer::gated(["app"], Arc::clone(&gate));
+    let flood = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            for i in 0..100_000 {
+                p.log("app", &format!("line {i}")).await;
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!flood.is_finished(), "held back by the blocked stdout");
+    p.give_up_if_stuck(std::time::Duration::from_millis(300));
+    tokio::time::timeout(std::time::Duration::from_secs(5), flood)
+        .await
+        .expect("given up on, the writers are let go")
+        .expect("joined");
+    tokio::time::timeout(std::time::Duration::from_secs(5), p.flush())
+        .await
+        .expect("a flush returns too");
+    open(&gate, true);
+}
+
+#[test]
+fn split_chunks_become_whole_lines() {
+    let mut s = LineSplitter::default();
+    assert!(s.push(b"Daemon is ").is_empty());
+    assert_eq!(
+        s.push(b"ready\nRPC API\r\nGate"),
+        vec!["Daemon is ready".to_string(), "RPC API".to_string()]
+    );
+    assert_eq!(s.finish(), Some("Gate".to_string()));
+    assert_eq!(s.finish(), None);
+}

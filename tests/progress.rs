@@ -1,0 +1,111 @@
+//! Live progress on a terminal: a build is one live line per service (the step under way, the elapsed time)
+//! that collapses into its summary; piped, or with `--progress plain`, every builder line is printed as before;
+//! a failed build prints its full output either way. The pseudo-terminal is util-linux `script`.
+
+mod common;
+
+use std::process::Command;
+
+use common::Project;
+
+/// Runs `pinshare-dev <args>` on a pseudo-terminal; returns (exit code, everything it wrote).
+fn on_terminal(p: &Project, args: &[&str]) -> (Option<i32>, String) {
+    let mut line = format!(
+        "{} -f {}",
+        env!("CARGO_BIN_EXE_pinshare-dev"),
+        p.spec.display()
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(a);
+    }
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("util-linux script runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A project of its own (context, image tags), so every run below really builds the app.
+fn project(test: &str) -> Project {
+    Project::offline_copy(test)
+}
+
+fn touch_app(p: &Project, n: u32) {
+    std::fs::write(p.ctx().join("app/VERSION"), format!("progress-{n}\n")).expect("VERSION");
+}
+
+#[test]
+fn on_a_terminal_a_build_is_one_live_line_piped_it_is_every_line() {
+    let p = project("progress");
+    touch_app(&p, 1);
+    let (code, tty) = on_terminal(&p, &["up", "--detach"]);
+    assert_eq!(code, Some(0), "{tty}");
+    assert!(
+        !tty.contains("build: Step"),
+        "no raw builder lines on a terminal:\n{tty}"
+    );
+    assert!(
+        tty.contains("building pinshare-test/") && tty.contains(": step "),
+        "the live line names the step:\n{tty}"
+    );
+    assert!(
+        tty.contains("\x1b[J"),
+        "live lines are erased and drawn again"
+    );
+    assert!(
+        tty.contains("built pinshare-test/"),
+        "one summary line:\n{tty}"
+    );
+    p.run_ok(&["down"]);
+
+    touch_app(&p, 2);
+    let piped = p.run_ok(&["up", "--detach"]);
+    assert!(
+        piped.contains("build: Step 1/"),
+        "piped: every line:\n{piped}"
+    );
+    assert!(
+        !piped.contains("\x1b["),
+        "piped: no terminal control:\n{piped}"
+    );
+    p.run_ok(&["down"]);
+
+    touch_app(&p, 3);
+    let (code, plain) = on_terminal(&p, &["--progress", "plain", "up", "--detach"]);
+    assert_eq!(code, Some(0), "{plain}");
+    assert!(
+        plain.contains("build: Step 1/"),
+        "--progress plain:\n{plain}"
+    );
+    assert!(
+        !plain.contains("\x1b[J"),
+        "--progress plain: no live lines:\n{plain}"
+    );
+    p.run_ok(&["down"]);
+}
+
+#[test]
+fn a_failed_build_prints_its_full_output_on_a_terminal_too() {
+    let p = project("progress-fail");
+    let dockerfile = p.ctx().join("app/Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        text.replace("COPY app/VERSION", "COPY app/no-such-file"),
+    )
+    .expect("Dockerfile");
+    let (code, tty) = on_terminal(&p, &["up", "--detach"]);
+    assert_eq!(code, Some(1), "{tty}");
+    assert!(tty.contains("build: Step 1/"), "the full output:\n{tty}");
+    assert!(tty.contains("no-such-file"), "the error:\n{tty}");
+    let piped = p.run(&["up", "--detach"]);
+    let piped = String::from_utf8_lossy(&piped.stdout).into_owned()
+        + &String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.contains("build: Step 1/"), "{piped}");
+    assert!(piped.contains("no-such-file"), "{piped}");
+}
