@@ -455,6 +455,12 @@ pub struct ContainerSpec {
     pub init: bool,
     /// Seconds between SIGTERM and SIGKILL on stop; `None` = the engine's default.
     pub stop_timeout: Option<i64>,
+    /// `no-new-privileges`: an exec of a setuid binary gains nothing.
+    pub no_new_privileges: bool,
+    /// Capabilities dropped (`ALL`, or none = the engine's default set).
+    pub cap_drop: Vec<String>,
+    /// Capabilities added back after the drop.
+    pub cap_add: Vec<String>,
 }
 
 /// One line-ish chunk of container output.

@@ -236,6 +236,11 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
             memory: r.memory,
             memory_reservation: r.memory_reservation,
             init: spec.init.then_some(true),
+            security_opt: spec
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges:true".to_string()]),
+            cap_drop: (!spec.cap_drop.is_empty()).then_some(spec.cap_drop),
+            cap_add: (!spec.cap_add.is_empty()).then_some(spec.cap_add),
             network_mode: spec.network.as_ref().map(|n| n.name.clone()),
             ..Default::default()
         }),
