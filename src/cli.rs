@@ -66,6 +66,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// CPU and memory of each service against its requests and limits, network and block I/O, restarts; marks a
+    /// service that stays above its request or near its limit. Streams until Ctrl-C.
+    Stats {
+        /// Services; default all.
+        services: Vec<String>,
+        /// One round (the engine reads CPU over about a second), then exit.
+        #[arg(long)]
+        no_stream: bool,
+        /// JSON output (one line per round when streaming).
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the spec only; never touches Docker.
     Check,
     /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
@@ -247,6 +259,14 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             )
             .await?;
             Ok(EXIT_OK)
+        }
+        Command::Stats {
+            services,
+            no_stream,
+            json,
+        } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;

@@ -14,9 +14,11 @@ use crate::labels;
 mod docker;
 #[cfg(test)]
 pub(crate) mod fake;
+pub(crate) mod stats;
 
 pub use crate::labels::Role;
 pub use docker::{DockerEngine, engine_address};
+pub use stats::{CpuPeriod, StatsSample};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
 pub async fn connect() -> R<Arc<dyn Engine>> {
@@ -96,6 +98,11 @@ pub trait Engine: Send + Sync {
 
     /// Container output as a stream of chunks.
     fn logs(&self, name: &str, opts: &LogOptions) -> BoxStream<'static, R<LogChunk>>;
+
+    /// One resource-usage sample of a container; `None` when it does not exist or is not running. With `period`
+    /// the engine reads the counters twice, about a second apart, so the sample has a CPU figure; without, it
+    /// answers at once with memory, network and block I/O only (what a periodic memory check needs).
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>>;
 
     /// Runs a command in a running container and collects its output and exit code.
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;

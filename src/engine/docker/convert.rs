@@ -10,9 +10,10 @@ use bollard::models::{
     NetworkingConfig, PortBinding, PortSummaryTypeEnum,
 };
 
+use super::super::stats::memory_in_use;
 use super::super::{
-    Container, ContainerInfo, ContainerSpec, EngineError, ErrorKind, ImageInfo, MountKind,
-    PublishedPort, Role, RunningContainer, State, SystemInfo,
+    Container, ContainerInfo, ContainerSpec, CpuPeriod, EngineError, ErrorKind, ImageInfo,
+    MountKind, PublishedPort, Role, RunningContainer, State, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -178,6 +179,74 @@ pub(super) fn system_info(i: bollard::models::SystemInfo) -> SystemInfo {
         containers: i.containers,
         containers_running: i.containers_running,
         security_options: i.security_options.unwrap_or_default(),
+    }
+}
+
+pub(super) fn stats_sample(s: bollard::models::ContainerStatsResponse) -> StatsSample {
+    let counters = |c: &Option<bollard::models::ContainerCpuStats>| {
+        c.as_ref().map(|c| {
+            (
+                c.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.total_usage)
+                    .unwrap_or(0),
+                c.system_cpu_usage.unwrap_or(0),
+                c.online_cpus.unwrap_or(0),
+            )
+        })
+    };
+    let cpu = match (counters(&s.precpu_stats), counters(&s.cpu_stats)) {
+        (Some((cb, sb, _)), Some((ca, sa, n))) => Some(CpuPeriod {
+            container_before: cb,
+            container_after: ca,
+            system_before: sb,
+            system_after: sa,
+            // Engines before API 1.27 leave online_cpus out: the per-core list says it.
+            online_cpus: if n > 0 {
+                n
+            } else {
+                s.cpu_stats
+                    .as_ref()
+                    .and_then(|c| c.cpu_usage.as_ref())
+                    .and_then(|u| u.percpu_usage.as_ref())
+                    .map_or(1, |v| u32::try_from(v.len()).unwrap_or(1))
+            },
+        }),
+        _ => None,
+    };
+    let (memory_used, memory_limit) = s.memory_stats.as_ref().map_or((0, 0), |m| {
+        (
+            memory_in_use(m.usage.unwrap_or(0), &m.stats.clone().unwrap_or_default()),
+            m.limit.unwrap_or(0),
+        )
+    });
+    let (net_rx, net_tx) = s.networks.as_ref().map_or((0, 0), |n| {
+        n.values().fold((0, 0), |(rx, tx), v| {
+            (rx + v.rx_bytes.unwrap_or(0), tx + v.tx_bytes.unwrap_or(0))
+        })
+    });
+    let (block_read, block_write) = s
+        .blkio_stats
+        .as_ref()
+        .and_then(|b| b.io_service_bytes_recursive.as_ref())
+        .map_or((0, 0), |entries| {
+            entries.iter().fold((0, 0), |(r, w), e| {
+                match e.op.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Some("read") => (r + e.value.unwrap_or(0), w),
+                    Some("write") => (r, w + e.value.unwrap_or(0)),
+                    _ => (r, w),
+                }
+            })
+        });
+    StatsSample {
+        id: s.id.unwrap_or_default(),
+        cpu,
+        memory_used,
+        memory_limit,
+        net_rx,
+        net_tx,
+        block_read,
+        block_write,
     }
 }
 

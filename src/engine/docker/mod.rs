@@ -20,13 +20,14 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
     EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, R, Role, RunningContainer,
-    SystemInfo,
+    StatsSample, SystemInfo,
 };
 use crate::labels;
 
 mod convert;
 use convert::{
-    container, container_info, create_body, error, image_info, running_container, system_info,
+    container, container_info, create_body, error, image_info, running_container, stats_sample,
+    system_info,
 };
 
 /// The Docker engine, connected and version-negotiated.
@@ -416,6 +417,26 @@ impl Engine for DockerEngine {
                 Err(e) => Err(error(op.clone(), &e)),
             })
             .boxed()
+    }
+
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
+        // `stream=false` alone makes the engine read twice (precpu, then cpu, ~1 s apart); `one-shot` (API 1.41)
+        // answers at once with an empty precpu.
+        let options = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: !period,
+        };
+        match self.docker.stats(name, Some(options)).next().await {
+            Some(Ok(s)) => Ok(Some(stats_sample(s))),
+            Some(Err(e)) => {
+                let e = error(
+                    format!("reading the resource usage of container {name}"),
+                    &e,
+                );
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+            None => Ok(None),
+        }
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
