@@ -113,6 +113,16 @@ pub enum Command {
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
     Doctor,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); bash and fish also complete
+    /// service names from the spec.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The spec's service names, one a line (what the completion scripts call).
+    #[command(name = "__complete-services", hide = true)]
+    CompleteServices,
     /// Explain what watching does with paths.
     Watch {
         /// Say which service each PATH triggers, or which rule ignores it.
@@ -185,6 +195,18 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 &opts,
                 output.as_deref(),
             )?);
+            Ok(EXIT_OK)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            out.block(&crate::commands::completions::script(shell, &mut cmd));
+            Ok(EXIT_OK)
+        }
+        Command::CompleteServices => {
+            let spec = load(cli.file.as_deref())?;
+            for name in &spec.order {
+                out.block(name);
+            }
             Ok(EXIT_OK)
         }
         Command::Schema => {
