@@ -1,7 +1,7 @@
-//! A quiet foreground `up`: the doubles log what the real programs log, not each request. Kubo does not log RPC
-//! requests by default (kubo v0.42.0 `core/corehttp/commands.go` serves go-ipfs-cmds' handler with no access log;
-//! `cmd/ipfs/kubo/daemon.go` prints its start-up lines and `Daemon is ready`), and PinShare's gin router runs
-//! without its logger middleware on `/health`. Every probe here is a request to a double: the readiness probes of
+//! A quiet foreground `up`: the doubles log what the real programs log, not each request. Kubo's daemon prints its
+//! start-up lines and `Daemon is ready`, and logs no RPC request at its default log level (the image sets an empty
+//! `GOLOG_LOG_LEVEL`); PinShare's API has no request logging (the app double's `api.rs`). Every probe here is a
+//! request to a double: the readiness probes of
 //! both (HTTP, every 10 ms until ready), kubo's exec liveness (`ipfs diag healthy`, an RPC call) and the app's
 //! (`pinshare health`, a GET of /health), each every second.
 
