@@ -133,6 +133,34 @@ fn bash_completes_service_names_from_the_spec_here_or_given_with_f() {
 }
 
 #[test]
+fn no_shell_offers_the_hidden_helper() {
+    let offers = [
+        ("zsh", "'__complete-services:"),
+        ("fish", "-a \"__complete-services\""),
+        ("elvish", "cand __complete-services"),
+        (
+            "powershell",
+            "[CompletionResult]::new('__complete-services'",
+        ),
+        // bash: the word in the top-level `opts` list, between `completions` and `watch`.
+        ("bash", "__complete-services watch"),
+    ];
+    for (shell, offer) in offers {
+        let out = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .args(["completions", shell])
+            .output()
+            .expect("the binary runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The subcommands are offered the same way, so the pattern is the right one.
+        assert!(
+            text.contains(&offer.replace("__complete-services", "completions")),
+            "{shell}: {text}"
+        );
+        assert!(!text.contains(offer), "{shell} offers the helper: {text}");
+    }
+}
+
+#[test]
 fn every_shell_gets_a_script() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))

@@ -12,11 +12,9 @@ pub fn script(shell: Shell, cmd: &mut clap::Command) -> String {
     let name = cmd.get_name().to_string();
     let mut out = Vec::new();
     clap_complete::generate(shell, cmd, &name, &mut out);
-    let mut text = String::from_utf8_lossy(&out).into_owned();
+    let mut text = hide_helper(&String::from_utf8_lossy(&out));
     match shell {
         Shell::Bash => {
-            // clap_complete lists hidden subcommands among the words it offers; ours is for the scripts only.
-            text = text.replace(" __complete-services", "");
             // clap_complete 4.6's case arms spell a hyphenated bin name's state differently from its dispatch
             // loop (`pinshare__subcmd__dev__subcmd__up)` vs `pinshare__dev__subcmd__up`), so no subcommand's
             // options ever complete (clap-rs/clap#6421): spell the arms as the loop does.
@@ -37,6 +35,30 @@ pub fn script(shell: Shell, cmd: &mut clap::Command) -> String {
         _ => {}
     }
     text
+}
+
+/// clap_complete offers hidden subcommands too; the helper is for the scripts only. Each shell's offer of it is
+/// one line (fish `-a "…"`, zsh `'NAME:about' \`, elvish `cand NAME`, PowerShell `[CompletionResult]::new('NAME'`,
+/// bash the word in an `opts` list): those go, the rest of the script stays as generated.
+fn hide_helper(script: &str) -> String {
+    const HELPER: &str = "__complete-services";
+    let offers = [
+        format!("'{HELPER}:"),
+        format!("cand {HELPER} "),
+        format!("[CompletionResult]::new('{HELPER}'"),
+    ];
+    let mut out = String::with_capacity(script.len());
+    for line in script.lines() {
+        let t = line.trim_start();
+        if offers.iter().any(|o| t.starts_with(o.as_str()))
+            || line.contains(&format!("-a \"{HELPER}\""))
+        {
+            continue;
+        }
+        out.push_str(&line.replace(&format!(" {HELPER}"), ""));
+        out.push('\n');
+    }
+    out
 }
 
 /// The bash addition: a function run after clap_complete's that, where a service name goes, offers the spec's.
