@@ -79,6 +79,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// CPU and memory of each service against its requests and limits, network and block I/O, restarts; marks a
+    /// service that stays above its request or near its limit. Streams until Ctrl-C.
+    Stats {
+        /// Services; default all.
+        services: Vec<String>,
+        /// One round (the engine reads CPU over about a second), then exit.
+        #[arg(long)]
+        no_stream: bool,
+        /// JSON output (one line per round when streaming).
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the spec only; never touches Docker.
     Check,
     /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
@@ -114,6 +126,16 @@ pub enum Command {
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
     Doctor,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); bash and fish also complete
+    /// service names from the spec.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The spec's service names, one a line (what the completion scripts call).
+    #[command(name = "__complete-services", hide = true)]
+    CompleteServices,
     /// Explain what watching does with paths.
     Watch {
         /// Say which service each PATH triggers, or which rule ignores it.
@@ -188,6 +210,18 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             )?);
             Ok(EXIT_OK)
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            out.block(&crate::commands::completions::script(shell, &mut cmd));
+            Ok(EXIT_OK)
+        }
+        Command::CompleteServices => {
+            let spec = load(cli.file.as_deref())?;
+            for name in &spec.order {
+                out.block(name);
+            }
+            Ok(EXIT_OK)
+        }
         Command::Schema => {
             out.block(&serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default());
             Ok(EXIT_OK)
@@ -260,6 +294,14 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             )
             .await?;
             Ok(EXIT_OK)
+        }
+        Command::Stats {
+            services,
+            no_stream,
+            json,
+        } => {
+            let spec = load(cli.file.as_deref())?;
+            crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;

@@ -4,7 +4,7 @@ use crate::engine::{
     ContainerSpec, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
 };
 use crate::labels;
-use crate::spec::{MountSource, Service, Spec};
+use crate::spec::{Capabilities, MountSource, Security, Service, Spec};
 
 /// Mounts of a service's container (named volumes get the project prefix).
 pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
@@ -76,5 +76,21 @@ pub fn container_body(
         // An init process as PID 1 forwards signals to the app and reaps zombies.
         init: true,
         stop_timeout: Some(i64::try_from(svc.stop_grace.as_secs()).unwrap_or(10)),
+        ..hardened(&svc.security)
+    }
+}
+
+/// The privilege settings of a container body: `no-new-privileges`, and every capability dropped but the kept
+/// ones (or the engine's default set, untouched).
+pub fn hardened(security: &Security) -> ContainerSpec {
+    let (cap_drop, cap_add) = match &security.capabilities {
+        Capabilities::Only(kept) => (vec!["ALL".to_string()], kept.clone()),
+        Capabilities::DockerDefault => (Vec::new(), Vec::new()),
+    };
+    ContainerSpec {
+        no_new_privileges: security.no_new_privileges,
+        cap_drop,
+        cap_add,
+        ..Default::default()
     }
 }

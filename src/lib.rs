@@ -18,4 +18,5 @@ pub(crate) mod reconcile;
 pub(crate) mod render;
 pub(crate) mod run;
 pub(crate) mod spec;
+pub(crate) mod usage;
 pub(crate) mod watch;

@@ -1,9 +1,11 @@
 //! The commands other than `up` (which is the run loop, `run/`): each loads what it needs, calls the core
 //! and prints through the printer.
 
+pub(crate) mod completions;
 pub(crate) mod down;
 pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rebuild;
+pub(crate) mod stats;
 pub(crate) mod up;

@@ -14,9 +14,11 @@ use crate::labels;
 mod docker;
 #[cfg(test)]
 pub(crate) mod fake;
+pub(crate) mod stats;
 
 pub use crate::labels::Role;
 pub use docker::{DockerEngine, engine_address};
+pub use stats::{CpuPeriod, StatsSample};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
 pub async fn connect() -> R<Arc<dyn Engine>> {
@@ -104,6 +106,11 @@ pub trait Engine: Send + Sync {
     /// engine has answered the attach; made before the start, it holds the first line. The stream ends when
     /// the container stops.
     async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>>;
+
+    /// One resource-usage sample of a container; `None` when it does not exist or is not running. With `period`
+    /// the engine reads the counters twice, about a second apart, so the sample has a CPU figure; without, it
+    /// answers at once with memory, network and block I/O only (what a periodic memory check needs).
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>>;
 
     /// Runs a command in a running container and collects its output and exit code.
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;
@@ -464,6 +471,12 @@ pub struct ContainerSpec {
     pub init: bool,
     /// Seconds between SIGTERM and SIGKILL on stop; `None` = the engine's default.
     pub stop_timeout: Option<i64>,
+    /// `no-new-privileges`: an exec of a setuid binary gains nothing.
+    pub no_new_privileges: bool,
+    /// Capabilities dropped (`ALL`, or none = the engine's default set).
+    pub cap_drop: Vec<String>,
+    /// Capabilities added back after the drop.
+    pub cap_add: Vec<String>,
 }
 
 /// One line-ish chunk of container output.

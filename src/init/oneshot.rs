@@ -32,7 +32,13 @@ fn body(
         env: svc.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         labels: labels::container(&spec.project, &svc.name, Role::Init, ""),
         mounts: crate::container::mounts(spec, svc),
-        ..Default::default()
+        // An init step is where root work before the start goes (a `chown` of a volume, with `user = "0"`):
+        // it keeps Docker's default capabilities, but gains nothing through setuid binaries unless the service
+        // allows it.
+        ..crate::container::hardened(&crate::spec::Security {
+            no_new_privileges: svc.security.no_new_privileges,
+            capabilities: crate::spec::Capabilities::DockerDefault,
+        })
     }
 }
 

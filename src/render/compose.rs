@@ -20,7 +20,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Action, header, image, kubo, relative, translate, yaml};
-use crate::spec::{ImageSource, InitAction, MountSource, Probe, Service, Spec};
+use crate::spec::{
+    Capabilities, ImageSource, InitAction, MountSource, Probe, Security, Service, Spec,
+};
 
 /// The `kubo_config` one-shot's script: the image's entrypoint for `ipfs version` (kubo `bin/container_daemon`:
 /// init on a new repo, then `/container-init.d`), then `ipfs config --json KEY VALUE` for each pair of arguments.
@@ -67,6 +69,12 @@ struct ComposeService {
     depends_on: BTreeMap<String, Condition>,
     #[serde(skip_serializing_if = "Option::is_none")]
     init: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,7 +219,7 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
                 mem_reservation: r.memory_bytes.map(docker_bytes),
                 mem_limit: r.memory_limit_bytes.map(docker_bytes),
                 stop_grace_period: Some(duration(svc.stop_grace)),
-                ..Default::default()
+                ..hardened(&svc.security)
             },
         );
     }
@@ -267,6 +275,25 @@ fn environment(svc: &Service) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The privilege settings `up` gives the container (`container::hardened`): `no-new-privileges`, every
+/// capability dropped but the kept ones.
+fn hardened(security: &Security) -> ComposeService {
+    let (cap_drop, cap_add) = match &security.capabilities {
+        Capabilities::Only(kept) => (vec!["ALL".to_string()], kept.clone()),
+        Capabilities::DockerDefault => (Vec::new(), Vec::new()),
+    };
+    ComposeService {
+        security_opt: if security.no_new_privileges {
+            vec!["no-new-privileges:true".into()]
+        } else {
+            Vec::new()
+        },
+        cap_drop,
+        cap_add,
+        ..Default::default()
+    }
+}
+
 /// One-shot services run before `svc`, in order: (compose service name, service without `depends_on`).
 fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String, ComposeService)> {
     let mut out = Vec::new();
@@ -286,6 +313,8 @@ fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String,
                     command: Some(argv.iter().skip(1).cloned().collect()),
                     user: step.user.clone(),
                     networks: vec![NETWORK.into()],
+                    // As the local one-shot: Docker's default capabilities (root prep work goes here).
+                    security_opt: hardened(&svc.security).security_opt,
                     ..base
                 },
             )),
@@ -315,7 +344,8 @@ fn init_services(svc: &Service, image: &str, volumes: &[String]) -> Vec<(String,
                         environment: base.environment.clone(),
                         volumes: base.volumes.clone(),
                         network_mode: Some("none".into()),
-                        ..Default::default()
+                        // It runs as kubo's user from the start: no capability is of use to it.
+                        ..hardened(&Security::least(&[]))
                     },
                 ));
             }

@@ -17,7 +17,7 @@ use futures_util::stream::BoxStream;
 
 use crate::engine::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, ExecOutput, ImageInfo,
-    LogChunk, LogOptions, PullProgress, R, Role, RunningContainer, SystemInfo,
+    LogChunk, LogOptions, PullProgress, R, Role, RunningContainer, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -232,6 +232,10 @@ impl Engine for Attaching {
 
     async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>> {
         self.inner.attach(name).await
+    }
+
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
+        self.inner.stats(name, period).await
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {

@@ -8,6 +8,7 @@ pub(crate) mod attach;
 pub(crate) mod dev_loop;
 pub(crate) mod follow;
 pub(crate) mod lock;
+pub(crate) mod memory;
 pub(crate) mod read;
 pub(crate) mod rebuild;
 pub(crate) mod seam;
@@ -169,6 +170,16 @@ pub async fn run(
             EXIT_OK
         }
         Ok(()) => {
+            tasks.spawn_until(
+                &tasks.monitors,
+                crate::run::memory::watch(
+                    engine.clone(),
+                    spec.clone(),
+                    selected.clone(),
+                    printer.clone(),
+                    crate::run::memory::PERIOD,
+                ),
+            );
             crate::run::dev_loop::run(
                 crate::run::dev_loop::Session {
                     engine: engine.clone(),

@@ -1,6 +1,7 @@
 //! What a foreground `up` runs besides itself: one cancellation tree and one task tracker. The root token is the
-//! request to stop (the first Ctrl-C or SIGTERM); start-up, the log followers, the supervisors and the watch
-//! workers each observe a child of it, and every task they spawn is tracked, so "all stopped" is one wait.
+//! request to stop (the first Ctrl-C or SIGTERM); start-up, the log followers, the supervisors, the watch
+//! workers and the memory watch each observe a child of it, and every task they spawn is tracked, so "all
+//! stopped" is one wait.
 //!
 //! Changes to containers after start-up happen under one lock ([`Tasks::lock`]); the shutdown takes it before it
 //! looks at what to remove, so a supervisor in the middle of a replacement finishes it and the shutdown sees the
@@ -26,6 +27,8 @@ pub struct Tasks {
     pub supervisors: CancellationToken,
     /// Watch workers (rebuilds, live updates): cancelled anywhere, a build under way is dropped.
     pub workers: CancellationToken,
+    /// Resource watches (the memory warning): they only look and print.
+    pub monitors: CancellationToken,
     /// Every task the run spawns.
     pub tracker: TaskTracker,
     /// Held while containers are changed (rebuilds, reloads, restarts, the shutdown).
@@ -40,6 +43,7 @@ impl Tasks {
             followers: root.child_token(),
             supervisors: root.child_token(),
             workers: root.child_token(),
+            monitors: root.child_token(),
             root,
             tracker: TaskTracker::new(),
             lock: Arc::new(Mutex::new(())),
@@ -63,6 +67,7 @@ impl Tasks {
     pub async fn quiesce(&self) -> tokio::sync::OwnedMutexGuard<()> {
         self.workers.cancel();
         self.supervisors.cancel();
+        self.monitors.cancel();
         Arc::clone(&self.lock).lock_owned().await
     }
 

@@ -91,6 +91,37 @@ pub struct Service {
     pub backoff: Backoff,
     /// Give writable mounts to the service's user before it starts.
     pub fix_ownership: bool,
+    /// What the container may do beyond an ordinary process: least privilege unless `security` relaxes it.
+    pub security: Security,
+}
+
+/// A container's privileges: `no-new-privileges` and the capabilities it keeps.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Security {
+    /// Set `no-new-privileges`: an exec of a setuid binary (or one with file capabilities) gains nothing.
+    pub no_new_privileges: bool,
+    /// The capabilities kept.
+    pub capabilities: Capabilities,
+}
+
+/// Which capabilities a container keeps.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub enum Capabilities {
+    /// Every capability dropped, then only these added back (names without `CAP_`, upper case, sorted); each is
+    /// in Docker's default set, so this never grants more than a plain `docker run`.
+    Only(Vec<String>),
+    /// Docker's default set, untouched (`capabilities = "docker-default"`).
+    DockerDefault,
+}
+
+impl Security {
+    /// The default for a service: `no-new-privileges`, and every capability dropped except `kept`.
+    pub fn least(kept: &[&str]) -> Self {
+        Security {
+            no_new_privileges: true,
+            capabilities: Capabilities::Only(kept.iter().map(|c| (*c).to_string()).collect()),
+        }
+    }
 }
 
 /// A bind mount that hands the container part of the host (the engine's socket, a system directory, the home

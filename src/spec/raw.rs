@@ -180,6 +180,12 @@ pub struct RawService {
     pub restart: Option<Spanned<String>>,
     /// Delays between restarts: a first quick retry, then doubling to a cap, reset after a stable period.
     pub backoff: Option<RawBackoff>,
+    /// Relaxes the least-privilege defaults for this service: `no_new_privileges = false` lets an exec of a
+    /// setuid binary gain its owner's rights; `capabilities` replaces the capabilities kept after dropping all
+    /// (kubo: CHOWN, DAC_OVERRIDE, SETGID, SETUID for its entrypoint; others: none) with a list taken from
+    /// Docker's default set, or `"docker-default"` for that whole set.
+    #[schemars(with = "Option<RawSecurity>")]
+    pub security: Option<Spanned<RawSecurity>>,
     /// Before the service starts, give its writable mounts (named volumes and bind mounts) to the user it runs
     /// as (`user`, else the image's), when they belong to someone else. Kubo's repo always gets this.
     pub fix_ownership: Option<bool>,
@@ -201,6 +207,20 @@ pub struct RawBackoff {
     /// A container that ran this long without trouble starts the sequence over. Default `"60s"`.
     #[schemars(with = "Option<String>")]
     pub reset_after: Option<Spanned<String>>,
+}
+
+/// `security = { no_new_privileges = false, capabilities = ["NET_BIND_SERVICE"] }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    /// Set `no-new-privileges` (default true): an exec of a setuid binary (sudo, su) gains nothing. A root
+    /// entrypoint that switches to another user itself (kubo's gosu) works with it.
+    pub no_new_privileges: Option<bool>,
+    /// The capabilities kept after dropping all: names from Docker's default set (`"CHOWN"`, `"NET_BIND_SERVICE"`,
+    /// with or without `CAP_`), or `"docker-default"` for Docker's whole default set. Default: kubo keeps
+    /// CHOWN, DAC_OVERRIDE, SETGID and SETUID (its entrypoint's `chown -R` and user switch); others keep none.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub capabilities: Option<Spanned<toml::Value>>,
 }
 
 /// Keys of `[services.NAME]` that exist only to be refused; never suggested as a spelling.

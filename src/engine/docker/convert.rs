@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
@@ -10,9 +11,10 @@ use bollard::models::{
     NetworkingConfig, PortBinding, PortSummaryTypeEnum,
 };
 
+use super::super::stats::memory_in_use;
 use super::super::{
-    Container, ContainerInfo, ContainerSpec, EngineError, ErrorKind, ImageInfo, MountKind,
-    PublishedPort, Role, RunningContainer, State, SystemInfo,
+    Container, ContainerInfo, ContainerSpec, CpuPeriod, EngineError, ErrorKind, ImageInfo,
+    LogChunk, MountKind, PublishedPort, Role, RunningContainer, State, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -181,6 +183,74 @@ pub(super) fn system_info(i: bollard::models::SystemInfo) -> SystemInfo {
     }
 }
 
+pub(super) fn stats_sample(s: bollard::models::ContainerStatsResponse) -> StatsSample {
+    let counters = |c: &Option<bollard::models::ContainerCpuStats>| {
+        c.as_ref().map(|c| {
+            (
+                c.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.total_usage)
+                    .unwrap_or(0),
+                c.system_cpu_usage.unwrap_or(0),
+                c.online_cpus.unwrap_or(0),
+            )
+        })
+    };
+    let cpu = match (counters(&s.precpu_stats), counters(&s.cpu_stats)) {
+        (Some((cb, sb, _)), Some((ca, sa, n))) => Some(CpuPeriod {
+            container_before: cb,
+            container_after: ca,
+            system_before: sb,
+            system_after: sa,
+            // Engines before API 1.27 leave online_cpus out: the per-core list says it.
+            online_cpus: if n > 0 {
+                n
+            } else {
+                s.cpu_stats
+                    .as_ref()
+                    .and_then(|c| c.cpu_usage.as_ref())
+                    .and_then(|u| u.percpu_usage.as_ref())
+                    .map_or(1, |v| u32::try_from(v.len()).unwrap_or(1))
+            },
+        }),
+        _ => None,
+    };
+    let (memory_used, memory_limit) = s.memory_stats.as_ref().map_or((0, 0), |m| {
+        (
+            memory_in_use(m.usage.unwrap_or(0), &m.stats.clone().unwrap_or_default()),
+            m.limit.unwrap_or(0),
+        )
+    });
+    let (net_rx, net_tx) = s.networks.as_ref().map_or((0, 0), |n| {
+        n.values().fold((0, 0), |(rx, tx), v| {
+            (rx + v.rx_bytes.unwrap_or(0), tx + v.tx_bytes.unwrap_or(0))
+        })
+    });
+    let (block_read, block_write) = s
+        .blkio_stats
+        .as_ref()
+        .and_then(|b| b.io_service_bytes_recursive.as_ref())
+        .map_or((0, 0), |entries| {
+            entries.iter().fold((0, 0), |(r, w), e| {
+                match e.op.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Some("read") => (r + e.value.unwrap_or(0), w),
+                    Some("write") => (r, w + e.value.unwrap_or(0)),
+                    _ => (r, w),
+                }
+            })
+        });
+    StatsSample {
+        id: s.id.unwrap_or_default(),
+        cpu,
+        memory_used,
+        memory_limit,
+        net_rx,
+        net_tx,
+        block_read,
+        block_write,
+    }
+}
+
 pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
@@ -236,6 +306,11 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
             memory: r.memory,
             memory_reservation: r.memory_reservation,
             init: spec.init.then_some(true),
+            security_opt: spec
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges:true".to_string()]),
+            cap_drop: (!spec.cap_drop.is_empty()).then_some(spec.cap_drop),
+            cap_add: (!spec.cap_add.is_empty()).then_some(spec.cap_add),
             network_mode: spec.network.as_ref().map(|n| n.name.clone()),
             ..Default::default()
         }),
@@ -250,6 +325,22 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
         }),
         ..Default::default()
     }
+}
+
+/// One frame of a multiplexed output stream (the logs API's or an attach's) as our chunk.
+pub fn chunk(item: Result<LogOutput, BollardError>) -> Result<LogChunk, BollardError> {
+    Ok(match item? {
+        LogOutput::StdErr { message } => LogChunk {
+            stderr: true,
+            bytes: message,
+        },
+        LogOutput::StdOut { message }
+        | LogOutput::Console { message }
+        | LogOutput::StdIn { message } => LogChunk {
+            stderr: false,
+            bytes: message,
+        },
+    })
 }
 
 #[cfg(test)]

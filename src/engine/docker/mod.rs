@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
@@ -20,13 +19,14 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
     EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
-    RunningContainer, SystemInfo,
+    RunningContainer, StatsSample, SystemInfo,
 };
 use crate::labels;
 
 mod convert;
 use convert::{
-    container, container_info, create_body, error, image_info, running_container, system_info,
+    chunk, container, container_info, create_body, error, image_info, running_container,
+    stats_sample, system_info,
 };
 
 /// The Docker engine, connected and version-negotiated.
@@ -424,6 +424,26 @@ impl Engine for DockerEngine {
             .boxed())
     }
 
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
+        // `stream=false` alone makes the engine read twice (precpu, then cpu, ~1 s apart); `one-shot` (API 1.41)
+        // answers at once with an empty precpu.
+        let options = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: !period,
+        };
+        match self.docker.stats(name, Some(options)).next().await {
+            Some(Ok(s)) => Ok(Some(stats_sample(s))),
+            Some(Err(e)) => {
+                let e = error(
+                    format!("reading the resource usage of container {name}"),
+                    &e,
+                );
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+            None => Ok(None),
+        }
+    }
+
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         let op = format!("running {:?} in container {name}", argv.join(" "));
         let create = CreateExecOptions {
@@ -661,20 +681,4 @@ pub fn split_reference(reference: &str) -> (String, String) {
         ),
         None => (reference.to_string(), "latest".into()),
     }
-}
-
-/// One frame of a multiplexed output stream (the logs API's or an attach's) as our chunk.
-fn chunk(item: Result<LogOutput, BollardError>) -> Result<LogChunk, BollardError> {
-    Ok(match item? {
-        LogOutput::StdErr { message } => LogChunk {
-            stderr: true,
-            bytes: message,
-        },
-        LogOutput::StdOut { message }
-        | LogOutput::Console { message }
-        | LogOutput::StdIn { message } => LogChunk {
-            stderr: false,
-            bytes: message,
-        },
-    })
 }

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
     EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
-    RunningContainer, State, SystemInfo,
+    RunningContainer, State, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -91,6 +91,8 @@ struct World {
     /// What each container (by name) does when started; one entry per start, the last one repeats.
     behaviour: HashMap<String, VecDeque<Behaviour>>,
     exec: HashMap<String, VecDeque<ExecOutput>>,
+    /// Resource-usage samples of each container (by name), one per `stats` call, the last one repeats.
+    stats: HashMap<String, VecDeque<StatsSample>>,
     /// Every stop asked for, with its grace.
     graces: Vec<(String, Duration)>,
     stopping: bool,
@@ -375,6 +377,30 @@ impl Engine for Fake {
         self.call("attach", name).await?;
         // The fake's containers write nothing: the live stream ends at once, as a stopped one's does.
         Ok(stream::empty().boxed())
+    }
+
+    async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
+        self.call("stats", name).await?;
+        let mut w = self.world();
+        let Some(id) = Self::find(&w, name)
+            .and_then(|k| w.containers.get(&k))
+            .filter(|c| c.state.is_running())
+            .map(|c| c.id.clone())
+        else {
+            return Ok(None);
+        };
+        let sample = match w.stats.get_mut(name) {
+            Some(q) if q.len() > 1 => q.pop_front(),
+            Some(q) => q.front().cloned(),
+            None => None,
+        }
+        .unwrap_or_default();
+        Ok(Some(StatsSample {
+            id,
+            // As the engine: a read without a period has no CPU figure.
+            cpu: sample.cpu.filter(|_| period),
+            ..sample
+        }))
     }
 
     async fn exec(&self, name: &str, _argv: &[String]) -> R<ExecOutput> {

@@ -79,6 +79,13 @@ impl Fake {
         );
     }
 
+    /// What `stats` of container `name` answers, one sample per call; the last repeats.
+    pub fn stats_samples(&self, name: &str, samples: &[StatsSample]) {
+        self.world()
+            .stats
+            .insert(name.to_string(), samples.iter().cloned().collect());
+    }
+
     /// The container named `name` exits now with `code` (`oom`: killed for memory).
     pub fn exit(&self, name: &str, code: i64, oom: bool) {
         let run = self.world().containers.get(name).map(|c| c.run);

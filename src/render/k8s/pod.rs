@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HostAlias, PersistentVolumeClaimVolumeSource, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe as KProbe, ResourceRequirements, SecurityContext, Volume,
+    Capabilities as K8sCapabilities, Container, ContainerPort, HostAlias,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe as KProbe, ResourceRequirements, SecurityContext, Volume,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -18,6 +19,7 @@ use super::kubo::{KUBO_GATEWAY_PORT, KUBO_PREP_SCRIPT, kubo_args, non_root};
 use super::probes::{probe, start_attempts};
 use super::service::{exposed_ports, protocol};
 use super::volumes::{claim_name, volume_mounts};
+use crate::spec::{Capabilities, Security};
 use crate::spec::{InitAction, Protocol, Resources, Service, Spec};
 
 pub(super) fn deployment(
@@ -214,8 +216,9 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
         readiness_probe: readiness,
         liveness_probe: liveness,
         security_context: match &kubo {
-            Some(k) => Some(non_root(k)),
-            None => user_context(svc, notes),
+            // Run as kubo's user from the start, its entrypoint does no root work: no capability is of use.
+            Some(k) => harden(Some(non_root(k)), &as_kubo_user(&svc.security)),
+            None => harden(user_context(svc, notes), &svc.security),
         },
         volume_mounts: volume_mounts(spec, svc, notes),
         ..Default::default()
@@ -246,7 +249,14 @@ fn init_container(
     match &step.action {
         InitAction::Command(argv) => Container {
             command: Some(argv.clone()),
-            security_context: user_context_of(step.user.as_deref(), &svc.name, notes),
+            // As the local one-shot: the engine's default capabilities (root prep work goes here).
+            security_context: harden(
+                user_context_of(step.user.as_deref(), &svc.name, notes),
+                &crate::spec::Security {
+                    no_new_privileges: svc.security.no_new_privileges,
+                    capabilities: Capabilities::DockerDefault,
+                },
+            ),
             ..base
         },
         InitAction::KuboConfig { .. } => {
@@ -264,10 +274,38 @@ fn init_container(
                 ]),
                 args: Some(kubo_args(spec, svc, &k)),
                 env: env(spec, svc, &env_map),
-                security_context: Some(non_root(&k)),
+                security_context: harden(Some(non_root(&k)), &as_kubo_user(&svc.security)),
                 ..base
             }
         }
+    }
+}
+
+/// The privilege settings `up` gives the container: `no-new-privileges` is `allowPrivilegeEscalation: false`,
+/// and the capabilities are dropped but the kept ones.
+fn harden(context: Option<SecurityContext>, security: &Security) -> Option<SecurityContext> {
+    let mut c = context.unwrap_or_default();
+    if security.no_new_privileges {
+        c.allow_privilege_escalation = Some(false);
+    }
+    if let Capabilities::Only(kept) = &security.capabilities {
+        c.capabilities = Some(K8sCapabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: (!kept.is_empty()).then(|| kept.clone()),
+        });
+    }
+    (c != SecurityContext::default()).then_some(c)
+}
+
+/// Kubo's security when it runs as its own user from the start (the pod's runAsUser): the capabilities its
+/// entrypoint needs as root are not needed.
+fn as_kubo_user(security: &Security) -> Security {
+    Security {
+        no_new_privileges: security.no_new_privileges,
+        capabilities: match &security.capabilities {
+            Capabilities::Only(_) => Capabilities::Only(Vec::new()),
+            Capabilities::DockerDefault => Capabilities::DockerDefault,
+        },
     }
 }
 

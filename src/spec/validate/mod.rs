@@ -34,6 +34,7 @@ mod resources;
 mod restart;
 mod safety;
 mod secrets;
+mod security;
 mod service;
 mod toml_error;
 mod volumes;

@@ -87,7 +87,7 @@ pub(super) fn any_origin(
 }
 
 /// Whether a service runs kubo: it prepares a kubo repo, or its image is named after kubo.
-fn is_kubo(raw: &RawService) -> bool {
+pub(super) fn is_kubo(raw: &RawService) -> bool {
     raw.kubo_config.is_some()
         || raw
             .image

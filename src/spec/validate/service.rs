@@ -14,7 +14,7 @@ use super::super::{ImageSource, InitAction, InitStep, Service};
 use super::durations::duration;
 use super::{
     Ctx, build, depends, kubo_config, kubo_version, ports, probes, resources, restart, safety,
-    secrets, volumes, watch,
+    secrets, security, volumes, watch,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -57,6 +57,7 @@ pub(super) fn service(
         .as_ref()
         .map(|lu| watch::live_update(cx, dir, lu));
     let secret_env = secrets::secret_env(cx, name, raw);
+    let security = security::security(cx, raw);
 
     if cx.errors.len() > before {
         return None;
@@ -83,6 +84,7 @@ pub(super) fn service(
         restart,
         backoff,
         fix_ownership: raw.fix_ownership.unwrap_or(false),
+        security,
     })
 }
 
