@@ -2,6 +2,8 @@
 //! next (what makes a Go rebuild incremental), each step is printed per service, and the classic builder is used
 //! — and said to be — when `PINSHARE_DEV_BUILDER=classic` asks for it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;
