@@ -4,14 +4,21 @@
 
 # go.mod: go 1.24 (toolchain go1.24.5). cgo ON: mattn/go-sqlite3 is C (CGO_ENABLED=0 builds a binary whose
 # database calls fail at run time). gcc and libc6-dev are in this image; go-sqlite3 bundles SQLite itself.
+# Built with BuildKit (pinshare-dev uses it where the engine has it): the module cache (GOPATH=/go in the golang
+# image) and the build cache (root's ~/.cache/go-build; this stage runs as root) are cache mounts that outlive
+# each build, so editing one Go file recompiles that package, not every dependency, and a go.sum change
+# downloads only the new modules. The classic builder cannot build this file (it has no --mount).
 FROM golang:1.24-trixie AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN go mod download
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
 # The app is main.go + internal/ (cmd/ is the Windows tray/service, pinshare-ui/ a separate Vite app).
 COPY main.go ./
 COPY internal ./internal
-RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/pinshare .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/pinshare .
 
 # The kubo CLI, from the same image and version the ipfs service runs. PinShare checks for `ipfs` on PATH at
 # start and shells out to `ipfs add/get/pin`; the CLI ignores IPFS_API and finds the daemon through

@@ -298,6 +298,23 @@ mod tests {
         assert!(has("ipfs_path=/opt/pinshare/ipfs"));
         // cgo for go-sqlite3; the working directory on the data volume; libp2p over udp too.
         assert!(has("cgo_enabled=1 go build"));
+        // Go's module and build caches outlive each build (BuildKit cache mounts), in the paths the golang
+        // image's root uses: one edited file recompiles incrementally.
+        let joined = DOCKERFILE.replace("\\\n", " ");
+        let run_with = |mounts: &[&str], cmd: &str| {
+            joined.lines().any(|l| {
+                l.starts_with("RUN ")
+                    && l.contains(cmd)
+                    && mounts
+                        .iter()
+                        .all(|m| l.contains(&format!("--mount=type=cache,target={m} ")))
+            })
+        };
+        assert!(run_with(&["/go/pkg/mod"], "go mod download"));
+        assert!(run_with(
+            &["/go/pkg/mod", "/root/.cache/go-build"],
+            "CGO_ENABLED=1 go build"
+        ));
         assert!(has("workdir /opt/pinshare/data"));
         assert!(has("expose 9090 50001 50001/udp"));
         // clamav writable by the user the app runs as.

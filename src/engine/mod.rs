@@ -132,8 +132,10 @@ pub trait Engine: Send + Sync {
     async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(PullProgress) + Send))
     -> R<()>;
 
-    /// Builds an image with the classic builder from an in-memory context tar; returns the image id.
-    /// Every output line goes to `output`.
+    /// Builds an image from an in-memory context tar; returns the image id. BuildKit where the engine has it
+    /// (its steps as `#N …` lines), else the classic builder, with one line that says so and why; the
+    /// `PINSHARE_DEV_BUILDER` environment variable (`buildkit`, `classic`, `auto`) picks one. Every output line
+    /// goes to `output`.
     #[allow(clippy::too_many_arguments)]
     async fn build(
         &self,

@@ -9,10 +9,10 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
-    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -23,7 +23,11 @@ use super::{
 };
 use crate::labels;
 
+mod build;
+#[cfg(test)]
+mod build_tests;
 mod convert;
+mod progress;
 use convert::{
     chunk, container, container_info, create_body, error, image_info, running_container,
     stats_sample, system_info,
@@ -40,6 +44,10 @@ pub struct DockerEngine {
     /// Set when the project is being torn down: no new object is created after that. A lock rather than a flag,
     /// so that a create that passed the check is already counted when the clean-up starts waiting.
     stopped: std::sync::Arc<std::sync::RwLock<bool>>,
+    /// The builder `PINSHARE_DEV_BUILDER` asks for (a bad value is the error of every build, not of `ps`).
+    builder: Result<build::Preference, String>,
+    /// Set once a build found BuildKit missing: later builds use the classic builder without asking.
+    buildkit_missing: std::sync::Arc<build::Missing>,
 }
 
 /// Where we connect: `DOCKER_HOST` or the default local socket.
@@ -79,6 +87,8 @@ impl DockerEngine {
             docker,
             creating: tokio_util::task::TaskTracker::new(),
             stopped: std::sync::Arc::new(std::sync::RwLock::new(false)),
+            builder: build::preference(std::env::var(build::BUILDER_ENV).ok().as_deref()),
+            buildkit_missing: std::sync::Arc::default(),
         })
     }
 
@@ -586,54 +596,52 @@ impl Engine for DockerEngine {
         image_labels: &HashMap<String, String>,
         output: &mut (dyn FnMut(String) + Send),
     ) -> R<String> {
-        let mut b = BuildImageOptionsBuilder::default()
-            .dockerfile(dockerfile)
-            .t(tag)
-            .rm(true)
-            .forcerm(true)
-            .buildargs(args)
-            .labels(image_labels);
-        if let Some(t) = target {
-            b = b.target(t);
-        }
+        let v = self.docker.client_version();
+        let too_old = build::too_old(v.major_version, v.minor_version);
         let op = format!("building image {tag}");
-        let mut s = self.docker.build_image(
-            b.build(),
-            None,
-            Some(bollard::body_full(context_tar.into())),
-        );
-        let mut id = None;
-        while let Some(item) = s.next().await {
-            let info = item.map_err(|e| error(op.clone(), &e))?;
-            if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError::new(
+        let mut request = build::Request {
+            docker: self.docker.clone(),
+            tag: tag.to_string(),
+            dockerfile: dockerfile.to_string(),
+            context_tar: context_tar.into(),
+            args: args.clone(),
+            target: target.map(str::to_string),
+            labels: image_labels.clone(),
+        };
+        // A client of the build's own, on the build's own runtime (see `build_apart`); where the address is
+        // one we cannot open again, the build runs here, on the shared client.
+        let addr = engine_address();
+        let own = if addr.starts_with("unix://") {
+            Docker::connect_with_unix(&addr, 120, &v).ok()
+        } else if addr.starts_with("tcp://") || addr.starts_with("http://") {
+            Docker::connect_with_http(&addr, 120, &v).ok()
+        } else {
+            None
+        };
+        match own {
+            Some(docker) => {
+                request.docker = docker;
+                build::build_apart(
                     op,
-                    ErrorKind::Failed,
-                    err.trim().to_string(),
-                ));
+                    self.builder.clone(),
+                    std::sync::Arc::clone(&self.buildkit_missing),
+                    too_old,
+                    request,
+                    output,
+                )
+                .await
             }
-            if let Some(text) = info.stream {
-                for line in text.lines() {
-                    if !line.trim().is_empty() {
-                        output(line.to_string());
-                    }
-                }
+            None => {
+                build::build(
+                    &op,
+                    &self.builder,
+                    &self.buildkit_missing,
+                    too_old,
+                    &request,
+                    output,
+                )
+                .await
             }
-            if let Some(aux) = info.aux.and_then(|a| a.id) {
-                id = Some(aux);
-            }
-        }
-        match id {
-            Some(id) => Ok(id),
-            None => self
-                .inspect_image(tag)
-                .await?
-                .map(|i| i.id)
-                .ok_or(EngineError::new(
-                    op,
-                    ErrorKind::Failed,
-                    "the build finished without an image",
-                )),
         }
     }
 
