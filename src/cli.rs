@@ -318,7 +318,9 @@ pub async fn run(cli: Cli) -> u8 {
     }
     let out = Printer::plain();
     let result = dispatch(cli, &out).await;
-    // What the command printed comes before its error.
+    // What the command printed comes before its error; a stdout that does not move (a pager left paused,
+    // a pipe nobody reads) is given up on after a while, so the command still ends.
+    out.give_up_if_stuck(std::time::Duration::from_secs(3));
     out.flush().await;
     match result {
         Ok(code) => code,

@@ -172,3 +172,43 @@ fn long_lines_bad_utf8_crlf_and_both_streams_come_through_whole_and_in_order() {
     drop(follow);
     assert_eq!(up.interrupt(), Some(130));
 }
+
+#[test]
+fn a_stdout_nobody_reads_does_not_stop_ctrl_c_from_shutting_down() {
+    // Like a pager left paused: the output pipe is never read, and the container floods it.
+    let p = noisy(
+        "blocked-stdout",
+        "busybox seq 1 200000; exec busybox sleep 600",
+    );
+    let mut up = p
+        .cmd(&["up", "--no-watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("up starts");
+    common::poll("the container to run", LONG, || {
+        let o = common::docker(&["inspect", "-f", "{{.State.Running}}", &p.container("noisy")]);
+        (String::from_utf8_lossy(&o.stdout).trim() == "true").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = up.try_wait().expect("try_wait") {
+            break status.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still running {:?} after Ctrl-C with a stdout nobody reads",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(130));
+    assert!(
+        p.labelled_containers().is_empty(),
+        "the containers are removed"
+    );
+}

@@ -82,6 +82,9 @@ pub(crate) type Gate = std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condva
 
 impl Sink {
     fn write(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
         match self {
             Sink::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -290,7 +293,11 @@ async fn gather(q: &mut Queues, out: &Writer, area: &mut Option<LiveArea>) -> bo
                 while let Ok(Msg::Line(l)) = q.main.try_recv() {
                     buf.extend_from_slice(l.as_bytes());
                 }
-                out.write(frame(area, std::mem::take(&mut buf))).await;
+                let bytes = frame(area, std::mem::take(&mut buf));
+                // Nothing to write is not a write: a stdout held by a blocked writer must not hold a flush.
+                if !bytes.is_empty() {
+                    out.write(bytes).await;
+                }
                 out.written(done).await;
                 dirty = false;
             }
@@ -472,6 +479,27 @@ impl Printer {
         }
     }
 
+    /// Several container lines of one service, queued as one piece: one channel message and one prefix for
+    /// a whole chunk of a flood. Waits, and drops, as [`Printer::log`] does.
+    pub async fn log_batch(&self, service: &str, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
+        let prefix = format_line(service, self.width, LOG_SEP, "", self.color);
+        let mut piece =
+            String::with_capacity(lines.iter().map(|l| l.len() + prefix.len() + 1).sum());
+        for l in lines {
+            piece.push_str(&prefix);
+            piece.push_str(&crate::output::redact::outgoing(l));
+            piece.push('\n');
+        }
+        tokio::select! {
+            biased;
+            () = self.abandoned.cancelled() => {}
+            _ = self.main.send(Msg::Line(piece)) => {}
+        }
+    }
+
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
@@ -581,17 +609,21 @@ impl LineSplitter {
     /// Feeds a chunk; returns the lines it completed (without the newline, `\r` trimmed).
     pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
-        for &b in chunk {
-            if b == b'\n' {
-                let mut l = std::mem::take(&mut self.partial);
-                if l.last() == Some(&b'\r') {
-                    l.pop();
-                }
-                lines.push(String::from_utf8_lossy(&l).into_owned());
-            } else {
-                self.partial.push(b);
+        let mut rest = chunk;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let mut l = std::mem::take(&mut self.partial);
+            l.extend_from_slice(&rest[..i]);
+            rest = &rest[i + 1..];
+            if l.last() == Some(&b'\r') {
+                l.pop();
             }
+            // Valid UTF-8 (nearly always) is taken as it is, without a copy.
+            lines.push(
+                String::from_utf8(l)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            );
         }
+        self.partial.extend_from_slice(rest);
         lines
     }
 

@@ -63,6 +63,11 @@ impl Feeds {
         });
     }
 
+    #[cfg(test)]
+    fn waiting(&self, id: &str) -> bool {
+        self.with(|i| i.waiting.contains_key(id))
+    }
+
     fn wants(&self, service: Option<&String>) -> bool {
         self.with(|i| !i.closed && service.is_some_and(|s| i.followed.contains(s)))
     }
@@ -109,15 +114,23 @@ impl Attaching {
         (service_role && self.feeds.wants(c.labels.get(labels::SERVICE))).then_some(c.id)
     }
 
-    /// Attaches to `id`, runs `start`, and leaves the stream for the follower if the start succeeded.
+    /// Attaches to `id` and leaves the stream for the follower, then runs `start`. The stream is in place
+    /// before the start, so the follower, woken by the start's event, finds it (a stream put after the start
+    /// could come too late: the follower then attaches itself, and a stream nobody reads holds the
+    /// container's exit, and with it every stop); a failed start takes it back.
     async fn attached_start(&self, id: String, start: impl Future<Output = R<()>> + Send) -> R<()> {
         // A container that cannot be attached is still started: its follower reads the logs API instead.
-        let live = self.inner.attach(&id).await.ok();
-        start.await?;
-        if let Some(live) = live {
-            self.feeds.put(id, live);
+        match self.inner.attach(&id).await {
+            Ok(live) => self.feeds.put(id.clone(), live),
+            Err(e) => {
+                tracing::debug!(container = %id, error = %e, "attach before the start failed");
+            }
         }
-        Ok(())
+        let started = start.await;
+        if started.is_err() {
+            drop(self.feeds.take(&id));
+        }
+        started
     }
 }
 
@@ -158,7 +171,9 @@ impl Engine for Attaching {
     }
 
     async fn remove_container(&self, name: &str) -> R<()> {
-        self.created().remove(name);
+        if let Some(id) = self.created().remove(name) {
+            drop(self.feeds.take(&id));
+        }
         self.inner.remove_container(name).await
     }
 
@@ -207,6 +222,12 @@ impl Engine for Attaching {
     }
 
     async fn stop_container(&self, name: &str, grace: Duration) -> R<()> {
+        // A stream still waiting would never be read now, and the engine holds a container's exit until its
+        // attached streams are read out: let it go first.
+        let id = self.created().get(name).cloned();
+        if let Some(id) = id {
+            drop(self.feeds.take(&id));
+        }
         self.inner.stop_container(name, grace).await
     }
 
@@ -299,5 +320,96 @@ impl Engine for Attaching {
 
     async fn version(&self) -> R<(String, String)> {
         self.inner.version().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Attaching, Feeds};
+    use crate::engine::fake::Fake;
+    use crate::engine::{ContainerSpec, Engine, ErrorKind, Role};
+    use crate::labels;
+
+    fn service(name: &str) -> ContainerSpec {
+        ContainerSpec {
+            image: "img".into(),
+            labels: labels::container("p", name, Role::Service, "h"),
+            ..ContainerSpec::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_followed_service_is_attached_before_its_start_and_the_stream_waits_for_its_follower()
+    {
+        let fake = Arc::new(Fake::new());
+        fake.add_image("img", "sha256:img");
+        let feeds = Feeds::default();
+        feeds.follow("web");
+        let engine = Attaching::new(Arc::clone(&fake) as Arc<dyn Engine>, feeds.clone());
+        let web = engine
+            .create_container("p-web", service("web"))
+            .await
+            .expect("create");
+        let side = engine
+            .create_container("p-side", service("side"))
+            .await
+            .expect("create");
+        // When the start is asked for, the stream is already there for the follower the start's event wakes.
+        let waiting_at_start = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, f, id) = (Arc::clone(&waiting_at_start), feeds.clone(), web.clone());
+        fake.on_call(fake.calls().len() + 2, move || {
+            seen.store(f.waiting(&id), std::sync::atomic::Ordering::SeqCst);
+        });
+        engine.start_container("p-web").await.expect("start");
+        engine.start_container("p-side").await.expect("start");
+        let calls = fake.call_lines();
+        let at = |c: &str| calls.iter().position(|l| l == c);
+        let attach = at(&format!("attach {web}"));
+        assert!(
+            attach.is_some() && attach < at("start_container p-web"),
+            "attached before the start: {calls:#?}"
+        );
+        assert!(
+            waiting_at_start.load(std::sync::atomic::Ordering::SeqCst),
+            "the stream was in the feeds when the start was made: {calls:#?}"
+        );
+        assert_eq!(
+            at(&format!("attach {side}")),
+            None,
+            "a service nobody follows is not attached"
+        );
+        assert!(
+            feeds.take(&web).is_some(),
+            "the stream waits for the follower"
+        );
+        assert!(feeds.take(&web).is_none(), "taken once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_start_or_a_stop_lets_the_waiting_stream_go() {
+        let fake = Arc::new(Fake::new());
+        fake.add_image("img", "sha256:img");
+        let feeds = Feeds::default();
+        feeds.follow("web");
+        let engine = Attaching::new(Arc::clone(&fake) as Arc<dyn Engine>, feeds.clone());
+        let web = engine
+            .create_container("p-web", service("web"))
+            .await
+            .expect("create");
+        fake.fail("start_container", "p-web", ErrorKind::Failed);
+        assert!(engine.start_container("p-web").await.is_err());
+        assert!(
+            feeds.take(&web).is_none(),
+            "a failed start takes the stream back"
+        );
+        engine.start_container("p-web").await.expect("start");
+        // Never taken, a stream would hold the container's exit: a stop lets it go first.
+        engine
+            .stop_container("p-web", std::time::Duration::from_secs(1))
+            .await
+            .expect("stop");
+        assert!(feeds.take(&web).is_none());
     }
 }

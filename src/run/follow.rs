@@ -240,6 +240,11 @@ fn follower(
                     Some(live) => Start::Attached(live),
                     None => Start::From(from.clone()),
                 };
+                tracing::debug!(
+                    container = %id,
+                    attached = matches!(start, Start::Attached(_)),
+                    "following"
+                );
                 let one = follow_one(&*engine, id, &service, &printer, start, timestamps);
                 // The foreground run's follower prints a container's output to its end: the shutdown cancels
                 // the followers once the containers are removed, so their streams are ending; past

@@ -110,14 +110,23 @@ pub async fn follow_one(
     // Without a live stream (the container stopped before the attach) its history is all there is.
     let Some(mut live) = live else { return last };
     let mut split = [LineSplitter::default(), LineSplitter::default()];
-    let print = async |line: String, last: &mut Option<String>| {
-        let ts = stamp(now());
-        if timestamps {
-            printer.log(service, &format!("{ts} {line}")).await;
-        } else {
-            printer.log(service, &line).await;
+    // Lines go to the printer a chunk at a time; `last` is the arrival time of the latest.
+    let mut batch: Vec<String> = Vec::new();
+    let mut arrived = None;
+    let mut print = async |batch: &mut Vec<String>| {
+        if batch.is_empty() {
+            return;
         }
-        *last = Some(ts);
+        let at = now();
+        if timestamps {
+            let ts = stamp(at);
+            for l in batch.iter_mut() {
+                *l = format!("{ts} {l}");
+            }
+        }
+        printer.log_batch(service, batch).await;
+        batch.clear();
+        arrived = Some(at);
     };
     loop {
         let next = if seams.iter().any(Seam::holding) {
@@ -125,10 +134,9 @@ pub async fn follow_one(
                 Ok(n) => n,
                 Err(_) => {
                     for seam in &mut seams {
-                        for l in seam.settle() {
-                            print(l, &mut last).await;
-                        }
+                        batch.extend(seam.settle());
                     }
+                    print(&mut batch).await;
                     continue;
                 }
             }
@@ -138,22 +146,22 @@ pub async fn follow_one(
         let Some(Ok(chunk)) = next else { break };
         let k = usize::from(chunk.stderr);
         for l in split[k].push(&chunk.bytes) {
-            for p in seams[k].push(l) {
-                print(p, &mut last).await;
+            if seams[k].decided() {
+                batch.push(l);
+            } else {
+                batch.extend(seams[k].push(l));
             }
         }
+        print(&mut batch).await;
     }
     for k in 0..2 {
-        let mut rest: Vec<String> = split[k]
-            .finish()
-            .map(|l| seams[k].push(l))
-            .unwrap_or_default();
-        rest.extend(seams[k].settle());
-        for l in rest {
-            print(l, &mut last).await;
+        if let Some(l) = split[k].finish() {
+            batch.extend(seams[k].push(l));
         }
+        batch.extend(seams[k].settle());
     }
-    last
+    print(&mut batch).await;
+    arrived.map(stamp).or(last)
 }
 
 /// Prints the history `from` asks for (lines stamped at or before `after` left out) and returns the seams

@@ -109,6 +109,11 @@ impl Seam {
         Self::new(Vec::new(), 0)
     }
 
+    /// Whether it is decided: every further line is new.
+    pub fn decided(&self) -> bool {
+        self.done
+    }
+
     /// Whether live lines are held back.
     pub fn holding(&self) -> bool {
         !self.held.is_empty()
@@ -121,8 +126,16 @@ impl Seam {
         }
         let (n, k) = (self.tail.len(), self.seen);
         let tail = &self.tail;
+        // An attach made while a line was being written starts with the rest of that line.
+        let same = |h: &String| {
+            if k == 0 {
+                h.ends_with(line.as_str())
+            } else {
+                *h == line
+            }
+        };
         self.candidates
-            .retain(|&i| i + k >= n || tail[i + k] == line);
+            .retain(|&i| i + k >= n || same(&tail[i + k]));
         self.seen += 1;
         self.held.push(line);
         if self.candidates.is_empty() {
@@ -227,6 +240,12 @@ mod tests {
             "the longest overlap: both a's repeat"
         );
         assert_eq!(s.push("b".into()), lines(&["b"]));
+    }
+
+    #[test]
+    fn an_attach_made_mid_line_starts_with_the_rest_of_a_line_the_history_has_whole() {
+        let mut s = Seam::new(lines(&["38773", "38774"]), 0);
+        assert_eq!(feed(&mut s, &["73", "38774", "38775"]), lines(&["38775"]));
     }
 
     #[test]
