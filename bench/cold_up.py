@@ -573,6 +573,9 @@ STEPS = ["network+volumes", "host builds done", "images checked", "ipfs created"
 COMPILED = re.compile(r"» host build:\s+Compiling")
 STEP = re.compile(r"^(\S+)\s+» build: Step \d+/\d+ :")
 CACHED = re.compile(r"^(\S+)\s+» build:\s+---> Using cache")
+# BuildKit (the default builder since issue 10): `#5 [stage 3/7] COPY …`, then `#5 CACHED` for a cache hit.
+BK_STEP = re.compile(r"^(\S+)\s+» build: #(\d+) \[(?:\S+ )?\d+/\d+\] (?!FROM )")
+BK_CACHED = re.compile(r"^(\S+)\s+» build: #(\d+) CACHED")
 
 
 def really_rebuilt(lines: list[tuple[float, str]]) -> bool:
@@ -581,6 +584,8 @@ def really_rebuilt(lines: list[tuple[float, str]]) -> bool:
     the cache."""
     steps: dict[str, int] = {}
     cached: dict[str, int] = {}
+    bk_steps: set[tuple[str, str]] = set()
+    bk_cached: set[tuple[str, str]] = set()
     for _, line in lines:
         if COMPILED.search(line):
             return True
@@ -588,7 +593,11 @@ def really_rebuilt(lines: list[tuple[float, str]]) -> bool:
             steps[m.group(1)] = steps.get(m.group(1), 0) + 1
         if m := CACHED.search(line):
             cached[m.group(1)] = cached.get(m.group(1), 0) + 1
-    return any(cached.get(svc, 0) < n - 1 for svc, n in steps.items())
+        if m := BK_STEP.search(line):
+            bk_steps.add((m.group(1), m.group(2)))
+        if m := BK_CACHED.search(line):
+            bk_cached.add((m.group(1), m.group(2)))
+    return any(cached.get(svc, 0) < n - 1 for svc, n in steps.items()) or bool(bk_steps - bk_cached)
 
 
 def milestones(lines: list[tuple[float, str]], total: float, events) -> dict[str, float]:
