@@ -157,6 +157,9 @@ fn cors_is_applied_before_the_daemon_starts_and_up_twice_changes_nothing() {
 #[test]
 fn a_changed_service_is_recreated_and_the_other_kept() {
     let p = Project::offline("changed");
+    // Its own image tags: two BuildKit builds of the shared tag that run at once (tests alongside) make two
+    // image ids, and the tag moving under this project would rightly make its second `up` recreate the app.
+    p.private_tags();
     p.run_ok(&["up", "--detach"]);
     let (ipfs, app) = (
         p.inspect("ipfs", "{{.Id}}"),
@@ -522,6 +525,9 @@ fn a_missing_image_that_cannot_be_pulled_is_a_clear_error() {
 #[test]
 fn a_new_cors_origin_recreates_kubo_only_and_is_allowed() {
     let p = Project::offline("neworigin");
+    // Its own image tags: two BuildKit builds of the shared tag that run at once (tests alongside) make two
+    // image ids, and the tag moving under this project would rightly make its second `up` recreate the app.
+    p.private_tags();
     p.run_ok(&["up", "--detach"]);
     let app = p.inspect("pinshare", "{{.Id}}");
     let ipfs = p.inspect("ipfs", "{{.Id}}");
