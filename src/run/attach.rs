@@ -340,14 +340,20 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_followed_service_is_attached_before_its_start_and_the_stream_waits_for_its_follower()
-    {
+    /// The fake behind an attaching engine whose feeds follow `web`.
+    fn following_web() -> (Arc<Fake>, Feeds, Attaching) {
         let fake = Arc::new(Fake::new());
         fake.add_image("img", "sha256:img");
         let feeds = Feeds::default();
         feeds.follow("web");
         let engine = Attaching::new(Arc::clone(&fake) as Arc<dyn Engine>, feeds.clone());
+        (fake, feeds, engine)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_followed_service_is_attached_before_its_start_and_the_stream_waits_for_its_follower()
+    {
+        let (fake, feeds, engine) = following_web();
         let web = engine
             .create_container("p-web", service("web"))
             .await
@@ -389,11 +395,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_start_or_a_stop_lets_the_waiting_stream_go() {
-        let fake = Arc::new(Fake::new());
-        fake.add_image("img", "sha256:img");
-        let feeds = Feeds::default();
-        feeds.follow("web");
-        let engine = Attaching::new(Arc::clone(&fake) as Arc<dyn Engine>, feeds.clone());
+        let (fake, feeds, engine) = following_web();
         let web = engine
             .create_container("p-web", service("web"))
             .await
