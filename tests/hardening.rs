@@ -2,6 +2,9 @@
 //! `no-new-privileges`; the app drops every capability; kubo keeps only CHOWN, DAC_OVERRIDE, SETGID and SETUID,
 //! which its image's entrypoint uses as root (`chown -R` of a repo ipfs cannot write, then `gosu ipfs`) and which
 //! a root-run exec probe needs to read the 0600 config. `security` relaxes it for one service.
+//! The entrypoint's steps are kubo's own, ipfs/kubo v0.42.0 `bin/container_daemon` lines 7-12: as uid 0,
+//! `gosu "$user" test -w "$repo" || chown -R -- "$user" "$repo"`, then `exec gosu "$user" "$0" "$@"`
+//! (`Dockerfile`: `ENTRYPOINT ["/sbin/tini", "--", "/usr/local/bin/start_ipfs"]`, no `USER`).
 //!
 //! What the kernel applies is read from the host's `/proc` of the container's processes (the app's image has no
 //! shell): `NoNewPrivs`, the uid, the bounding and effective capability sets.
