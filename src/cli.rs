@@ -247,6 +247,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     services,
                     detach,
                     watch: !no_watch,
+                    forward: !detach && !no_watch,
                 },
             )
             .await

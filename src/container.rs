@@ -3,8 +3,37 @@
 use crate::engine::{
     ContainerSpec, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
 };
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+
 use crate::labels;
 use crate::spec::{Capabilities, MountSource, Security, Service, Spec};
+
+/// The services whose host ports this process forwards itself (a foreground `up`), by project: their
+/// containers publish on ephemeral loopback ports instead. Process-wide, like the redaction list, because every
+/// path that makes a container (start-up, rebuilds, reloads, restarts) must make it the same way.
+static FORWARDED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+
+/// From now on the containers this process makes for `service` publish their ports for a forwarder.
+pub fn forward_ports(project: &str, service: &str) {
+    FORWARDED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert((project.to_string(), service.to_string()));
+}
+
+/// Whether [`forward_ports`] was called for `service`.
+pub fn ports_forwarded(project: &str, service: &str) -> bool {
+    FORWARDED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(&(project.to_string(), service.to_string()))
+}
+
+/// Whether container `c` publishes its ports for a forwarder (on ephemeral loopback ports, not the spec's).
+pub fn is_forwarded(c: &crate::engine::Container) -> bool {
+    c.label(labels::PORTS) == Some(labels::PORTS_FORWARDED)
+}
 
 /// Mounts of a service's container (named volumes get the project prefix).
 pub fn mounts(spec: &Spec, svc: &Service) -> Vec<Mount> {
@@ -41,6 +70,13 @@ pub fn container_body(
     if let Ok(file) = std::path::absolute(&spec.file) {
         container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
     }
+    let forwarded = !svc.ports.is_empty() && ports_forwarded(&spec.project, &svc.name);
+    if forwarded {
+        container_labels.insert(
+            labels::PORTS.to_string(),
+            labels::PORTS_FORWARDED.to_string(),
+        );
+    }
     let r = &svc.resources;
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     ContainerSpec {
@@ -54,11 +90,23 @@ pub fn container_body(
         ports: svc
             .ports
             .iter()
-            .map(|p| PortSpec {
-                container_port: p.container_port,
-                protocol: p.protocol.as_str(),
-                host_ip: p.host_ip,
-                host_port: p.host_port,
+            .map(|p| {
+                if forwarded {
+                    // The forwarder owns the host port; the engine publishes this one where it likes.
+                    PortSpec {
+                        container_port: p.container_port,
+                        protocol: p.protocol.as_str(),
+                        host_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+                        host_port: 0,
+                    }
+                } else {
+                    PortSpec {
+                        container_port: p.container_port,
+                        protocol: p.protocol.as_str(),
+                        host_ip: p.host_ip,
+                        host_port: p.host_port,
+                    }
+                }
             })
             .collect(),
         mounts: mounts(spec, svc),

@@ -19,6 +19,12 @@ pub const SPEC_FILE: &str = "dev.pinshare.spec-file";
 /// Unix milliseconds at which a backing-off container (created, not yet started) will be started.
 pub const NEXT_START: &str = "dev.pinshare.next-start";
 
+/// How a container publishes its ports: [`PORTS_FORWARDED`] when a foreground run's forwarder owns the host
+/// ports and the engine publishes the container's on ephemeral loopback ports; absent, on the spec's host ports.
+pub const PORTS: &str = "dev.pinshare.ports";
+/// The value of [`PORTS`] for forwarded ports.
+pub const PORTS_FORWARDED: &str = "forwarded";
+
 /// Labels for a project-wide object (network, volume).
 pub fn project(project: &str) -> HashMap<String, String> {
     HashMap::from([(PROJECT.to_string(), project.to_string())])

@@ -22,6 +22,10 @@ pub struct Row {
     pub ports: Vec<String>,
     /// Image reference.
     pub image: String,
+    /// The build that serves: the id of the image its container runs (a rebuild's swap changes it).
+    pub build: Option<String>,
+    /// Its host ports are a foreground `up`'s own forwarder's (they move to a rebuild's new container).
+    pub ports_forwarded: bool,
     /// Restarts by a foreground `up`'s supervisor plus those counted by the engine.
     pub restarts: i64,
     /// Docker's status text (`Up 3 minutes`).
@@ -58,6 +62,8 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
                 readiness: "-".into(),
                 ports,
                 image: svc.image.reference().into(),
+                build: None,
+                ports_forwarded: false,
                 restarts: 0,
                 status: String::new(),
                 started_at: None,
@@ -97,6 +103,8 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
             readiness,
             ports,
             image: c.image.clone(),
+            build: inspect.as_ref().map(|i| i.image.clone()),
+            ports_forwarded: inspect.as_ref().is_some_and(crate::container::is_forwarded),
             restarts,
             status: c.status.clone(),
             started_at,
@@ -115,17 +123,28 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
 /// Formats rows as an aligned table.
 pub fn table(rows: &[Row]) -> String {
     let header = [
-        "SERVICE", "STATE", "READY", "PORTS", "IMAGE", "RESTARTS", "UPTIME",
+        "SERVICE", "STATE", "READY", "PORTS", "IMAGE", "BUILD", "RESTARTS", "UPTIME",
     ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
                 r.service.clone(),
                 r.state.clone(),
                 r.readiness.clone(),
-                r.ports.join(", "),
+                if r.ports_forwarded && !r.ports.is_empty() {
+                    format!("{} (forwarded by up)", r.ports.join(", "))
+                } else {
+                    r.ports.join(", ")
+                },
                 r.image.clone(),
+                r.build.as_deref().map_or_else(
+                    || "-".to_string(),
+                    |b| {
+                        let b = b.trim_start_matches("sha256:");
+                        b[..b.len().min(12)].to_string()
+                    },
+                ),
                 r.restarts.to_string(),
                 r.status.clone(),
             ]

@@ -16,7 +16,7 @@ pub async fn rebuild_command(spec: &Spec, service: &str) -> Result<()> {
         return Err(Error::Runtime(format!("{why}; nothing was built")));
     }
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
-    let r = rebuild(&*engine, spec, service, &printer, Duration::ZERO).await;
+    let r = rebuild(&*engine, spec, service, &printer, Duration::ZERO, None).await;
     printer.flush().await;
     r
 }

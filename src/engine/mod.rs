@@ -112,6 +112,13 @@ pub trait Engine: Send + Sync {
     /// answers at once with memory, network and block I/O only (what a periodic memory check needs).
     async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>>;
 
+    /// Renames a container (running or not); its id, state and attached streams stay.
+    async fn rename_container(&self, name: &str, new_name: &str) -> R<()>;
+
+    /// Leaves `network` and joins it again answering to `aliases` (the engine has no other way to change a
+    /// running container's aliases): its address and its ephemeral published ports may change.
+    async fn rejoin_network(&self, network: &str, name: &str, aliases: &[String]) -> R<()>;
+
     /// Runs a command in a running container and collects its output and exit code.
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;
 
@@ -273,6 +280,8 @@ pub struct Container {
     pub restart_count: i64,
     /// Its address on each network it is attached to, by network name.
     pub networks: HashMap<String, Option<IpAddr>>,
+    /// Its published ports, by container port: where the engine bound each on the host.
+    pub ports: Vec<(u16, PublishedPort)>,
 }
 
 impl Container {
@@ -309,6 +318,14 @@ impl Container {
     /// Its address on `network`.
     pub fn ip_on(&self, network: &str) -> Option<IpAddr> {
         self.networks.get(network).copied().flatten()
+    }
+
+    /// Where the engine published container port `port` (`udp` or TCP) on the host, if it did.
+    pub fn published(&self, port: u16, udp: bool) -> Option<std::net::SocketAddr> {
+        self.ports
+            .iter()
+            .find(|(p, h)| *p == port && h.udp == udp)
+            .map(|(_, h)| h.reach())
     }
 }
 
@@ -359,6 +376,19 @@ pub struct PublishedPort {
     pub port: u16,
     /// UDP (else TCP).
     pub udp: bool,
+}
+
+impl PublishedPort {
+    /// Where the host reaches it: the bound address, loopback for a wildcard (or unnamed) bind.
+    pub fn reach(&self) -> std::net::SocketAddr {
+        let ip = self
+            .ip
+            .as_deref()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .filter(|a| !a.is_unspecified())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        std::net::SocketAddr::new(ip, self.port)
+    }
 }
 
 /// A local image as inspected.

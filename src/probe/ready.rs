@@ -14,21 +14,35 @@ pub async fn port_resolver(
     engine: &dyn Engine,
     spec: &Spec,
     svc: &Service,
-) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static> {
-    let published: BTreeMap<u16, SocketAddr> = svc
-        .ports
-        .iter()
-        .filter(|p| p.protocol == crate::spec::Protocol::Tcp)
-        .map(|p| (p.container_port, SocketAddr::new(p.reach_ip(), p.host_port)))
-        .collect();
-    let ip = if published.len() < svc.ports.len() || svc.readiness.is_some() {
-        engine
-            .inspect_container(&spec.container_name(&svc.name))
-            .await?
-            .and_then(|c| c.ip_on(&spec.network_name()))
-    } else {
-        None
+) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static + use<>> {
+    port_resolver_of(engine, spec, svc, &spec.container_name(&svc.name)).await
+}
+
+/// [`port_resolver`] for container `container` of the service (a swap's new one has another name). A container
+/// whose ports a foreground run forwards is reached where the engine published it, not through the forwarder
+/// (which goes to the container that serves).
+pub async fn port_resolver_of(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    container: &str,
+) -> Result<impl Fn(u16) -> Option<SocketAddr> + Send + Sync + 'static + use<>> {
+    let c = engine.inspect_container(container).await?;
+    let published: BTreeMap<u16, SocketAddr> = match &c {
+        Some(c) if crate::container::is_forwarded(c) => c
+            .ports
+            .iter()
+            .filter(|(_, h)| !h.udp)
+            .map(|(p, h)| (*p, h.reach()))
+            .collect(),
+        _ => svc
+            .ports
+            .iter()
+            .filter(|p| p.protocol == crate::spec::Protocol::Tcp)
+            .map(|p| (p.container_port, SocketAddr::new(p.reach_ip(), p.host_port)))
+            .collect(),
     };
+    let ip = c.and_then(|c| c.ip_on(&spec.network_name()));
     Ok(move |port: u16| {
         published
             .get(&port)
@@ -39,12 +53,21 @@ pub async fn port_resolver(
 
 /// Waits for the service's readiness probe (immediately ready without one).
 pub async fn wait_ready(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Result<()> {
+    wait_ready_of(engine, spec, svc, &spec.container_name(&svc.name)).await
+}
+
+/// [`wait_ready`] for container `container` of the service.
+pub async fn wait_ready_of(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    container: &str,
+) -> Result<()> {
     let Some(probe_spec) = &svc.readiness else {
         return Ok(());
     };
-    let container = spec.container_name(&svc.name);
-    let resolve = port_resolver(engine, spec, svc).await?;
-    probe::wait_ready(engine, &container, probe_spec, &resolve, &mut |_, _| {})
+    let resolve = port_resolver_of(engine, spec, svc, container).await?;
+    probe::wait_ready(engine, container, probe_spec, &resolve, &mut |_, _| {})
         .await
         .map(|_| ())
         .map_err(|e| Error::Runtime(format!("{}: {e}", svc.name)))

@@ -30,6 +30,9 @@ struct Inner {
     followed: HashSet<String>,
     /// Streams waiting for their follower, by container id.
     waiting: HashMap<String, Live>,
+    /// Containers whose output is printed from their start, alongside another container of their service
+    /// (a zero-downtime swap's new one): the task printing it, by container id, until the follower takes it.
+    alongside: HashMap<String, tokio::task::JoinHandle<Option<String>>>,
     /// Set once the followers are done: nothing is attached any more.
     closed: bool,
 }
@@ -60,7 +63,29 @@ impl Feeds {
         self.with(|i| {
             i.closed = true;
             i.waiting.clear();
+            for (_, t) in i.alongside.drain() {
+                t.abort();
+            }
         });
+    }
+
+    /// Leaves `task`, which prints container `id`'s output from its start on, for the service's follower: a
+    /// zero-downtime swap's new container runs while the follower still reads the old one, and a stream left
+    /// waiting that long would fill the container's pipe and stop it at its next write. The follower takes the
+    /// task over when it gets there ([`Feeds::take_alongside`]).
+    pub fn put_alongside(&self, id: &str, task: tokio::task::JoinHandle<Option<String>>) {
+        self.with(|i| {
+            if i.closed {
+                task.abort();
+            } else {
+                i.alongside.insert(id.to_string(), task);
+            }
+        });
+    }
+
+    /// The task printing container `id`'s output since its start, if [`Feeds::print_alongside`] made one.
+    pub fn take_alongside(&self, id: &str) -> Option<tokio::task::JoinHandle<Option<String>>> {
+        self.with(|i| i.alongside.remove(id))
     }
 
     #[cfg(test)]
@@ -175,6 +200,19 @@ impl Engine for Attaching {
             drop(self.feeds.take(&id));
         }
         self.inner.remove_container(name).await
+    }
+
+    async fn rename_container(&self, name: &str, new_name: &str) -> R<()> {
+        self.inner.rename_container(name, new_name).await?;
+        let mut created = self.created();
+        if let Some(id) = created.remove(name) {
+            created.insert(new_name.to_string(), id);
+        }
+        Ok(())
+    }
+
+    async fn rejoin_network(&self, network: &str, name: &str, aliases: &[String]) -> R<()> {
+        self.inner.rejoin_network(network, name, aliases).await
     }
 
     async fn stop_creating(&self) {

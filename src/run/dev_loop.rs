@@ -37,6 +37,8 @@ pub struct Session {
     pub tasks: Tasks,
     /// Where the live streams of the containers the run starts wait for their followers.
     pub feeds: crate::run::attach::Feeds,
+    /// The host ports the run forwards itself (its rebuilds swap those services start-first).
+    pub forwarder: crate::run::forward::Forwarder,
 }
 
 /// Where the loop's events come from: batches of source changes and edits of the spec. [`run`] makes the real
@@ -178,6 +180,7 @@ async fn worker(
     mut rx: mpsc::UnboundedReceiver<Changes>,
     printer: Printer,
     lock: Arc<Mutex<()>>,
+    fg: crate::run::swap::Foreground,
 ) {
     while let Some(first) = rx.recv().await {
         let current = spec.read().map(|s| Arc::clone(&s)).ok();
@@ -215,7 +218,8 @@ async fn worker(
             }
         }
         if matches!(svc.image, ImageSource::Build(_)) {
-            match rebuild::rebuild(&*engine, &current, &service, &printer, detect).await {
+            match rebuild::rebuild(&*engine, &current, &service, &printer, detect, Some(&fg)).await
+            {
                 Ok(()) => {}
                 // `rebuild` said so already, with what it left serving.
                 Err(crate::error::Error::Build { .. }) => {}
@@ -382,7 +386,12 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                 let name = changes.service.clone();
                 let w = workers.entry(name.clone()).or_insert_with(|| {
                     let (wtx, wrx) = mpsc::unbounded_channel();
-                    let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock));
+                    let fg = crate::run::swap::Foreground {
+                        engine: s.engine.clone(),
+                        feeds: s.feeds.clone(),
+                        forwarder: s.forwarder.clone(),
+                    };
+                    let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock), fg);
                     s.tasks.spawn_until(&s.tasks.workers, task);
                     wtx
                 });

@@ -33,6 +33,11 @@ async fn a_failed_build_is_reported_once() {
     let (printer, lines) = Printer::capturing(["app"]);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(std::sync::RwLock::new(Arc::new(spec)));
+    let fg = crate::run::swap::Foreground {
+        engine: Arc::clone(&engine),
+        feeds: crate::run::attach::Feeds::default(),
+        forwarder: crate::run::forward::Forwarder::default(),
+    };
     let worker = tokio::spawn(super::worker(
         engine,
         "app".into(),
@@ -40,6 +45,7 @@ async fn a_failed_build_is_reported_once() {
         rx,
         printer.clone(),
         Arc::new(Mutex::new(())),
+        fg,
     ));
     tx.send(Changes {
         service: "app".into(),

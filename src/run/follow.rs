@@ -141,6 +141,9 @@ impl ServiceEvents {
     }
 }
 
+/// How long a follower looks ahead for the die event of a container whose output has ended.
+const LOOK_AHEAD: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long a foreground follower may go on printing its container's output after it is cancelled.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -234,8 +237,21 @@ fn follower(
         let mut died = false;
         let mut last_line: Option<String> = None;
         let mut lost_at: Option<i64> = None;
+        // Events read ahead (looking for a die), to be handled next.
+        let mut pending: std::collections::VecDeque<Watched> = std::collections::VecDeque::new();
+        // The task printing the current container since its start (a swap's new container), if any.
+        let mut alongside: Option<tokio::task::JoinHandle<Option<String>>> = None;
         'follow: loop {
-            if let Some(id) = &current {
+            if let Some(task) = alongside.take() {
+                let l = tokio::select! {
+                    l = task => l.ok().flatten(),
+                    () = async {
+                        cancel.cancelled().await;
+                        tokio::time::sleep(DRAIN_LIMIT).await;
+                    } => return,
+                };
+                last_line = l.or(last_line.take());
+            } else if let Some(id) = &current {
                 let start = match feeds.as_ref().and_then(|f| f.take(id)) {
                     Some(live) => Start::Attached(live),
                     None => Start::From(from.clone()),
@@ -267,10 +283,13 @@ fn follower(
             }
             // Wait for the next container of this service to start.
             let next = loop {
-                let ev = tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => return,
-                    ev = events.recv() => ev,
+                let ev = match pending.pop_front() {
+                    Some(ev) => Some(ev),
+                    None => tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => return,
+                        ev = events.recv() => ev,
+                    },
                 };
                 let ev = match ev {
                     None => return,
@@ -318,6 +337,29 @@ fn follower(
                     continue;
                 }
                 if ev.action == EventAction::Start && current.as_deref() != Some(ev.id.as_str()) {
+                    // A start-first swap started the next container before the current one died: its output
+                    // has ended, so its die event is on the way; look ahead for its exit code (what comes
+                    // meanwhile is handled after).
+                    if let Some(id) = current.as_deref()
+                        && !died
+                    {
+                        let deadline = tokio::time::Instant::now() + LOOK_AHEAD;
+                        while let Ok(Some(w)) =
+                            tokio::time::timeout_at(deadline, events.recv()).await
+                        {
+                            let exit = match &w {
+                                Watched::Event(e) if e.action == EventAction::Die && e.id == id => {
+                                    Some(e.exit_code)
+                                }
+                                _ => None,
+                            };
+                            pending.push_back(w);
+                            if let Some(code) = exit {
+                                last_exit = code;
+                                break;
+                            }
+                        }
+                    }
                     break ev.id;
                 }
                 if ev.action == EventAction::Start && died {
@@ -332,7 +374,9 @@ fn follower(
                     continue 'follow;
                 }
             };
-            if current.is_some() {
+            alongside = feeds.as_ref().and_then(|f| f.take_alongside(&next));
+            // A swap's new container: its output has been printed since its start, and the swap said so.
+            if current.is_some() && alongside.is_none() {
                 let (image, restarts) = match engine.inspect_container(&next).await {
                     Ok(Some(c)) => {
                         let l = &c.labels;

@@ -33,6 +33,7 @@ env = {{ MODE = "{kv_mode}" }}
 build = {{ context = ".", dockerfile = "Dockerfile" }}
 depends_on = ["kv"]
 watch = {{ paths = ["main.go"], debounce = "200ms" }}
+readiness = {{ exec = ["true"] }}
 
 [services.side]
 image = "side:1"
@@ -75,6 +76,7 @@ impl Run {
             services: Vec::new(),
             detach: false,
             watch: true,
+            forward: false,
         };
         let task = tokio::spawn(run(
             engine,
@@ -154,6 +156,56 @@ fn position_after(calls: &[String], from: usize, call: &str) -> usize {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops() {
+    let r = Run::start().await;
+    let from = r.fake.call_lines().len();
+    let old = r.fake.container("d-app").expect("app").id;
+    r.edit_source(2);
+    r.printed("rebuilt in", 1).await;
+    let calls = r.fake.call_lines();
+    let created = position_after(&calls, from, "create_container d-app-next");
+    let started = position_after(&calls, created, "start_container d-app-next");
+    let rejoined = position_after(&calls, started, "rejoin_network d-app-next");
+    let retired = position_after(&calls, rejoined, "rename_container d-app");
+    let renamed = position_after(&calls, retired, "rename_container d-app-next");
+    let stopped = position_after(&calls, renamed, "stop_container d-app-replaced");
+    position_after(&calls, stopped, "remove_container d-app-replaced");
+    // Nothing stopped the old container before the new one was in its place.
+    assert!(
+        !calls[from..stopped]
+            .iter()
+            .any(|c| c.starts_with("stop_container")),
+        "{:#?}",
+        &calls[from..]
+    );
+    let new = r.fake.container("d-app").expect("app");
+    assert_ne!(new.id, old);
+    assert!(r.fake.container("d-app-replaced").is_none());
+    assert_eq!(r.count("serves now; stopping build"), 1);
+    r.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_container_that_never_gets_ready_is_removed_and_the_old_one_keeps_serving() {
+    let r = Run::start().await;
+    let old = r.fake.container("d-app").expect("app").id;
+    // The new container fails its probe and exits soon after its start.
+    r.fake.exec_results("d-app-next", &[(1, "not yet")]);
+    r.fake.behave(
+        "d-app-next",
+        &[crate::engine::fake::Behaviour::Exit(
+            Duration::from_millis(50),
+            1,
+        )],
+    );
+    r.edit_source(2);
+    r.printed("keeps serving", 2).await;
+    assert_eq!(r.fake.container("d-app").expect("app").id, old);
+    assert!(r.fake.container("d-app-next").is_none());
+    r.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_change_its_own() {
     let r = Run::start().await;
     assert_eq!(r.calls_of("build d-app:dev"), 1, "start-up built once");
@@ -197,9 +249,11 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(r.calls_of("build d-app:dev"), 4);
     assert_eq!(r.count("app  » main.go changed"), 3);
+    // Start-up made `d-app`; each swap (start-first: `app` publishes no port) makes `d-app-next`.
+    assert_eq!(r.calls_of("create_container d-app"), 1);
     assert_eq!(
-        r.calls_of("create_container d-app"),
-        4,
+        r.calls_of("create_container d-app-next"),
+        3,
         "one swap per build"
     );
     assert_eq!(r.calls_of("create_container d-kv"), 1, "kv untouched");
@@ -225,8 +279,9 @@ async fn a_spec_reload_during_a_build_waits_for_it_and_both_changes_end_applied(
 
     let calls = r.fake.call_lines();
     let build = position_after(&calls, from, "build d-app:dev");
-    let app_swapped = position_after(&calls, build, "create_container d-app");
-    let app_started = position_after(&calls, app_swapped, "start_container d-app");
+    // `app` publishes no port: it is swapped start-first, the old container removed last.
+    let app_swapped = position_after(&calls, build, "create_container d-app-next");
+    let app_started = position_after(&calls, app_swapped, "remove_container d-app-replaced");
     let kv_recreated = position_after(&calls, from, "create_container d-kv");
     assert!(
         build < app_swapped && app_started < kv_recreated,
@@ -328,6 +383,7 @@ depends_on = ["db"]
         services: Vec::new(),
         detach: false,
         watch: false,
+        forward: false,
     };
     let task = tokio::spawn(run(engine, spec, opts, printer, signals.clone(), None));
     (task, lines)

@@ -7,12 +7,14 @@
 pub(crate) mod attach;
 pub(crate) mod dev_loop;
 pub(crate) mod follow;
+pub(crate) mod forward;
 pub(crate) mod lock;
 pub(crate) mod memory;
 pub(crate) mod read;
 pub(crate) mod rebuild;
 pub(crate) mod seam;
 pub(crate) mod supervise;
+pub(crate) mod swap;
 pub(crate) mod tasks;
 
 #[cfg(test)]
@@ -50,6 +52,9 @@ pub struct UpOptions {
     pub detach: bool,
     /// Foreground: watch sources and the spec.
     pub watch: bool,
+    /// Foreground with watch: the run owns the host ports of the services it rebuilds (a userspace
+    /// forwarder), so a rebuild swaps their containers with no gap.
+    pub forward: bool,
 }
 
 /// The requests to stop a run, as tokens: the first Ctrl-C (or SIGTERM) cancels `stop`, the root of the run's
@@ -112,6 +117,18 @@ pub async fn run(
             );
         }
     }
+
+    let forwarder = if opts.forward && opts.watch && !opts.detach {
+        forward::Forwarder::bind(
+            &engine,
+            &spec,
+            &forwarded_services(&*engine, &spec, &selected).await?,
+            &tasks,
+        )
+        .await?
+    } else {
+        forward::Forwarder::default()
+    };
 
     let result = bring_up(
         &engine,
@@ -189,6 +206,7 @@ pub async fn run(
                     watch: opts.watch,
                     tasks: tasks.clone(),
                     feeds: feeds.clone(),
+                    forwarder: forwarder.clone(),
                 },
                 sources,
             )
@@ -229,6 +247,36 @@ pub async fn run(
     };
     printer.flush().await;
     Ok(code)
+}
+
+/// The services whose host ports a foreground run forwards: those it rebuilds (built images, kubo aside: its
+/// repo lock allows one daemon, so it is swapped stop-first) that publish ports. One left running by an
+/// `up --detach` holds its host ports in the engine and keeps them: it is adopted as it is.
+async fn forwarded_services(
+    engine: &dyn Engine,
+    spec: &Spec,
+    selected: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in selected {
+        let svc = &spec.services[name];
+        if svc.ports.is_empty()
+            || !matches!(svc.image, crate::spec::ImageSource::Build(_))
+            || crate::init::kubo::of(svc).is_some()
+            || !svc.init.is_empty()
+        {
+            continue;
+        }
+        if let Some(c) = engine.inspect_container(&spec.container_name(name)).await?
+            && c.is_running()
+            && !crate::container::is_forwarded(&c)
+        {
+            continue;
+        }
+        crate::container::forward_ports(&spec.project, name);
+        out.push(name.clone());
+    }
+    Ok(out)
 }
 
 /// How long the output may make no progress before it is given up on (a stdout nobody reads).

@@ -28,6 +28,7 @@ pub async fn rebuild(
     service: &str,
     printer: &Printer,
     detect: Duration,
+    fg: Option<&crate::run::swap::Foreground>,
 ) -> Result<()> {
     let svc = spec.services.get(service).ok_or_else(|| {
         Error::Usage(format!(
@@ -64,9 +65,14 @@ pub async fn rebuild(
         image: image.id,
         context_hash: image.context_hash,
     };
-    let seen: Vec<Seen> = engine
-        .inspect_container(&container)
-        .await?
+    let old = engine.inspect_container(&container).await?;
+    // A container whose ports a foreground run forwards (this one, or one in another terminal) is replaced by
+    // one that leaves the host ports to that forwarder.
+    if old.as_ref().is_some_and(crate::container::is_forwarded) {
+        crate::container::forward_ports(&spec.project, service);
+    }
+    let seen: Vec<Seen> = old
+        .clone()
         .map(|c| Seen {
             name: container.clone(),
             service: service.to_string(),
@@ -78,7 +84,7 @@ pub async fn rebuild(
         .collect();
     let actions = reconcile::plan(
         spec,
-        &Observed::one(spec, &seen, service, desired, Occasion::Rebuild),
+        &Observed::one(spec, &seen, service, desired.clone(), Occasion::Rebuild),
     );
     if actions.iter().all(|a| matches!(a, Action::Keep { .. })) {
         printer.event(
@@ -86,6 +92,24 @@ pub async fn rebuild(
             &format!(
                 "image unchanged after {} ms; container kept",
                 ms(start.elapsed())
+            ),
+        );
+        return Ok(());
+    }
+    if let (Some(fg), Some(old)) = (fg, &old)
+        && crate::run::swap::applies(svc, old, &actions)
+    {
+        let took = crate::run::swap::start_first(fg, spec, svc, old, &desired, printer).await?;
+        printer.event(
+            service,
+            &format!(
+                "rebuilt in {} ms: detect {}, build {}, start {}, ready {}, swap {}",
+                ms(detect + start.elapsed()),
+                ms(detect),
+                ms(build),
+                ms(took.start),
+                ms(took.ready),
+                ms(took.swap)
             ),
         );
         return Ok(());

@@ -45,6 +45,7 @@ fn spawn(
         services: Vec::new(),
         detach: false,
         watch: false,
+        forward: false,
     };
     let task = tokio::spawn(run(engine, spec(), opts, printer, signals.clone(), None));
     (task, lines)

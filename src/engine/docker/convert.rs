@@ -140,13 +140,35 @@ pub(super) fn container(c: ContainerInspectResponse) -> Container {
             },
         }
     };
-    let networks = c
-        .network_settings
-        .and_then(|n| n.networks)
+    let settings = c.network_settings.unwrap_or_default();
+    let networks = settings
+        .networks
         .unwrap_or_default()
         .into_iter()
         .map(|(name, e)| (name, e.ip_address.and_then(|a| a.parse().ok())))
         .collect();
+    let mut ports: Vec<(u16, PublishedPort)> = settings
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, bound)| {
+            let (port, proto) = key.split_once('/')?;
+            let port: u16 = port.parse().ok()?;
+            let udp = proto == "udp";
+            Some(bound.unwrap_or_default().into_iter().filter_map(move |b| {
+                Some((
+                    port,
+                    PublishedPort {
+                        ip: b.host_ip.filter(|i| !i.is_empty()),
+                        port: b.host_port?.parse().ok()?,
+                        udp,
+                    },
+                ))
+            }))
+        })
+        .flatten()
+        .collect();
+    ports.sort_by_key(|(p, h)| (*p, h.udp, h.port));
     Container {
         id: c.id.unwrap_or_default(),
         name: c
@@ -161,6 +183,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> Container {
         finished_at: s.finished_at,
         restart_count: c.restart_count.unwrap_or(0),
         networks,
+        ports,
     }
 }
 
@@ -260,7 +283,12 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
                 host_ip: Some(p.host_ip.to_string()),
-                host_port: Some(p.host_port.to_string()),
+                // 0: the engine picks a free port (a foreground run's forwarded ports).
+                host_port: Some(if p.host_port == 0 {
+                    String::new()
+                } else {
+                    p.host_port.to_string()
+                }),
             });
     }
     let mut exposed: Vec<String> = bindings.keys().cloned().collect();

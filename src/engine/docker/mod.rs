@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -26,6 +25,7 @@ use crate::labels;
 mod build;
 #[cfg(test)]
 mod build_tests;
+mod containers;
 mod convert;
 mod progress;
 use convert::{
@@ -455,41 +455,15 @@ impl Engine for DockerEngine {
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
-        let op = format!("running {:?} in container {name}", argv.join(" "));
-        let create = CreateExecOptions {
-            cmd: Some(argv.to_vec()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            ..Default::default()
-        };
-        let exec = self
-            .docker
-            .create_exec(name, create)
-            .await
-            .map_err(|e| error(op.clone(), &e))?;
-        let mut output = String::new();
-        if let StartExecResults::Attached {
-            output: mut out, ..
-        } = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| error(op.clone(), &e))?
-        {
-            while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(|e| error(op.clone(), &e))?;
-                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-            }
-        }
-        let inspect = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await
-            .map_err(|e| error(op.clone(), &e))?;
-        Ok(ExecOutput {
-            code: inspect.exit_code.unwrap_or(-1),
-            output,
-        })
+        self.exec_in(name, argv).await
+    }
+
+    async fn rename_container(&self, name: &str, new_name: &str) -> R<()> {
+        self.rename(name, new_name).await
+    }
+
+    async fn rejoin_network(&self, network: &str, name: &str, aliases: &[String]) -> R<()> {
+        self.rejoin(network, name, aliases).await
     }
 
     async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {

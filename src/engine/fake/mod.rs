@@ -72,6 +72,22 @@ impl FakeContainer {
                 .iter()
                 .map(|n| (n.name.clone(), None))
                 .collect(),
+            // Published where the spec says; an engine-chosen port (0) stays 0 here.
+            ports: self
+                .spec
+                .ports
+                .iter()
+                .map(|p| {
+                    (
+                        p.container_port,
+                        crate::engine::PublishedPort {
+                            ip: Some(p.host_ip.to_string()),
+                            port: p.host_port,
+                            udp: p.protocol == "udp",
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -401,6 +417,39 @@ impl Engine for Fake {
             cpu: sample.cpu.filter(|_| period),
             ..sample
         }))
+    }
+
+    async fn rename_container(&self, name: &str, new_name: &str) -> R<()> {
+        self.call("rename_container", name).await?;
+        let mut w = self.world();
+        let key =
+            Self::find(&w, name).ok_or_else(|| Self::not_found("renaming", "container", name))?;
+        if w.containers.contains_key(new_name) {
+            return Err(EngineError::new(
+                format!("renaming container {name} to {new_name}"),
+                ErrorKind::Conflict,
+                format!("the container name \"/{new_name}\" is already in use"),
+            ));
+        }
+        if let Some(mut c) = w.containers.remove(&key) {
+            c.name = new_name.to_string();
+            w.containers.insert(new_name.to_string(), c);
+        }
+        Ok(())
+    }
+
+    async fn rejoin_network(&self, network: &str, name: &str, aliases: &[String]) -> R<()> {
+        self.call("rejoin_network", name).await?;
+        let mut w = self.world();
+        let key =
+            Self::find(&w, name).ok_or_else(|| Self::not_found("re-joining", "container", name))?;
+        if let Some(c) = w.containers.get_mut(&key) {
+            c.spec.network = Some(crate::engine::NetworkAttachment {
+                name: network.to_string(),
+                aliases: aliases.to_vec(),
+            });
+        }
+        Ok(())
     }
 
     async fn exec(&self, name: &str, _argv: &[String]) -> R<ExecOutput> {

@@ -1,0 +1,88 @@
+//! Container operations of the Docker engine that are more than one call: running a command in a container,
+//! and what a zero-downtime swap needs (a rename, a network re-joined with other aliases).
+
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest};
+use bollard::query_parameters::RenameContainerOptionsBuilder;
+use futures_util::stream::StreamExt;
+
+use super::super::{ExecOutput, R};
+use super::DockerEngine;
+use super::convert::error;
+
+impl DockerEngine {
+    pub(super) async fn exec_in(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
+        let op = format!("running {:?} in container {name}", argv.join(" "));
+        let create = CreateExecOptions {
+            cmd: Some(argv.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(name, create)
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| error(op.clone(), &e))?
+        {
+            while let Some(chunk) = out.next().await {
+                let chunk = chunk.map_err(|e| error(op.clone(), &e))?;
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        Ok(ExecOutput {
+            code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
+    }
+
+    pub(super) async fn rename(&self, name: &str, new_name: &str) -> R<()> {
+        let opts = RenameContainerOptionsBuilder::default()
+            .name(new_name)
+            .build();
+        self.docker
+            .rename_container(name, opts)
+            .await
+            .map_err(|e| error(format!("renaming container {name} to {new_name}"), &e))
+    }
+
+    pub(super) async fn rejoin(&self, network: &str, name: &str, aliases: &[String]) -> R<()> {
+        let op = format!("re-joining container {name} to network {network}");
+        self.docker
+            .disconnect_network(
+                network,
+                NetworkDisconnectRequest {
+                    container: name.to_string(),
+                    force: Some(false),
+                },
+            )
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        self.docker
+            .connect_network(
+                network,
+                NetworkConnectRequest {
+                    container: name.to_string(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(aliases.to_vec()),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(|e| error(op, &e))
+    }
+}

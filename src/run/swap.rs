@@ -1,0 +1,205 @@
+//! The zero-downtime swap of a foreground run: the rebuilt service's new container starts under a name of its
+//! own, with no network alias, while the old one serves. Only once it passes readiness does traffic move: it
+//! joins the project network again answering to the service's name, the forwarder sends new connections to it,
+//! it takes the service's container name, and the old one is stopped with its grace and removed. A new
+//! container that fails to start or to become ready is removed, and the old one goes on serving.
+//!
+//! Not for every service: kubo holds its repo's lock (one daemon per repo), a service with init steps prepares
+//! its volumes for one container, and one whose host ports the engine publishes cannot have two containers on
+//! them. Those are swapped the way a stop-first rebuild does.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::container::{container_body, is_forwarded};
+use crate::engine::{Container, Engine};
+use crate::error::{Error, Result};
+use crate::output::printer::Printer;
+use crate::probe::ready;
+use crate::reconcile::{Action, Desired};
+use crate::run::attach::Feeds;
+use crate::run::forward::Forwarder;
+use crate::spec::{Service, Spec};
+
+/// What a swap needs from the foreground run.
+#[derive(Clone)]
+pub struct Foreground {
+    /// The run's engine (the attaching one).
+    pub engine: Arc<dyn Engine>,
+    /// Where the new container's output waits for its follower.
+    pub feeds: Feeds,
+    /// The host ports the run owns.
+    pub forwarder: Forwarder,
+}
+
+/// How long each stage of a swap took.
+#[derive(Debug, Clone, Copy)]
+pub struct Took {
+    /// Create and start.
+    pub start: Duration,
+    /// Until the new container's probe passed.
+    pub ready: Duration,
+    /// The alias, the forwarder, the name and the old container's stop.
+    pub swap: Duration,
+}
+
+/// Whether `old`, the running container of `svc`, can be replaced start-first by `actions`.
+pub fn applies(svc: &Service, old: &Container, actions: &[Action]) -> bool {
+    old.is_running()
+        && crate::init::kubo::of(svc).is_none()
+        && svc.init.is_empty()
+        && !actions.iter().any(|a| matches!(a, Action::RunInit { .. }))
+        && (svc.ports.is_empty() || is_forwarded(old))
+}
+
+fn short(image: &str) -> &str {
+    let s = image.trim_start_matches("sha256:");
+    &s[..s.len().min(12)]
+}
+
+/// Replaces `old` with a container of `desired`, start-first.
+pub async fn start_first(
+    fg: &Foreground,
+    spec: &Spec,
+    svc: &Service,
+    old: &Container,
+    desired: &Desired,
+    printer: &Printer,
+) -> Result<Took> {
+    let engine = &*fg.engine;
+    let name = &svc.name;
+    let canonical = spec.container_name(name);
+    let next = format!("{canonical}-next");
+    let retired = format!("{canonical}-replaced");
+    // Left by a swap that was cut short (a kill mid-way): ours by label, or the create below says whose it is.
+    for leftover in [&next, &retired] {
+        if let Some(c) = engine.inspect_container(leftover).await?
+            && c.project() == Some(spec.project.as_str())
+            && c.id != old.id
+        {
+            engine.remove_container(leftover).await?;
+        }
+    }
+    let t = Instant::now();
+    let mut body = container_body(spec, svc, &desired.hash, desired.context_hash.as_deref());
+    // No alias yet: the service's name keeps resolving to the old container until the new one is ready.
+    if let Some(n) = body.network.as_mut() {
+        n.aliases.clear();
+    }
+    let id = engine.create_container(&next, body).await?;
+    printer.event(
+        name,
+        &format!(
+            "build {} starting alongside build {}, which keeps serving",
+            short(&desired.image),
+            short(&old.image)
+        ),
+    );
+    if let Err(e) = engine.start_container(&next).await {
+        let _ = engine.remove_container(&next).await;
+        return Err(kept(printer, name, old, &e.to_string()));
+    }
+    print_alongside(fg, &id, name, printer);
+    let start = t.elapsed();
+
+    let t = Instant::now();
+    if let Err(e) = ready::wait_ready_of(engine, spec, svc, &next).await {
+        let _ = engine.stop_container(&next, Duration::ZERO).await;
+        let _ = engine.remove_container(&next).await;
+        return Err(kept(
+            printer,
+            name,
+            old,
+            &format!("the new container is not ready: {e}"),
+        ));
+    }
+    let ready = t.elapsed();
+
+    let t = Instant::now();
+    let moved = async {
+        engine
+            .rejoin_network(&spec.network_name(), &next, std::slice::from_ref(name))
+            .await?;
+        // Re-joined, it has new ephemeral ports: the forwarder goes where its probe passes again.
+        ready::wait_ready_of(engine, spec, svc, &next).await?;
+        let Some(c) = engine.inspect_container(&next).await? else {
+            return Err(Error::Runtime(format!("{next} is gone")));
+        };
+        if fg.forwarder.forwards(name) {
+            fg.forwarder.point(name, &c);
+        }
+        engine.rename_container(&canonical, &retired).await?;
+        engine.rename_container(&next, &canonical).await?;
+        Ok::<_, Error>(())
+    }
+    .await;
+    if let Err(e) = moved {
+        // Back as it was: the old one under its name, with the forwarder and the alias.
+        if engine
+            .inspect_container(&canonical)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            let _ = engine.rename_container(&retired, &canonical).await;
+        }
+        if let Ok(Some(c)) = engine.inspect_container(&canonical).await {
+            fg.forwarder.point(name, &c);
+        }
+        let _ = engine.stop_container(&next, Duration::ZERO).await;
+        let _ = engine.remove_container(&next).await;
+        return Err(kept(
+            printer,
+            name,
+            old,
+            &format!("moving traffic failed: {e}"),
+        ));
+    }
+    printer.event(
+        name,
+        &format!(
+            "build {} serves now; stopping build {}",
+            short(&desired.image),
+            short(&old.image)
+        ),
+    );
+    engine.stop_container(&retired, svc.stop_grace).await?;
+    engine.remove_container(&retired).await?;
+    let swap = t.elapsed();
+    Ok(Took { start, ready, swap })
+}
+
+/// Prints the new container's output from its start, while the follower still reads the old one's.
+fn print_alongside(fg: &Foreground, id: &str, service: &str, printer: &Printer) {
+    let Some(live) = fg.feeds.take(id) else {
+        return;
+    };
+    let (engine, owned, service, printer) = (
+        Arc::clone(&fg.engine),
+        id.to_string(),
+        service.to_string(),
+        printer.clone(),
+    );
+    let task = tokio::spawn(async move {
+        crate::run::read::follow_one(
+            &*engine,
+            &owned,
+            &service,
+            &printer,
+            crate::run::read::Start::Attached(live),
+            false,
+        )
+        .await
+    });
+    fg.feeds.put_alongside(id, task);
+}
+
+fn kept(printer: &Printer, service: &str, old: &Container, why: &str) -> Error {
+    let text = format!("{why}; build {} keeps serving", short(&old.image));
+    printer.event(service, &text);
+    Error::Build {
+        service: service.to_string(),
+        source: Box::new(Error::Runtime(why.to_string())),
+    }
+}
