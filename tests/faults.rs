@@ -388,7 +388,9 @@ fn a_restart_that_cannot_start_is_tried_again_after_the_next_backoff_step() {
             "depends_on = [\"ipfs\"]\nbackoff = { first = \"2s\", base = \"1s\", max = \"2s\" }",
         )
     });
-    let up = p.spawn(&["up"]);
+    // Without watching, the engine publishes the app's host port (a watching `up` forwards it itself, and no
+    // other program could take it from the forwarder): a restart can then fail on a taken port.
+    let up = p.spawn(&["up", "--no-watch"]);
     up.wait_for("all services ready", 1, LONG);
     docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
     up.wait_for(

@@ -48,11 +48,12 @@ fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_
         .lines()
         .find(|l| l.contains("rebuilt in"))
         .expect("timing line");
-    for stage in ["detect ", "build ", "swap ", "ready "] {
+    for stage in ["detect ", "build ", "start ", "ready ", "swap "] {
         assert!(line.contains(stage), "{line}");
     }
+    // The foreground run swaps start-first and says which build serves (tests/swap.rs: with no gap).
     assert!(
-        text.contains("pinshare | — replaced (image sha256:"),
+        text.contains("starting alongside build") && text.contains("serves now; stopping build"),
         "{text}"
     );
 
