@@ -21,6 +21,9 @@ use crate::run::attach::Feeds;
 use crate::run::forward::Forwarder;
 use crate::spec::{Service, Spec};
 
+/// The longest a swap's readiness probe waits between attempts.
+const SWAP_POLL: Duration = Duration::from_millis(50);
+
 /// What a swap needs from the foreground run.
 #[derive(Clone)]
 pub struct Foreground {
@@ -103,6 +106,13 @@ pub async fn start_first(
     let start = t.elapsed();
 
     let t = Instant::now();
+    // The old container serves meanwhile: nobody waits but the developer, so the probe is not allowed to back
+    // off past SWAP_POLL (a local request every 50 ms), however long the period is.
+    let mut quick = svc.clone();
+    if let Some(p) = quick.readiness.as_mut() {
+        p.period = p.period.min(SWAP_POLL);
+    }
+    let svc = &quick;
     if let Err(e) = ready::wait_ready_of(engine, spec, svc, &next).await {
         let _ = engine.stop_container(&next, Duration::ZERO).await;
         let _ = engine.remove_container(&next).await;
