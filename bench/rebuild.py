@@ -70,7 +70,8 @@ TIMEOUT = 120.0  # any single wait
 TRIPLE = "target/x86_64-unknown-linux-gnu/release"
 LIVE_UPDATE = 'live_update = { sync = [{ from = "app/VERSION", to = "/opt/pinshare/VERSION" }], restart = false }'
 
-REBUILT = re.compile(r"^pinshare\s*» rebuilt in (\d+) ms: detect (\d+), build (\d+), swap (\d+), ready (\d+)")
+# A start-first swap says `start N, ready N, swap N`, a stop-first one `swap N, ready N`; `own` keeps the names.
+REBUILT = re.compile(r"^pinshare\s*» rebuilt in (\d+) ms: detect (\d+), build (\d+), ((?:[a-z]+ \d+(?:, )?)+)$")
 LIVE_UPDATED = re.compile(
     r"^pinshare\s*» live-updated in (\d+) ms: detect (\d+), sync (\d+), run (\d+), restart (\d+), ready (\d+) "
     r"\((\d+) copied, (\d+) deleted\)"
@@ -161,7 +162,7 @@ def context_tar(ctx: Path, files: list[str]) -> bytes:
     return buf.getvalue()
 
 
-APP_CONTEXT = ["app/Dockerfile", "app/rootfs", f"{TRIPLE}/pinshare", "app/VERSION"]
+APP_CONTEXT = ["app/Dockerfile", "app/rootfs", f"{TRIPLE}/pinshare", f"{TRIPLE}/ipfs", "app/VERSION"]
 KUBO_CONTEXT = ["kubo/Dockerfile", "kubo/rootfs", "kubo/owned", "kubo/versions", f"{TRIPLE}/busybox", f"{TRIPLE}/ipfs"]
 
 
@@ -499,9 +500,12 @@ class Bench:
             t_line, m = fg.wait_for(rx, n_done + 1)
             d["line_at_ms"] = (t_line - t0) * 1000
             d["t0_in_output_ms"] = round((t0 - fg.t0) * 1000, 1)  # aligns with the times of pinshare_dev_output
-            names = (["total", "detect", "build", "swap", "ready"] if key == "psd" else
-                     ["total", "detect", "sync", "run", "restart", "ready", "copied", "deleted"])
-            d["own"] = dict(zip(names, map(int, m.groups())))
+            if key == "psd":
+                d["own"] = dict(zip(["total", "detect", "build"], map(int, m.groups()[:3])))
+                d["own"].update({k: int(v) for k, v in (kv.split() for kv in m.group(4).split(", "))})
+            else:
+                names = ["total", "detect", "sync", "run", "restart", "ready", "copied", "deleted"]
+                d["own"] = dict(zip(names, map(int, m.groups())))
             odd = fg.matches(ODD)[n_odd:]
             if odd:
                 d["odd"] = [mm.string for _, mm in odd]

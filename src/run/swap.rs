@@ -127,17 +127,26 @@ pub async fn start_first(
 
     let t = Instant::now();
     let moved = async {
+        let t = Instant::now();
         engine
             .rejoin_network(&spec.network_name(), &next, std::slice::from_ref(name))
             .await?;
+        let rejoined = t.elapsed();
         // Re-joined, it has new ephemeral ports: the forwarder goes where its probe passes again.
         ready::wait_ready_of(engine, spec, svc, &next).await?;
+        let probed = t.elapsed();
         let Some(c) = engine.inspect_container(&next).await? else {
             return Err(Error::Runtime(format!("{next} is gone")));
         };
         if fg.forwarder.forwards(name) {
             fg.forwarder.point(name, &c);
         }
+        tracing::debug!(
+            rejoin_ms = rejoined.as_millis(),
+            probe_ms = (probed - rejoined).as_millis(),
+            point_ms = (t.elapsed() - probed).as_millis(),
+            "traffic moved"
+        );
         engine.rename_container(&canonical, &retired).await?;
         engine.rename_container(&next, &canonical).await?;
         Ok::<_, Error>(())
