@@ -346,6 +346,8 @@ pub struct ContainerInfo {
     pub status: String,
     /// Image reference.
     pub image: String,
+    /// `dev.pinshare.ports` says a foreground run's forwarder owns its host ports.
+    pub ports_forwarded: bool,
 }
 
 impl ContainerInfo {

@@ -492,3 +492,41 @@ fn every_reason_reads_as_words() {
         ))
     );
 }
+
+#[tokio::test]
+async fn a_container_left_for_a_forwarder_is_changed_unless_this_process_forwards_its_service() {
+    use crate::engine::{ContainerSpec, Engine};
+    let mut s = spec();
+    s.project = "fwd-observe".into();
+    let fake = crate::engine::fake::Fake::new();
+    fake.add_image("app:1", "sha256:app");
+    let mut labels = crate::labels::container("fwd-observe", "app", Role::Service, "h");
+    labels.insert(
+        crate::labels::PORTS.to_string(),
+        crate::labels::PORTS_FORWARDED.to_string(),
+    );
+    let body = ContainerSpec {
+        image: "app:1".into(),
+        labels,
+        ..Default::default()
+    };
+    fake.create_container("fwd-observe-app", body)
+        .await
+        .expect("create");
+    let hash = |seen: Vec<Seen>| {
+        seen.into_iter()
+            .find(|c| c.service == "app")
+            .map(|c| c.hash)
+    };
+    // Left by a foreground run that was killed: its host ports are nobody's now.
+    assert_eq!(
+        hash(observe(&fake, &s).await.expect("observe")),
+        Some(String::new())
+    );
+    // A foreground run that forwards `app` itself adopts it as it is.
+    crate::container::forward_ports("fwd-observe", "app");
+    assert_eq!(
+        hash(observe(&fake, &s).await.expect("observe")),
+        Some("h".into())
+    );
+}

@@ -210,6 +210,7 @@ impl Engine for Fake {
                     state: c.state,
                     status: String::new(),
                     image: c.spec.image.clone(),
+                    ports_forwarded: get(labels::PORTS) == labels::PORTS_FORWARDED,
                 }
             })
             .collect())
