@@ -235,3 +235,79 @@ fn a_builder_value_that_is_not_one_is_refused_with_the_values() {
         "PINSHARE_DEV_BUILDER=\"clasic\" is not a builder: use buildkit, classic or auto (unset: auto)",
     );
 }
+
+/// `tests/fixtures/no_buildkit_engine.py` in front of the real engine: it answers `/build?version=2` with 400
+/// and has no `/session`, as an engine whose API has no BuildKit; everything else reaches the real engine.
+struct NoBuildKitEngine {
+    child: std::process::Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NoBuildKitEngine {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let mut child = Command::new("python3")
+            .arg(common::repo().join("tests/fixtures/no_buildkit_engine.py"))
+            .arg(&socket)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert_eq!(first.trim(), "listening");
+        NoBuildKitEngine {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Stops it; what it printed (one `refused …` line per refusal).
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let o = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for NoBuildKitEngine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_engine_without_buildkit_gets_the_classic_build_and_the_output_says_why() {
+    let p = BuildProject::new("buildkit-missing");
+    p.write(
+        "FROM BASE\nARG STAMP\nRUN /bin/busybox sh -c 'echo \"$STAMP\" > /lines'\n",
+        "no-buildkit",
+    );
+    let engine = NoBuildKitEngine::start();
+    let (ok, text) = p.up(&[("DOCKER_HOST", &engine.host())]);
+    let refused = engine.stop();
+    assert!(ok, "{text}");
+    assert!(
+        refused.contains("refused POST ") && refused.contains("version=2"),
+        "{refused}"
+    );
+    assert_printed(
+        &text,
+        "» build: BuildKit unavailable (the engine answered 400: buildkit not supported by daemon (the test's engine)); using the classic builder",
+    );
+    assert_printed(&text, "» build: Step 1/4 : FROM");
+    assert!(!text.contains("build: #"), "no BuildKit step: {text}");
+    assert_eq!(p.cat("/lines").trim(), "no-buildkit");
+}
