@@ -99,8 +99,7 @@ pub async fn start_first(
         ),
     );
     if let Err(e) = engine.start_container(&next).await {
-        let _ = engine.remove_container(&next).await;
-        return Err(kept(printer, name, old, &e.to_string()));
+        return Err(abandon(engine, &next, printer, name, old, &e.to_string()).await);
     }
     print_alongside(fg, &id, name, printer);
     let start = t.elapsed();
@@ -114,14 +113,15 @@ pub async fn start_first(
     }
     let svc = &quick;
     if let Err(e) = ready::wait_ready_of(engine, spec, svc, &next).await {
-        let _ = engine.stop_container(&next, Duration::ZERO).await;
-        let _ = engine.remove_container(&next).await;
-        return Err(kept(
+        return Err(abandon(
+            engine,
+            &next,
             printer,
             name,
             old,
             &format!("the new container is not ready: {e}"),
-        ));
+        )
+        .await);
     }
     let ready = t.elapsed();
 
@@ -166,14 +166,15 @@ pub async fn start_first(
         if let Ok(Some(c)) = engine.inspect_container(&canonical).await {
             fg.forwarder.point(name, &c);
         }
-        let _ = engine.stop_container(&next, Duration::ZERO).await;
-        let _ = engine.remove_container(&next).await;
-        return Err(kept(
+        return Err(abandon(
+            engine,
+            &next,
             printer,
             name,
             old,
             &format!("moving traffic failed: {e}"),
-        ));
+        )
+        .await);
     }
     printer.event(
         name,
@@ -212,6 +213,20 @@ fn print_alongside(fg: &Foreground, id: &str, service: &str, printer: &Printer) 
         .await
     });
     fg.feeds.put_alongside(id, task);
+}
+
+/// Takes the new container away (a stop first, for one that runs) and says the old build keeps serving.
+async fn abandon(
+    engine: &dyn Engine,
+    next: &str,
+    printer: &Printer,
+    service: &str,
+    old: &Container,
+    why: &str,
+) -> Error {
+    let _ = engine.stop_container(next, Duration::ZERO).await;
+    let _ = engine.remove_container(next).await;
+    kept(printer, service, old, why)
 }
 
 fn kept(printer: &Printer, service: &str, old: &Container, why: &str) -> Error {
