@@ -192,6 +192,32 @@ def engine_build(tag: str, dockerfile: str, tar: bytes) -> str:
     return image
 
 
+def floor_kubo(e: Engine, ctx: Path, spec: dict, ports: dict[str, int], project: str, bench: str,
+               app_env: dict[str, str] | None = None) -> tuple[dict, list[str]]:
+    """The floor's set-up with raw Engine API calls: both images built from `ctx`, the network and volumes, and the
+    kubo stand-in (its own entrypoint, CORS script PUT into /container-init.d) started and ready. Returns the app
+    container's body (not created) and the image ids built."""
+    kubo_tag, app_tag = f"{project}/kubo:dev", f"{project}/app:dev"
+    images = [engine_build(kubo_tag, "kubo/Dockerfile", context_tar(ctx, KUBO_CONTEXT)),
+              engine_build(app_tag, "app/Dockerfile", context_tar(ctx, APP_CONTEXT))]
+    spec = json.loads(json.dumps(spec))
+    spec["services"]["ipfs"]["image"] = kubo_tag
+    spec["services"]["pinshare"]["image"] = app_tag
+    spec["services"]["pinshare"].setdefault("env", {}).update(app_env or {})
+    net, bodies = cold_up.floor_bodies(spec, ports, project, labels={"bench": bench})
+    kubo_body, _ = bodies["ipfs"]
+    app_body, _ = bodies["pinshare"]
+    e.call("POST", "/networks/create", {"Name": net, "CheckDuplicate": True, "Labels": {"bench": bench}})
+    for v in sorted({v for _, vs in bodies.values() for v in vs}):
+        e.call("POST", "/volumes/create", {"Name": v, "Labels": {"bench": bench}})
+    kubo = f"{project}-ipfs"
+    e.call("POST", "/containers/create", kubo_body, query={"name": kubo})
+    cold_up.put_init_script(e, kubo, cold_up.cors_tar())
+    e.call("POST", f"/containers/{kubo}/start")
+    cold_up.wait_200("POST", ports["5001"], "/api/v0/id", time.perf_counter() + TIMEOUT)
+    return app_body, images
+
+
 def remove_lock_files() -> None:
     """pinshare-dev's project lock files (`pinshare-dev-<project>.lock`, emptied but kept on exit) of our projects."""
     d = os.environ.get("XDG_RUNTIME_DIR")
@@ -434,32 +460,14 @@ class Bench:
             f"watching {m.group(1)} directories")
 
     def start_floor(self) -> None:
-        """Kubo stand-in (its own entrypoint, CORS script PUT into /container-init.d, readiness) and the first app
-        container, once."""
-        ctx = self.ctx["floor"]
-        e = self.engine
-        for tag, df, files in ((f"{FLOOR}/kubo:dev", "kubo/Dockerfile", KUBO_CONTEXT),
-                               (f"{FLOOR}/app:dev", "app/Dockerfile", APP_CONTEXT)):
-            self.images.add(engine_build(tag, df, context_tar(ctx, files)))
-        spec = json.loads(json.dumps(self.spec))
-        spec["services"]["ipfs"]["image"] = f"{FLOOR}/kubo:dev"
-        spec["services"]["pinshare"]["image"] = f"{FLOOR}/app:dev"
-        net, bodies = cold_up.floor_bodies(spec, self.ports["floor"], FLOOR, labels={"bench": "rebuild"})
-        kubo_body, _ = bodies["ipfs"]
-        self.floor_app_body, _ = bodies["pinshare"]
-        e.call("POST", "/networks/create", {"Name": net, "CheckDuplicate": True, "Labels": {"bench": "rebuild"}})
-        for v in sorted({v for _, vs in bodies.values() for v in vs}):
-            e.call("POST", "/volumes/create", {"Name": v, "Labels": {"bench": "rebuild"}})
-        kubo = f"{FLOOR}-ipfs"
-        e.call("POST", "/containers/create", kubo_body, query={"name": kubo})
-        cold_up.put_init_script(e, kubo, cold_up.cors_tar())
-        e.call("POST", f"/containers/{kubo}/start")
-        t = time.perf_counter()
-        cold_up.wait_200("POST", self.ports["floor"]["5001"], "/api/v0/id", t + TIMEOUT)
-        app = f"{FLOOR}-pinshare"
+        """Kubo stand-in and the first app container, once."""
+        self.floor_app_body, images = floor_kubo(self.engine, self.ctx["floor"], self.spec, self.ports["floor"],
+                                                 FLOOR, "rebuild")
+        self.images.update(images)
+        e, app = self.engine, f"{FLOOR}-pinshare"
         e.call("POST", "/containers/create", self.floor_app_body, query={"name": app})
         e.call("POST", f"/containers/{app}/start")
-        cold_up.wait_200("GET", self.ports["floor"]["9090"], "/health", t + TIMEOUT)
+        cold_up.wait_200("GET", self.ports["floor"]["9090"], "/health", time.perf_counter() + TIMEOUT)
         log("floor: kubo and app up")
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -49,11 +49,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import cold_up  # noqa: E402
 import rebuild  # noqa: E402
 from cold_up import OFFLINE, REPO, Engine, free_port, log, med  # noqa: E402
-from rebuild import TRIPLE, KUBO_CONTEXT, Foreground, context_tar, copy_example, engine_build, http_get  # noqa: E402
+from rebuild import APP_CONTEXT, KUBO_CONTEXT, Foreground, context_tar, copy_example, engine_build, http_get  # noqa: E402
 
 PREFIX = "bench-w"
-# What app/Dockerfile COPYs (its Dockerfile.dockerignore lets exactly these through).
-APP_CONTEXT = ["app/Dockerfile", "app/rootfs", f"{TRIPLE}/pinshare", f"{TRIPLE}/ipfs", "app/VERSION"]
 CONTENDERS = ["psd", "psd50", "floor", "cw-rebuild", "live", "live50", "live-r", "cw-sync"]
 LABELS = {
     "psd": "pinshare-dev rebuild (quiet 100 ms)",
@@ -240,26 +238,9 @@ class Bench:
         log(f"{key}: compose up and watching")
 
     def start_floor(self) -> None:
-        key, ctx, e = "floor", self.ctx["floor"], self.engine
-        kubo_tag, app_tag = f"{project(key)}/kubo:dev", f"{project(key)}/app:dev"
-        engine_build(kubo_tag, "kubo/Dockerfile", context_tar(ctx, KUBO_CONTEXT))
-        engine_build(app_tag, "app/Dockerfile", context_tar(ctx, APP_CONTEXT))
-        spec = json.loads(json.dumps(self.spec))
-        spec["services"]["ipfs"]["image"] = kubo_tag
-        spec["services"]["pinshare"]["image"] = app_tag
-        spec["services"]["pinshare"]["env"]["PS_STANDIN_START_DELAY"] = self.delay
-        net, bodies = cold_up.floor_bodies(spec, self.ports[key], project(key), labels={"bench": "watch"})
-        kubo_body, _ = bodies["ipfs"]
-        self.floor_body, _ = bodies["pinshare"]
-        e.call("POST", "/networks/create", {"Name": net, "CheckDuplicate": True, "Labels": {"bench": "watch"}})
-        for v in sorted({v for _, vs in bodies.values() for v in vs}):
-            e.call("POST", "/volumes/create", {"Name": v, "Labels": {"bench": "watch"}})
-        kubo = f"{project(key)}-ipfs"
-        e.call("POST", "/containers/create", kubo_body, query={"name": kubo})
-        cold_up.put_init_script(e, kubo, cold_up.cors_tar())
-        e.call("POST", f"/containers/{kubo}/start")
-        cold_up.wait_200("POST", self.ports[key]["5001"], "/api/v0/id", time.perf_counter() + TIMEOUT)
-        self.floor_current = self.floor_app(app_tag)
+        self.floor_body, _ = rebuild.floor_kubo(self.engine, self.ctx["floor"], self.spec, self.ports["floor"],
+                                                project("floor"), "watch", {"PS_STANDIN_START_DELAY": self.delay})
+        self.floor_current = self.floor_app(f"{project('floor')}/app:dev")
         log("floor: kubo and app up")
 
     def floor_app(self, image: str) -> tuple[str, int]:
