@@ -262,8 +262,7 @@ async fn forwarded_services(
         let svc = &spec.services[name];
         if svc.ports.is_empty()
             || !matches!(svc.image, crate::spec::ImageSource::Build(_))
-            || crate::init::kubo::of(svc).is_some()
-            || !svc.init.is_empty()
+            || !swap::side_by_side(svc)
         {
             continue;
         }

@@ -46,11 +46,16 @@ pub struct Took {
     pub swap: Duration,
 }
 
+/// Whether two containers of `svc` may run side by side: not when it has init steps, which prepare its volumes
+/// for one container (kubo's repo preparation is one, and kubo's repo lock allows one daemon).
+pub fn side_by_side(svc: &Service) -> bool {
+    svc.init.is_empty()
+}
+
 /// Whether `old`, the running container of `svc`, can be replaced start-first by `actions`.
 pub fn applies(svc: &Service, old: &Container, actions: &[Action]) -> bool {
     old.is_running()
-        && crate::init::kubo::of(svc).is_none()
-        && svc.init.is_empty()
+        && side_by_side(svc)
         && !actions.iter().any(|a| matches!(a, Action::RunInit { .. }))
         && (svc.ports.is_empty() || is_forwarded(old))
 }
