@@ -3,36 +3,72 @@
 use crate::engine::{
     ContainerSpec, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
 };
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use crate::labels;
 use crate::spec::{Capabilities, MountSource, Security, Service, Spec};
 
-/// The services whose host ports this process forwards itself (a foreground `up`), by project: their
-/// containers publish on ephemeral loopback ports instead. Process-wide, like the redaction list, because every
-/// path that makes a container (start-up, rebuilds, reloads, restarts) must make it the same way.
-static FORWARDED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+/// How the forwarder of a foreground run reaches a container whose host ports it owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The engine publishes the container's ports on ephemeral loopback ports (an engine whose container
+    /// addresses this host cannot reach: in a VM, rootless).
+    Published,
+    /// The container publishes nothing; the forwarder goes to its address on the project network. A network
+    /// re-join (a swap's alias move) then has no port proxies to tear down and set up again.
+    Direct,
+}
 
-/// From now on the containers this process makes for `service` publish their ports for a forwarder.
-pub fn forward_ports(project: &str, service: &str) {
+impl Reach {
+    /// The value of the `dev.pinshare.ports` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reach::Published => labels::PORTS_FORWARDED,
+            Reach::Direct => labels::PORTS_FORWARDED_DIRECT,
+        }
+    }
+}
+
+/// The services whose host ports this process forwards itself (a foreground `up`), by project, and how: their
+/// containers publish on ephemeral loopback ports or not at all. Process-wide, like the redaction list, because
+/// every path that makes a container (start-up, rebuilds, reloads, restarts) must make it the same way.
+static FORWARDED: Mutex<BTreeMap<(String, String), Reach>> = Mutex::new(BTreeMap::new());
+
+/// From now on the containers this process makes for `service` leave their host ports to a forwarder.
+pub fn forward_ports(project: &str, service: &str, reach: Reach) {
     FORWARDED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert((project.to_string(), service.to_string()));
+        .insert((project.to_string(), service.to_string()), reach);
+}
+
+/// How [`forward_ports`] said `service`'s containers are reached, if it was called.
+pub fn forwarded_reach(project: &str, service: &str) -> Option<Reach> {
+    FORWARDED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&(project.to_string(), service.to_string()))
+        .copied()
 }
 
 /// Whether [`forward_ports`] was called for `service`.
 pub fn ports_forwarded(project: &str, service: &str) -> bool {
-    FORWARDED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .contains(&(project.to_string(), service.to_string()))
+    forwarded_reach(project, service).is_some()
 }
 
-/// Whether container `c` publishes its ports for a forwarder (on ephemeral loopback ports, not the spec's).
+/// Whether container `c` leaves its host ports to a forwarder.
 pub fn is_forwarded(c: &crate::engine::Container) -> bool {
-    c.label(labels::PORTS) == Some(labels::PORTS_FORWARDED)
+    reach_of(c).is_some()
+}
+
+/// How a forwarder reaches container `c`, if one owns its host ports.
+pub fn reach_of(c: &crate::engine::Container) -> Option<Reach> {
+    match c.label(labels::PORTS)? {
+        labels::PORTS_FORWARDED => Some(Reach::Published),
+        labels::PORTS_FORWARDED_DIRECT => Some(Reach::Direct),
+        _ => None,
+    }
 }
 
 /// Mounts of a service's container (named volumes get the project prefix).
@@ -70,12 +106,13 @@ pub fn container_body(
     if let Ok(file) = std::path::absolute(&spec.file) {
         container_labels.insert(labels::SPEC_FILE.to_string(), file.display().to_string());
     }
-    let forwarded = !svc.ports.is_empty() && ports_forwarded(&spec.project, &svc.name);
-    if forwarded {
-        container_labels.insert(
-            labels::PORTS.to_string(),
-            labels::PORTS_FORWARDED.to_string(),
-        );
+    let forwarded = if svc.ports.is_empty() {
+        None
+    } else {
+        forwarded_reach(&spec.project, &svc.name)
+    };
+    if let Some(reach) = forwarded {
+        container_labels.insert(labels::PORTS.to_string(), reach.label().to_string());
     }
     let r = &svc.resources;
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -90,8 +127,9 @@ pub fn container_body(
         ports: svc
             .ports
             .iter()
+            .filter(|_| forwarded != Some(Reach::Direct))
             .map(|p| {
-                if forwarded {
+                if forwarded.is_some() {
                     // The forwarder owns the host port; the engine publishes this one where it likes.
                     PortSpec {
                         container_port: p.container_port,

@@ -19,11 +19,19 @@ pub const SPEC_FILE: &str = "dev.pinshare.spec-file";
 /// Unix milliseconds at which a backing-off container (created, not yet started) will be started.
 pub const NEXT_START: &str = "dev.pinshare.next-start";
 
-/// How a container publishes its ports: [`PORTS_FORWARDED`] when a foreground run's forwarder owns the host
-/// ports and the engine publishes the container's on ephemeral loopback ports; absent, on the spec's host ports.
+/// How a container publishes its ports: absent, on the spec's host ports. When a foreground run's forwarder owns
+/// the host ports, [`PORTS_FORWARDED`] (the engine publishes the container's on ephemeral loopback ports) or
+/// [`PORTS_FORWARDED_DIRECT`] (published nowhere: the forwarder reaches the container's address).
 pub const PORTS: &str = "dev.pinshare.ports";
-/// The value of [`PORTS`] for forwarded ports.
+/// The value of [`PORTS`] for ports forwarded through ephemeral loopback ports.
 pub const PORTS_FORWARDED: &str = "forwarded";
+/// The value of [`PORTS`] for ports forwarded to the container's address on the project network.
+pub const PORTS_FORWARDED_DIRECT: &str = "forwarded-direct";
+
+/// Whether a [`PORTS`] value says a forwarder owns the host ports.
+pub fn is_forwarded(value: Option<&str>) -> bool {
+    matches!(value, Some(PORTS_FORWARDED | PORTS_FORWARDED_DIRECT))
+}
 
 /// Labels for a project-wide object (network, volume).
 pub fn project(project: &str) -> HashMap<String, String> {

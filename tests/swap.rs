@@ -82,11 +82,45 @@ fn by_name(p: &Project) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// How the test's forwarder reaches the app's containers.
+#[derive(Clone, Copy, PartialEq)]
+enum Reach {
+    /// As decided on this machine: a local Linux engine, whose bridge gateways are this host's addresses, so the
+    /// forwarder goes to the container's address and the engine publishes nothing.
+    Decided,
+    /// `PINSHARE_DEV_FORWARD=published`, the way for an engine in a VM: ephemeral loopback ports.
+    Published,
+}
+
 #[test]
 fn a_client_polling_every_10_ms_sees_no_failed_request_through_rebuilds_and_a_broken_build() {
-    let p = Project::offline_copy("swap");
-    let up = p.spawn(&["up"]);
+    swaps_with_no_failed_request("swap", Reach::Decided);
+}
+
+#[test]
+fn the_same_through_ports_the_engine_publishes_on_loopback() {
+    swaps_with_no_failed_request("swap-pub", Reach::Published);
+}
+
+/// The app container's published ports, as `docker port` lists them.
+fn published(p: &Project) -> String {
+    String::from_utf8_lossy(&docker(&["port", &p.container("pinshare")]).stdout)
+        .trim()
+        .to_string()
+}
+
+fn swaps_with_no_failed_request(test: &str, reach: Reach) {
+    let p = Project::offline_copy(test);
+    let up = match reach {
+        Reach::Decided => p.spawn(&["up"]),
+        Reach::Published => p.spawn_env(&["up"], &[("PINSHARE_DEV_FORWARD", "published")]),
+    };
     up.wait_for("all services ready", 1, LONG);
+    let ports = published(&p);
+    match reach {
+        Reach::Decided => assert_eq!(ports, "", "the forwarder goes to the address"),
+        Reach::Published => assert!(ports.contains("9090/tcp -> 127.0.0.1:"), "{ports}"),
+    }
     assert_eq!(
         http("GET", p.app_port, "/version", &[], b"")
             .unwrap()
@@ -113,6 +147,7 @@ fn a_client_polling_every_10_ms_sees_no_failed_request_through_rebuilds_and_a_br
         assert_eq!(by_name(&p), format!("v{n}"));
         let after = p.inspect("pinshare", "{{.Id}}");
         assert_ne!(after, before, "a new container serves");
+        assert_eq!(published(&p).is_empty(), reach == Reach::Decided);
         assert!(
             !docker(&["inspect", &format!("{}-replaced", p.container("pinshare"))])
                 .status

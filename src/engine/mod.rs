@@ -42,6 +42,10 @@ pub trait Engine: Send + Sync {
     /// Labels of a network, `None` when it does not exist.
     async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
 
+    /// The gateway addresses of a network (empty when it does not exist or names none). For a network whose
+    /// address management names only a subnet (the default bridge's), the subnet's first address.
+    async fn network_gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>>;
+
     /// Creates a bridge network.
     async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()>;
 
@@ -326,6 +330,13 @@ impl Container {
             .iter()
             .find(|(p, h)| *p == port && h.udp == udp)
             .map(|(_, h)| h.reach())
+    }
+
+    /// Where this host reaches container port `port`: where the engine published it, or else the container's
+    /// address on `network` (a container whose forwarder goes to its address publishes nothing).
+    pub fn reachable(&self, port: u16, udp: bool, network: &str) -> Option<std::net::SocketAddr> {
+        self.published(port, udp)
+            .or_else(|| Some(std::net::SocketAddr::new(self.ip_on(network)?, port)))
     }
 }
 

@@ -227,6 +227,10 @@ impl Engine for Attaching {
         self.inner.network_labels(name).await
     }
 
+    async fn network_gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
+        self.inner.network_gateways(name).await
+    }
+
     async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         self.inner.create_network(name, labels).await
     }

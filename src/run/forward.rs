@@ -1,24 +1,71 @@
 //! The host ports of a foreground run, owned by the run itself. The engine cannot move a published port from
 //! one running container to another, so a foreground `up` binds the spec's host ports (TCP and UDP) here and
-//! forwards each connection or datagram to the serving container's port, which the engine publishes on an
-//! ephemeral loopback port. A swap points the forwarder at the new container once it is ready: connections
-//! made before stay with the old one until it stops, every new one goes to the new one, and none is refused.
-//! `up --detach` keeps engine-published ports (nothing would be left to forward once it returns).
+//! forwards each connection or datagram to the serving container's port. A swap points the forwarder at the
+//! new container once it is ready: connections made before stay with the old one until it stops, every new one
+//! goes to the new one, and none is refused. `up --detach` keeps engine-published ports (nothing would be left
+//! to forward once it returns).
 //!
-//! Where a connection cannot reach its target (a supervisor restarted the container and the engine gave it
-//! another ephemeral port, a rebuild from another terminal), the forwarder looks the serving container up by
-//! name once and tries again.
+//! Where the engine's bridges are this host's own (a local Linux engine: the project network's gateway is an
+//! address of this host), the container publishes nothing and the forwarder goes to its address on the project
+//! network ([`Reach::Direct`]): the network re-join of a swap then has no port proxies to tear down and make
+//! again (about 150 ms of the 260 it took here). Elsewhere (Docker Desktop's VM, a rootless engine, a remote
+//! one) the engine publishes the container's ports on ephemeral loopback ports ([`Reach::Published`]).
+//! `PINSHARE_DEV_FORWARD=published` or `=direct` decides instead.
+//!
+//! Where a connection cannot reach its target (a supervisor restarted the container and it got another address
+//! or ephemeral port, a rebuild from another terminal), the forwarder looks the serving container up by name
+//! once and tries again.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+use crate::container::Reach;
 use crate::engine::{Container, Engine};
 use crate::error::{Error, Result};
 use crate::spec::{Protocol, Spec};
+
+/// Overrides [`reach`]: `published` or `direct`.
+pub const FORWARD_ENV: &str = "PINSHARE_DEV_FORWARD";
+
+/// How this run's forwarder reaches its containers: [`Reach::Direct`] when the gateway of the project network
+/// (or, before it exists, of the engine's default bridge) is an address of this host, so the engine's bridges
+/// are this host's; [`Reach::Published`] otherwise, or when the engine does not say.
+pub async fn reach(engine: &dyn Engine, spec: &Spec) -> Result<Reach> {
+    match std::env::var(FORWARD_ENV).ok().as_deref() {
+        None | Some("") => {}
+        Some("published") => return Ok(Reach::Published),
+        Some("direct") => return Ok(Reach::Direct),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "{FORWARD_ENV}={other:?} is not a way to forward: use published or direct (unset: decided \
+                 from the engine's network)"
+            )));
+        }
+    }
+    let mut gateways = engine.network_gateways(&spec.network_name()).await?;
+    if gateways.is_empty() {
+        gateways = engine.network_gateways("bridge").await?;
+    }
+    Ok(reach_of_gateways(&gateways))
+}
+
+/// [`Reach::Direct`] when one of `gateways` is an address of this host (a socket can be bound to it).
+fn reach_of_gateways(gateways: &[IpAddr]) -> Reach {
+    let local = |ip: &IpAddr| {
+        !ip.is_loopback()
+            && !ip.is_unspecified()
+            && std::net::UdpSocket::bind(SocketAddr::new(*ip, 0)).is_ok()
+    };
+    if gateways.iter().any(local) {
+        Reach::Direct
+    } else {
+        Reach::Published
+    }
+}
 
 /// One forwarded host port.
 struct Route {
@@ -27,6 +74,8 @@ struct Route {
     container: String,
     container_port: u16,
     udp: bool,
+    /// The project network, where a container that publishes nothing is reached.
+    network: String,
     target: Mutex<Option<SocketAddr>>,
 }
 
@@ -39,12 +88,12 @@ impl Route {
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = to;
     }
 
-    /// Looks the serving container up by name: where its port is published now.
+    /// Looks the serving container up by name: where its port is reached now.
     async fn resolve(&self, engine: &dyn Engine) -> Option<SocketAddr> {
         let c = engine.inspect_container(&self.container).await.ok()??;
         let to = c
             .is_running()
-            .then(|| c.published(self.container_port, self.udp))
+            .then(|| c.reachable(self.container_port, self.udp, &self.network))
             .flatten();
         self.set(to);
         to
@@ -81,6 +130,7 @@ impl Forwarder {
                     container: spec.container_name(name),
                     container_port: p.container_port,
                     udp: p.protocol == Protocol::Udp,
+                    network: spec.network_name(),
                     target: Mutex::new(None),
                 });
                 let taken = |e: std::io::Error| {
@@ -131,7 +181,7 @@ impl Forwarder {
     /// From now on, new connections to `service`'s host ports go to container `c`.
     pub fn point(&self, service: &str, c: &Container) {
         for r in self.routes.get(service).into_iter().flatten() {
-            r.set(c.published(r.container_port, r.udp));
+            r.set(c.reachable(r.container_port, r.udp, &r.network));
         }
     }
 }
@@ -157,9 +207,14 @@ async fn accept_loop(listener: TcpListener, route: Arc<Route>, engine: Arc<dyn E
     }
 }
 
+/// How long a connection to the last known target may take before the serving container is looked up again. At
+/// the address of a container that is gone nobody refuses: the connect would wait seconds for the neighbour
+/// lookup to give up. A live container on a local bridge (or a published port) answers in well under this.
+const STALE: Duration = Duration::from_millis(250);
+
 async fn connect(route: &Route, engine: &dyn Engine) -> Option<TcpStream> {
     if let Some(to) = route.target()
-        && let Ok(s) = TcpStream::connect(to).await
+        && let Ok(Ok(s)) = tokio::time::timeout(STALE, TcpStream::connect(to)).await
     {
         return Some(s);
     }

@@ -78,6 +78,7 @@ fn route(udp: bool) -> Arc<Route> {
         container: "p-app".into(),
         container_port: 80,
         udp,
+        network: "p".into(),
         target: Mutex::new(None),
     })
 }
@@ -161,4 +162,21 @@ async fn udp_datagrams_follow_the_swap_and_replies_come_back_to_the_client() {
     assert_eq!(roundtrip("b").await, "old:b");
     f.point("app", &serving(new.port(), true));
     assert_eq!(roundtrip("c").await, "new:c");
+}
+
+#[test]
+fn containers_are_reached_at_their_address_only_where_the_gateway_is_this_hosts() {
+    use super::reach_of_gateways;
+    use crate::container::Reach;
+    // No network said, a documentation address (TEST-NET-3: not this host's), loopback: the engine publishes.
+    assert_eq!(reach_of_gateways(&[]), Reach::Published);
+    assert_eq!(
+        reach_of_gateways(&["203.0.113.1".parse().unwrap()]),
+        Reach::Published
+    );
+    assert_eq!(
+        reach_of_gateways(&["127.0.0.1".parse().unwrap()]),
+        Reach::Published
+    );
+    // One of this host's own (a local engine's bridge gateway): tests/swap.rs, against the real engine.
 }

@@ -258,6 +258,7 @@ async fn forwarded_services(
     selected: &[String],
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    let mut reach = None;
     for name in selected {
         let svc = &spec.services[name];
         if svc.ports.is_empty()
@@ -272,7 +273,11 @@ async fn forwarded_services(
         {
             continue;
         }
-        crate::container::forward_ports(&spec.project, name);
+        let how = match reach {
+            Some(how) => how,
+            None => *reach.insert(forward::reach(engine, spec).await?),
+        };
+        crate::container::forward_ports(&spec.project, name, how);
         out.push(name.clone());
     }
     Ok(out)

@@ -68,8 +68,8 @@ pub async fn rebuild(
     let old = engine.inspect_container(&container).await?;
     // A container whose ports a foreground run forwards (this one, or one in another terminal) is replaced by
     // one that leaves the host ports to that forwarder.
-    if old.as_ref().is_some_and(crate::container::is_forwarded) {
-        crate::container::forward_ports(&spec.project, service);
+    if let Some(reach) = old.as_ref().and_then(crate::container::reach_of) {
+        crate::container::forward_ports(&spec.project, service, reach);
     }
     let seen: Vec<Seen> = old
         .clone()

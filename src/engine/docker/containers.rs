@@ -85,4 +85,42 @@ impl DockerEngine {
             .await
             .map_err(|e| error(op, &e))
     }
+
+    pub(super) async fn gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(n) => Ok(n
+                .ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| match c.gateway.as_deref() {
+                    Some(g) => g.parse().ok(),
+                    None => first_address(c.subnet.as_deref()?),
+                })
+                .collect()),
+            Err(e) => {
+                let e = error(format!("inspecting network {name}"), &e);
+                if e.is_not_found() {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The first address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`), where the engine puts a bridge whose
+/// IPAM names only the subnet (the default bridge's). A guess: the caller checks it is this host's.
+fn first_address(subnet: &str) -> Option<std::net::IpAddr> {
+    let (net, _) = subnet.split_once('/')?;
+    let net: std::net::Ipv4Addr = net.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(net).checked_add(1)?).into())
 }

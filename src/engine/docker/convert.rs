@@ -60,7 +60,7 @@ pub(super) fn container_info(s: ContainerSummary) -> ContainerInfo {
         state: listed_state(s.state, s.status.as_deref().unwrap_or_default()),
         status: s.status.unwrap_or_default(),
         image: s.image.unwrap_or_default(),
-        ports_forwarded: get(labels::PORTS) == labels::PORTS_FORWARDED,
+        ports_forwarded: labels::is_forwarded(Some(&get(labels::PORTS))),
     }
 }
 

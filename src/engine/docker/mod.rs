@@ -150,6 +150,10 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn network_gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
+        self.gateways(name).await
+    }
+
     async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         let req = NetworkCreateRequest {
             name: name.to_string(),

@@ -152,6 +152,11 @@ impl Engine for Fake {
         Ok(self.world().networks.get(name).cloned())
     }
 
+    async fn network_gateways(&self, _name: &str) -> R<Vec<std::net::IpAddr>> {
+        // The fake's containers have no address this host reaches: a forwarder goes to published ports.
+        Ok(Vec::new())
+    }
+
     async fn create_network(&self, name: &str, labels: HashMap<String, String>) -> R<()> {
         self.call("create_network", name).await?;
         self.refuse_when_stopping(format!("creating network {name}"))?;
@@ -210,7 +215,7 @@ impl Engine for Fake {
                     state: c.state,
                     status: String::new(),
                     image: c.spec.image.clone(),
-                    ports_forwarded: get(labels::PORTS) == labels::PORTS_FORWARDED,
+                    ports_forwarded: labels::is_forwarded(Some(&get(labels::PORTS))),
                 }
             })
             .collect())
