@@ -257,6 +257,26 @@ fn live_update_syncs_without_an_image_build_and_fall_back_on_rebuilds() {
     assert_eq!(p.inspect("pinshare", "{{.Id}}"), id, "same container");
     assert_eq!(up.count("pinshare » building"), builds, "{}", up.text());
 
+    // An editor's save burst (truncate and write half, the rest 15 ms later, the mtime 15 ms after that) is
+    // one copy, of what was saved last: a copy-only live update waits only the watcher's half of the quiet
+    // period, and that half folds the burst.
+    let path = ctx.join("app/VERSION");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(b"live").expect("write");
+        f.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(15));
+        f.write_all(b"-2\n").expect("write");
+        std::thread::sleep(Duration::from_millis(15));
+        f.set_modified(std::time::SystemTime::now()).expect("touch");
+    }
+    up.wait_for("pinshare » live-updated in", 2, LONG);
+    // Anything the burst would still set off shows within a second.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(up.count("pinshare » live-updated in"), 2, "{}", up.text());
+    assert_eq!(version(&p), "live-2");
+
     // A change listed in fall_back_on is a full rebuild.
     let dockerfile = std::fs::read_to_string(ctx.join("app/Dockerfile")).expect("read");
     std::fs::write(

@@ -192,12 +192,25 @@ async fn worker(
             / 2;
         let mut paths = first.paths;
         let first_seen = first.first_seen;
-        // Fold a burst (and whatever queued up during the last build) into one rebuild.
-        loop {
-            match tokio::time::timeout(quiet, rx.recv()).await {
-                Ok(Some(c)) => paths.extend(c.paths),
-                Ok(None) => return,
-                Err(_) => break,
+        // Whatever queued up during the last build joins this one.
+        while let Ok(c) = rx.try_recv() {
+            paths.extend(c.paths);
+        }
+        // Fold a burst into one rebuild: the second half of the quiet period. A live update that only copies
+        // files in does not wait for it: the watcher's half has folded the editor's save burst already, and
+        // should more follow, copying again costs one archive upload, where a rebuild costs a build and a
+        // restart restarts the app.
+        let copy_only = current
+            .services
+            .get(&service)
+            .is_some_and(|s| rebuild::copies_only(&current.dir, s, &paths));
+        if !copy_only {
+            loop {
+                match tokio::time::timeout(quiet, rx.recv()).await {
+                    Ok(Some(c)) => paths.extend(c.paths),
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
             }
         }
         let detect = first_seen.elapsed();
