@@ -258,8 +258,7 @@ fn live_update_syncs_without_an_image_build_and_fall_back_on_rebuilds() {
     assert_eq!(up.count("pinshare » building"), builds, "{}", up.text());
 
     // An editor's save burst (truncate and write half, the rest 15 ms later, the mtime 15 ms after that) is
-    // one copy, of what was saved last: a copy-only live update waits only the watcher's half of the quiet
-    // period, and that half folds the burst.
+    // one copy, of what was saved last.
     let path = ctx.join("app/VERSION");
     {
         use std::io::Write;

@@ -192,25 +192,15 @@ async fn worker(
             / 2;
         let mut paths = first.paths;
         let first_seen = first.first_seen;
-        // Whatever queued up during the last build joins this one.
-        while let Ok(c) = rx.try_recv() {
-            paths.extend(c.paths);
-        }
-        // Fold a burst into one rebuild: the second half of the quiet period. A live update that only copies
-        // files in does not wait for it: the watcher's half has folded the editor's save burst already, and
-        // should more follow, copying again costs one archive upload, where a rebuild costs a build and a
-        // restart restarts the app.
-        let copy_only = current
-            .services
-            .get(&service)
-            .is_some_and(|s| rebuild::copies_only(&current.dir, s, &paths));
-        if !copy_only {
-            loop {
-                match tokio::time::timeout(quiet, rx.recv()).await {
-                    Ok(Some(c)) => paths.extend(c.paths),
-                    Ok(None) => return,
-                    Err(_) => break,
-                }
+        // Fold a burst (and whatever queued up during the last build) into one rebuild. The debouncer hands each
+        // event on once it is half the quiet period old, one tick at a time, so the events of one save come in
+        // several batches: this half, counted from the last batch, is what folds them. A live update waits for it
+        // too: one tried without it copied every save of the bench in twice.
+        loop {
+            match tokio::time::timeout(quiet, rx.recv()).await {
+                Ok(Some(c)) => paths.extend(c.paths),
+                Ok(None) => return,
+                Err(_) => break,
             }
         }
         let detect = first_seen.elapsed();

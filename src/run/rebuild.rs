@@ -196,15 +196,6 @@ fn globs(dir: &Path, patterns: &[String]) -> GlobSet {
     b.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
-/// Whether `svc` live-updates `changed` by copying files in (and deleting some) only: no command to run, no
-/// restart.
-pub fn copies_only(spec_dir: &Path, svc: &Service, changed: &BTreeSet<PathBuf>) -> bool {
-    svc.live_update.as_ref().is_some_and(|lu| {
-        !lu.restart
-            && matches!(plan_live(spec_dir, lu, changed), LivePlan::Sync { run, .. } if run.is_empty())
-    })
-}
-
 /// Decides how to apply `changed` (absolute host paths) through live update. Pure: exists-checks only.
 pub fn plan_live(spec_dir: &Path, lu: &LiveUpdate, changed: &BTreeSet<PathBuf>) -> LivePlan {
     let fall_back = globs(spec_dir, &lu.fall_back_on);
