@@ -88,8 +88,8 @@ NOISE = re.compile(r"^pinshare\s*\| GET /(version|health) ")  # the app logs eve
 # --------------------------------------------------------------------------------------------- small helpers
 
 
-def http_get(port: int, path: str, timeout: float = 1.0) -> tuple[int | None, str]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port: int, path: str, timeout: float = 1.0, host: str = "127.0.0.1") -> tuple[int | None, str]:
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request("GET", path, headers={"Connection": "close"})
         r = c.getresponse()

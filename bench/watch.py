@@ -8,6 +8,8 @@
               /build (the context the Dockerfile needs), create + start a new app container next to the old one
               (engine-chosen loopback port), GET /version on it every 10 ms until it serves the new value (the
               first passing probe); the old one is removed after (not timed)
+  floor-ip    the same, the new container publishing nothing: GET /version on its address on the project network
+              (how pinshare-dev's forwarder reaches it on a local Linux engine)
   cw-rebuild  Compose v2.40 `watch` with `develop.watch: [{action: rebuild, path: app/VERSION}]`
   live        pinshare-dev live update: sync app/VERSION into the running container, no restart
   live50      the same with `watch.debounce = "50ms"`
@@ -52,11 +54,12 @@ from cold_up import OFFLINE, REPO, Engine, free_port, log, med  # noqa: E402
 from rebuild import APP_CONTEXT, KUBO_CONTEXT, Foreground, context_tar, copy_example, engine_build, http_get  # noqa: E402
 
 PREFIX = "bench-w"
-CONTENDERS = ["psd", "psd50", "floor", "cw-rebuild", "live", "live50", "live-r", "cw-sync"]
+CONTENDERS = ["psd", "psd50", "floor", "floor-ip", "cw-rebuild", "live", "live50", "live-r", "cw-sync"]
 LABELS = {
     "psd": "pinshare-dev rebuild (quiet 100 ms)",
     "psd50": "pinshare-dev rebuild (quiet 50 ms)",
     "floor": "floor: quiet 100 ms + build + start + first probe",
+    "floor-ip": "floor, published nowhere (probe at the container's address)",
     "cw-rebuild": "compose v2.40 watch, action: rebuild",
     "live": "pinshare-dev live update (sync)",
     "live50": "pinshare-dev live update (sync), quiet 50 ms",
@@ -64,6 +67,7 @@ LABELS = {
     "cw-sync": "compose v2.40 watch, action: sync+restart",
 }
 PSD_KINDS = {"psd", "psd50", "live", "live50", "live-r"}
+FLOORS = {"floor", "floor-ip"}
 POLLED = {"psd", "cw-rebuild", "cw-sync"}
 TIMEOUT = 120.0
 REBUILT = re.compile(r"^pinshare\s*» rebuilt in (\d+) ms: detect (\d+), build (\d+), (?:start (\d+), ready (\d+), swap (\d+)|swap (\d+), ready (\d+))")
@@ -92,13 +96,13 @@ def burst(ctx: Path, value: str) -> float:
     return t0
 
 
-def served(port: int, value: str, t0: float) -> float:
+def served(port: int, value: str, t0: float, host: str = "127.0.0.1") -> float:
     while True:
-        st, body = http_get(port, "/version")
+        st, body = http_get(port, "/version", host=host)
         if st == 200 and body.strip() == value:
             return time.perf_counter()
         if time.perf_counter() - t0 > TIMEOUT:
-            raise TimeoutError(f"127.0.0.1:{port} never served {value!r} (last {st} {body.strip()!r})")
+            raise TimeoutError(f"{host}:{port} never served {value!r} (last {st} {body.strip()!r})")
         time.sleep(0.010)
 
 
@@ -148,6 +152,8 @@ class Bench:
         self.compose_bin: Path | None = None
         self.delay = args.app_start_delay
         self.floor_n = 0
+        self.floor_body: dict[str, dict] = {}
+        self.floor_current: dict[str, tuple[str, str, int]] = {}
 
     # ---- set-up (not timed)
 
@@ -237,27 +243,33 @@ class Bench:
             raise RuntimeError(f"{key}: compose watch did not say it watches:\n" + "\n".join(out[-20:]))
         log(f"{key}: compose up and watching")
 
-    def start_floor(self) -> None:
-        self.floor_body, _ = rebuild.floor_kubo(self.engine, self.ctx["floor"], self.spec, self.ports["floor"],
-                                                project("floor"), "watch", {"PS_STANDIN_START_DELAY": self.delay})
-        self.floor_current = self.floor_app(f"{project('floor')}/app:dev")
-        log("floor: kubo and app up")
+    def start_floor(self, key: str) -> None:
+        self.floor_body[key], _ = rebuild.floor_kubo(self.engine, self.ctx[key], self.spec, self.ports[key],
+                                                     project(key), "watch", {"PS_STANDIN_START_DELAY": self.delay})
+        self.floor_current[key] = self.floor_app(key, f"{project(key)}/app:dev")
+        log(f"{key}: kubo and app up")
 
-    def floor_app(self, image: str) -> tuple[str, int]:
-        """A new app container on an engine-chosen loopback port; returns (name, port) once created+started."""
+    def floor_app(self, key: str, image: str) -> tuple[str, str, int]:
+        """A new app container; returns (name, host, port) where its 9090 is reached, once created+started."""
         self.floor_n += 1
-        name = f"{project('floor')}-pinshare-{self.floor_n}"
-        body = json.loads(json.dumps(self.floor_body))
+        name = f"{project(key)}-pinshare-{self.floor_n}"
+        body = json.loads(json.dumps(self.floor_body[key]))
         body["Image"] = image
-        # Published as pinshare-dev publishes a swap's new container: each port on an engine-chosen loopback one.
-        body["HostConfig"]["PortBindings"] = {
-            k: [{"HostIp": "127.0.0.1", "HostPort": ""}] for k in body["HostConfig"]["PortBindings"]
-        }
+        if key == "floor-ip":
+            body["HostConfig"]["PortBindings"] = {}
+        else:
+            # Each port on an engine-chosen loopback one (pinshare-dev's way where container addresses are not
+            # this host's).
+            body["HostConfig"]["PortBindings"] = {
+                k: [{"HostIp": "127.0.0.1", "HostPort": ""}] for k in body["HostConfig"]["PortBindings"]
+            }
         self.engine.call("POST", "/containers/create", body, query={"name": name})
         self.engine.call("POST", f"/containers/{name}/start")
         _, info = self.engine.call("GET", f"/containers/{name}/json")
-        port = int(info["NetworkSettings"]["Ports"]["9090/tcp"][0]["HostPort"])
-        return name, port
+        if key == "floor-ip":
+            (net,) = info["NetworkSettings"]["Networks"].values()
+            return name, net["IPAddress"], 9090
+        return name, "127.0.0.1", int(info["NetworkSettings"]["Ports"]["9090/tcp"][0]["HostPort"])
 
     # ---- one save
 
@@ -277,15 +289,15 @@ class Bench:
             builds = len(fg.matches(BUILDS)) - n_builds
             if record:
                 self.rebuilds[key].append(builds if key.startswith("psd") else len(fg.matches(rx)) - n_done)
-        elif key == "floor":
+        elif key in FLOORS:
             t0 = burst(ctx, value)
             time.sleep(0.100)  # the quiet period, from the last event of the burst
             image = engine_build(f"{project(key)}/app:dev", "app/Dockerfile", context_tar(ctx, APP_CONTEXT))
-            name, new_port = self.floor_app(image)
-            t1 = served(new_port, value, t0)
-            old, _ = self.floor_current
+            name, host, new_port = self.floor_app(key, image)
+            t1 = served(new_port, value, t0, host)
+            old = self.floor_current[key][0]
             self.engine.call("DELETE", f"/containers/{old}", query={"force": "1"}, ok=(204, 404))
-            self.floor_current = (name, new_port)
+            self.floor_current[key] = (name, host, new_port)
         else:
             t0 = burst(ctx, value)
             try:
@@ -341,6 +353,7 @@ def report(b: Bench, facts: dict, cmdline: str) -> str:
                     if xs else f"| {LABELS[key]} | - | - | - | {fails} | {per} |")
     ratios = []
     for a, ref, target in (("psd", "cw-rebuild", "≤ 0.5"), ("psd", "floor", "≤ 1.1"), ("psd50", "floor", "≤ 1.1"),
+                           ("psd", "floor-ip", "≤ 1.1"),
                            ("live", "cw-sync", "≤ 0.3"), ("live50", "cw-sync", "≤ 0.3"),
                            ("live-r", "cw-sync", "≤ 0.3")):
         if m(a) and m(ref):
@@ -384,8 +397,8 @@ def main() -> int:
                 b.fg[key] = fg
                 fg.wait_for(rebuild.ALL_READY, 1, 300)
                 log(f"{key}: up and watching")
-            elif key == "floor":
-                b.start_floor()
+            elif key in FLOORS:
+                b.start_floor(key)
             else:
                 b.start_compose(key, "rebuild" if key == "cw-rebuild" else "sync+restart")
         for key in CONTENDERS:
