@@ -410,7 +410,13 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                     () = root.cancelled() => break,
                     r = async {
                         let _guard = s.tasks.lock.lock().await;
-                        reload(&s, &current, &mut followed).await
+                        let r = reload(&s, &current, &mut followed).await;
+                        // In force before the lock goes: a supervisor that takes it next (the edit made the app
+                        // crash) restarts what it finds with the spec that made it, not the one before.
+                        if let Some(new) = &r && let Ok(mut g) = spec.write() {
+                            *g = Arc::new(new.clone());
+                        }
+                        r
                     } => r,
                 };
                 if let Some(new) = reloaded {
@@ -421,9 +427,6 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                         .filter(|n| followed.contains(*n))
                         .cloned()
                         .collect();
-                    if let Ok(mut g) = spec.write() {
-                        *g = Arc::new(new);
-                    }
                     // A service the edit added (and `reload` started) is kept alive like the others.
                     for name in &added {
                         supervise(name, &mut supervised);

@@ -383,7 +383,17 @@ impl Supervisor {
             };
             let running = info.is_running();
             if info.id != id {
-                current = running.then(|| info.id.clone());
+                // Replaced meanwhile. A replacement that has exited already (a spec edit that makes it crash at
+                // start, while the reload still held the lock) is the service's trouble now: its start event
+                // went by while this one waited, and no other is coming.
+                current = match info.state {
+                    _ if running => Some(info.id.clone()),
+                    State::Exited { code, .. } => {
+                        early = Some(Trouble::Exited { code, oom: false });
+                        Some(info.id.clone())
+                    }
+                    _ => None,
+                };
                 since = Instant::now();
                 continue;
             }

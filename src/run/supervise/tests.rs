@@ -247,4 +247,67 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
         let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
         assert_eq!(ms, [0, 150]);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replacement_that_died_before_the_supervisor_could_look_is_restarted() {
+        // A spec reload replaces the container under the lock, and the new one exits at once (a bad edit),
+        // before the reload lets go: the supervisor, which saw only the old one stop, finds the new one exited
+        // when it gets the lock, and restarts it as it restarts any crash.
+        let fake = Fake::new();
+        fake.add_image("web:1", "sha256:web");
+        fake.behave(
+            "p-web",
+            &[
+                Behaviour::Run,
+                Behaviour::Exit(Duration::from_millis(50), 3),
+                Behaviour::Run,
+            ],
+        );
+        let spec = spec("on-failure");
+        let svc = &spec.services["web"];
+        let body = |hash| crate::container::container_body(&spec, svc, hash, None);
+        fake.create_container("p-web", body("h1"))
+            .await
+            .expect("create");
+        fake.start_container("p-web").await.expect("start");
+        let lock = Arc::new(Mutex::new(()));
+        let sup = Supervisor {
+            engine: Arc::new(fake.clone()),
+            spec: Arc::new(std::sync::RwLock::new(Arc::clone(&spec))),
+            printer: Printer::quiet(["web"]),
+            lock: Arc::clone(&lock),
+        };
+        let task = tokio::spawn(sup.run("web".into(), tokio_util::sync::CancellationToken::new()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        {
+            let _reload = lock.lock().await;
+            fake.stop_container("p-web", Duration::ZERO)
+                .await
+                .expect("stop");
+            fake.remove_container("p-web").await.expect("remove");
+            fake.create_container("p-web", body("h2"))
+                .await
+                .expect("create");
+            fake.start_container("p-web").await.expect("start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(!fake.container("p-web").expect("new").is_running());
+        }
+        let starts = || {
+            fake.calls()
+                .iter()
+                .filter(|c| c.op == "start_container")
+                .count()
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(60), async {
+            while starts() < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        task.abort();
+        assert_eq!(starts(), 3, "{:#?}", fake.call_lines());
+        let last = fake.container("p-web").expect("the restarted container");
+        assert!(last.is_running());
+        assert_eq!(last.label(labels::RESTARTS), Some("1"));
+    }
 }
