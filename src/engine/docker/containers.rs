@@ -2,7 +2,9 @@
 //! and what a zero-downtime swap needs (a rename, a network re-joined with other aliases).
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest};
+use bollard::models::{
+    EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest, NetworkInspect,
+};
 use bollard::query_parameters::RenameContainerOptionsBuilder;
 use futures_util::stream::StreamExt;
 
@@ -86,7 +88,8 @@ impl DockerEngine {
             .map_err(|e| error(op, &e))
     }
 
-    pub(super) async fn gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
+    /// A network as the engine describes it, `None` when it does not exist.
+    pub(super) async fn network(&self, name: &str) -> R<Option<NetworkInspect>> {
         match self
             .docker
             .inspect_network(
@@ -95,25 +98,26 @@ impl DockerEngine {
             )
             .await
         {
-            Ok(n) => Ok(n
-                .ipam
-                .and_then(|i| i.config)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|c| match c.gateway.as_deref() {
-                    Some(g) => g.parse().ok(),
-                    None => first_address(c.subnet.as_deref()?),
-                })
-                .collect()),
+            Ok(n) => Ok(Some(n)),
             Err(e) => {
                 let e = error(format!("inspecting network {name}"), &e);
-                if e.is_not_found() {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
+                if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
+    }
+
+    pub(super) async fn gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
+        Ok(self
+            .network(name)
+            .await?
+            .and_then(|n| n.ipam?.config)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| match c.gateway.as_deref() {
+                Some(g) => g.parse().ok(),
+                None => first_address(c.subnet.as_deref()?),
+            })
+            .collect())
     }
 }
 

@@ -134,20 +134,10 @@ impl Engine for DockerEngine {
     // ---- networks ----
 
     async fn network_labels(&self, name: &str) -> R<Option<HashMap<String, String>>> {
-        match self
-            .docker
-            .inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-        {
-            Ok(n) => Ok(Some(n.labels.unwrap_or_default())),
-            Err(e) => {
-                let e = error(format!("inspecting network {name}"), &e);
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
-        }
+        Ok(self
+            .network(name)
+            .await?
+            .map(|n| n.labels.unwrap_or_default()))
     }
 
     async fn network_gateways(&self, name: &str) -> R<Vec<std::net::IpAddr>> {
