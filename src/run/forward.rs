@@ -8,8 +8,9 @@
 //! Where the engine's bridges are this host's own (a local Linux engine: the project network's gateway is an
 //! address of this host), the container publishes nothing and the forwarder goes to its address on the project
 //! network ([`Reach::Direct`]): the network re-join of a swap then has no port proxies to tear down and make
-//! again (about 150 ms of the 260 it took here). Elsewhere (Docker Desktop's VM, a rootless engine, a remote
-//! one) the engine publishes the container's ports on ephemeral loopback ports ([`Reach::Published`]).
+//! again (159 ms median in the bench, against 258–281 with three proxies). Elsewhere (Docker Desktop's VM, a
+//! rootless engine, a remote one) the engine publishes the container's ports on ephemeral loopback ports
+//! ([`Reach::Published`]).
 //! `PINSHARE_DEV_FORWARD=published` or `=direct` decides instead.
 //!
 //! Where a connection cannot reach its target (a supervisor restarted the container and it got another address
