@@ -133,6 +133,13 @@ fn cache_dockerfile(id: &str) -> String {
     )
 }
 
+/// The classic builder built the image (its `Step` lines, no BuildKit step) with its RUN step's line `stamp`.
+fn assert_classic_build(p: &BuildProject, text: &str, stamp: &str) {
+    assert_printed(text, "» build: Step 1/4 : FROM");
+    assert!(!text.contains("build: #"), "no BuildKit step: {text}");
+    assert_eq!(p.cat("/lines").trim(), stamp);
+}
+
 fn assert_printed(text: &str, needle: &str) {
     assert!(
         text.lines().any(|l| l.contains(needle)),
@@ -208,9 +215,7 @@ fn the_classic_builder_is_used_when_asked_for_and_says_so() {
         &text,
         "» build: using the classic builder (PINSHARE_DEV_BUILDER=classic)",
     );
-    assert_printed(&text, "» build: Step 1/4 : FROM");
-    assert!(!text.contains("build: #"), "no BuildKit step: {text}");
-    assert_eq!(p.cat("/lines").trim(), "classic");
+    assert_classic_build(&p, &text, "classic");
 
     // The classic builder has no mounts: the error says so, and what to change.
     let id = format!("{}-cache", p.name);
@@ -307,7 +312,5 @@ fn an_engine_without_buildkit_gets_the_classic_build_and_the_output_says_why() {
         &text,
         "» build: BuildKit unavailable (the engine answered 400: buildkit not supported by daemon (the test's engine)); using the classic builder",
     );
-    assert_printed(&text, "» build: Step 1/4 : FROM");
-    assert!(!text.contains("build: #"), "no BuildKit step: {text}");
-    assert_eq!(p.cat("/lines").trim(), "no-buildkit");
+    assert_classic_build(&p, &text, "no-buildkit");
 }
