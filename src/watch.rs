@@ -390,7 +390,9 @@ pub fn start(
 ) -> Result<Watcher, String> {
     let (dirs, ignored_dirs) = rules.directories_and_ignored();
     let mut known_dirs: BTreeSet<PathBuf> = dirs.union(&ignored_dirs).cloned().collect();
-    let holder: Arc<Mutex<Option<Arc<Mutex<_>>>>> = Arc::new(Mutex::new(None));
+    // The handler belongs to the debouncer, so it holds it weakly: a strong reference would be a cycle, and a
+    // dropped `Watcher` would keep its inotify instance and two threads for ever (one more per spec save).
+    let holder: Arc<Mutex<Option<std::sync::Weak<Mutex<_>>>>> = Arc::new(Mutex::new(None));
     let holder_in = Arc::clone(&holder);
     let rules_in = Arc::clone(&rules);
     let handler = move |result: DebounceEventResult| {
@@ -413,8 +415,8 @@ pub fn start(
                     if let Some(d) = holder_in.lock().ok().and_then(
                         |h: std::sync::MutexGuard<
                             '_,
-                            Option<Arc<Mutex<notify_debouncer_full::Debouncer<_, _>>>>,
-                        >| h.clone(),
+                            Option<std::sync::Weak<Mutex<notify_debouncer_full::Debouncer<_, _>>>>,
+                        >| h.as_ref().and_then(std::sync::Weak::upgrade),
                     ) {
                         let (mut sub, mut ignored) = (BTreeSet::new(), BTreeSet::new());
                         for s in &rules_in.services {
@@ -460,7 +462,7 @@ pub fn start(
         }
     }
     if let Ok(mut h) = holder.lock() {
-        *h = Some(Arc::clone(&debouncer));
+        *h = Some(Arc::downgrade(&debouncer));
     }
     Ok(Watcher {
         _debouncer: debouncer,

@@ -83,3 +83,53 @@ fn a_kubo_killed_while_the_engine_was_away_is_restarted_once_it_is_back() {
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
+
+#[test]
+fn an_engine_lost_during_start_up_is_waited_for_and_start_up_goes_on() {
+    let p = Project::offline("startloss");
+    p.private_tags();
+    let proxy = EngineProxy::start(p.dir.path());
+    let host = proxy.docker_host();
+    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    // kubo is up; the app is created, started and probed while the engine is away.
+    up.wait_for(
+        &format!("ipfs     » started {}", p.container("ipfs")),
+        1,
+        LONG,
+    );
+    proxy.cut(Duration::from_secs(3));
+    up.wait_for(
+        "the engine went away during start-up; waiting for it",
+        1,
+        LONG,
+    );
+    up.wait_for("start-up goes on from what is there", 1, LONG);
+    up.wait_for("all services ready", 1, LONG);
+    poll("the app's /health", LONG, || {
+        (http("GET", p.app_port, "/health", &[], b"")
+            .map(|r| r.status)
+            .ok()
+            == Some(200))
+        .then_some(())
+    });
+    let mut names = docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=dev.pinshare.project={}", p.name),
+        "--format",
+        "{{.Names}}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect::<Vec<_>>();
+    names.sort();
+    assert_eq!(
+        names,
+        [p.container("ipfs"), p.container("pinshare")],
+        "one container per service:\n{}",
+        up.text()
+    );
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}

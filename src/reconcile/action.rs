@@ -28,6 +28,9 @@ pub enum Reason {
     ImageUnchanged,
     /// Left over by an init step that did not finish.
     LeftoverInit,
+    /// A second container of a service (`…-next`, `…-replaced`), left by a swap that was cut short (a killed
+    /// `up`): one container per service, so it goes.
+    CutSwap,
     /// No service of the spec owns it.
     NotInSpec,
     /// A spec edit removed its service.
@@ -53,6 +56,7 @@ impl std::fmt::Display for Reason {
             Reason::Rebuilt => "rebuilt",
             Reason::ImageUnchanged => "image unchanged",
             Reason::LeftoverInit => "left over by an init step",
+            Reason::CutSwap => "left by a swap that was cut short",
             Reason::NotInSpec => "belongs to no service of the spec",
             Reason::RemovedFromSpec => "removed from the spec",
             Reason::Shutdown => "stopping",
@@ -220,6 +224,9 @@ impl Action {
                 event(format!("{}; recreating", Reason::SpecEdited))
             }
             (Action::Stop { .. }, r @ Reason::RemovedFromSpec) => event(format!("{r}; stopping")),
+            (Action::Remove { container, .. }, r @ Reason::CutSwap) => {
+                event(format!("container {container} {r}; removing it"))
+            }
             (Action::Stop { container, .. }, Reason::Shutdown) => {
                 event(format!("stopping {container}"))
             }

@@ -183,7 +183,27 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Vec<Action> {
         let service = o.service.clone();
         let container = o.name.clone();
         let removed = o.role == Some(Role::Service) && !spec.services.contains_key(&o.service);
+        let cut_swap = o.role == Some(Role::Service) && spec.services.contains_key(&o.service);
         match observed.occasion {
+            // A killed run's swap left a second container of a service: two of them would share its volumes
+            // (PinShare's one SQLite database and identity key). The service's own container is then planned
+            // from the newest build like any other.
+            Occasion::Up if cut_swap => {
+                if o.running {
+                    actions.push(Action::Stop {
+                        service: service.clone(),
+                        container: container.clone(),
+                        grace: spec.services[&o.service].stop_grace,
+                        paused: false,
+                        reason: Reason::CutSwap,
+                    });
+                }
+                actions.push(Action::Remove {
+                    service,
+                    container,
+                    reason: Reason::CutSwap,
+                });
+            }
             // Start-up clears what an init step left and leaves the rest to `down`.
             Occasion::Up if o.role == Some(Role::Init) => actions.push(Action::Remove {
                 service,

@@ -261,6 +261,37 @@ fn up_removes_leftover_init_steps_and_leaves_removed_services_running() {
 }
 
 #[test]
+fn up_removes_the_second_container_a_cut_swap_left_so_each_service_has_one() {
+    let s = spec();
+    let mut next = obs("app", "new", true);
+    next.name = "demo-app-next".into();
+    let mut replaced = obs("app", "old", false);
+    replaced.name = "demo-app-replaced".into();
+    let o = observed(
+        vec![next, replaced, obs("app", "old", true)],
+        &[],
+        Occasion::Up,
+    );
+    let actions = plan(&s, &o);
+    let grace = s.services["app"].stop_grace;
+    assert_eq!(
+        lines(&actions),
+        [
+            format!("stop demo-app-next {grace:?} (left by a swap that was cut short)"),
+            "remove demo-app-next (left by a swap that was cut short)".to_string(),
+            "remove demo-app-replaced (left by a swap that was cut short)".to_string(),
+        ]
+    );
+    assert_eq!(
+        actions[1].announcement(),
+        Some(Line::Event(
+            "app".into(),
+            "container demo-app-next left by a swap that was cut short; removing it".into()
+        ))
+    );
+}
+
+#[test]
 fn a_spec_edit_stops_removed_services_first_with_the_default_grace_then_replaces_what_changed() {
     let s = spec();
     let mut init = obs("ipfs", "h", false);
@@ -459,6 +490,7 @@ fn every_reason_reads_as_words() {
         (Reason::Rebuilt, "rebuilt"),
         (Reason::ImageUnchanged, "image unchanged"),
         (Reason::LeftoverInit, "left over by an init step"),
+        (Reason::CutSwap, "left by a swap that was cut short"),
         (Reason::NotInSpec, "belongs to no service of the spec"),
         (Reason::RemovedFromSpec, "removed from the spec"),
         (Reason::Shutdown, "stopping"),

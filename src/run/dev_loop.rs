@@ -76,7 +76,7 @@ impl Sources {
     }
 
     /// The notify watchers of the spec's sources and of the spec file.
-    fn real(spec: &Spec, printer: &Printer) -> Self {
+    pub(crate) fn real(spec: &Spec, printer: &Printer) -> Self {
         let (tx, changes) = mpsc::unbounded_channel::<Changes>();
         let mut watcher = start_watcher(spec, printer, &tx);
         let (spec_tx, spec_edits) = mpsc::unbounded_channel::<()>();
@@ -393,6 +393,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                         engine: s.engine.clone(),
                         feeds: s.feeds.clone(),
                         forwarder: s.forwarder.clone(),
+                        retiring: s.tasks.retiring.clone(),
                     };
                     let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock), fg);
                     s.tasks.spawn_until(&s.tasks.workers, task);

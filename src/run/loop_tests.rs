@@ -162,14 +162,20 @@ async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops()
     let old = r.fake.container("d-app").expect("app").id;
     r.edit_source(2);
     r.printed("rebuilt in", 1).await;
+    // The old container is stopped after the swap, on its own: the next save does not wait for it.
+    r.printed("stopped and removed", 1).await;
+    let retired_name = format!(
+        "d-app-replaced-{}",
+        &old.trim_start_matches("sha256:")[..12.min(old.trim_start_matches("sha256:").len())]
+    );
     let calls = r.fake.call_lines();
     let created = position_after(&calls, from, "create_container d-app-next");
     let started = position_after(&calls, created, "start_container d-app-next");
     let rejoined = position_after(&calls, started, "rejoin_network d-app-next");
     let retired = position_after(&calls, rejoined, "rename_container d-app");
     let renamed = position_after(&calls, retired, "rename_container d-app-next");
-    let stopped = position_after(&calls, renamed, "stop_container d-app-replaced");
-    position_after(&calls, stopped, "remove_container d-app-replaced");
+    let stopped = position_after(&calls, renamed, &format!("stop_container {retired_name}"));
+    position_after(&calls, stopped, &format!("remove_container {retired_name}"));
     // Nothing stopped the old container before the new one was in its place.
     assert!(
         !calls[from..stopped]
@@ -180,7 +186,7 @@ async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops()
     );
     let new = r.fake.container("d-app").expect("app");
     assert_ne!(new.id, old);
-    assert!(r.fake.container("d-app-replaced").is_none());
+    assert!(r.fake.container(&retired_name).is_none());
     assert_eq!(r.count("serves now; stopping build"), 1);
     r.stop().await;
 }
@@ -281,7 +287,8 @@ async fn a_spec_reload_during_a_build_waits_for_it_and_both_changes_end_applied(
     let build = position_after(&calls, from, "build d-app:dev");
     // `app` publishes no port: it is swapped start-first, the old container removed last.
     let app_swapped = position_after(&calls, build, "create_container d-app-next");
-    let app_started = position_after(&calls, app_swapped, "remove_container d-app-replaced");
+    // Traffic moved (the old container is stopped after, outside the lock).
+    let app_started = position_after(&calls, app_swapped, "rename_container d-app-next");
     let kv_recreated = position_after(&calls, from, "create_container d-kv");
     assert!(
         build < app_swapped && app_started < kv_recreated,
@@ -477,6 +484,52 @@ async fn a_container_that_died_while_the_engine_was_away_is_restarted_once_it_is
         .expect("joined");
     assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
     assert_eq!(fake.container_names(), Vec::<String>::new());
+}
+
+/// A daemon restart replays nothing (the engine keeps its events in memory): the deaths are found by a look, and
+/// the run converges on its own — the clean exit the daemon's SIGTERM caused restored at once, the failure
+/// restarted as any other, one container each. Before the supervisors looked again, both stayed dead.
+#[tokio::test(start_paused = true)]
+async fn after_a_daemon_restart_that_replays_no_event_both_dead_services_come_back() {
+    let fake = Fake::new();
+    let signals = StopSignals::default();
+    let (task, lines) = spawn_plain(&fake, &signals);
+    printed(&lines, "all services ready; not watching").await;
+    let before = (
+        fake.container("p-db").expect("db").id,
+        fake.container("p-app").expect("app").id,
+    );
+    fake.restart_daemon(&[("p-db", 137)]);
+    printed(&lines, "pinshare-dev » engine connection lost (").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    fake.restore_engine();
+    printed(
+        &lines,
+        "app  » stopped with the engine (exit code 0); restoring it",
+    )
+    .await;
+    printed(&lines, "app  » restored after the engine came back").await;
+    printed(
+        &lines,
+        "db   » exited with code 137; restarting in 100 ms (restart 1)",
+    )
+    .await;
+    printed(&lines, "db   » restarted (restart 1)").await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let (db, app) = (
+        fake.container("p-db").expect("db"),
+        fake.container("p-app").expect("app"),
+    );
+    assert!(db.is_running() && db.id != before.0);
+    assert!(app.is_running() && app.id != before.1);
+    assert_eq!(fake.container_names(), ["p-app", "p-db"], "one of each");
+    assert_eq!(count(&lines, "restored after the engine came back"), 1);
+    signals.stop.cancel();
+    let r = tokio::time::timeout(Duration::from_secs(600), task)
+        .await
+        .expect("ended")
+        .expect("joined");
+    assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
 }
 
 #[tokio::test(start_paused = true)]

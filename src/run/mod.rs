@@ -130,15 +130,38 @@ pub async fn run(
         forward::Forwarder::default()
     };
 
-    let result = bring_up(
-        &engine,
-        &spec,
-        &selected,
-        &printer,
-        started_at,
-        &tasks.startup,
-    )
-    .await;
+    // Watching starts now, not once every service is ready: a save during start-up (PinShare's takes minutes)
+    // waits in the channel and is built once start-up is over, or found already taken by the start-up build.
+    let sources = match sources {
+        Some(given) => Some(given),
+        None if opts.watch && !opts.detach => {
+            Some(crate::run::dev_loop::Sources::real(&spec, &printer))
+        }
+        None => None,
+    };
+
+    let result = loop {
+        let r = bring_up(
+            &engine,
+            &spec,
+            &selected,
+            &printer,
+            started_at,
+            &tasks.startup,
+        )
+        .await;
+        // A start-up that failed because the engine went away is not the project's failure: a foreground run
+        // waits for the engine and goes on from what is there (start-up keeps what is up to date).
+        if r.is_err()
+            && !opts.detach
+            && !tasks.root.is_cancelled()
+            && engine.version().await.is_err()
+            && engine_back(&*engine, &printer, &tasks.root).await
+        {
+            continue;
+        }
+        break r;
+    };
 
     let code = match result {
         Err(_) if tasks.root.is_cancelled() => {
@@ -220,6 +243,8 @@ pub async fn run(
             let _guard = tasks.quiesce().await;
             tokio::select! {
                 r = async {
+                    // An old container a swap is stopping gets its grace; a second Ctrl-C does not wait.
+                    tasks.retired().await;
                     // A rebuild or restart stopped mid-way may still have a create in flight.
                     engine.stop_creating().await;
                     remove_project_containers(&*engine, &spec, &printer, true).await?;
@@ -281,6 +306,33 @@ async fn forwarded_services(
         out.push(name.clone());
     }
     Ok(out)
+}
+
+/// Waits, with backoff, for the engine to answer again; false when the run was stopped first.
+async fn engine_back(engine: &dyn Engine, printer: &Printer, stop: &CancellationToken) -> bool {
+    printer.event(
+        TOOL,
+        "the engine went away during start-up; waiting for it, then start-up goes on (Ctrl-C stops)",
+    );
+    let t = Instant::now();
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        if engine.version().await.is_ok() {
+            printer.event(
+                TOOL,
+                &format!(
+                    "engine back after {} ms; start-up goes on from what is there",
+                    t.elapsed().as_millis()
+                ),
+            );
+            return true;
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+    }
 }
 
 /// How long the output may make no progress before it is given up on (a stdout nobody reads).

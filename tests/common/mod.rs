@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod private_engine;
 pub mod proxy;
 
 /// Root of the repository.
@@ -520,9 +521,27 @@ impl Project {
 
     /// `spawn` with extra environment variables.
     pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut child = self
-            .cmd(args)
-            .envs(env.iter().copied())
+        let mut cmd = self.cmd(args);
+        cmd.envs(env.iter().copied());
+        Running::spawn(cmd)
+    }
+
+    /// The binary with `-f <spec>` and the given arguments, run by `wrapper` (e.g. `nsenter … program`).
+    pub fn cmd_in(&self, mut wrapper: Command, args: &[&str]) -> Command {
+        wrapper
+            .arg(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .arg("-f")
+            .arg(&self.spec)
+            .args(args)
+            .env("NO_COLOR", "1");
+        wrapper
+    }
+}
+
+impl Running {
+    /// Starts `cmd`, collecting its stdout and stderr lines.
+    pub fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -108,6 +108,29 @@ impl Fake {
         self.0.lost.send_replace(true);
     }
 
+    /// The daemon restarts, as a real one does: the connection goes, every running container stops with it
+    /// (`exit_code` of each by name, 0 for those not named; the daemon sends SIGTERM), and the new daemon keeps no
+    /// event history: a subscription made after the return replays none of those deaths. The engine stays away
+    /// until [`Fake::restore_engine`].
+    pub fn restart_daemon(&self, exit_code: &[(&str, i64)]) {
+        self.lose_engine();
+        let running: Vec<(String, u64)> = self
+            .world()
+            .containers
+            .values()
+            .filter(|c| c.state.is_running())
+            .map(|c| (c.name.clone(), c.run))
+            .collect();
+        for (name, run) in running {
+            let code = exit_code
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, c)| *c);
+            self.end_run(&name, run, code, false);
+        }
+        self.world().history.clear();
+    }
+
     /// The engine is reachable again.
     pub fn restore_engine(&self) {
         self.world().lost = false;

@@ -26,6 +26,9 @@ use crate::run::follow::Watched;
 use crate::spec::{Backoff, Service, Spec};
 use crate::{probe, probe::ready};
 
+mod look;
+use look::{Look, changed, found_stopped, look};
+
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
 
@@ -52,6 +55,12 @@ pub enum Trouble {
         /// The kernel killed it for memory.
         oom: bool,
     },
+    /// It stopped cleanly because the engine did (a daemon restart stops every container without a restart
+    /// policy): not the service's trouble, so it is restored at once, with no backoff, unless its policy is "no".
+    DiedWithEngine {
+        /// Exit code.
+        code: i64,
+    },
     /// Its liveness probe failed this many times in a row; the last failure.
     Unhealthy {
         /// Consecutive failures.
@@ -68,6 +77,9 @@ impl std::fmt::Display for Trouble {
                 write!(f, "exited with code {code} (OOM-killed)")
             }
             Trouble::Exited { code, oom: false } => write!(f, "exited with code {code}"),
+            Trouble::DiedWithEngine { code } => {
+                write!(f, "stopped with the engine (exit code {code})")
+            }
             Trouble::Unhealthy { failures, last } => {
                 write!(
                     f,
@@ -270,6 +282,11 @@ impl Supervisor {
             _ => (None, None),
         };
         let mut since = Instant::now();
+        // An outage of the engine came since the followed container started: a death found by a look is the
+        // engine's (its events are gone with a restarted daemon).
+        let mut outage = false;
+        // A stopped container whose trouble was reported and that stays as it is (its policy said no restart).
+        let mut settled: Option<String> = None;
         loop {
             let Some(spec) = self.current_spec() else {
                 return;
@@ -279,28 +296,22 @@ impl Supervisor {
             };
             let container = spec.container_name(&service);
             let Some(id) = current.clone() else {
-                // Nothing running: wait for the next container of the service (a rebuild, `up` elsewhere).
-                loop {
-                    let ev = match until_cancelled!(events.recv()) {
-                        None => return,
-                        Some(Watched::Event(ev)) => ev,
-                        Some(Watched::Lost { .. }) => {
-                            engine_up = false;
-                            continue;
-                        }
-                        Some(Watched::Back) => {
-                            engine_up = true;
-                            continue;
-                        }
-                    };
-                    if ev.action == EventAction::Start
-                        && until_cancelled!(started_and_current(&*self.engine, &container, &ev))
-                    {
-                        current = Some(ev.id);
-                        since = Instant::now();
-                        break;
-                    }
+                // Nothing followed: wait for the next container of the service (a rebuild, `up` elsewhere), or
+                // one found stopped that nobody dealt with (its death went by in an outage).
+                let next = self.next_container(
+                    &mut events,
+                    &container,
+                    &mut engine_up,
+                    &mut outage,
+                    settled.as_deref(),
+                );
+                let Some((next, trouble)) = until_cancelled!(next) else {
+                    return;
+                };
+                if trouble.is_none() {
+                    outage = false;
                 }
+                (current, early, since) = (Some(next), trouble, Instant::now());
                 continue;
             };
 
@@ -323,12 +334,26 @@ impl Supervisor {
                         Some(t) => t,
                         None => continue,
                     },
+                    found = changed(&*self.engine, &container, Some(&id)) => {
+                        match found {
+                            Look::Exited { id: stopped, code, oom } => {
+                                early = Some(found_stopped(code, oom, outage));
+                                current = Some(stopped);
+                            }
+                            Look::Running(other) => {
+                                (current, since, outage) = (Some(other), Instant::now(), false);
+                            }
+                            Look::Gone => current = None,
+                            Look::Unknown => {}
+                        }
+                        continue;
+                    },
                     ev = events.recv() => {
                         let ev = match ev {
                             None => return,
                             Some(Watched::Event(ev)) => ev,
                             Some(Watched::Lost { .. }) => {
-                                engine_up = false;
+                                (engine_up, outage) = (false, true);
                                 continue;
                             }
                             Some(Watched::Back) => {
@@ -338,7 +363,7 @@ impl Supervisor {
                                 match self.engine.inspect_container(&container).await {
                                     Ok(Some(c)) if c.id == id => {
                                         if let State::Exited { code, oom } = c.state {
-                                            early = Some(Trouble::Exited { code, oom });
+                                            early = Some(found_stopped(code, oom, outage));
                                         }
                                         continue;
                                     }
@@ -404,10 +429,17 @@ impl Supervisor {
             }
             let restart = match &trouble {
                 Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
-                Trouble::Unhealthy { .. } => svc.restart != crate::spec::RestartPolicy::No,
+                Trouble::DiedWithEngine { .. } | Trouble::Unhealthy { .. } => {
+                    svc.restart != crate::spec::RestartPolicy::No
+                }
             };
             let old_labels = info.labels.clone();
-            let (n, delay) = next_restart(labels::restarts_of(&old_labels), ran_for, &svc.backoff);
+            let restored = matches!(trouble, Trouble::DiedWithEngine { .. });
+            let (n, delay) = if restored {
+                (labels::restarts_of(&old_labels), Duration::ZERO)
+            } else {
+                next_restart(labels::restarts_of(&old_labels), ran_for, &svc.backoff)
+            };
             let trouble = match trouble {
                 Trouble::Exited { code, .. } => Trouble::Exited {
                     code,
@@ -419,7 +451,7 @@ impl Supervisor {
                     )
                     .await,
                 },
-                t @ Trouble::Unhealthy { .. } => t,
+                t @ (Trouble::Unhealthy { .. } | Trouble::DiedWithEngine { .. }) => t,
             };
             if !restart {
                 self.printer.event(
@@ -429,17 +461,23 @@ impl Supervisor {
                         svc.restart.as_str()
                     ),
                 );
+                settled = Some(id.clone());
                 current = None;
                 drop(guard);
                 continue;
             }
-            self.printer.event(
-                &service,
-                &format!(
-                    "{trouble}; restarting in {} (restart {n})",
-                    delay_text(delay)
-                ),
-            );
+            if restored {
+                self.printer
+                    .event(&service, &format!("{trouble}; restoring it"));
+            } else {
+                self.printer.event(
+                    &service,
+                    &format!(
+                        "{trouble}; restarting in {} (restart {n})",
+                        delay_text(delay)
+                    ),
+                );
+            }
             // Create (not started), wait out the backoff, start; a failed create or start is tried again after
             // the next step of the backoff, unless another terminal put its own container under the name.
             let (mut n, mut start_at, mut guard) = (n, exited_at + delay, guard);
@@ -484,7 +522,7 @@ impl Supervisor {
                     ),
                 );
             };
-            since = Instant::now();
+            (since, outage) = (Instant::now(), false);
             match started {
                 Ok(new_id) => current = Some(new_id),
                 Err(other) => {
@@ -494,23 +532,65 @@ impl Supervisor {
                 }
             }
             drop(guard);
+            let done = if restored {
+                "restored after the engine came back".to_string()
+            } else {
+                format!("restarted (restart {n})")
+            };
             if svc.readiness.is_none() {
-                self.printer
-                    .event(&service, &format!("restarted (restart {n})"));
+                self.printer.event(&service, &done);
                 continue;
             }
             let t = Instant::now();
             match until_cancelled!(ready::wait_ready(&*self.engine, &spec, svc)) {
                 Ok(()) => self.printer.event(
                     &service,
-                    &format!(
-                        "restarted (restart {n}); ready in {} ms",
-                        t.elapsed().as_millis()
-                    ),
+                    &format!("{done}; ready in {} ms", t.elapsed().as_millis()),
                 ),
-                Err(e) => self
-                    .printer
-                    .event(&service, &format!("restarted (restart {n}); {e}")),
+                Err(e) => self.printer.event(&service, &format!("{done}; {e}")),
+            }
+        }
+    }
+
+    /// While no container of the service is followed: the next one that starts (its start event, or a look
+    /// once the engine is back and every [`RESYNC`]), or one found stopped that nobody dealt with yet (not
+    /// `settled`), with its trouble. None once the subscription is gone.
+    async fn next_container(
+        &self,
+        events: &mut crate::run::follow::ServiceEvents,
+        container: &str,
+        engine_up: &mut bool,
+        outage: &mut bool,
+        settled: Option<&str>,
+    ) -> Option<(String, Option<Trouble>)> {
+        loop {
+            let found = tokio::select! {
+                w = events.recv() => match w? {
+                    Watched::Event(ev) => {
+                        if ev.action == EventAction::Start
+                            && started_and_current(&*self.engine, container, &ev).await
+                        {
+                            return Some((ev.id, None));
+                        }
+                        continue;
+                    }
+                    Watched::Lost { .. } => {
+                        (*engine_up, *outage) = (false, true);
+                        continue;
+                    }
+                    Watched::Back => {
+                        *engine_up = true;
+                        look(&*self.engine, container).await
+                    }
+                },
+                l = changed(&*self.engine, container, None) => l,
+            };
+            match found {
+                Look::Running(id) => return Some((id, None)),
+                Look::Exited { id, code, oom } if Some(id.as_str()) != settled => {
+                    return Some((id, Some(found_stopped(code, oom, *outage))));
+                }
+                _ => {}
             }
         }
     }

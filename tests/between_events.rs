@@ -1,0 +1,113 @@
+//! What happens between the events the run reacts to: a save made while `up` is still starting, what a killed
+//! `up` left beside its containers. Each test here failed before the run looked again (issue 19).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Project, docker_ok, http, poll};
+
+const LONG: Duration = Duration::from_secs(180);
+
+fn version(p: &Project) -> String {
+    http("GET", p.app_port, "/version", &[], b"").map_or_else(
+        |e| format!("<no answer: {e}>"),
+        |r| r.body.trim().to_string(),
+    )
+}
+
+#[test]
+fn a_save_made_while_up_is_starting_is_built_and_served_once_start_up_is_over() {
+    let p = Project::offline_copy("startsave");
+    let up = p.spawn(&["up"]);
+    // The app's container runs the old build and is not ready yet: its image was built before this save.
+    up.wait_for(
+        &format!("pinshare » started {}", p.container("pinshare")),
+        1,
+        LONG,
+    );
+    std::fs::write(p.ctx().join("app/VERSION"), "during-start-up\n").expect("write");
+    up.wait_for("all services ready", 1, LONG);
+    poll("the save made during start-up served", LONG, || {
+        (version(&p) == "during-start-up").then_some(())
+    });
+    assert_eq!(
+        up.count("pinshare » rebuilt in"),
+        1,
+        "one rebuild for the one save: {}",
+        up.text()
+    );
+    assert_eq!(up.interrupt(), Some(130));
+}
+
+#[test]
+fn a_killed_up_leaves_nothing_doubled_the_next_up_keeps_one_container_per_service() {
+    let p = Project::offline_copy("killedswap");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    // Killed while the swap's new container runs beside the old one.
+    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
+    up.wait_for("starting alongside build", 1, LONG);
+    let pid = up.child.id().to_string();
+    docker_ok(&["version"]);
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status();
+    drop(up);
+    let all = |p: &Project| -> Vec<String> {
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=dev.pinshare.project={}", p.name),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let left = all(&p);
+    assert!(
+        left.iter().any(|n| n.ends_with("-next")),
+        "the kill came while the new container ran beside the old one: {left:?}"
+    );
+
+    p.run_ok(&["up", "--detach"]);
+    let mut want = vec![p.container("ipfs"), p.container("pinshare")];
+    want.sort();
+    assert_eq!(all(&p), want, "one container per service after the next up");
+    assert_eq!(version(&p), "v2", "the newest build serves");
+}
+
+#[test]
+fn the_save_after_a_swap_is_taken_while_the_old_container_still_winds_down() {
+    let p = Project::offline_copy("nextsave");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
+    // The stand-in, like PinShare, saves its data on SIGTERM and waits a second before it exits.
+    up.wait_for("serves now; stopping build", 1, LONG);
+    std::fs::write(p.ctx().join("app/VERSION"), "v3\n").expect("write");
+    up.wait_for("VERSION changed", 2, LONG);
+    up.wait_for("stopped and removed", 1, LONG);
+    let lines = up.lines.lock().expect("lines").clone();
+    let second_save = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("VERSION changed"))
+        .nth(1)
+        .map(|(i, _)| i)
+        .expect("second save");
+    let old_gone = lines
+        .iter()
+        .position(|l| l.contains("stopped and removed"))
+        .expect("old container removed");
+    assert!(
+        second_save < old_gone,
+        "the second save waited for the first swap's old container:\n{}",
+        lines.join("\n")
+    );
+    poll("v3 served", LONG, || (version(&p) == "v3").then_some(()));
+    assert_eq!(up.interrupt(), Some(130));
+}
