@@ -55,6 +55,10 @@ pub enum Command {
         /// Also remove the project's named volumes (their data is lost).
         #[arg(long)]
         volumes: bool,
+        /// Act on the project of this name (its labelled containers, network and, with --volumes, volumes)
+        /// instead of the spec's; no spec is read. For a project renamed since, or whose spec is gone.
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
     },
     /// Show container output.
     Logs {
@@ -270,7 +274,11 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        Command::Down { volumes } => {
+        Command::Down { volumes, project } => {
+            if let Some(project) = project {
+                crate::commands::down::down_project(&project, volumes, out).await?;
+                return Ok(EXIT_OK);
+            }
             let spec = load(cli.file.as_deref())?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
