@@ -126,6 +126,9 @@ pub enum Command {
     Rebuild {
         /// The service.
         service: String,
+        /// Swap the container even when the image and configuration are unchanged.
+        #[arg(long)]
+        force: bool,
     },
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
@@ -260,9 +263,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let spec = load(cli.file.as_deref())?;
             crate::doctor::doctor(&spec, out).await
         }
-        Command::Rebuild { service } => {
+        Command::Rebuild { service, force } => {
             let spec = load(cli.file.as_deref())?;
-            crate::commands::rebuild::rebuild_command(&spec, &service).await?;
+            crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
             Ok(EXIT_OK)
         }
         Command::Watch { explain } => {

@@ -369,6 +369,13 @@ fn rebuild_from_another_terminal_swaps_the_app_only() {
     assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
     let again = p.run_ok(&["rebuild", "pinshare"]);
     assert!(again.contains("container kept"), "{again}");
+    // --force swaps it all the same.
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let forced = p.run_ok(&["rebuild", "pinshare", "--force"]);
+    assert!(forced.contains("pinshare » rebuilt in"), "{forced}");
+    assert_ne!(p.inspect("pinshare", "{{.Id}}"), app, "{forced}");
+    assert_eq!(version(&p), "manual");
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
     let bad = p.run(&["rebuild", "ipfss"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("known services: ipfs, pinshare"));
