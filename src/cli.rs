@@ -70,8 +70,8 @@ pub enum Command {
         /// Number of lines from the end of each service's output.
         #[arg(long, value_name = "N")]
         tail: Option<u64>,
-        /// Only output newer than this (e.g. 10m, 30s).
-        #[arg(long, value_name = "DUR")]
+        /// Only output from then on: a duration back from now (10m, 30s) or a time (2026-12-07T01:00:00Z).
+        #[arg(long, value_name = "DUR|TIME")]
         since: Option<String>,
         /// Show timestamps.
         #[arg(short = 't', long)]
