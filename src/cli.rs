@@ -304,8 +304,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     timestamps,
                 },
             )
-            .await?;
-            Ok(EXIT_OK)
+            .await
         }
         Command::Stats {
             services,

@@ -666,6 +666,8 @@ fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
     // The same lines as without -f: nothing lost, nothing twice.
     let plain: Vec<&str> = plain.lines().filter(|l| l.contains(" | ")).collect();
     assert_eq!(lines, plain);
+    // Ctrl-C ends it as it ends `up`: 130, interrupted.
+    assert_eq!(follow.interrupt(), Some(130));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions, Role};
-use crate::error::{Error, Result};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::run::read::stamp;
 use crate::run::read::{split_timestamp, ts_key};
@@ -62,8 +62,8 @@ async fn history(
     all
 }
 
-/// Runs `logs`.
-pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
+/// Runs `logs`; returns the exit code: 0, or 130 when Ctrl-C ends `--follow` (as it ends `up`).
+pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
     check_services(spec, &opts.services)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -144,13 +144,14 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         for h in handles {
             let _ = h.await;
         }
-    } else {
-        for (svc, line) in history(&*engine, &present, &read).await {
-            emit(&printer, &svc, &line, opts.timestamps).await;
-        }
+        printer.flush().await;
+        return Ok(EXIT_INTERRUPTED);
+    }
+    for (svc, line) in history(&*engine, &present, &read).await {
+        emit(&printer, &svc, &line, opts.timestamps).await;
     }
     printer.flush().await;
-    Ok(())
+    Ok(EXIT_OK)
 }
 
 /// `--since` as Unix seconds, as compose takes it: a duration back from `now` (`10m`, `1h30m`), an RFC 3339 time
