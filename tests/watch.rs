@@ -61,7 +61,7 @@ fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_
     follower.wait_for("stand-in v2 listening", 1, LONG);
     let f = follower.text();
     assert!(
-        f.contains("— replaced (image sha256:") && f.contains(", exit 0) —"),
+        f.contains("— replaced: old container exited with code 0; new one runs image sha256:"),
         "{f}"
     );
     assert_eq!(up.interrupt(), Some(130));
