@@ -189,8 +189,16 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
     require_docker();
     let (_held, port) = taken_port();
     let case = Case::new("up-taken", port);
-    let (o, text) = case.run(&["up", "--detach"], &[]);
+    // The project lock's directory: only `up` makes a file there, and removes it when it ends.
+    let runtime = tempfile::tempdir().unwrap();
+    let xdg = runtime.path().to_str().unwrap();
+    let (o, text) = case.run(&["up", "--detach"], &[("XDG_RUNTIME_DIR", xdg)]);
     assert_eq!(o.status.code(), Some(1), "{text}");
+    for args in [&["down"][..], &["ps"], &["stats", "--no-stream"]] {
+        case.run(args, &[("XDG_RUNTIME_DIR", xdg)]);
+    }
+    let left: Vec<_> = std::fs::read_dir(runtime.path()).unwrap().collect();
+    assert!(left.is_empty(), "lock files left behind: {left:?}");
     assert!(
         text.contains(&format!(
             "error: port 127.0.0.1:{port} of service web is already in use by {}; stop it or change the port in",
