@@ -143,7 +143,10 @@ pub enum Command {
     /// The spec's service names, one a line (what the completion scripts call).
     #[command(name = "__complete-services", hide = true)]
     CompleteServices,
-    /// Explain what watching does with paths.
+    /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
+    /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
+    /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
+    #[command(arg_required_else_help = true)]
     Watch {
         /// Say which service each PATH triggers, or which rule ignores it.
         #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
@@ -271,10 +274,11 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         Command::Watch { explain } => {
             let spec = load(cli.file.as_deref())?;
             let rules = crate::watch::Rules::new(&spec);
-            for p in explain {
-                let abs = std::path::absolute(&p).unwrap_or(p);
-                out.block(&rules.explain(&abs));
-            }
+            let paths: Vec<PathBuf> = explain
+                .into_iter()
+                .map(|p| std::path::absolute(&p).unwrap_or(p))
+                .collect();
+            out.block(&rules.explain_paths(&paths));
             Ok(EXIT_OK)
         }
         Command::Down { volumes, project } => {
@@ -344,5 +348,27 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("error: {}", crate::output::redact::outgoing(&e.to_string()));
             code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn bare_watch_says_what_watch_does_and_shows_its_usage() {
+        let e = Cli::try_parse_from(["pinshare-dev", "watch"]).expect_err("needs --explain");
+        assert_eq!(e.exit_code(), 2);
+        let text = e.render().to_string();
+        assert!(
+            text.contains("`up` watches each service's `watch.paths`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Usage: pinshare-dev watch --explain <PATH>..."),
+            "{text}"
+        );
     }
 }

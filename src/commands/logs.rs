@@ -31,11 +31,7 @@ pub struct LogsOptions {
 pub fn check_services(spec: &Spec, services: &[String]) -> Result<()> {
     for s in services {
         if !spec.services.contains_key(s) {
-            return Err(Error::Usage(format!(
-                "no service `{s}` in {}; known services: {}",
-                spec.file.display(),
-                spec.service_list()
-            )));
+            return Err(Error::Usage(spec.no_service(s)));
         }
     }
     Ok(())
@@ -102,11 +98,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
         }
     }
     if found == 0 {
-        return Err(Error::Runtime(format!(
-            "no container of {} is there (project {}); start it with `pinshare-dev up`",
-            wanted.join(", "),
-            spec.project
-        )));
+        return Err(Error::Runtime(no_containers(spec, &wanted)));
     }
     if opts.follow {
         // What is there now, merged in time order as without -f; then each service is followed from where its
@@ -152,6 +144,25 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
     }
     printer.flush().await;
     Ok(EXIT_OK)
+}
+
+/// Why `logs` has nothing to show: `service ipfs has no container (project p); start it with `pinshare-dev up``,
+/// or `services ipfs and pinshare have no container …; start them …`.
+fn no_containers(spec: &Spec, services: &[String]) -> String {
+    let (subject, verb, them) = match services {
+        [one] => (format!("service {one}"), "has", "it"),
+        [init @ .., last] => (
+            format!("services {} and {last}", init.join(", ")),
+            "have",
+            "them",
+        ),
+        [] => ("no service".to_string(), "has", "them"),
+    };
+    format!(
+        "{subject} {verb} no container (project {}); start {them} with `{}`",
+        spec.project,
+        spec.command("up")
+    )
 }
 
 /// `--since` as Unix seconds, as compose takes it: a duration back from `now` (`10m`, `1h30m`), an RFC 3339 time
@@ -233,7 +244,7 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::since_secs;
+    use super::{no_containers, since_secs};
     use crate::run::read::{split_timestamp, ts_key};
     use std::time::Duration;
 
@@ -256,6 +267,28 @@ mod tests {
         assert_eq!(since_secs("2026-12-07", now), Ok(1_796_601_600));
         assert_eq!(since_secs("1796605200", now), Ok(1_796_605_200));
         assert_eq!(since_secs("1796605200.5", now), Ok(1_796_605_200));
+    }
+
+    #[test]
+    fn nothing_to_show_reads_as_a_sentence_for_one_service_or_several() {
+        let spec = crate::spec::parse(
+            std::path::Path::new("pinshare.toml"),
+            "[project]\nname = \"p\"\n[services.ipfs]\nimage = \"i\"\n[services.pinshare]\nimage = \"a\"\n[services.web]\nimage = \"w\"\n",
+        )
+        .expect("valid");
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs"])),
+            "service ipfs has no container (project p); start it with `pinshare-dev up`"
+        );
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs", "pinshare"])),
+            "services ipfs and pinshare have no container (project p); start them with `pinshare-dev up`"
+        );
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs", "pinshare", "web"])),
+            "services ipfs, pinshare and web have no container (project p); start them with `pinshare-dev up`"
+        );
     }
 
     #[test]

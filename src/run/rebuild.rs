@@ -31,13 +31,10 @@ pub async fn rebuild(
     fg: Option<&crate::run::swap::Foreground>,
     force: bool,
 ) -> Result<()> {
-    let svc = spec.services.get(service).ok_or_else(|| {
-        Error::Usage(format!(
-            "no service `{service}` in {}; known services: {}",
-            spec.file.display(),
-            spec.service_list()
-        ))
-    })?;
+    let svc = spec
+        .services
+        .get(service)
+        .ok_or_else(|| Error::Usage(spec.no_service(service)))?;
     if !matches!(svc.image, ImageSource::Build(_)) {
         return Err(Error::Usage(format!(
             "service `{service}` runs image {} and has no `build`: nothing to rebuild",

@@ -499,6 +499,15 @@ impl Spec {
     pub(crate) fn service_list(&self) -> String {
         self.services.keys().cloned().collect::<Vec<_>>().join(", ")
     }
+
+    /// The one wording of a service name the spec does not have, for every command that takes service names.
+    pub(crate) fn no_service(&self, name: &str) -> String {
+        format!(
+            "no service `{name}` in {}; known services: {}",
+            self.file.display(),
+            self.service_list()
+        )
+    }
 }
 
 impl PortMapping {
