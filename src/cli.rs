@@ -242,6 +242,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             for d in done {
                 out.block(&d.to_string());
             }
+            for note in crate::commands::init::checkout_notes(&cwd) {
+                out.block(&note);
+            }
             out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
