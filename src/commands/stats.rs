@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Result};
 use crate::output::printer::Printer;
 use crate::spec::Spec;
 use crate::usage::{self, Mark, Usage, bytes, quantity};

@@ -7,8 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use console::Color;
 
-use super::printer::TOOL;
-
 /// The colours prefixes are drawn from.
 const PALETTE: [Color; 6] = [
     Color::Cyan,
@@ -26,12 +24,13 @@ pub struct Colours {
 }
 
 impl Colours {
-    /// Colours for a project's names (its services); the tool's own name gets a colour left over, if any.
-    pub fn for_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    /// Colours for a project's names (its services); `tool`, the tool's own name, gets a colour left over, if
+    /// any.
+    pub fn for_names<'a>(names: impl IntoIterator<Item = &'a str>, tool: &'a str) -> Self {
         let sorted: BTreeSet<&str> = names.into_iter().collect();
         let mut assigned = BTreeMap::new();
         let mut used = [false; PALETTE.len()];
-        let tool = (!sorted.contains(TOOL)).then_some(TOOL);
+        let tool = (!sorted.contains(tool)).then_some(tool);
         for name in sorted.into_iter().chain(tool) {
             let start = slot(name);
             let free = (0..PALETTE.len())
@@ -68,11 +67,13 @@ fn slot(name: &str) -> usize {
 mod tests {
     use super::*;
 
+    const TOOL: &str = "pinshare-dev";
+
     #[test]
     fn the_demos_services_get_different_colours() {
         // Both hash to red: the collision the palette's probing resolves.
         assert_eq!(slot("ipfs"), slot("pinshare"));
-        let c = Colours::for_names(["pinshare", "ipfs"]);
+        let c = Colours::for_names(["pinshare", "ipfs"], TOOL);
         assert_ne!(c.of("ipfs"), c.of("pinshare"));
         assert_ne!(c.of(TOOL), c.of("ipfs"));
         assert_ne!(c.of(TOOL), c.of("pinshare"));
@@ -82,7 +83,7 @@ mod tests {
     fn up_to_the_palettes_size_every_service_gets_its_own_colour() {
         let names: Vec<String> = (0..PALETTE.len()).map(|i| format!("svc{i}")).collect();
         for n in 1..=names.len() {
-            let c = Colours::for_names(names[..n].iter().map(String::as_str));
+            let c = Colours::for_names(names[..n].iter().map(String::as_str), TOOL);
             let distinct: BTreeSet<String> = names[..n]
                 .iter()
                 .map(|s| format!("{:?}", c.of(s)))
@@ -93,8 +94,8 @@ mod tests {
 
     #[test]
     fn the_same_names_get_the_same_colours_whatever_their_order() {
-        let a = Colours::for_names(["ipfs", "pinshare", "worker"]);
-        let b = Colours::for_names(["worker", "pinshare", "ipfs"]);
+        let a = Colours::for_names(["ipfs", "pinshare", "worker"], TOOL);
+        let b = Colours::for_names(["worker", "pinshare", "ipfs"], TOOL);
         for n in ["ipfs", "pinshare", "worker", TOOL, "unknown"] {
             assert_eq!(a.of(n), b.of(n), "{n}");
         }
@@ -106,7 +107,7 @@ mod tests {
     #[test]
     fn past_the_palette_a_name_keeps_its_hashs_colour() {
         let names: Vec<String> = (0..=PALETTE.len()).map(|i| format!("svc{i}")).collect();
-        let c = Colours::for_names(names.iter().map(String::as_str));
+        let c = Colours::for_names(names.iter().map(String::as_str), TOOL);
         let unplaced = names
             .iter()
             .find(|n| !c.assigned.contains_key(n.as_str()))

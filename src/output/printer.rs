@@ -343,7 +343,7 @@ impl Printer {
     fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
         let names: Vec<&str> = names.into_iter().collect();
         let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
-        let colours = console::colors_enabled().then(|| Arc::new(Colours::for_names(names)));
+        let colours = console::colors_enabled().then(|| Arc::new(Colours::for_names(names, TOOL)));
         let (urgent, urgent_rx) = mpsc::unbounded_channel::<Msg>();
         let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
         let sink_kind = match &sink {
