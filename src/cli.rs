@@ -55,6 +55,10 @@ pub enum Command {
         /// Also remove the project's named volumes (their data is lost).
         #[arg(long)]
         volumes: bool,
+        /// Act on the project of this name (its labelled containers, network and, with --volumes, volumes)
+        /// instead of the spec's; no spec is read. For a project renamed since, or whose spec is gone.
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
     },
     /// Show container output.
     Logs {
@@ -66,8 +70,8 @@ pub enum Command {
         /// Number of lines from the end of each service's output.
         #[arg(long, value_name = "N")]
         tail: Option<u64>,
-        /// Only output newer than this (e.g. 10m, 30s).
-        #[arg(long, value_name = "DUR")]
+        /// Only output from then on: a duration back from now (10m, 30s) or a time (2026-12-07T01:00:00Z).
+        #[arg(long, value_name = "DUR|TIME")]
         since: Option<String>,
         /// Show timestamps.
         #[arg(short = 't', long)]
@@ -122,6 +126,9 @@ pub enum Command {
     Rebuild {
         /// The service.
         service: String,
+        /// Swap the container even when the image and configuration are unchanged.
+        #[arg(long)]
+        force: bool,
     },
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
@@ -136,7 +143,10 @@ pub enum Command {
     /// The spec's service names, one a line (what the completion scripts call).
     #[command(name = "__complete-services", hide = true)]
     CompleteServices,
-    /// Explain what watching does with paths.
+    /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
+    /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
+    /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
+    #[command(arg_required_else_help = true)]
     Watch {
         /// Say which service each PATH triggers, or which rule ignores it.
         #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
@@ -232,6 +242,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             for d in done {
                 out.block(&d.to_string());
             }
+            for note in crate::commands::init::checkout_notes(&cwd) {
+                out.block(&note);
+            }
             out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
@@ -256,21 +269,26 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let spec = load(cli.file.as_deref())?;
             crate::doctor::doctor(&spec, out).await
         }
-        Command::Rebuild { service } => {
+        Command::Rebuild { service, force } => {
             let spec = load(cli.file.as_deref())?;
-            crate::commands::rebuild::rebuild_command(&spec, &service).await?;
+            crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
             Ok(EXIT_OK)
         }
         Command::Watch { explain } => {
             let spec = load(cli.file.as_deref())?;
             let rules = crate::watch::Rules::new(&spec);
-            for p in explain {
-                let abs = std::path::absolute(&p).unwrap_or(p);
-                out.block(&rules.explain(&abs));
-            }
+            let paths: Vec<PathBuf> = explain
+                .into_iter()
+                .map(|p| std::path::absolute(&p).unwrap_or(p))
+                .collect();
+            out.block(&rules.explain_paths(&paths));
             Ok(EXIT_OK)
         }
-        Command::Down { volumes } => {
+        Command::Down { volumes, project } => {
+            if let Some(project) = project {
+                crate::commands::down::down_project(&project, volumes, out).await?;
+                return Ok(EXIT_OK);
+            }
             let spec = load(cli.file.as_deref())?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
@@ -293,8 +311,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     timestamps,
                 },
             )
-            .await?;
-            Ok(EXIT_OK)
+            .await
         }
         Command::Stats {
             services,
@@ -334,5 +351,27 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("error: {}", crate::output::redact::outgoing(&e.to_string()));
             code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn bare_watch_says_what_watch_does_and_shows_its_usage() {
+        let e = Cli::try_parse_from(["pinshare-dev", "watch"]).expect_err("needs --explain");
+        assert_eq!(e.exit_code(), 2);
+        let text = e.render().to_string();
+        assert!(
+            text.contains("`up` watches each service's `watch.paths`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Usage: pinshare-dev watch --explain <PATH>..."),
+            "{text}"
+        );
     }
 }

@@ -14,7 +14,8 @@ pub const ROLE: &str = "dev.pinshare.role";
 pub const CONTEXT_HASH: &str = "dev.pinshare.context-hash";
 /// How many times in a row a foreground `up` restarted the service (on a container it recreated).
 pub const RESTARTS: &str = "dev.pinshare.restarts";
-/// The absolute path of the spec file `up` ran from, so another project's `doctor` can print the exact `down`.
+/// The absolute path of the spec file `up` ran from (for `docker inspect`; it may name another project after a
+/// rename, so `down` hints use the project label: `down --project`).
 pub const SPEC_FILE: &str = "dev.pinshare.spec-file";
 /// Unix milliseconds at which a backing-off container (created, not yet started) will be started.
 pub const NEXT_START: &str = "dev.pinshare.next-start";

@@ -248,24 +248,7 @@ impl Rules {
         let path: &Path = &path.components().collect::<PathBuf>();
         let verdicts = self.classify(path, is_dir);
         if verdicts.is_empty() {
-            let watched: Vec<String> = self
-                .services
-                .iter()
-                .flat_map(|s| {
-                    s.roots
-                        .iter()
-                        .map(move |r| format!("{} ({})", r.display(), s.name))
-                })
-                .collect();
-            return format!(
-                "{}: not under any watched path; watched: {}",
-                path.display(),
-                if watched.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    watched.join(", ")
-                }
-            );
+            return format!("{}: not under any watched path", path.display());
         }
         verdicts
             .into_iter()
@@ -275,6 +258,34 @@ impl Rules {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// [`Rules::explain`] of each path, a line each; when some path is not under any watched path, the watched
+    /// paths follow once, at the end.
+    pub fn explain_paths(&self, paths: &[PathBuf]) -> String {
+        let lines: Vec<String> = paths.iter().map(|p| self.explain(p)).collect();
+        let outside = lines
+            .iter()
+            .any(|l| l.ends_with(": not under any watched path"));
+        let mut text = lines.join("\n");
+        if outside {
+            let watched: Vec<String> = self
+                .services
+                .iter()
+                .flat_map(|s| {
+                    s.roots
+                        .iter()
+                        .map(move |r| format!("{} ({})", r.display(), s.name))
+                })
+                .collect();
+            let watched = if watched.is_empty() {
+                "nothing".to_string()
+            } else {
+                watched.join(", ")
+            };
+            text.push_str(&format!("\nwatched: {watched}"));
+        }
+        text
     }
 
     /// Directories to watch: every non-ignored directory under the roots (and the parent of a file root).
@@ -560,6 +571,30 @@ mod tests {
         assert!(e.ends_with("triggers app"), "{e}");
         let e = r.explain(&d.path().join("docs/x.md"));
         assert!(e.contains("not under any watched path"), "{e}");
+    }
+
+    #[test]
+    fn the_watched_paths_are_listed_once_however_many_paths_are_outside() {
+        let (d, spec) = setup();
+        let r = Rules::new(&spec);
+        let paths = ["docs/x.md", "docs/y.md", "app/src/main.rs"].map(|p| d.path().join(p));
+        let e = r.explain_paths(&paths);
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(
+            lines[0].ends_with("docs/x.md: not under any watched path"),
+            "{e}"
+        );
+        assert!(
+            lines[1].ends_with("docs/y.md: not under any watched path"),
+            "{e}"
+        );
+        assert!(lines[2].ends_with("triggers app"), "{e}");
+        assert!(lines[3].starts_with("watched: "), "{e}");
+        assert_eq!(e.matches("watched: ").count(), 1, "{e}");
+        // All watched: no list.
+        let e = r.explain_paths(&[d.path().join("app/src/main.rs")]);
+        assert!(!e.contains("watched: "), "{e}");
     }
 
     #[test]

@@ -189,8 +189,16 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
     require_docker();
     let (_held, port) = taken_port();
     let case = Case::new("up-taken", port);
-    let (o, text) = case.run(&["up", "--detach"], &[]);
+    // The project lock's directory: only `up` makes a file there, and removes it when it ends.
+    let runtime = tempfile::tempdir().unwrap();
+    let xdg = runtime.path().to_str().unwrap();
+    let (o, text) = case.run(&["up", "--detach"], &[("XDG_RUNTIME_DIR", xdg)]);
     assert_eq!(o.status.code(), Some(1), "{text}");
+    for args in [&["down"][..], &["ps"], &["stats", "--no-stream"]] {
+        case.run(args, &[("XDG_RUNTIME_DIR", xdg)]);
+    }
+    let left: Vec<_> = std::fs::read_dir(runtime.path()).unwrap().collect();
+    assert!(left.is_empty(), "lock files left behind: {left:?}");
     assert!(
         text.contains(&format!(
             "error: port 127.0.0.1:{port} of service web is already in use by {}; stop it or change the port in",
@@ -210,19 +218,61 @@ fn up_with_a_taken_port_fails_before_creating_anything() {
 }
 
 #[test]
-fn a_port_held_by_another_project_names_the_exact_down_of_its_spec() {
+fn a_port_held_by_a_renamed_project_names_the_down_of_its_label_which_removes_it_without_a_spec() {
     let other = common::Project::offline_copy("holds-port");
     other.run_ok(&["up", "--detach"]);
+    // Renamed since: `-f ITS_SPEC down` would now name another project and stop nothing.
+    other.edit_spec(|s| {
+        s.replace(
+            &format!("name = \"{}\"", other.name),
+            &format!("name = \"{}-renamed\"", other.name),
+        )
+    });
     let case = Case::new("other-project", other.app_port);
+    let down = format!("pinshare-dev down --project {}", other.name);
+    let hint = format!("(`{down}`, or docker stop {})", other.container("pinshare"));
     let (o, text) = case.run(&["doctor"], &[]);
     assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains(&hint), "{text}");
+    let (o, text) = case.run(&["up", "--detach"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains(&hint), "{text}");
+
+    // The suggestion works from anywhere: no spec is read.
+    let nowhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .args(args)
+            .current_dir(nowhere.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.code(), text)
+    };
+    let (code, text) = run(&["down", "--project", &other.name]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
-        text.contains(&format!(
-            "(`pinshare-dev -f {} down`, or docker stop {})",
-            other.spec.display(),
-            other.container("pinshare")
-        )),
+        text.contains(&format!("removed network {}_net", other.name)),
         "{text}"
     );
-    assert!(!text.contains("in its directory"), "{text}");
+    assert!(other.labelled_containers().is_empty(), "{text}");
+    assert_eq!(
+        other.labelled_volumes().len(),
+        2,
+        "kept without --volumes: {text}"
+    );
+    let (code, text) = run(&["down", "--project", &other.name, "--volumes"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(other.labelled_volumes().is_empty(), "{text}");
+    let (code, text) = run(&["down", "--project", "Not A Name"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("`Not A Name` cannot be a project name: `N` is uppercase"),
+        "{text}"
+    );
 }

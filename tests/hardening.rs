@@ -1,7 +1,7 @@
 //! Least privilege by default, against the doubles that keep the real images' needs: every container runs with
-//! `no-new-privileges`; the app drops every capability; kubo keeps only CHOWN, DAC_OVERRIDE, SETGID and SETUID,
-//! which its image's entrypoint uses as root (`chown -R` of a repo ipfs cannot write, then `gosu ipfs`) and which
-//! a root-run exec probe needs to read the 0600 config. `security` relaxes it for one service.
+//! `no-new-privileges`; the app drops every capability; kubo keeps only CHOWN, DAC_OVERRIDE, KILL, SETGID and
+//! SETUID, which its image's entrypoint uses as root (`chown -R` of a repo ipfs cannot write, then `gosu ipfs`),
+//! which a root-run exec probe needs to read the 0600 config, and which tini needs to pass SIGTERM on. `security` relaxes it for one service.
 //! The entrypoint's steps are kubo's own, ipfs/kubo v0.42.0 `bin/container_daemon` lines 7-12: as uid 0,
 //! `gosu "$user" test -w "$repo" || chown -R -- "$user" "$repo"`, then `exec gosu "$user" "$0" "$@"`
 //! (`Dockerfile`: `ENTRYPOINT ["/sbin/tini", "--", "/usr/local/bin/start_ipfs"]`, no `USER`).
@@ -13,8 +13,8 @@ mod common;
 
 use common::{Project, docker_ok, http};
 
-/// CHOWN (0), DAC_OVERRIDE (1), SETGID (6), SETUID (7) as a capability mask.
-const KUBO_CAPS: &str = "00000000000000c3";
+/// CHOWN (0), DAC_OVERRIDE (1), KILL (5), SETGID (6), SETUID (7) as a capability mask.
+const KUBO_CAPS: &str = "00000000000000e3";
 const NO_CAPS: &str = "0000000000000000";
 
 /// `/proc/PID/status` fields and the command line of one process.
@@ -99,7 +99,7 @@ fn every_container_gets_no_new_privileges_and_only_the_capabilities_its_image_ne
     }
     assert_eq!(
         p.inspect("ipfs", "{{.HostConfig.CapAdd}}").trim(),
-        "[CHOWN DAC_OVERRIDE SETGID SETUID]"
+        "[CHOWN DAC_OVERRIDE KILL SETGID SETUID]"
     );
     assert_eq!(p.inspect("pinshare", "{{.HostConfig.CapAdd}}").trim(), "[]");
 
@@ -138,6 +138,17 @@ fn every_container_gets_no_new_privileges_and_only_the_capabilities_its_image_ne
     assert!(!health.contains("Error"), "{health}");
     let ps = p.run_ok(&["ps"]);
     assert_eq!(ps.matches(" ready ").count(), 2, "{ps}");
+
+    // A stop reaches the daemon: kubo's tini (root) passes SIGTERM on to the uid-1000 daemon, which needs KILL
+    // (kill(2) across uids). The daemon then shuts down and exits 0 (kubo v0.42.0 cmd/ipfs/util/signal.go,
+    // cmd/ipfs/kubo/daemon.go); without KILL the signal is lost and the stop ends in SIGKILL, exit 137.
+    docker_ok(&["stop", "-t", "20", &c]);
+    assert_eq!(p.inspect("ipfs", "{{.State.ExitCode}}").trim(), "0");
+    let logs = p.run_ok(&["logs", "ipfs"]);
+    assert!(
+        logs.contains("Received interrupt signal, shutting down..."),
+        "{logs}"
+    );
     p.run_ok(&["down", "--volumes"]);
 }
 
@@ -151,7 +162,7 @@ fn security_relaxes_the_defaults_for_one_service_only() {
         )
         .replace(
             "[services.ipfs]\n",
-            "[services.ipfs]\nsecurity = { capabilities = [\"CHOWN\", \"DAC_OVERRIDE\", \"SETGID\", \"SETUID\", \"KILL\"] }\n",
+            "[services.ipfs]\nsecurity = { capabilities = [\"CHOWN\", \"DAC_OVERRIDE\", \"SETGID\", \"SETUID\", \"KILL\", \"NET_BIND_SERVICE\"] }\n",
         )
     });
     p.run_ok(&["up", "--detach"]);
@@ -176,7 +187,7 @@ fn security_relaxes_the_defaults_for_one_service_only() {
     );
     assert_eq!(
         p.inspect("ipfs", "{{.HostConfig.CapAdd}}").trim(),
-        "[CHOWN DAC_OVERRIDE KILL SETGID SETUID]"
+        "[CHOWN DAC_OVERRIDE KILL NET_BIND_SERVICE SETGID SETUID]"
     );
     p.run_ok(&["down", "--volumes"]);
 }

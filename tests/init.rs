@@ -28,10 +28,15 @@ fn init_in_a_pinshare_checkout_keeps_its_dockerfile_as_dockerfile_legacy_and_say
     let legacy = b"FROM golang:latest as builder\nRUN go build -o pinshare .\nCMD ipfs daemon & sleep 60; pinshare\n";
     std::fs::write(d.path().join("Dockerfile"), legacy).expect("write");
     std::fs::write(d.path().join("main.go"), "package main\n").expect("write");
+    std::fs::write(d.path().join("go.mod"), "module pinshare\n\ngo 1.24\n").expect("write");
 
     let o = init(d.path(), &[]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        !out.contains("note:"),
+        "PinShare's own module: nothing to check: {out}"
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("kept your ") && lines[0].contains("Dockerfile as "),
@@ -104,4 +109,43 @@ fn init_with_force_still_keeps_a_foreign_dockerfile_when_dockerfile_legacy_is_ta
         b"older\n"
     );
     assert!(!d.path().join("pinshare.toml").exists());
+}
+
+#[test]
+fn init_outside_pinshare_says_what_it_found_and_what_to_check() {
+    // An empty directory: no go.mod.
+    let d = tempfile::tempdir().expect("tempdir");
+    let o = init(d.path(), &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "note: no go.mod in {}: this does not look like a PinShare checkout (Go module `pinshare`)",
+            d.path().display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("adapt the Dockerfile and pinshare.toml's `build` and `watch.paths`"),
+        "{out}"
+    );
+    assert!(d.path().join("pinshare.toml").exists());
+
+    // Another Go module.
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        d.path().join("go.mod"),
+        "// a service of ours\nmodule \"example.com/shop\" // the shop\n\ngo 1.24\n",
+    )
+    .expect("write");
+    let o = init(d.path(), &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("declares module `example.com/shop`, not PinShare's `pinshare`"),
+        "{out}"
+    );
+    assert!(out.contains("check that they fit this module"), "{out}");
+    let notes = out.lines().filter(|l| l.starts_with("note:")).count();
+    assert_eq!(notes, 1, "{out}");
 }

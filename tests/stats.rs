@@ -59,11 +59,21 @@ fn stats_no_stream_shows_both_services_with_cpu_and_their_memory_limits() {
     let bad = p.run(&["stats", "--no-stream", "ipfss"]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
+    // The wording every command uses for a name the spec does not have.
     assert!(
-        err.contains("unknown service `ipfss`") && err.contains("ipfs, pinshare"),
+        err.contains("no service `ipfss` in ") && err.contains("; known services: ipfs, pinshare"),
         "{err}"
     );
     p.run_ok(&["down", "--volumes"]);
+    // Without containers: no figures, and the row says why (not `absent` under CPU).
+    let gone = p.run_ok(&["stats", "--no-stream"]);
+    let rows: Vec<&str> = gone.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{gone}");
+    for row in rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], "-", "{gone}");
+        assert!(row.ends_with("no container"), "{gone}");
+    }
 }
 
 #[test]

@@ -191,6 +191,15 @@ fn logs_of_one_service_show_only_its_lines_and_unknown_names_list_the_known_ones
     assert_eq!(tail.lines().count(), 1, "{tail}");
     let ts = p.run_ok(&["logs", "-t", "--tail", "1", "ipfs"]);
     assert!(ts.contains("T") && ts.contains("Z "), "{ts}");
+    // --since takes a time as compose does (RFC 3339), and still a duration.
+    for since in ["2000-01-01T00:00:00Z", "2000-01-01T01:00:00+01:00", "24h"] {
+        let out = p.run_ok(&["logs", "--since", since, "ipfs"]);
+        assert!(out.contains("Daemon is ready"), "--since {since}: {out}");
+    }
+    let later = p.run_ok(&["logs", "--since", "2999-01-01T00:00:00Z", "ipfs"]);
+    assert_eq!(later, "", "nothing was written since 2999");
+    let bad = p.run(&["logs", "--since", "2026-12-07T01:00:00", "ipfs"]);
+    assert_eq!(bad.status.code(), Some(2));
 
     let bad = p.run(&["logs", "ipfss"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -657,6 +666,8 @@ fn logs_follow_with_tail_prints_its_opening_lines_in_time_order() {
     // The same lines as without -f: nothing lost, nothing twice.
     let plain: Vec<&str> = plain.lines().filter(|l| l.contains(" | ")).collect();
     assert_eq!(lines, plain);
+    // Ctrl-C ends it as it ends `up`: 130, interrupted.
+    assert_eq!(follow.interrupt(), Some(130));
 }
 
 #[test]

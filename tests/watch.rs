@@ -61,7 +61,7 @@ fn editing_the_app_serves_the_new_build_and_kubo_is_untouched_while_logs_follow_
     follower.wait_for("stand-in v2 listening", 1, LONG);
     let f = follower.text();
     assert!(
-        f.contains("— replaced (image sha256:") && f.contains(", exit 0) —"),
+        f.contains("— replaced: old container exited with code 0; new one runs image sha256:"),
         "{f}"
     );
     assert_eq!(up.interrupt(), Some(130));
@@ -369,6 +369,13 @@ fn rebuild_from_another_terminal_swaps_the_app_only() {
     assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
     let again = p.run_ok(&["rebuild", "pinshare"]);
     assert!(again.contains("container kept"), "{again}");
+    // --force swaps it all the same.
+    let app = p.inspect("pinshare", "{{.Id}}");
+    let forced = p.run_ok(&["rebuild", "pinshare", "--force"]);
+    assert!(forced.contains("pinshare » rebuilt in"), "{forced}");
+    assert_ne!(p.inspect("pinshare", "{{.Id}}"), app, "{forced}");
+    assert_eq!(version(&p), "manual");
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo);
     let bad = p.run(&["rebuild", "ipfss"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("known services: ipfs, pinshare"));

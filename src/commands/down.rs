@@ -1,6 +1,8 @@
 //! `down`: remove the project's containers (reverse dependency order, graceful) and network, found by label.
 //! Volumes only with `--volumes`. Nothing without our project label is touched. A foreground `up` of the project
 //! is asked to stop first (SIGTERM): it removes what it runs and exits, instead of watching a project that is gone.
+//! `down --project NAME` needs no spec: it acts on what carries that project's label (a project renamed since,
+//! or whose spec is gone), each container with the default grace and in no particular order.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use crate::spec::Spec;
 
 /// Asks the foreground `up` of the project (if one runs) to stop, and waits until it has: it stops and removes
 /// its containers in its own order, says why in its terminal, and releases the project lock.
-async fn stop_running_up(spec: &Spec, out: &Printer) -> Result<Option<u32>> {
+async fn stop_running_up(spec: &Spec, again: &str, out: &Printer) -> Result<Option<u32>> {
     let Some(pid) = crate::run::lock::holder(&spec.project) else {
         return Ok(None);
     };
@@ -32,9 +34,8 @@ async fn stop_running_up(spec: &Spec, out: &Printer) -> Result<Option<u32>> {
         })?;
     rustix::process::kill_process(target, rustix::process::Signal::TERM).map_err(|e| {
         Error::Runtime(format!(
-            "asking the `up` of project {} (pid {pid}) to stop: {e}; stop it with Ctrl-C in its terminal, then run `{}` again",
+            "asking the `up` of project {} (pid {pid}) to stop: {e}; stop it with Ctrl-C in its terminal, then run `{again}` again",
             spec.project,
-            spec.command("down")
         ))
     })?;
     // Its shutdown takes each service's grace period, in order; more than that means it is stuck.
@@ -49,10 +50,9 @@ async fn stop_running_up(spec: &Spec, out: &Printer) -> Result<Option<u32>> {
     while crate::run::lock::holder(&spec.project).is_some() {
         if started.elapsed() > budget {
             return Err(Error::Runtime(format!(
-                "the `up` of project {} (pid {pid}) did not stop within {} s; kill it (kill -9 {pid}), then run `{}` again",
+                "the `up` of project {} (pid {pid}) did not stop within {} s; kill it (kill -9 {pid}), then run `{again}` again",
                 spec.project,
                 budget.as_secs(),
-                spec.command("down")
             )));
         }
         tokio::time::sleep(delay).await;
@@ -62,10 +62,27 @@ async fn stop_running_up(spec: &Spec, out: &Printer) -> Result<Option<u32>> {
     Ok(Some(pid))
 }
 
-/// Runs `down`.
+/// Runs `down` on the spec's project.
 pub async fn down(spec: &Spec, volumes: bool, out: &Printer) -> Result<()> {
+    teardown(spec, volumes, &spec.command("down"), out).await
+}
+
+/// Runs `down --project NAME`: what carries that project's labels, without a spec.
+pub async fn down_project(project: &str, volumes: bool, out: &Printer) -> Result<()> {
+    let spec = Spec::bare(project).map_err(|e| Error::Usage(format!("down --project: {e}")))?;
+    teardown(&spec, volumes, &project_command(project), out).await
+}
+
+/// `pinshare-dev down --project NAME`: the `down` of a project named by its label, whatever spec it came from.
+pub fn project_command(project: &str) -> String {
+    format!("pinshare-dev down --project {project}")
+}
+
+/// Stops a running `up` of the project, removes its containers and network, and its volumes if asked; `again`
+/// is the command to repeat when a foreground `up` is in the way.
+async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
-    let stopped_up = stop_running_up(spec, out).await?;
+    let stopped_up = stop_running_up(spec, again, out).await?;
     let containers = reconcile::observe(&*engine, spec).await?;
     reconcile::apply(
         &*engine,

@@ -51,6 +51,44 @@ impl std::fmt::Display for Done {
     }
 }
 
+/// What the files init writes assume of the directory, checked there: PinShare's Go module (`module pinshare`
+/// in go.mod, package main at the root). One line per thing the user must check; none in a PinShare checkout.
+pub fn checkout_notes(dir: &Path) -> Vec<String> {
+    let assumed = "the Dockerfile copies go.mod, go.sum, main.go and internal/ and builds package main at the \
+                   root, and pinshare.toml watches those paths";
+    let go_mod = dir.join("go.mod");
+    let text = match std::fs::read_to_string(&go_mod) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return vec![format!(
+                "note: no go.mod in {}: this does not look like a PinShare checkout (Go module `pinshare`); {assumed}: \
+                 run init in PinShare's root instead, or adapt the Dockerfile and pinshare.toml's `build` and \
+                 `watch.paths` to this project",
+                dir.display()
+            )];
+        }
+        Err(e) => return vec![format!("note: reading {}: {e}", go_mod.display())],
+    };
+    let module = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("module")?;
+        let rest = rest.split("//").next().unwrap_or_default().trim();
+        (rest.len() < l.trim().len()).then(|| rest.trim_matches('"').to_string())
+    });
+    match module {
+        Some(m) if m == "pinshare" => Vec::new(),
+        Some(m) => vec![format!(
+            "note: {} declares module `{m}`, not PinShare's `pinshare`; {assumed}: check that they fit this \
+             module (its main package, its directories) before `pinshare-dev up`",
+            go_mod.display()
+        )],
+        None => vec![format!(
+            "note: {} has no `module` line, so it is not PinShare's (module `pinshare`); {assumed}: check that \
+             they fit this project before `pinshare-dev up`",
+            go_mod.display()
+        )],
+    }
+}
+
 /// Whether an existing Dockerfile is one init wrote (identical, or still carrying init's mark).
 fn dockerfile_is_ours(text: &[u8]) -> bool {
     text == DOCKERFILE.as_bytes() || String::from_utf8_lossy(text).contains(DOCKERFILE_MARK)

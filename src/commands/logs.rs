@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions, Role};
-use crate::error::{Error, Result};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::run::read::stamp;
 use crate::run::read::{split_timestamp, ts_key};
@@ -21,7 +21,7 @@ pub struct LogsOptions {
     pub follow: bool,
     /// Lines from the end of each.
     pub tail: Option<u64>,
-    /// Only lines newer than this (`10m`).
+    /// Only lines from then on: a duration back from now (`10m`) or a time (`2026-12-07T01:00:00Z`).
     pub since: Option<String>,
     /// Show timestamps.
     pub timestamps: bool,
@@ -31,11 +31,7 @@ pub struct LogsOptions {
 pub fn check_services(spec: &Spec, services: &[String]) -> Result<()> {
     for s in services {
         if !spec.services.contains_key(s) {
-            return Err(Error::Usage(format!(
-                "no service `{s}` in {}; known services: {}",
-                spec.file.display(),
-                spec.service_list()
-            )));
+            return Err(Error::Usage(spec.no_service(s)));
         }
     }
     Ok(())
@@ -62,19 +58,18 @@ async fn history(
     all
 }
 
-/// Runs `logs`.
-pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
+/// Runs `logs`; returns the exit code: 0, or 130 when Ctrl-C ends `--follow` (as it ends `up`).
+pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
     check_services(spec, &opts.services)?;
-    let since = match &opts.since {
-        None => None,
-        Some(s) => {
-            let d = units::parse_duration(s).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO);
-            Some(i64::try_from(now.saturating_sub(d).as_secs()).unwrap_or(0))
-        }
-    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let since = opts
+        .since
+        .as_deref()
+        .map(|s| since_secs(s, now))
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--since: {e}")))?;
     let engine = crate::engine::connect().await?;
     let containers = engine.project_containers(&spec.project).await?;
     let wanted: Vec<String> = if opts.services.is_empty() {
@@ -103,11 +98,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         }
     }
     if found == 0 {
-        return Err(Error::Runtime(format!(
-            "no container of {} is there (project {}); start it with `pinshare-dev up`",
-            wanted.join(", "),
-            spec.project
-        )));
+        return Err(Error::Runtime(no_containers(spec, &wanted)));
     }
     if opts.follow {
         // What is there now, merged in time order as without -f; then each service is followed from where its
@@ -145,13 +136,73 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
         for h in handles {
             let _ = h.await;
         }
-    } else {
-        for (svc, line) in history(&*engine, &present, &read).await {
-            emit(&printer, &svc, &line, opts.timestamps).await;
-        }
+        printer.flush().await;
+        return Ok(EXIT_INTERRUPTED);
+    }
+    for (svc, line) in history(&*engine, &present, &read).await {
+        emit(&printer, &svc, &line, opts.timestamps).await;
     }
     printer.flush().await;
-    Ok(())
+    Ok(EXIT_OK)
+}
+
+/// Why `logs` has nothing to show: `service ipfs has no container (project p); start it with `pinshare-dev up``,
+/// or `services ipfs and pinshare have no container …; start them …`.
+fn no_containers(spec: &Spec, services: &[String]) -> String {
+    let (subject, verb, them) = match services {
+        [one] => (format!("service {one}"), "has", "it"),
+        [init @ .., last] => (
+            format!("services {} and {last}", init.join(", ")),
+            "have",
+            "them",
+        ),
+        [] => ("no service".to_string(), "has", "them"),
+    };
+    format!(
+        "{subject} {verb} no container (project {}); start {them} with `{}`",
+        spec.project,
+        spec.command("up")
+    )
+}
+
+/// `--since` as Unix seconds, as compose takes it: a duration back from `now` (`10m`, `1h30m`), an RFC 3339 time
+/// (`2026-12-07T01:00:00Z`, `2026-12-07T02:00:00+01:00`, fractions allowed), a date (`2026-12-07`, midnight UTC),
+/// or Unix seconds (`1796605200`).
+fn since_secs(s: &str, now: Duration) -> std::result::Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(d) = units::parse_duration(s) {
+        return Ok(i64::try_from(now.saturating_sub(d).as_secs()).unwrap_or(0));
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    if let Some(d) = date(s) {
+        return Ok(d.midnight().assume_utc().unix_timestamp());
+    }
+    match s.split_once('.').map_or((s, "0"), |(w, f)| (w, f)) {
+        (whole, frac)
+            if !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            whole.parse().map_err(|e| format!("`{s}`: {e}"))
+        }
+        _ => Err(format!(
+            "`{s}` is neither a duration (10m, 1h30m) nor a time (2026-12-07T01:00:00Z, 2026-12-07, Unix seconds)"
+        )),
+    }
+}
+
+/// `YYYY-MM-DD`, a real day.
+fn date(s: &str) -> Option<time::Date> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return None;
+    }
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
 }
 
 async fn emit(p: &Printer, svc: &str, line: &str, timestamps: bool) {
@@ -193,7 +244,65 @@ pub fn spawn_lines(
 
 #[cfg(test)]
 mod tests {
+    use super::{no_containers, since_secs};
     use crate::run::read::{split_timestamp, ts_key};
+    use std::time::Duration;
+
+    #[test]
+    fn since_takes_durations_back_from_now_and_times_as_compose_does() {
+        let now = Duration::from_secs(1_796_610_000);
+        assert_eq!(since_secs("10m", now), Ok(1_796_609_400));
+        assert_eq!(since_secs("1h30m", now), Ok(1_796_604_600));
+        // 2026-12-07T01:00:00Z
+        assert_eq!(since_secs("2026-12-07T01:00:00Z", now), Ok(1_796_605_200));
+        assert_eq!(since_secs("2026-12-07t01:00:00z", now), Ok(1_796_605_200));
+        assert_eq!(
+            since_secs("2026-12-07T01:00:00.75Z", now),
+            Ok(1_796_605_200)
+        );
+        assert_eq!(
+            since_secs("2026-12-07T02:00:00+01:00", now),
+            Ok(1_796_605_200)
+        );
+        assert_eq!(since_secs("2026-12-07", now), Ok(1_796_601_600));
+        assert_eq!(since_secs("1796605200", now), Ok(1_796_605_200));
+        assert_eq!(since_secs("1796605200.5", now), Ok(1_796_605_200));
+    }
+
+    #[test]
+    fn nothing_to_show_reads_as_a_sentence_for_one_service_or_several() {
+        let spec = crate::spec::parse(
+            std::path::Path::new("pinshare.toml"),
+            "[project]\nname = \"p\"\n[services.ipfs]\nimage = \"i\"\n[services.pinshare]\nimage = \"a\"\n[services.web]\nimage = \"w\"\n",
+        )
+        .expect("valid");
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs"])),
+            "service ipfs has no container (project p); start it with `pinshare-dev up`"
+        );
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs", "pinshare"])),
+            "services ipfs and pinshare have no container (project p); start them with `pinshare-dev up`"
+        );
+        assert_eq!(
+            no_containers(&spec, &names(&["ipfs", "pinshare", "web"])),
+            "services ipfs, pinshare and web have no container (project p); start them with `pinshare-dev up`"
+        );
+    }
+
+    #[test]
+    fn since_says_what_it_takes_when_it_is_neither() {
+        for bad in ["yesterday", "2026-12-07T01:00:00", "2026-13-07", "10 m", ""] {
+            let e = since_secs(bad, Duration::ZERO).expect_err(bad);
+            assert_eq!(
+                e,
+                format!(
+                    "`{bad}` is neither a duration (10m, 1h30m) nor a time (2026-12-07T01:00:00Z, 2026-12-07, Unix seconds)"
+                )
+            );
+        }
+    }
 
     #[test]
     fn engine_timestamps_sort_in_time_order_though_trailing_zeros_are_trimmed() {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Result};
 use crate::output::printer::Printer;
 use crate::spec::Spec;
 use crate::usage::{self, Mark, Usage, bytes, quantity};
@@ -59,13 +59,7 @@ impl Windows {
 
 /// The services asked for (all, in start order, when none), each checked against the spec.
 fn selection(spec: &Spec, services: &[String]) -> Result<Vec<String>> {
-    if let Some(unknown) = services.iter().find(|s| !spec.services.contains_key(*s)) {
-        return Err(Error::Usage(format!(
-            "unknown service `{unknown}`; services in {}: {}",
-            spec.file.display(),
-            spec.service_list()
-        )));
-    }
+    crate::commands::logs::check_services(spec, services)?;
     Ok(spec
         .order
         .iter()
@@ -122,6 +116,15 @@ pub async fn round(
     Ok(rows)
 }
 
+/// Why a row has no figures, in its MARK column: no container, or the state of one that is not running.
+fn unsampled(state: &str) -> String {
+    match state {
+        "absent" => "no container".to_string(),
+        "running" => "no sample yet".to_string(),
+        other => format!("not running ({other})"),
+    }
+}
+
 /// CPU with two decimals (an idle service is a few hundredths of a percent), as `docker stats` shows it.
 fn cpu(p: Option<f64>) -> String {
     p.map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"))
@@ -168,7 +171,7 @@ pub fn table(rows: &[Row], spec: &Spec) -> String {
             match &r.usage {
                 None => vec![
                     r.service.clone(),
-                    r.state.clone(),
+                    "-".into(),
                     "-".into(),
                     "-".into(),
                     "-".into(),
@@ -176,7 +179,7 @@ pub fn table(rows: &[Row], spec: &Spec) -> String {
                     "-".into(),
                     "-".into(),
                     r.restarts.to_string(),
-                    "-".into(),
+                    unsampled(&r.state),
                 ],
                 Some(u) => vec![
                     r.service.clone(),
@@ -396,18 +399,17 @@ mod tests {
             .expect("round");
         assert_eq!(rows[0].state, "absent");
         assert!(rows[0].usage.is_none());
-        assert!(
-            table(&rows, &spec)
-                .lines()
-                .nth(1)
-                .expect("row")
-                .starts_with("ipfs     absent")
-        );
+        let t = table(&rows, &spec);
+        let row = t.lines().nth(1).expect("row");
+        // The CPU column holds figures only; the row says why it has none.
+        assert!(row.starts_with("ipfs     -  "), "{t}");
+        assert!(row.ends_with(" no container"), "{t}");
+        assert!(!row.contains("absent"), "{t}");
         let e = selection(&spec, &["ipfss".to_string()]).expect_err("unknown");
         assert_eq!(
             e.to_string(),
             format!(
-                "unknown service `ipfss`; services in {}: ipfs, pinshare",
+                "no service `ipfss` in {}; known services: ipfs, pinshare",
                 spec.file.display()
             )
         );

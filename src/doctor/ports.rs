@@ -31,8 +31,6 @@ pub struct Holder {
     pub project: Option<String>,
     /// `dev.pinshare.service` label.
     pub service: Option<String>,
-    /// `dev.pinshare.spec-file` label: the spec its `up` ran from.
-    pub spec_file: Option<String>,
     /// Published host ports.
     pub ports: Vec<Published>,
 }
@@ -61,7 +59,6 @@ pub fn holders(list: Vec<RunningContainer>) -> Vec<Holder> {
             Some(Holder {
                 project: get(labels::PROJECT),
                 service: get(labels::SERVICE),
-                spec_file: get(labels::SPEC_FILE),
                 container: c.name,
                 ports,
             })
@@ -122,8 +119,6 @@ pub enum Verdict {
         container: String,
         /// Its project.
         project: String,
-        /// The spec that project's `up` ran from, when its containers say.
-        spec_file: Option<String>,
     },
     /// A container pinshare-dev did not create.
     Foreign {
@@ -186,7 +181,6 @@ pub fn check_ports(
                         (Some(p), _) => Verdict::OtherProject {
                             container,
                             project: p.clone(),
-                            spec_file: h.spec_file.clone(),
                         },
                         (None, _) => Verdict::Foreign { container },
                     }
@@ -252,18 +246,14 @@ impl PortCheck {
                 format!("{at}: held by our container {container} of service {service}"),
             )
             .fix(format!("pinshare-dev -f {spec_file} down, {change}")),
-            Verdict::OtherProject {
-                container,
-                project,
-                spec_file,
-            } => Finding::new(
+            Verdict::OtherProject { container, project } => Finding::new(
                 Status::Fail,
                 "port",
                 format!("{at}: held by container {container} (project {project})"),
             )
             .fix(format!(
                 "stop project {project} ({}, or docker stop {container}), {change}",
-                down_command(spec_file.as_deref())
+                down_command(project)
             )),
             Verdict::Foreign { container } => Finding::new(
                 Status::Fail,
@@ -314,13 +304,9 @@ impl PortCheck {
             Verdict::Foreign { container } => format!(
                 "{port} is already in use by container {container}, which pinshare-dev did not create; stop it (docker stop {container}) or {change}"
             ),
-            Verdict::OtherProject {
-                container,
-                project,
-                spec_file,
-            } => format!(
+            Verdict::OtherProject { container, project } => format!(
                 "{port} is already in use by container {container} of pinshare-dev project {project}; stop that project ({}, or docker stop {container}) or {change}",
-                down_command(spec_file.as_deref())
+                down_command(project)
             ),
             Verdict::OurOtherService { container, service } => format!(
                 "{port} is already in use by container {container} of service {service} of this project; run pinshare-dev down first, or {change}"
@@ -333,17 +319,9 @@ impl PortCheck {
     }
 }
 
-/// The exact `down` of another project when its containers name their spec, else where to run it.
-fn down_command(spec_file: Option<&str>) -> String {
-    spec_file.map_or_else(
-        || "pinshare-dev down in its directory".to_string(),
-        |f| {
-            format!(
-                "`{}`",
-                crate::spec::command_for(std::path::Path::new(f), "down")
-            )
-        },
-    )
+/// The `down` of another project, by its label: the spec its `up` ran from may name another project by now.
+fn down_command(project: &str) -> String {
+    format!("`{}`", crate::commands::down::project_command(project))
 }
 
 /// The published ports of the given services, in the given order.

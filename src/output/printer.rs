@@ -1,6 +1,6 @@
 //! The one writer that owns the terminal. Every container line and every tool event goes through it, so lines
 //! never interleave mid-line. Container lines get `name | `, tool events `name » `, the name padded to a fixed
-//! width and coloured by a stable hash of the name.
+//! width and coloured (`colours.rs`: different colours within a project, the same in every run).
 //!
 //! Container lines go through a bounded channel: a container that floods the terminal slows its reader (and
 //! through the attach stream, its own writes) instead of growing memory. Tool events go through their own
@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use console::{Color, Style};
 
+use crate::output::colours::Colours;
 use crate::output::status;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -135,7 +136,8 @@ pub struct Printer {
     /// When the writer thread's current write began (stdout only).
     busy_since: Option<Arc<AtomicU64>>,
     width: usize,
-    color: bool,
+    /// The prefixes' colours; `None` when the output is not coloured.
+    colours: Option<Arc<Colours>>,
     /// When the current engine outage began: however many subscriptions notice it, one run says so once.
     outage: Outage,
 }
@@ -143,31 +145,17 @@ pub struct Printer {
 /// When the current engine outage began, if one is under way.
 pub type Outage = std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
-const PALETTE: [Color; 6] = [
-    Color::Cyan,
-    Color::Magenta,
-    Color::Green,
-    Color::Yellow,
-    Color::Blue,
-    Color::Red,
-];
-
-/// Stable colour of a name: the same name gets the same colour in every run and terminal.
-pub fn color_of(name: &str) -> Color {
-    // FNV-1a: tiny, stable across releases (unlike std's hasher).
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    PALETTE[(h as usize) % PALETTE.len()]
-}
-
-/// `name | text` with the name padded to `width`.
-pub fn format_line(name: &str, width: usize, sep: &str, text: &str, color: bool) -> String {
+/// `name | text` with the name padded to `width`, the prefix in `colour` if one is given.
+pub fn format_line(
+    name: &str,
+    width: usize,
+    sep: &str,
+    text: &str,
+    colour: Option<Color>,
+) -> String {
     let prefix = format!("{name:<width$} {sep}");
-    if color {
-        let style = Style::new().fg(color_of(name)).force_styling(true);
+    if let Some(colour) = colour {
+        let style = Style::new().fg(colour).force_styling(true);
         let style = if sep == EVENT_SEP {
             style.bold()
         } else {
@@ -248,7 +236,7 @@ impl Writer {
 }
 
 /// The live lines, with the prefix width and colouring of the printer's names.
-type LiveArea = (status::Area, usize, bool);
+type LiveArea = (status::Area, usize, Option<Arc<Colours>>);
 
 /// How often live lines are drawn again (their elapsed times move) while nothing else is written.
 const TICK: std::time::Duration = std::time::Duration::from_millis(250);
@@ -277,10 +265,11 @@ async fn gather(q: &mut Queues, out: &Writer, area: &mut Option<LiveArea>) -> bo
             None => break false,
             Some(Msg::Line(l)) => buf.extend_from_slice(l.as_bytes()),
             Some(Msg::Status { id, name, text }) => {
-                if let Some((a, width, color)) = area.as_mut() {
+                if let Some((a, width, colours)) = area.as_mut() {
                     match text {
                         Some(t) => {
-                            let prefix = format_line(&name, *width, EVENT_SEP, "", *color);
+                            let colour = colours.as_ref().map(|c| c.of(&name));
+                            let prefix = format_line(&name, *width, EVENT_SEP, "", colour);
                             a.set(id, &prefix, &t, std::time::Instant::now());
                         }
                         None => a.remove(id),
@@ -336,7 +325,7 @@ impl Printer {
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
         let mut p = Self::spawn_writing(names, Sink::Gated(gate, std::sync::Arc::clone(&lines)));
-        p.color = false;
+        p.colours = None;
         (p, lines)
     }
 
@@ -347,13 +336,14 @@ impl Printer {
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
         let mut p = Self::spawn_writing(names, Sink::Capture(std::sync::Arc::clone(&lines)));
-        p.color = false;
+        p.colours = None;
         (p, lines)
     }
 
     fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
-        let width = names.into_iter().map(str::len).max().unwrap_or(4).max(4);
-        let color = console::colors_enabled();
+        let names: Vec<&str> = names.into_iter().collect();
+        let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
+        let colours = console::colors_enabled().then(|| Arc::new(Colours::for_names(names, TOOL)));
         let (urgent, urgent_rx) = mpsc::unbounded_channel::<Msg>();
         let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
         let sink_kind = match &sink {
@@ -385,7 +375,7 @@ impl Printer {
         let mut area = live.then(|| {
             let cols = console::Term::stdout().size().1.into();
             // `name » `: the name padded to `width`, the separator, two spaces.
-            (status::Area::new(width + 3, cols), width, color)
+            (status::Area::new(width + 3, cols), width, colours.clone())
         });
         tokio::spawn(async move { while gather(&mut queues, &writer, &mut area).await {} });
         Printer {
@@ -396,7 +386,7 @@ impl Printer {
             abandoned: CancellationToken::new(),
             busy_since,
             width,
-            color,
+            colours,
             outage: Outage::default(),
         }
     }
@@ -461,6 +451,11 @@ impl Printer {
             });
     }
 
+    /// The colour of `name`'s prefix, if the output is coloured.
+    fn colour(&self, name: &str) -> Option<Color> {
+        self.colours.as_ref().map(|c| c.of(name))
+    }
+
     /// The run's engine-outage state, shared by its clones.
     pub fn outage(&self) -> &Outage {
         &self.outage
@@ -470,7 +465,7 @@ impl Printer {
     /// the output is abandoned it drops the line.
     pub async fn log(&self, service: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
-        let mut l = format_line(service, self.width, LOG_SEP, &text, self.color);
+        let mut l = format_line(service, self.width, LOG_SEP, &text, self.colour(service));
         l.push('\n');
         tokio::select! {
             biased;
@@ -485,7 +480,7 @@ impl Printer {
         if lines.is_empty() {
             return;
         }
-        let prefix = format_line(service, self.width, LOG_SEP, "", self.color);
+        let prefix = format_line(service, self.width, LOG_SEP, "", self.colour(service));
         let mut piece =
             String::with_capacity(lines.iter().map(|l| l.len() + prefix.len() + 1).sum());
         for l in lines {
@@ -503,7 +498,7 @@ impl Printer {
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
-        let mut l = format_line(name, self.width, EVENT_SEP, &text, self.color);
+        let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
         l.push('\n');
         self.send_now(Msg::Line(l));
     }

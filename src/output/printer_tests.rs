@@ -4,23 +4,22 @@ use super::*;
 #[test]
 fn prefixes_are_padded_to_a_fixed_width() {
     assert_eq!(
-        format_line("ipfs", 8, LOG_SEP, "Daemon is ready", false),
+        format_line("ipfs", 8, LOG_SEP, "Daemon is ready", None),
         "ipfs     | Daemon is ready"
     );
     assert_eq!(
-        format_line("pinshare", 8, LOG_SEP, "GET /health 200", false),
+        format_line("pinshare", 8, LOG_SEP, "GET /health 200", None),
         "pinshare | GET /health 200"
     );
     assert_eq!(
-        format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", false),
+        format_line("ipfs", 8, EVENT_SEP, "ready in 80 ms", None),
         "ipfs     » ready in 80 ms"
     );
 }
 
 #[test]
-fn colours_are_stable_per_name() {
-    assert_eq!(color_of("ipfs"), color_of("ipfs"));
-    let s = format_line("ipfs", 4, LOG_SEP, "x", true);
+fn a_coloured_prefix_keeps_the_text_after_it() {
+    let s = format_line("ipfs", 4, LOG_SEP, "x", Some(Color::Red));
     assert!(s.contains("\u{1b}["), "{s:?}");
     assert!(s.ends_with(" x"));
 }

@@ -364,11 +364,7 @@ pub fn selection(spec: &Spec, requested: &[String]) -> Result<Vec<String>, Strin
     let mut stack: Vec<String> = Vec::new();
     for r in requested {
         if !spec.services.contains_key(r) {
-            return Err(format!(
-                "no service `{r}` in {}; known services: {}",
-                spec.file.display(),
-                spec.service_list()
-            ));
+            return Err(spec.no_service(r));
         }
         stack.push(r.clone());
     }

@@ -221,7 +221,16 @@ async fn worker(
             }
         }
         if matches!(svc.image, ImageSource::Build(_)) {
-            match rebuild::rebuild(&*engine, &current, &service, &printer, detect, Some(&fg)).await
+            match rebuild::rebuild(
+                &*engine,
+                &current,
+                &service,
+                &printer,
+                detect,
+                Some(&fg),
+                false,
+            )
+            .await
             {
                 Ok(()) => {}
                 // `rebuild` said so already, with what it left serving.

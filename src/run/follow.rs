@@ -147,12 +147,16 @@ const LOOK_AHEAD: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a foreground follower may go on printing its container's output after it is cancelled.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The marker printed when a container is replaced.
+/// The marker printed when a container is replaced: how the old one ended, and the image the new one runs
+/// (each named for whose it is, so the image is not read as the one that exited).
 pub fn replaced_marker(image_id: &str, exit: Option<i64>) -> String {
     let short = image_id.trim_start_matches("sha256:");
     let short = &short[..short.len().min(12)];
-    let exit = exit.map_or_else(|| "exit ?".to_string(), |c| format!("exit {c}"));
-    format!("— replaced (image sha256:{short}…, {exit}) —")
+    let old = exit.map_or_else(
+        || "old container's exit code unknown".to_string(),
+        |c| format!("old container exited with code {c}"),
+    );
+    format!("— replaced: {old}; new one runs image sha256:{short}… —")
 }
 
 /// The marker printed when a supervisor restarted the service in a fresh container.
@@ -415,14 +419,14 @@ mod tests {
     }
 
     #[test]
-    fn marker_names_the_new_image_and_the_old_exit_code() {
+    fn marker_says_the_exit_code_is_the_old_containers_and_the_image_the_new_ones() {
         assert_eq!(
-            replaced_marker("sha256:0123456789abcdef0123", Some(0)),
-            "— replaced (image sha256:0123456789ab…, exit 0) —"
+            replaced_marker("sha256:0123456789abcdef0123", Some(137)),
+            "— replaced: old container exited with code 137; new one runs image sha256:0123456789ab… —"
         );
         assert_eq!(
             replaced_marker("", None),
-            "— replaced (image sha256:…, exit ?) —"
+            "— replaced: old container's exit code unknown; new one runs image sha256:… —"
         );
     }
 }

@@ -20,8 +20,8 @@ fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
 
-/// Builds the service's image and swaps its container if the image or config changed. `detect` is the time
-/// from the first file event to the start of this build.
+/// Builds the service's image and swaps its container if the image or config changed, or in any case when
+/// `force`. `detect` is the time from the first file event to the start of this build.
 pub async fn rebuild(
     engine: &dyn Engine,
     spec: &Spec,
@@ -29,14 +29,12 @@ pub async fn rebuild(
     printer: &Printer,
     detect: Duration,
     fg: Option<&crate::run::swap::Foreground>,
+    force: bool,
 ) -> Result<()> {
-    let svc = spec.services.get(service).ok_or_else(|| {
-        Error::Usage(format!(
-            "no service `{service}` in {}; known services: {}",
-            spec.file.display(),
-            spec.service_list()
-        ))
-    })?;
+    let svc = spec
+        .services
+        .get(service)
+        .ok_or_else(|| Error::Usage(spec.no_service(service)))?;
     if !matches!(svc.image, ImageSource::Build(_)) {
         return Err(Error::Usage(format!(
             "service `{service}` runs image {} and has no `build`: nothing to rebuild",
@@ -77,7 +75,12 @@ pub async fn rebuild(
             name: container.clone(),
             service: service.to_string(),
             role: c.label(crate::labels::ROLE).and_then(Role::parse),
-            hash: c.config_hash().unwrap_or_default().to_string(),
+            // Forced: the container is taken as out of date, so the plan recreates it like a changed one.
+            hash: if force {
+                String::new()
+            } else {
+                c.config_hash().unwrap_or_default().to_string()
+            },
             running: c.is_running(),
         })
         .into_iter()

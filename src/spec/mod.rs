@@ -453,6 +453,22 @@ impl Spec {
         command_for(&self.file, args)
     }
 
+    /// A spec that names only a project, for `down --project NAME`: what carries that project's labels is acted
+    /// on, each container with the default grace. `Err` says why the name cannot be a project's.
+    pub(crate) fn bare(project: &str) -> Result<Spec, String> {
+        if let Some(problem) = validate::project_name_problem(project) {
+            return Err(problem);
+        }
+        Ok(Spec {
+            project: project.to_string(),
+            file: PathBuf::from(FILE_NAME),
+            dir: PathBuf::from("."),
+            services: BTreeMap::new(),
+            order: Vec::new(),
+            render: RenderSettings::default(),
+        })
+    }
+
     /// The project network's name.
     pub(crate) fn network_name(&self) -> String {
         format!("{}_net", self.project)
@@ -482,6 +498,15 @@ impl Spec {
     /// Service names for messages: `ipfs, pinshare`.
     pub(crate) fn service_list(&self) -> String {
         self.services.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The one wording of a service name the spec does not have, for every command that takes service names.
+    pub(crate) fn no_service(&self, name: &str) -> String {
+        format!(
+            "no service `{name}` in {}; known services: {}",
+            self.file.display(),
+            self.service_list()
+        )
     }
 }
 

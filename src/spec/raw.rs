@@ -182,7 +182,7 @@ pub struct RawService {
     pub backoff: Option<RawBackoff>,
     /// Relaxes the least-privilege defaults for this service: `no_new_privileges = false` lets an exec of a
     /// setuid binary gain its owner's rights; `capabilities` replaces the capabilities kept after dropping all
-    /// (kubo: CHOWN, DAC_OVERRIDE, SETGID, SETUID for its entrypoint; others: none) with a list taken from
+    /// (kubo: CHOWN, DAC_OVERRIDE, KILL, SETGID, SETUID for its entrypoint and tini; others: none) with a list taken from
     /// Docker's default set, or `"docker-default"` for that whole set.
     #[schemars(with = "Option<RawSecurity>")]
     pub security: Option<Spanned<RawSecurity>>,
@@ -218,7 +218,8 @@ pub struct RawSecurity {
     pub no_new_privileges: Option<bool>,
     /// The capabilities kept after dropping all: names from Docker's default set (`"CHOWN"`, `"NET_BIND_SERVICE"`,
     /// with or without `CAP_`), or `"docker-default"` for Docker's whole default set. Default: kubo keeps
-    /// CHOWN, DAC_OVERRIDE, SETGID and SETUID (its entrypoint's `chown -R` and user switch); others keep none.
+    /// CHOWN, DAC_OVERRIDE, KILL, SETGID and SETUID (its entrypoint's `chown -R` and user switch, and tini passing
+    /// the stop signal on to the uid-1000 daemon); others keep none.
     #[schemars(with = "Option<serde_json::Value>")]
     pub capabilities: Option<Spanned<toml::Value>>,
 }

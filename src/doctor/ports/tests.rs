@@ -21,7 +21,6 @@ fn holder(
         container: container.into(),
         project: project.map(str::to_string),
         service: service.map(str::to_string),
-        spec_file: None,
         ports: ports
             .iter()
             .map(|&(ip, port, protocol)| Published { ip, port, protocol })
@@ -84,21 +83,19 @@ fn holders_are_named_by_project_or_as_foreign() {
         vec![Verdict::OtherProject {
             container: "x".into(),
             project: "other".into(),
-            spec_file: None,
         }]
     );
-    // Its containers name the spec their `up` ran from: the exact command, not "in its directory".
-    let mut named = on(Some("other"), Some("ipfs"));
-    named[0].spec_file = Some("/home/u/other/dev.toml".into());
-    let c = check_ports("pinshare", &ports, &named, |_| Bind::Free);
+    // The project is named by its label: the spec its `up` ran from may name another project since a rename.
+    let c = check_ports("pinshare", &ports, &on(Some("other"), Some("ipfs")), |_| {
+        Bind::Free
+    });
     assert_eq!(
         c[0].finding("pinshare.toml").fix,
-        vec!["stop project other (`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x), or change the port in pinshare.toml".to_string()]
+        vec!["stop project other (`pinshare-dev down --project other`, or docker stop x), or change the port in pinshare.toml".to_string()]
     );
     assert!(
-        c[0].error_message("pinshare.toml").is_some_and(
-            |m| m.contains("(`pinshare-dev -f /home/u/other/dev.toml down`, or docker stop x)")
-        ),
+        c[0].error_message("pinshare.toml")
+            .is_some_and(|m| m.contains("(`pinshare-dev down --project other`, or docker stop x)")),
         "{:?}",
         c[0].error_message("pinshare.toml")
     );

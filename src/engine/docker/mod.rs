@@ -399,7 +399,9 @@ impl Engine for DockerEngine {
                 .map_or_else(|| "all".to_string(), |t| t.to_string()),
         );
         if let Some(since) = opts.since {
-            b = b.since(i32::try_from(since).unwrap_or(0));
+            // bollard takes i32 seconds: a time past 2038 is "later than anything so far", not "from the start".
+            let clamped = since.clamp(0, i64::from(i32::MAX));
+            b = b.since(i32::try_from(clamped).unwrap_or(i32::MAX));
         }
         let op = format!("reading logs of container {name}");
         self.docker

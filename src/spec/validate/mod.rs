@@ -107,6 +107,15 @@ fn missing_bind_source(cx: &mut Ctx, span: Range<usize>, written: &str, abs: &Pa
     );
 }
 
+/// Why `name` cannot be a project's name, with the rule (and a corrected name) to follow; `None` when it can.
+pub(super) fn project_name_problem(name: &str) -> Option<String> {
+    let (why, fixed) = names::name_problem(name)?;
+    Some(format!(
+        "`{name}` cannot be a project name: {why}; {}",
+        names::name_help(fixed.as_ref())
+    ))
+}
+
 pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let file = path.display().to_string();
     let text_arc = Arc::new(text.to_string());

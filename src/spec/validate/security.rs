@@ -3,8 +3,12 @@
 //! image's entrypoint needs as root before it switches to uid 1000 (kubo v0.42.0 `bin/container_daemon`:
 //! `chown -R -- ipfs "$repo"` of a repo ipfs cannot write — CHOWN, and DAC_OVERRIDE to walk and read a tree it
 //! does not own, which the root-run `ipfs` of an exec probe needs as well for the 0600 config —, then
-//! `gosu ipfs` — SETGID, SETUID). A relaxed service never gets more than Docker's default set: widening it is
-//! `cap_add`, which is refused (`safety.rs`).
+//! `gosu ipfs` — SETGID, SETUID) — and KILL for the `tini` in front of it (`Dockerfile`: `ENTRYPOINT
+//! ["/sbin/tini", "--", "/usr/local/bin/start_ipfs"]`): a root process may signal a uid-1000 one only with
+//! CAP_KILL (kill(2)), so without it tini cannot pass the stop signal on, the daemon never sees SIGTERM
+//! (`cmd/ipfs/util/signal.go`) and every stop waits out the grace period and ends in SIGKILL (exit 137).
+//! A relaxed service never gets more than Docker's default set: widening it is `cap_add`, which is refused
+//! (`safety.rs`).
 
 use toml::Spanned;
 
@@ -14,7 +18,7 @@ use super::Ctx;
 use super::safety::is_kubo;
 
 /// What kubo's entrypoint needs as root (see the module comment), sorted.
-const KUBO_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+const KUBO_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"];
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`): what a plain `docker run` keeps.
 const DOCKER_DEFAULT: &[&str] = &[
@@ -148,11 +152,11 @@ mod tests {
     }
 
     #[test]
-    fn kubo_keeps_its_entrypoints_four_capabilities_and_others_none() {
+    fn kubo_keeps_its_entrypoints_five_capabilities_and_others_none() {
         let text = "[services.ipfs]\nimage = \"ipfs/kubo:v0.42.0\"\n[services.app]\nimage = \"pinshare\"\n";
         assert_eq!(
             security_of(text, "ipfs"),
-            Security::least(&["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"])
+            Security::least(&["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"])
         );
         assert_eq!(security_of(text, "app"), Security::least(&[]));
         assert!(security_of(text, "app").no_new_privileges);
@@ -169,7 +173,7 @@ mod tests {
         assert_eq!(
             ipfs.capabilities,
             Capabilities::Only(
-                ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]
+                ["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"]
                     .map(String::from)
                     .to_vec()
             )

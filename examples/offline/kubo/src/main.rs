@@ -543,8 +543,11 @@ fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
         .replacen("/ip4/0.0.0.0/", "/ip4/127.0.0.1/", 1)
         .replacen("/ip6/::/", "/ip6/::1/", 1);
     config::write_api_file(repo, &api_file_ma).unwrap_or_else(|e| fail(&e));
+    // kubo v0.42.0 cmd/ipfs/util/signal.go SetupInterruptHandler: SIGHUP, SIGINT or SIGTERM prints an empty
+    // line and cancels the request context; daemon.go then prints these two lines, closes the node and
+    // returns nil (exit 0).
     sys::on_term_signals(
-        "Received interrupt signal, shutting down...\n(Hit ctrl-c again to force-shutdown the daemon.)\n",
+        "\nReceived interrupt signal, shutting down...\n(Hit ctrl-c again to force-shutdown the daemon.)\n",
         &repo.join("api"),
     );
 

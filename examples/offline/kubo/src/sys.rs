@@ -143,7 +143,7 @@ extern "C" fn shutdown_handler(_sig: libc::c_int) {
     }
 }
 
-/// The daemon's SIGTERM/SIGINT: print `msg`, remove `unlink` (the repo's `api` file, as fsrepo's
+/// The daemon's SIGHUP/SIGINT/SIGTERM: print `msg`, remove `unlink` (the repo's `api` file, as fsrepo's
 /// Close does on a clean shutdown) and exit 0.
 pub fn on_term_signals(msg: &'static str, unlink: &std::path::Path) {
     use std::os::unix::ffi::OsStrExt;
@@ -158,6 +158,7 @@ pub fn on_term_signals(msg: &'static str, unlink: &std::path::Path) {
         sa.sa_sigaction = shutdown_handler as *const () as usize;
         libc::sigemptyset(&mut sa.sa_mask);
         sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
         libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
     }

@@ -550,3 +550,32 @@ fn the_cli_in_another_container_uses_the_api_file() {
         text(&o)
     );
 }
+
+// kubo v0.42.0 cmd/ipfs/util/signal.go (SetupInterruptHandler: SIGHUP, SIGINT and SIGTERM print an empty line
+// and cancel the request) and cmd/ipfs/kubo/daemon.go (`Received interrupt signal, shutting down...`, then
+// node.Close and a nil return: exit 0), behind the `Dockerfile`'s `ENTRYPOINT ["/sbin/tini", "--", ...]`.
+// Run the way pinshare-dev runs it: docker-init in front, every capability dropped but the entrypoint's,
+// no-new-privileges. tini (root) signalling the uid-1000 daemon is kill(2) across uids, which needs KILL.
+#[test]
+fn sigterm_and_sigint_shut_the_daemon_down_like_kubo_behind_tini() {
+    let img = image("0.42.0");
+    let mut s = Scope::new("signals");
+    for sig in ["TERM", "INT"] {
+        let mut args = vec!["--init", "--cap-drop", "ALL"];
+        for cap in ["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"] {
+            args.extend(["--cap-add", cap]);
+        }
+        args.extend(["--security-opt", "no-new-privileges", &img]);
+        let c = s.start(&args);
+        wait_ready(&c);
+        docker_ok(&["kill", "-s", sig, &c]);
+        assert_eq!(wait_exit(&c), 0, "SIG{sig}:\n{}", logs(&c));
+        let l = logs(&c);
+        assert!(
+            l.contains(
+                "\n\nReceived interrupt signal, shutting down...\n(Hit ctrl-c again to force-shutdown the daemon.)\n"
+            ),
+            "SIG{sig}:\n{l}"
+        );
+    }
+}
