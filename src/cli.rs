@@ -73,6 +73,29 @@ pub enum Command {
         #[arg(short = 't', long)]
         timestamps: bool,
     },
+    /// Run a command in the service's running container (a TTY when stdin and stdout are terminals); its exit
+    /// code is the tool's.
+    Exec {
+        /// The service.
+        service: String,
+        /// User to run it as (name, uid or uid:gid).
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+        /// Environment variable for the command (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Working directory in the container.
+        #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+        workdir: Option<String>,
+        /// The command and its arguments (after `--` when they start with `-`).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
         /// JSON output.
@@ -303,6 +326,23 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         } => {
             let spec = load(cli.file.as_deref())?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
+        }
+        Command::Exec {
+            service,
+            user,
+            env,
+            workdir,
+            command,
+        } => {
+            let spec = load(cli.file.as_deref())?;
+            let opts = crate::commands::exec::ExecOptions {
+                service,
+                argv: command,
+                user,
+                env,
+                workdir,
+            };
+            crate::commands::exec::exec(&spec, opts).await
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;

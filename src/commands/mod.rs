@@ -3,6 +3,7 @@
 
 pub(crate) mod completions;
 pub(crate) mod down;
+pub(crate) mod exec;
 pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ps;
