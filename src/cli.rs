@@ -96,6 +96,28 @@ pub enum Command {
         )]
         command: Vec<String>,
     },
+    /// Run a one-off container from the service's image (its env, volumes and network; its dependencies
+    /// started and ready first); its exit code is the tool's, and it is removed afterwards.
+    Run {
+        /// The service.
+        service: String,
+        /// Do not start the service's dependencies.
+        #[arg(long)]
+        no_deps: bool,
+        /// Run this program instead of the image's entrypoint (CMD are its arguments).
+        #[arg(long, value_name = "PROGRAM")]
+        entrypoint: Option<String>,
+        /// Environment variable for the container (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// The command (arguments to the image's entrypoint); default the service's.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
         /// JSON output.
@@ -343,6 +365,23 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 workdir,
             };
             crate::commands::exec::exec(&spec, opts).await
+        }
+        Command::Run {
+            service,
+            no_deps,
+            entrypoint,
+            env,
+            command,
+        } => {
+            let spec = load(cli.file.as_deref())?;
+            let opts = crate::commands::run::RunOptions {
+                service,
+                argv: command,
+                entrypoint,
+                env,
+                no_deps,
+            };
+            crate::commands::run::run(&spec, opts).await
         }
         Command::Ps { json } => {
             let spec = load(cli.file.as_deref())?;

@@ -8,5 +8,6 @@ pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rebuild;
+pub(crate) mod run;
 pub(crate) mod stats;
 pub(crate) mod up;
