@@ -234,7 +234,7 @@ async fn worker(
 
 /// Re-validates the spec; on success reconciles only what changed and returns the new spec.
 async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> Option<Spec> {
-    let new = match spec::load(&current.file) {
+    let new = match spec::load_files(&current.files()) {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
             for l in errors.render_errors(false).lines() {
