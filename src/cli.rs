@@ -12,9 +12,11 @@ use crate::spec::{self, Spec};
 #[derive(Debug, Parser)]
 #[command(name = "pinshare-dev", version, about)]
 pub struct Cli {
-    /// Spec file (default: pinshare.toml in the current directory or the nearest parent).
-    #[arg(short = 'f', long = "file", global = false, value_name = "PATH")]
-    pub file: Option<PathBuf>,
+    /// Spec file (default: pinshare.toml in the current directory or the nearest parent). Repeat it to lay
+    /// overlays on it: later files override earlier ones key by key (tables merge, values and lists replace).
+    /// Also accepted after the subcommand (but for `logs`, whose -f is --follow: there, --file).
+    #[arg(short = 'f', long = "file", value_name = "PATH", action = clap::ArgAction::Append)]
+    pub file: Vec<PathBuf>,
     /// More output from the tool itself (-v, -vv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -25,6 +27,22 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-f/--file PATH` after the subcommand, as before it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SpecFiles {
+    /// Spec file; repeat it to lay overlays on it (later files override earlier ones key by key).
+    #[arg(short = 'f', long = "file", value_name = "PATH", action = clap::ArgAction::Append)]
+    pub file: Vec<PathBuf>,
+}
+
+/// `--file PATH` after `logs`, whose `-f` is `--follow`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SpecFilesLong {
+    /// Spec file; repeat it to lay overlays on it (later files override earlier ones key by key).
+    #[arg(long = "file", value_name = "PATH", action = clap::ArgAction::Append)]
+    pub file: Vec<PathBuf>,
 }
 
 /// How long work is shown.
@@ -41,6 +59,8 @@ pub enum Progress {
 pub enum Command {
     /// Create or update the project's containers and start them in dependency order.
     Up {
+        #[command(flatten)]
+        files: SpecFiles,
         /// Services to start (with their dependencies); default all.
         services: Vec<String>,
         /// Return once every service is ready.
@@ -52,6 +72,8 @@ pub enum Command {
     },
     /// Remove the project's containers and network; volumes only with --volumes.
     Down {
+        #[command(flatten)]
+        files: SpecFiles,
         /// Also remove the project's named volumes (their data is lost).
         #[arg(long)]
         volumes: bool,
@@ -62,6 +84,8 @@ pub enum Command {
     },
     /// Show container output.
     Logs {
+        #[command(flatten)]
+        files: SpecFilesLong,
         /// Services; default all.
         services: Vec<String>,
         /// Keep following.
@@ -77,8 +101,59 @@ pub enum Command {
         #[arg(short = 't', long)]
         timestamps: bool,
     },
+    /// Run a command in the service's running container (a TTY when stdin and stdout are terminals); its exit
+    /// code is the tool's.
+    Exec {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+        /// User to run it as (name, uid or uid:gid).
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+        /// Environment variable for the command (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Working directory in the container.
+        #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+        workdir: Option<String>,
+        /// The command and its arguments (after `--` when they start with `-`).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
+    /// Run a one-off container from the service's image (its env, volumes and network; its dependencies
+    /// started and ready first); its exit code is the tool's, and it is removed afterwards.
+    Run {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+        /// Do not start the service's dependencies.
+        #[arg(long)]
+        no_deps: bool,
+        /// Run this program instead of the image's entrypoint (CMD are its arguments).
+        #[arg(long, value_name = "PROGRAM")]
+        entrypoint: Option<String>,
+        /// Environment variable for the container (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// The command (arguments to the image's entrypoint); default the service's.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
+        #[command(flatten)]
+        files: SpecFiles,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -86,6 +161,8 @@ pub enum Command {
     /// CPU and memory of each service against its requests and limits, network and block I/O, restarts; marks a
     /// service that stays above its request or near its limit. Streams until Ctrl-C.
     Stats {
+        #[command(flatten)]
+        files: SpecFiles,
         /// Services; default all.
         services: Vec<String>,
         /// One round (the engine reads CPU over about a second), then exit.
@@ -96,7 +173,10 @@ pub enum Command {
         json: bool,
     },
     /// Validate the spec only; never touches Docker.
-    Check,
+    Check {
+        #[command(flatten)]
+        files: SpecFiles,
+    },
     /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
     /// checkout). A Dockerfile that pinshare-dev did not write is kept, unchanged, as Dockerfile-legacy.
     Init {
@@ -109,6 +189,8 @@ pub enum Command {
     Schema,
     /// Render the spec as Kubernetes manifests (app + kubo sidecar pod) or a docker-compose.yml.
     Render {
+        #[command(flatten)]
+        files: SpecFiles,
         /// k8s or compose.
         #[arg(value_enum)]
         target: crate::render::Target,
@@ -124,6 +206,8 @@ pub enum Command {
     },
     /// Build SERVICE's image and swap its container, as a save would (the old one serves until the build is done).
     Rebuild {
+        #[command(flatten)]
+        files: SpecFiles,
         /// The service.
         service: String,
         /// Swap the container even when the image and configuration are unchanged.
@@ -132,7 +216,10 @@ pub enum Command {
     },
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
-    Doctor,
+    Doctor {
+        #[command(flatten)]
+        files: SpecFiles,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell); bash and fish also complete
     /// service names from the spec.
     Completions {
@@ -148,6 +235,8 @@ pub enum Command {
     /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
     #[command(arg_required_else_help = true)]
     Watch {
+        #[command(flatten)]
+        files: SpecFiles,
         /// Say which service each PATH triggers, or which rule ignores it.
         #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
         explain: Vec<PathBuf>,
@@ -170,23 +259,59 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-fn load(file: Option<&std::path::Path>) -> Result<Spec> {
+impl Command {
+    /// The `-f/--file` given after the subcommand.
+    fn spec_files(&self) -> &[PathBuf] {
+        match self {
+            Command::Up { files, .. }
+            | Command::Down { files, .. }
+            | Command::Ps { files, .. }
+            | Command::Stats { files, .. }
+            | Command::Render { files, .. }
+            | Command::Rebuild { files, .. }
+            | Command::Watch { files, .. }
+            | Command::Exec { files, .. }
+            | Command::Run { files, .. }
+            | Command::Check { files }
+            | Command::Doctor { files } => &files.file,
+            Command::Logs { files, .. } => &files.file,
+            Command::Init { .. }
+            | Command::Schema
+            | Command::Completions { .. }
+            | Command::CompleteServices => &[],
+        }
+    }
+}
+
+/// The spec: the files given (the first the base, the rest overlays), or the one found here or above.
+fn load(files: &[PathBuf]) -> Result<Spec> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
-    let path = spec::locate(file, &cwd)?;
-    // Show paths relative to where the user is, as they would type them.
-    let shown = path
-        .strip_prefix(&cwd)
-        .map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
-    let spec = spec::load(&shown)?;
+    let paths = if files.is_empty() {
+        let path = spec::locate(None, &cwd)?;
+        // Show paths relative to where the user is, as they would type them.
+        vec![
+            path.strip_prefix(&cwd)
+                .map_or_else(|_| path.clone(), std::path::Path::to_path_buf),
+        ]
+    } else {
+        files.to_vec()
+    };
+    let spec = spec::load_files(&paths)?;
     crate::output::redact::set_current(&spec.secret_values());
     Ok(spec)
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
+    let files: Vec<PathBuf> = cli
+        .file
+        .iter()
+        .chain(cli.command.spec_files())
+        .cloned()
+        .collect();
     match cli.command {
-        Command::Check => {
-            let spec = load(cli.file.as_deref())?;
+        Command::Check { .. } => {
+            let spec = load(&files)?;
             out.block(&format!(
                 "{}: ok ({} services: {}; start order {})",
                 spec.file.display(),
@@ -201,13 +326,14 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             output,
             classic_sidecar,
             image_tag,
+            ..
         } => {
             if classic_sidecar && target == crate::render::Target::Compose {
                 return Err(Error::Usage(
                     "--classic-sidecar applies to `render k8s` only".into(),
                 ));
             }
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             let opts = crate::render::K8sOptions {
                 classic_sidecar,
                 image_tag,
@@ -226,7 +352,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::CompleteServices => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             for name in &spec.order {
                 out.block(name);
             }
@@ -252,8 +378,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             services,
             detach,
             no_watch,
+            ..
         } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             crate::commands::up::up(
                 spec,
                 crate::run::UpOptions {
@@ -265,17 +392,17 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             )
             .await
         }
-        Command::Doctor => {
-            let spec = load(cli.file.as_deref())?;
+        Command::Doctor { .. } => {
+            let spec = load(&files)?;
             crate::doctor::doctor(&spec, out).await
         }
-        Command::Rebuild { service, force } => {
-            let spec = load(cli.file.as_deref())?;
+        Command::Rebuild { service, force, .. } => {
+            let spec = load(&files)?;
             crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
             Ok(EXIT_OK)
         }
-        Command::Watch { explain } => {
-            let spec = load(cli.file.as_deref())?;
+        Command::Watch { explain, .. } => {
+            let spec = load(&files)?;
             let rules = crate::watch::Rules::new(&spec);
             let paths: Vec<PathBuf> = explain
                 .into_iter()
@@ -284,12 +411,14 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             out.block(&rules.explain_paths(&paths));
             Ok(EXIT_OK)
         }
-        Command::Down { volumes, project } => {
+        Command::Down {
+            volumes, project, ..
+        } => {
             if let Some(project) = project {
                 crate::commands::down::down_project(&project, volumes, out).await?;
                 return Ok(EXIT_OK);
             }
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
@@ -299,8 +428,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             tail,
             since,
             timestamps,
+            ..
         } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             crate::commands::logs::logs(
                 &spec,
                 crate::commands::logs::LogsOptions {
@@ -317,12 +447,49 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             services,
             no_stream,
             json,
+            ..
         } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load(&files)?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
-        Command::Ps { json } => {
-            let spec = load(cli.file.as_deref())?;
+        Command::Exec {
+            service,
+            user,
+            env,
+            workdir,
+            command,
+            ..
+        } => {
+            let spec = load(&files)?;
+            let opts = crate::commands::exec::ExecOptions {
+                service,
+                argv: command,
+                user,
+                env,
+                workdir,
+            };
+            crate::commands::exec::exec(&spec, opts).await
+        }
+        Command::Run {
+            service,
+            no_deps,
+            entrypoint,
+            env,
+            command,
+            ..
+        } => {
+            let spec = load(&files)?;
+            let opts = crate::commands::run::RunOptions {
+                service,
+                argv: command,
+                entrypoint,
+                env,
+                no_deps,
+            };
+            crate::commands::run::run(&spec, opts).await
+        }
+        Command::Ps { json, .. } => {
+            let spec = load(&files)?;
             crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }
@@ -370,7 +537,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("Usage: pinshare-dev watch --explain <PATH>..."),
+            text.contains("Usage: pinshare-dev watch [OPTIONS] --explain <PATH>..."),
             "{text}"
         );
     }

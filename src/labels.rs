@@ -20,6 +20,9 @@ pub const SPEC_FILE: &str = "dev.pinshare.spec-file";
 /// Unix milliseconds at which a backing-off container (created, not yet started) will be started.
 pub const NEXT_START: &str = "dev.pinshare.next-start";
 
+/// `true` on a one-off container of `run` (role [`Role::OneOff`]): not the service's, removed by `down`.
+pub const ONEOFF: &str = "dev.pinshare.oneoff";
+
 /// How a container publishes its ports: absent, on the spec's host ports. When a foreground run's forwarder owns
 /// the host ports, [`PORTS_FORWARDED`] (the engine publishes the container's on ephemeral loopback ports) or
 /// [`PORTS_FORWARDED_DIRECT`] (published nowhere: the forwarder reaches the container's address).
@@ -61,6 +64,8 @@ pub enum Role {
     Service,
     /// A one-shot step run before a service starts.
     Init,
+    /// A one-off command of `run` in a container of its own, from the service's image.
+    OneOff,
 }
 
 impl Role {
@@ -69,6 +74,7 @@ impl Role {
         match self {
             Role::Service => "service",
             Role::Init => "init",
+            Role::OneOff => "oneoff",
         }
     }
 
@@ -77,6 +83,7 @@ impl Role {
         match s {
             "service" => Some(Role::Service),
             "init" => Some(Role::Init),
+            "oneoff" => Some(Role::OneOff),
             _ => None,
         }
     }

@@ -89,7 +89,8 @@ fn bash_completes_a_subcommands_options() {
     let dir = project();
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "up", "--"]),
-        ["--detach", "--no-watch", "--help"]
+        // `-f/--file` is accepted after the subcommand too.
+        ["--file", "--detach", "--no-watch", "--help"]
     );
     let shells = complete(dir.path(), &["pinshare-dev", "completions", ""]);
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {

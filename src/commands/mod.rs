@@ -3,9 +3,11 @@
 
 pub(crate) mod completions;
 pub(crate) mod down;
+pub(crate) mod exec;
 pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rebuild;
+pub(crate) mod run;
 pub(crate) mod stats;
 pub(crate) mod up;

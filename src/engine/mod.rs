@@ -126,6 +126,17 @@ pub trait Engine: Send + Sync {
     /// Runs a command in a running container and collects its output and exit code.
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput>;
 
+    /// Starts a command in a running container with its streams attached (what `docker exec -i [-t]` does):
+    /// its output as it comes, and its stdin to write to (shut down = end of input). The exit code is read
+    /// afterwards with [`Engine::exec_exit_code`].
+    async fn exec_attached(&self, name: &str, req: &ExecRequest) -> R<ExecSession>;
+
+    /// Tells a TTY exec session its terminal's size.
+    async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> R<()>;
+
+    /// The exit code of an exec session; `None` while its command still runs.
+    async fn exec_exit_code(&self, id: &str) -> R<Option<i64>>;
+
     /// A tar of `path` in a (possibly stopped) container; `None` when the path does not exist.
     async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>>;
 
@@ -590,6 +601,31 @@ pub struct ExecOutput {
     pub code: i64,
     /// stdout and stderr, interleaved.
     pub output: String,
+}
+
+/// A command to run in a running container with its streams attached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecRequest {
+    /// The command and its arguments.
+    pub argv: Vec<String>,
+    /// User (`name`, `uid` or `uid:gid`); `None` = the container's.
+    pub user: Option<String>,
+    /// Extra `KEY=value` pairs on top of the container's environment.
+    pub env: Vec<String>,
+    /// Working directory; `None` = the container's.
+    pub workdir: Option<String>,
+    /// A pseudo-terminal (stdout and stderr then arrive as one stream).
+    pub tty: bool,
+}
+
+/// A command started in a container, its streams attached.
+pub struct ExecSession {
+    /// The exec's id (for [`Engine::exec_resize`] and [`Engine::exec_exit_code`]).
+    pub id: String,
+    /// Its stdout and stderr (one stream under a TTY); ends when the command does.
+    pub output: BoxStream<'static, R<LogChunk>>,
+    /// Its stdin; shutting it down closes the command's stdin.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
 /// Options of a log read.

@@ -61,6 +61,7 @@ enum Out {
 /// What a sink is, once it is handed to the writer.
 enum SinkKind {
     Stdout,
+    Stderr,
     #[cfg(test)]
     Test,
 }
@@ -68,6 +69,7 @@ enum SinkKind {
 /// Where the writer thread writes.
 enum Sink {
     Stdout,
+    Stderr,
     #[cfg(test)]
     Discard,
     #[cfg(test)]
@@ -92,6 +94,11 @@ impl Sink {
                 // A closed stdout (e.g. `| head`) is not worth crashing over.
                 let _ = out.write_all(bytes);
                 let _ = out.flush();
+            }
+            Sink::Stderr => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(bytes);
+                let _ = err.flush();
             }
             #[cfg(test)]
             Sink::Discard => {}
@@ -311,6 +318,12 @@ impl Printer {
         Self::spawn_writing(names, Sink::Stdout)
     }
 
+    /// Starts a printer writing to stderr, every line as it comes: the tool's own lines when stdout is a
+    /// command's (`run`).
+    pub fn spawn_stderr<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, Sink::Stderr)
+    }
+
     /// A printer that formats every line and writes none, for tests of what drives it.
     #[cfg(test)]
     pub(crate) fn quiet<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -348,11 +361,12 @@ impl Printer {
         let (main, main_rx) = mpsc::channel::<Msg>(QUEUED_LINES);
         let sink_kind = match &sink {
             Sink::Stdout => SinkKind::Stdout,
+            Sink::Stderr => SinkKind::Stderr,
             #[cfg(test)]
             _ => SinkKind::Test,
         };
         let writer = match sink {
-            Sink::Stdout => Self::writer_thread(sink),
+            Sink::Stdout | Sink::Stderr => Self::writer_thread(sink),
             #[cfg(test)]
             Sink::Gated(..) => Self::writer_thread(sink),
             #[cfg(test)]

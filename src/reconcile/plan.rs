@@ -107,10 +107,12 @@ pub enum Decision {
     Recreate(Reason),
 }
 
-/// Containers of the project that no service of the spec owns: leftover init steps and removed services.
+/// Containers of the project that no service of the spec owns: leftover init steps and removed services. A
+/// `run`'s one-off is its own `run`'s to remove (or `down`'s), never the start-up's or a reload's.
 pub fn orphans<'a>(spec: &Spec, observed: &'a [Seen]) -> Vec<&'a Seen> {
     observed
         .iter()
+        .filter(|o| o.role != Some(Role::OneOff))
         .filter(|o| {
             o.role != Some(Role::Service)
                 || !spec.services.contains_key(&o.service)

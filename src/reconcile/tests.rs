@@ -100,10 +100,26 @@ fn leftover_init_steps_and_removed_services_are_orphans() {
     init.role = Some(Role::Init);
     init.name = "demo-ipfs-init".into();
     let gone = obs("old", "h", true);
-    let observed = vec![obs("ipfs", "h", true), init.clone(), gone.clone()];
+    // A `run` in progress: not the start-up's to keep, mention or remove.
+    let mut one_off = obs("ipfs", "", true);
+    one_off.role = Some(Role::OneOff);
+    one_off.name = "demo-ipfs-run-42".into();
+    let observed = vec![
+        obs("ipfs", "h", true),
+        init.clone(),
+        gone.clone(),
+        one_off.clone(),
+    ];
     let s = spec();
     let o = orphans(&s, &observed);
     assert_eq!(o, vec![&init, &gone]);
+    // `down` removes it with the rest.
+    let down = plan_down(&s, &observed, Teardown::Down);
+    assert!(
+        down.iter()
+            .any(|a| matches!(a, Action::Remove { container, .. } if container == &one_off.name)),
+        "{down:?}"
+    );
 }
 
 #[test]

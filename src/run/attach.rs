@@ -16,8 +16,9 @@ use std::time::Duration;
 use futures_util::stream::BoxStream;
 
 use crate::engine::{
-    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, ExecOutput, ImageInfo,
-    LogChunk, LogOptions, PullProgress, R, Role, RunningContainer, StatsSample, SystemInfo,
+    Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, ExecOutput, ExecRequest,
+    ExecSession, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role, RunningContainer,
+    StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -303,6 +304,18 @@ impl Engine for Attaching {
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         self.inner.exec(name, argv).await
+    }
+
+    async fn exec_attached(&self, name: &str, req: &ExecRequest) -> R<ExecSession> {
+        self.inner.exec_attached(name, req).await
+    }
+
+    async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> R<()> {
+        self.inner.exec_resize(id, rows, cols).await
+    }
+
+    async fn exec_exit_code(&self, id: &str) -> R<Option<i64>> {
+        self.inner.exec_exit_code(id).await
     }
 
     async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {

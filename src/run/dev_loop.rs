@@ -90,7 +90,7 @@ impl Sources {
                 drop(watcher.take());
                 watcher = start_watcher(new, &printer, &tx);
             }),
-            _spec_watcher: watch_spec(&spec.file, spec_tx),
+            _spec_watcher: watch_spec(&spec.files(), spec_tx),
         }
     }
 }
@@ -137,10 +137,17 @@ type SpecWatcher = notify_debouncer_full::Debouncer<
     notify_debouncer_full::RecommendedCache,
 >;
 
-fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
-    let file = std::path::absolute(file).ok()?;
-    let dir = file.parent()?.to_path_buf();
-    let target = file.clone();
+/// Watches the spec file and its overlays: a save of any of them reloads the spec.
+fn watch_spec(files: &[PathBuf], tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
+    let targets: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| std::path::absolute(f).ok())
+        .collect();
+    let dirs: BTreeSet<PathBuf> = targets
+        .iter()
+        .filter_map(|f| f.parent().map(std::path::Path::to_path_buf))
+        .collect();
+    let wanted = targets.clone();
     // A spec save is not latency-critical: a coarse tick keeps an idle `up` from waking 80 times a second.
     let mut d = new_debouncer(
         Duration::from_millis(50),
@@ -148,7 +155,8 @@ fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<S
         move |r: DebounceEventResult| {
             if let Ok(events) = r
                 && events.iter().any(|e| {
-                    !matches!(e.kind, notify::EventKind::Access(_)) && e.paths.contains(&target)
+                    !matches!(e.kind, notify::EventKind::Access(_))
+                        && e.paths.iter().any(|p| wanted.contains(p))
                 })
             {
                 let _ = tx.send(());
@@ -156,7 +164,9 @@ fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<S
         },
     )
     .ok()?;
-    d.watch(&dir, RecursiveMode::NonRecursive).ok()?;
+    for dir in &dirs {
+        d.watch(dir, RecursiveMode::NonRecursive).ok()?;
+    }
     Some(d)
 }
 
@@ -243,7 +253,7 @@ async fn worker(
 
 /// Re-validates the spec; on success reconciles only what changed and returns the new spec.
 async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> Option<Spec> {
-    let new = match spec::load(&current.file) {
+    let new = match spec::load_files(&current.files()) {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
             for l in errors.render_errors(false).lines() {

@@ -27,7 +27,7 @@ mod stop_tests;
 mod tests;
 
 pub use shutdown::{remove_network, remove_project_containers};
-pub use startup::bring_up;
+pub use startup::{bring_up, ensure_project_objects};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -29,7 +29,11 @@ enum Phase {
 }
 
 /// Ensures the project network and named volumes exist and are ours.
-async fn ensure_project_objects(engine: &dyn Engine, spec: &Spec, printer: &Printer) -> Result<()> {
+pub async fn ensure_project_objects(
+    engine: &dyn Engine,
+    spec: &Spec,
+    printer: &Printer,
+) -> Result<()> {
     let net = spec.network_name();
     match engine.network_labels(&net).await? {
         Some(l) if l.get(labels::PROJECT) == Some(&spec.project) => {}

@@ -31,6 +31,8 @@ pub struct Spec {
     pub project: String,
     /// The spec file as given or found.
     pub file: PathBuf,
+    /// Overlay files (`-f` after the first), each laid on the ones before it.
+    pub overlays: Vec<PathBuf>,
     /// Directory of the spec file; relative paths in the spec are resolved against it.
     pub dir: PathBuf,
     /// Services by name.
@@ -447,10 +449,27 @@ impl Spec {
     /// The exact command line that runs `pinshare-dev ARGS` on this spec from the current directory: with
     /// `-f FILE` unless the spec is the `pinshare.toml` found here.
     pub(crate) fn command(&self, args: &str) -> String {
-        if self.file == Path::new("pinshare.toml") {
+        if self.overlays.is_empty() && self.file == Path::new("pinshare.toml") {
             return format!("pinshare-dev {args}");
         }
-        command_for(&self.file, args)
+        let mut line = String::from("pinshare-dev");
+        for f in self.files() {
+            // `pinshare-dev -f FILE ` → ` -f FILE`, quoted as command_for quotes it.
+            let flag = command_for(&f, "");
+            line.push_str(
+                flag.strip_prefix("pinshare-dev")
+                    .unwrap_or_default()
+                    .trim_end(),
+            );
+        }
+        format!("{line} {args}")
+    }
+
+    /// Every spec file: the base, then its overlays.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        std::iter::once(self.file.clone())
+            .chain(self.overlays.iter().cloned())
+            .collect()
     }
 
     /// A spec that names only a project, for `down --project NAME`: what carries that project's labels is acted
@@ -462,6 +481,7 @@ impl Spec {
         Ok(Spec {
             project: project.to_string(),
             file: PathBuf::from(FILE_NAME),
+            overlays: Vec::new(),
             dir: PathBuf::from("."),
             services: BTreeMap::new(),
             order: Vec::new(),
@@ -561,15 +581,34 @@ pub(crate) fn locate(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadEr
 }
 
 /// Reads and validates a spec file.
+#[cfg(test)]
 pub(crate) fn load(path: &Path) -> Result<Spec, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(parse(path, &text)?)
+    load_files(&[path.to_path_buf()])
+}
+
+/// Reads and validates a base spec file and its overlays (each laid on the ones before it).
+pub(crate) fn load_files(paths: &[PathBuf]) -> Result<Spec, LoadError> {
+    let mut texts = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        texts.push(text);
+    }
+    let files: Vec<(&Path, &str)> = paths
+        .iter()
+        .map(PathBuf::as_path)
+        .zip(texts.iter().map(String::as_str))
+        .collect();
+    if files.is_empty() {
+        return Err(LoadError::NotFound(PathBuf::from(".")));
+    }
+    Ok(validate::validate_files(&files)?)
 }
 
 /// Validates spec text; `path` names the file in errors and anchors relative paths.
+#[cfg(test)]
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     validate::validate(path, text)
 }
@@ -610,6 +649,13 @@ mod tests {
         assert_eq!(
             spaced.command("up"),
             r"pinshare-dev -f '/tmp/my dir/it'\''s.toml' up"
+        );
+        let files = [Path::new("pinshare.toml"), Path::new("mock.toml")];
+        let overlaid =
+            validate::validate_files(&[(files[0], text), (files[1], text)]).expect("valid");
+        assert_eq!(
+            overlaid.command("down"),
+            "pinshare-dev -f pinshare.toml -f mock.toml down"
         );
     }
 }

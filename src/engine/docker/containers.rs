@@ -1,16 +1,16 @@
 //! Container operations of the Docker engine that are more than one call: running a command in a container,
 //! and what a zero-downtime swap needs (a rename, a network re-joined with other aliases).
 
-use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest, NetworkInspect,
 };
 use bollard::query_parameters::RenameContainerOptionsBuilder;
 use futures_util::stream::StreamExt;
 
-use super::super::{ExecOutput, R};
+use super::super::{EngineError, ErrorKind, ExecOutput, ExecRequest, ExecSession, R};
 use super::DockerEngine;
-use super::convert::error;
+use super::convert::{chunk, error};
 
 impl DockerEngine {
     pub(super) async fn exec_in(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
@@ -49,6 +49,73 @@ impl DockerEngine {
             code: inspect.exit_code.unwrap_or(-1),
             output,
         })
+    }
+
+    pub(super) async fn exec_session(&self, name: &str, req: &ExecRequest) -> R<ExecSession> {
+        let op = format!("running {:?} in container {name}", req.argv.join(" "));
+        let create = CreateExecOptions {
+            cmd: Some(req.argv.clone()),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(req.tty),
+            env: (!req.env.is_empty()).then(|| req.env.clone()),
+            user: req.user.clone(),
+            working_dir: req.workdir.clone(),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(name, create)
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        let start = StartExecOptions {
+            detach: false,
+            tty: req.tty,
+            output_capacity: None,
+        };
+        match self
+            .docker
+            .start_exec(&exec.id, Some(start))
+            .await
+            .map_err(|e| error(op.clone(), &e))?
+        {
+            StartExecResults::Attached { output, input } => Ok(ExecSession {
+                id: exec.id,
+                output: output
+                    .map(move |item| chunk(item).map_err(|e| error(op.clone(), &e)))
+                    .boxed(),
+                input,
+            }),
+            StartExecResults::Detached => Err(EngineError::new(
+                op,
+                ErrorKind::Failed,
+                "the engine started it detached: no streams to attach",
+            )),
+        }
+    }
+
+    pub(super) async fn resize_exec(&self, id: &str, rows: u16, cols: u16) -> R<()> {
+        let size = ResizeExecOptions {
+            height: rows,
+            width: cols,
+        };
+        self.docker
+            .resize_exec(id, size)
+            .await
+            .map_err(|e| error(format!("resizing the terminal of exec {id}"), &e))
+    }
+
+    pub(super) async fn exec_code(&self, id: &str) -> R<Option<i64>> {
+        let inspect = self
+            .docker
+            .inspect_exec(id)
+            .await
+            .map_err(|e| error(format!("inspecting exec {id}"), &e))?;
+        if inspect.running == Some(true) {
+            return Ok(None);
+        }
+        Ok(inspect.exit_code)
     }
 
     pub(super) async fn rename(&self, name: &str, new_name: &str) -> R<()> {

@@ -17,8 +17,8 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
-    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
-    RunningContainer, StatsSample, SystemInfo,
+    EventAction, ExecOutput, ExecRequest, ExecSession, ImageInfo, LogChunk, LogOptions,
+    PullProgress, R, Role, RunningContainer, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -452,6 +452,18 @@ impl Engine for DockerEngine {
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         self.exec_in(name, argv).await
+    }
+
+    async fn exec_attached(&self, name: &str, req: &ExecRequest) -> R<ExecSession> {
+        self.exec_session(name, req).await
+    }
+
+    async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> R<()> {
+        self.resize_exec(id, rows, cols).await
+    }
+
+    async fn exec_exit_code(&self, id: &str) -> R<Option<i64>> {
+        self.exec_code(id).await
     }
 
     async fn rename_container(&self, name: &str, new_name: &str) -> R<()> {

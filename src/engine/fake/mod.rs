@@ -12,8 +12,8 @@ use tokio::sync::{broadcast, watch};
 
 use super::{
     Container, ContainerEvent, ContainerInfo, ContainerSpec, Engine, EngineError, ErrorKind,
-    EventAction, ExecOutput, ImageInfo, LogChunk, LogOptions, PullProgress, R, Role,
-    RunningContainer, State, StatsSample, SystemInfo,
+    EventAction, ExecOutput, ExecRequest, ExecSession, ImageInfo, LogChunk, LogOptions,
+    PullProgress, R, Role, RunningContainer, State, StatsSample, SystemInfo,
 };
 use crate::labels;
 
@@ -480,6 +480,29 @@ impl Engine for Fake {
             code: 0,
             output: String::new(),
         }))
+    }
+
+    /// The scripted output of [`Engine::exec`], as one chunk; what is written to stdin goes nowhere. The exit
+    /// code travels in the session's id, so no state is kept for it.
+    async fn exec_attached(&self, name: &str, req: &ExecRequest) -> R<ExecSession> {
+        let out = self.exec(name, &req.argv).await?;
+        let chunk = LogChunk {
+            stderr: false,
+            bytes: bytes::Bytes::from(out.output),
+        };
+        Ok(ExecSession {
+            id: format!("fake-exec:{}", out.code),
+            output: futures_util::stream::iter([Ok(chunk)]).boxed(),
+            input: Box::pin(tokio::io::sink()),
+        })
+    }
+
+    async fn exec_resize(&self, id: &str, _rows: u16, _cols: u16) -> R<()> {
+        self.call("exec_resize", id).await
+    }
+
+    async fn exec_exit_code(&self, id: &str) -> R<Option<i64>> {
+        Ok(id.strip_prefix("fake-exec:").and_then(|c| c.parse().ok()))
     }
 
     async fn download(&self, name: &str, path: &str) -> R<Option<Vec<u8>>> {

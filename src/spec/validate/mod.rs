@@ -28,6 +28,7 @@ mod host_mounts;
 mod kubo_config;
 mod kubo_version;
 mod names;
+mod overlay;
 mod ports;
 mod probes;
 mod resources;
@@ -47,12 +48,20 @@ const KUBO_UID: u32 = 1000;
 const KUBO_GID: u32 = 100;
 const DEFAULT_IPFS_PATH: &str = "/data/ipfs";
 
-/// What every check shares: the text its errors point into, the errors found so far, and the host mounts
-/// are compared with.
-struct Ctx {
+/// One spec file: its name, its text, and where its text starts in the files laid end to end.
+struct Part {
     file: String,
+    offset: usize,
     text: Arc<String>,
     source: Arc<NamedSource<String>>,
+}
+
+/// What every check shares: the files the errors point into (the base and its overlays, laid end to end in
+/// `text`: every span of the merged document is a range of it), the errors found so far, and the host mounts
+/// are compared with.
+struct Ctx {
+    parts: Vec<Part>,
+    text: Arc<String>,
     errors: Vec<SpecError>,
     /// The home directory and engine sockets bind mounts are checked against.
     host: host_mounts::Host,
@@ -60,15 +69,66 @@ struct Ctx {
 
 impl Ctx {
     fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<&str>) {
-        let e = SpecError::new(
-            &self.file,
-            &self.text,
-            &self.source,
-            message.into(),
-            span,
-            help.map(str::to_string),
-        );
+        let e = self.error(span, message.into(), help);
         self.errors.push(e);
+    }
+
+    /// An error at `span` of the files laid end to end, located in the file it falls in.
+    fn error(&self, span: Range<usize>, message: String, help: Option<&str>) -> SpecError {
+        let part = self
+            .parts
+            .iter()
+            .rev()
+            .find(|p| p.offset <= span.start)
+            .unwrap_or(&self.parts[0]);
+        let local = span.start - part.offset..span.end.saturating_sub(part.offset);
+        SpecError::new(
+            &part.file,
+            &part.text,
+            &part.source,
+            message,
+            local,
+            help.map(str::to_string),
+        )
+    }
+}
+
+/// Parses each file, lays each on the ones before it and reads the result as a [`RawSpec`]; `None` when a
+/// file is not TOML or the result does not fit the schema (the errors are in `cx`).
+fn raw_spec(cx: &mut Ctx, files: &[(&Path, &str)]) -> Option<RawSpec> {
+    let mut merged: Option<toml::Spanned<toml::de::DeTable<'_>>> = None;
+    for (k, (_, t)) in files.iter().enumerate() {
+        let offset = cx.parts[k].offset;
+        match toml::de::DeTable::parse(t) {
+            Ok(table) => {
+                let span = table.span();
+                let table = overlay::shift(table.into_inner(), offset);
+                merged = Some(match merged.take() {
+                    None => toml::Spanned::new(span, table),
+                    Some(base) => {
+                        let base_span = base.span();
+                        toml::Spanned::new(base_span, overlay::merge(base.into_inner(), table))
+                    }
+                });
+            }
+            Err(e) => {
+                let (span, msg, help) = toml_error::describe(&e, t);
+                cx.err(span.start + offset..span.end + offset, msg, Some(&help));
+            }
+        }
+    }
+    if !cx.errors.is_empty() {
+        return None;
+    }
+    let de = toml::de::Deserializer::from(merged?);
+    match <RawSpec as serde::Deserialize>::deserialize(de) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let text = Arc::clone(&cx.text);
+            let (span, msg, help) = toml_error::describe(&e, &text);
+            cx.err(span, msg, Some(&help));
+            None
+        }
     }
 }
 
@@ -116,28 +176,42 @@ pub(super) fn project_name_problem(name: &str) -> Option<String> {
     ))
 }
 
+#[cfg(test)]
 pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
-    let file = path.display().to_string();
-    let text_arc = Arc::new(text.to_string());
-    let source = Arc::new(NamedSource::new(file.clone(), text.to_string()));
+    validate_files(&[(path, text)])
+}
+
+/// Validates a base file and its overlays (`files[1..]`, each laid on what came before); the base's
+/// directory anchors relative paths, and every error names the file it was written in.
+pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors> {
+    let path = files[0].0;
+    let mut parts = Vec::new();
+    let mut offset = 0;
+    for (p, t) in files {
+        let file = p.display().to_string();
+        parts.push(Part {
+            source: Arc::new(NamedSource::new(file.clone(), t.to_string())),
+            file,
+            offset,
+            text: Arc::new(t.to_string()),
+        });
+        offset += t.len();
+    }
+    let text: String = files.iter().map(|(_, t)| *t).collect();
     let mut cx = Ctx {
-        file,
-        text: text_arc,
-        source,
+        parts,
+        text: Arc::new(text),
         errors: Vec::new(),
         host: host_mounts::Host::from_env(),
     };
+    let text = Arc::clone(&cx.text);
+    let text = text.as_str();
 
-    let raw: RawSpec = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let (span, msg, help) = toml_error::describe(&e, text);
-            cx.err(span, msg, Some(&help));
-            let mut errors = SpecErrors { errors: cx.errors };
-            let secrets = secrets_in_text(text);
-            errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
-            return Err(errors);
-        }
+    let Some(raw) = raw_spec(&mut cx, files) else {
+        let mut errors = SpecErrors { errors: cx.errors };
+        let secrets = secrets_in_text(text);
+        errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+        return Err(errors);
     };
 
     let dir = path
@@ -210,6 +284,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         Ok(Spec {
             project,
             file: path.to_path_buf(),
+            overlays: files[1..].iter().map(|(p, _)| p.to_path_buf()).collect(),
             dir: abs_dir,
             services,
             order,

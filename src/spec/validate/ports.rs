@@ -3,7 +3,6 @@
 
 use std::ops::Range;
 
-use super::super::SpecError;
 use super::super::raw::RawService;
 use super::super::units::{self, PortMapping};
 use super::{Ctx, safety};
@@ -27,21 +26,23 @@ pub(super) fn ports(
                             || m.host_ip.is_unspecified())
                 });
                 if let Some((_, other, span)) = clash {
-                    let (line, _) = SpecError::new(
-                        &cx.file,
-                        &cx.text,
-                        &cx.source,
-                        String::new(),
-                        span.clone(),
-                        None,
-                    )
-                    .line_col();
-                    let here = cx.text[..p.span().start].matches('\n').count() + 1;
+                    // `line N` in the same file, `FILE:LINE:COL` when an overlay published it first.
+                    let there = cx.error(span.clone(), String::new(), None);
+                    let here = cx.error(p.span(), String::new(), None);
+                    let (line, _) = there.line_col();
+                    let same_file = there.location().rsplitn(3, ':').nth(2)
+                        == here.location().rsplitn(3, ':').nth(2);
+                    let line = if same_file {
+                        format!("line {line}")
+                    } else {
+                        there.location()
+                    };
+                    let here = (same_file, here.line_col().0);
                     if other == name {
-                        let also = if here == line {
+                        let also = if here == (true, there.line_col().0) {
                             String::new()
                         } else {
-                            format!(" (also on line {line})")
+                            format!(" (also on {line})")
                         };
                         cx.err(
                             p.span(),
@@ -60,7 +61,7 @@ pub(super) fn ports(
                         cx.err(
                             p.span(),
                             format!(
-                                "host port {} is already published by service `{other}` (line {line})",
+                                "host port {} is already published by service `{other}` ({line})",
                                 m.host_port
                             ),
                             Some(&format!(
