@@ -93,7 +93,7 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
 }
 
 /// Packs the service's build context (blocking work, off the runtime).
-async fn pack_context(svc: &Service, b: &Build) -> Result<context::Context> {
+pub(crate) async fn pack_context(svc: &Service, b: &Build) -> Result<context::Context> {
     let salt = format!("{}\0{:?}\0{:?}", b.dockerfile, b.args, b.target);
     let (ctx_dir, df) = (b.context.clone(), b.dockerfile.clone());
     tokio::task::spawn_blocking(move || context::pack(&ctx_dir, &df, &salt))

@@ -54,6 +54,14 @@ struct Run {
 impl Run {
     /// A foreground `up` (watching through channels), once it says everything is ready.
     async fn start() -> Self {
+        let r = Self::launch(|_, _, _| {});
+        r.printed("all services ready; watching app", 1).await;
+        r
+    }
+
+    /// A foreground `up`, launched at once; `before` gets the fake, the change channel and the project's
+    /// directory before the run's first call (to install hooks into start-up).
+    fn launch(before: impl FnOnce(&Fake, &UnboundedSender<Changes>, &Path)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("Dockerfile"),
@@ -71,6 +79,7 @@ impl Run {
         let engine: Arc<dyn Engine> = Arc::new(fake.clone());
         let (printer, lines) = Printer::capturing(["kv", "app", "side"]);
         let (sources, changes, edits) = Sources::channels();
+        before(&fake, &changes, dir.path());
         let signals = StopSignals::default();
         let opts = UpOptions {
             services: Vec::new(),
@@ -86,7 +95,7 @@ impl Run {
             signals.clone(),
             Some(sources),
         ));
-        let r = Run {
+        Run {
             fake,
             dir,
             signals,
@@ -94,9 +103,7 @@ impl Run {
             task,
             changes,
             edits,
-        };
-        r.printed("all services ready; watching app", 1).await;
-        r
+        }
     }
 
     fn count(&self, text: &str) -> usize {
@@ -368,6 +375,65 @@ async fn a_stop_request_at_every_engine_call_of_a_rebuild_leaves_no_container() 
     }
 }
 
+/// A save at any moment of start-up is served once start-up is over: with exactly one rebuild when the start-up
+/// build had read the old source, none when it already took the save. Before, the watcher started once every
+/// service was ready, and a save during start-up was never built.
+#[tokio::test(start_paused = true)]
+async fn a_save_at_every_engine_call_of_start_up_is_served_once_it_is_over() {
+    // Reference: how many calls start-up makes.
+    let r = Run::start().await;
+    let m = r.fake.calls().len();
+    r.stop().await;
+
+    for k in 1..=m {
+        let r = Run::launch(|fake, changes, dir| {
+            let (changes, path) = (changes.clone(), dir.join("main.go"));
+            fake.on_call(k, move || {
+                std::fs::write(&path, "package main // saved during start-up\n").expect("w");
+                let _ = changes.send(Changes {
+                    service: "app".into(),
+                    paths: BTreeSet::from([path]),
+                    first_seen: std::time::Instant::now(),
+                });
+            });
+        });
+        let what = format!("save at call {k} of start-up's {m}");
+        r.printed("all services ready; watching app", 1).await;
+        // The change is looked at: rebuilt and swapped, or found already built.
+        let t = tokio::time::Instant::now();
+        while r.count("rebuilt in") + r.count("image unchanged") == 0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(600),
+                "{what}: never looked at: {:#?}",
+                r.lines.lock().expect("lines")
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let builds = r.calls_of("build d-app:dev");
+        assert!(
+            (1..=2).contains(&builds) && r.count("rebuilt in") == builds - 1,
+            "{what}: {builds} builds, {} rebuilds",
+            r.count("rebuilt in")
+        );
+        // What runs was built from the saved source: its context hash is that of the directory now.
+        let running = r.fake.container("d-app").expect("app");
+        let spec = crate::spec::load(&r.dir.path().join("pinshare.toml")).expect("spec");
+        let crate::spec::ImageSource::Build(b) = &spec.services["app"].image else {
+            panic!("app is built")
+        };
+        let built = crate::image::pack_context(&spec.services["app"], b)
+            .await
+            .expect("pack")
+            .hash;
+        assert_eq!(
+            running.label(crate::labels::CONTEXT_HASH),
+            Some(built.as_str()),
+            "{what}"
+        );
+        r.stop().await;
+    }
+}
+
 /// A `--no-watch` foreground run of `db` and `app` (app depends on db); returns the run and its lines.
 fn spawn_plain(fake: &Fake, signals: &StopSignals) -> (tokio::task::JoinHandle<Result<u8>>, Lines) {
     let text = r#"
@@ -530,6 +596,29 @@ async fn after_a_daemon_restart_that_replays_no_event_both_dead_services_come_ba
         .expect("ended")
         .expect("joined");
     assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
+}
+
+/// Ctrl-C during an outage waits a bounded time for the engine: back within it, the project is removed as on
+/// any Ctrl-C (before, the run gave up at once and left the containers).
+#[tokio::test(start_paused = true)]
+async fn a_stop_request_during_a_short_outage_waits_for_the_engine_and_removes_the_project() {
+    let fake = Fake::new();
+    let signals = StopSignals::default();
+    let (task, lines) = spawn_plain(&fake, &signals);
+    printed(&lines, "all services ready; not watching").await;
+    fake.lose_engine();
+    printed(&lines, "engine connection lost (").await;
+    signals.stop.cancel();
+    printed(&lines, "the engine is away; waiting up to 10 s for it").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    fake.restore_engine();
+    let r = tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("the run ended")
+        .expect("joined");
+    assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
+    assert_eq!(count(&lines, "engine back; stopping the project"), 1);
+    assert_eq!(fake.container_names(), Vec::<String>::new());
 }
 
 #[tokio::test(start_paused = true)]

@@ -243,6 +243,9 @@ pub async fn run(
             let _guard = tasks.quiesce().await;
             tokio::select! {
                 r = async {
+                    // An engine that is away (a daemon restart) may be back in a moment: the containers are
+                    // then removed rather than left behind.
+                    engine_within(&*engine, &printer, SHUTDOWN_WAIT).await;
                     // An old container a swap is stopping gets its grace; a second Ctrl-C does not wait.
                     tasks.retired().await;
                     // A rebuild or restart stopped mid-way may still have a create in flight.
@@ -306,6 +309,33 @@ async fn forwarded_services(
         out.push(name.clone());
     }
     Ok(out)
+}
+
+/// How long a stopping run waits for an engine that is away before it gives up and says what is left.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits up to `limit` for the engine to answer, saying so when it does not at once.
+async fn engine_within(engine: &dyn Engine, printer: &Printer, limit: std::time::Duration) {
+    if engine.version().await.is_ok() {
+        return;
+    }
+    printer.event(
+        TOOL,
+        &format!(
+            "the engine is away; waiting up to {} s for it before giving up (Ctrl-C again leaves everything as it is)",
+            limit.as_secs()
+        ),
+    );
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut delay = std::time::Duration::from_millis(100);
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(delay).await;
+        if engine.version().await.is_ok() {
+            printer.event(TOOL, "engine back; stopping the project");
+            return;
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(1));
+    }
 }
 
 /// Waits, with backoff, for the engine to answer again; false when the run was stopped first.
