@@ -57,6 +57,8 @@ fn after_a_real_daemon_restart_the_dead_pair_is_replaced_and_the_run_says_what_i
     );
     let _ = before.0;
     up.wait_for("restored after the engine came back", 1, LONG);
+    // The run's own words (README's "The engine goes away" sample), for `--nocapture`.
+    eprintln!("{}", up.text());
     assert_eq!(up.interrupt(), Some(130));
     let left = engine.docker(&["ps", "-aq"]);
     assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
