@@ -177,62 +177,67 @@ fn replacement(
     actions
 }
 
+/// What becomes of a container no service owns, on `occasion`.
+fn orphan_actions(spec: &Spec, o: &Seen, occasion: Occasion, actions: &mut Vec<Action>) {
+    let service = o.service.clone();
+    let container = o.name.clone();
+    let removed = o.role == Some(Role::Service) && !spec.services.contains_key(&o.service);
+    let cut_swap = o.role == Some(Role::Service) && spec.services.contains_key(&o.service);
+    match occasion {
+        // A killed run's swap left a second container of a service: two of them would share its volumes
+        // (PinShare's one SQLite database and identity key). The service's own container is then planned
+        // from the newest build like any other.
+        Occasion::Up if cut_swap => {
+            if o.running {
+                actions.push(Action::Stop {
+                    service: service.clone(),
+                    container: container.clone(),
+                    grace: spec.services[&o.service].stop_grace,
+                    paused: false,
+                    reason: Reason::CutSwap,
+                });
+            }
+            actions.push(Action::Remove {
+                service,
+                container,
+                reason: Reason::CutSwap,
+            });
+        }
+        // Start-up clears what an init step left and leaves the rest to `down`.
+        Occasion::Up if o.role == Some(Role::Init) => actions.push(Action::Remove {
+            service,
+            container,
+            reason: Reason::LeftoverInit,
+        }),
+        Occasion::Up => actions.push(Action::Keep {
+            service,
+            container,
+            reason: Reason::NotInSpec,
+        }),
+        Occasion::SpecEdit if removed => {
+            actions.push(Action::Stop {
+                service: service.clone(),
+                container: container.clone(),
+                grace: REMOVED_SERVICE_GRACE,
+                paused: false,
+                reason: Reason::RemovedFromSpec,
+            });
+            actions.push(Action::Remove {
+                service,
+                container,
+                reason: Reason::RemovedFromSpec,
+            });
+        }
+        Occasion::SpecEdit | Occasion::Rebuild => {}
+    }
+}
+
 /// What to do: first with the containers no service owns (a removed service's stops first: nothing of ours
 /// depends on it any more), then with each service of `observed.desired`, in dependency order.
 pub fn plan(spec: &Spec, observed: &Observed) -> Vec<Action> {
     let mut actions = Vec::new();
     for o in orphans(spec, &observed.containers) {
-        let service = o.service.clone();
-        let container = o.name.clone();
-        let removed = o.role == Some(Role::Service) && !spec.services.contains_key(&o.service);
-        let cut_swap = o.role == Some(Role::Service) && spec.services.contains_key(&o.service);
-        match observed.occasion {
-            // A killed run's swap left a second container of a service: two of them would share its volumes
-            // (PinShare's one SQLite database and identity key). The service's own container is then planned
-            // from the newest build like any other.
-            Occasion::Up if cut_swap => {
-                if o.running {
-                    actions.push(Action::Stop {
-                        service: service.clone(),
-                        container: container.clone(),
-                        grace: spec.services[&o.service].stop_grace,
-                        paused: false,
-                        reason: Reason::CutSwap,
-                    });
-                }
-                actions.push(Action::Remove {
-                    service,
-                    container,
-                    reason: Reason::CutSwap,
-                });
-            }
-            // Start-up clears what an init step left and leaves the rest to `down`.
-            Occasion::Up if o.role == Some(Role::Init) => actions.push(Action::Remove {
-                service,
-                container,
-                reason: Reason::LeftoverInit,
-            }),
-            Occasion::Up => actions.push(Action::Keep {
-                service,
-                container,
-                reason: Reason::NotInSpec,
-            }),
-            Occasion::SpecEdit if removed => {
-                actions.push(Action::Stop {
-                    service: service.clone(),
-                    container: container.clone(),
-                    grace: REMOVED_SERVICE_GRACE,
-                    paused: false,
-                    reason: Reason::RemovedFromSpec,
-                });
-                actions.push(Action::Remove {
-                    service,
-                    container,
-                    reason: Reason::RemovedFromSpec,
-                });
-            }
-            Occasion::SpecEdit | Occasion::Rebuild => {}
-        }
+        orphan_actions(spec, o, observed.occasion, &mut actions);
     }
     for name in &spec.order {
         let (Some(desired), Some(svc)) = (observed.desired.get(name), spec.services.get(name))
