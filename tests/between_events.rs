@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Project, docker_ok, http, poll};
+use common::{Project, http, poll};
 
 const LONG: Duration = Duration::from_secs(180);
 
@@ -49,25 +49,11 @@ fn a_killed_up_leaves_nothing_doubled_the_next_up_keeps_one_container_per_servic
     std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
     up.wait_for("starting alongside build", 1, LONG);
     let pid = up.child.id().to_string();
-    docker_ok(&["version"]);
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &pid])
         .status();
     drop(up);
-    let all = |p: &Project| -> Vec<String> {
-        let out = docker_ok(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=dev.pinshare.project={}", p.name),
-            "--format",
-            "{{.Names}}",
-        ]);
-        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
-        v.sort();
-        v
-    };
-    let left = all(&p);
+    let left = p.labelled_names();
     assert!(
         left.iter().any(|n| n.ends_with("-next")),
         "the kill came while the new container ran beside the old one: {left:?}"
@@ -76,7 +62,11 @@ fn a_killed_up_leaves_nothing_doubled_the_next_up_keeps_one_container_per_servic
     p.run_ok(&["up", "--detach"]);
     let mut want = vec![p.container("ipfs"), p.container("pinshare")];
     want.sort();
-    assert_eq!(all(&p), want, "one container per service after the next up");
+    assert_eq!(
+        p.labelled_names(),
+        want,
+        "one container per service after the next up"
+    );
     assert_eq!(version(&p), "v2", "the newest build serves");
 }
 

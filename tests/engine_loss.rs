@@ -112,20 +112,8 @@ fn an_engine_lost_during_start_up_is_waited_for_and_start_up_goes_on() {
             == Some(200))
         .then_some(())
     });
-    let mut names = docker_ok(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=dev.pinshare.project={}", p.name),
-        "--format",
-        "{{.Names}}",
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect::<Vec<_>>();
-    names.sort();
     assert_eq!(
-        names,
+        p.labelled_names(),
         [p.container("ipfs"), p.container("pinshare")],
         "one container per service:\n{}",
         up.text()

@@ -544,11 +544,7 @@ async fn a_container_that_died_while_the_engine_was_away_is_restarted_once_it_is
     );
 
     signals.stop.cancel();
-    let r = tokio::time::timeout(Duration::from_secs(600), task)
-        .await
-        .expect("ended")
-        .expect("joined");
-    assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
+    ended_interrupted(task).await;
     assert_eq!(fake.container_names(), Vec::<String>::new());
 }
 
@@ -591,9 +587,15 @@ async fn after_a_daemon_restart_that_replays_no_event_both_dead_services_come_ba
     assert_eq!(fake.container_names(), ["p-app", "p-db"], "one of each");
     assert_eq!(count(&lines, "restored after the engine came back"), 1);
     signals.stop.cancel();
+    ended_interrupted(task).await;
+    assert_eq!(fake.container_names(), Vec::<String>::new());
+}
+
+/// Waits for a stopped run's end and checks it ended interrupted.
+async fn ended_interrupted(task: tokio::task::JoinHandle<Result<u8>>) {
     let r = tokio::time::timeout(Duration::from_secs(600), task)
         .await
-        .expect("ended")
+        .expect("the run ended")
         .expect("joined");
     assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
 }
@@ -612,11 +614,7 @@ async fn a_stop_request_during_a_short_outage_waits_for_the_engine_and_removes_t
     printed(&lines, "the engine is away; waiting up to 10 s for it").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     fake.restore_engine();
-    let r = tokio::time::timeout(Duration::from_secs(60), task)
-        .await
-        .expect("the run ended")
-        .expect("joined");
-    assert_eq!(r.ok(), Some(EXIT_INTERRUPTED));
+    ended_interrupted(task).await;
     assert_eq!(count(&lines, "engine back; stopping the project"), 1);
     assert_eq!(fake.container_names(), Vec::<String>::new());
 }

@@ -281,6 +281,21 @@ impl Project {
         docker_ok(&["inspect", "-f", format, &self.container(service)])
     }
 
+    /// Names of the containers carrying this project's label, sorted.
+    pub fn labelled_names(&self) -> Vec<String> {
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=dev.pinshare.project={}", self.name),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
     /// Containers carrying this project's label.
     pub fn labelled_containers(&self) -> Vec<String> {
         let out = docker_ok(&[
