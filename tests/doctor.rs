@@ -226,3 +226,28 @@ fn a_port_held_by_another_project_names_the_exact_down_of_its_spec() {
     );
     assert!(!text.contains("in its directory"), "{text}");
 }
+
+#[test]
+fn doctor_beside_a_running_foreground_up_calls_its_forwarded_ports_ours() {
+    // Issue 23 item 3: the run's own port forwarder was a FAIL, "in use by pinshare-dev (pid N)".
+    let p = common::Project::offline_copy("doctor-beside-up");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, std::time::Duration::from_secs(180));
+    let o = p.run(&["doctor"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!text.contains("FAIL port"), "{text}");
+    let pid = up.child.id();
+    assert!(
+        text.contains(&format!(
+            "ok   port    127.0.0.1:{} (pinshare): served by this project's running `up` (pid {pid})",
+            p.app_port
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("`up` would fail"), "{text}");
+    assert_eq!(o.status.code(), Some(0), "{text}");
+}

@@ -168,7 +168,10 @@ pub async fn doctor(spec: &Spec, out: &crate::output::printer::Printer) -> Resul
             &spec.project,
             &ports,
             &holders,
-            bind_probe(engine_is_local()),
+            bind_probe(
+                engine_is_local(),
+                crate::run::lock::holder(&spec.project).filter(|pid| *pid != 0),
+            ),
         )
         .iter()
         .map(|c| c.finding(&file))
