@@ -140,7 +140,12 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<()> {
                 cancel.clone(),
             ));
         }
-        let _ = tokio::signal::ctrl_c().await;
+        let closed = printer.output_closed();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            // `logs -f | head`: the reader has what it wanted.
+            () = closed.cancelled() => {}
+        }
         cancel.cancel();
         for h in handles {
             let _ = h.await;

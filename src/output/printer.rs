@@ -8,6 +8,10 @@
 //! written in one piece, up to [`BATCH`] bytes, when the channels run dry: one write per burst, not per line.
 //! The writes themselves happen on a thread of their own, so a stdout that blocks (a paused pager) blocks only
 //! that thread; [`Printer::abandon`] then lets the rest of the run finish without it.
+//!
+//! A stdout whose reader went away (`up | head -5`) is found out on the next write (EPIPE) or, for a pipe or
+//! a socket, as soon as the reader closes it: the output is given up and [`Printer::output_closed`] fires, so
+//! a command stops as it would on Ctrl-C instead of running on for nobody.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -81,25 +85,29 @@ enum Sink {
 pub(crate) type Gate = std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
 
 impl Sink {
-    fn write(&self, bytes: &[u8]) {
+    /// Writes `bytes`; `false` once the reader has gone (a closed pipe).
+    fn write(&self, bytes: &[u8]) -> bool {
         if bytes.is_empty() {
-            return;
+            return true;
         }
         match self {
             Sink::Stdout => {
                 let mut out = std::io::stdout().lock();
-                // A closed stdout (e.g. `| head`) is not worth crashing over.
-                let _ = out.write_all(bytes);
-                let _ = out.flush();
+                let gone = |r: std::io::Result<()>| {
+                    r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                };
+                // Any other error (a full disk under a redirect) is not worth stopping the run over.
+                !(gone(out.write_all(bytes)) || gone(out.flush()))
             }
             #[cfg(test)]
-            Sink::Discard => {}
+            Sink::Discard => true,
             #[cfg(test)]
             Sink::Capture(lines) => {
                 if let Ok(mut v) = lines.lock() {
                     let text = String::from_utf8_lossy(bytes);
                     v.extend(text.lines().map(str::to_string));
                 }
+                true
             }
             #[cfg(test)]
             Sink::Gated(gate, lines) => {
@@ -113,7 +121,7 @@ impl Sink {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 drop(o);
-                Sink::Capture(std::sync::Arc::clone(lines)).write(bytes);
+                Sink::Capture(std::sync::Arc::clone(lines)).write(bytes)
             }
         }
     }
@@ -132,6 +140,8 @@ pub struct Printer {
     next_status: Arc<AtomicU64>,
     /// Set when the output is given up on: container lines are dropped from then on, and flushes return.
     abandoned: CancellationToken,
+    /// Set when stdout's reader has gone (a closed pipe); the output is abandoned too.
+    closed: CancellationToken,
     /// When the writer thread's current write began (stdout only).
     busy_since: Option<Arc<AtomicU64>>,
     width: usize,
@@ -361,10 +371,13 @@ impl Printer {
             #[cfg(test)]
             _ => SinkKind::Test,
         };
+        let abandoned = CancellationToken::new();
+        let closed = CancellationToken::new();
+        let tokens = (abandoned.clone(), closed.clone());
         let writer = match sink {
-            Sink::Stdout => Self::writer_thread(sink),
+            Sink::Stdout => Self::writer_thread(sink, tokens),
             #[cfg(test)]
-            Sink::Gated(..) => Self::writer_thread(sink),
+            Sink::Gated(..) => Self::writer_thread(sink, tokens),
             #[cfg(test)]
             other => Writer::Inline(other),
         };
@@ -393,7 +406,8 @@ impl Printer {
             urgent,
             live,
             next_status: Arc::default(),
-            abandoned: CancellationToken::new(),
+            abandoned,
+            closed,
             busy_since,
             width,
             color,
@@ -402,22 +416,33 @@ impl Printer {
     }
 
     /// The writer: a thread, not a task, so a blocked stdout never holds a runtime worker; the process ends
-    /// without waiting for it.
-    fn writer_thread(sink: Sink) -> Writer {
+    /// without waiting for it. A write that finds the reader gone cancels both `(abandoned, closed)`.
+    fn writer_thread(
+        sink: Sink,
+        (abandoned, closed): (CancellationToken, CancellationToken),
+    ) -> Writer {
         let (out, mut out_rx) = mpsc::channel::<Out>(2);
         let busy_since = Arc::new(AtomicU64::new(0));
         let epoch = std::time::Instant::now();
         let busy = Arc::clone(&busy_since);
+        let gone = CancellationToken::new();
+        if matches!(sink, Sink::Stdout) {
+            watch_reader(abandoned.clone(), closed.clone(), gone.clone());
+        }
         std::thread::Builder::new()
             .name("pinshare-dev-printer".into())
             .spawn(move || {
+                let _gone = gone.drop_guard();
                 while let Some(o) = out_rx.blocking_recv() {
                     match o {
                         Out::Bytes(b) => {
                             let now =
                                 u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
                             busy.store(now.max(1), Ordering::SeqCst);
-                            sink.write(&b);
+                            if !sink.write(&b) {
+                                closed.cancel();
+                                abandoned.cancel();
+                            }
                             busy.store(0, Ordering::SeqCst);
                         }
                         Out::Written(done) => {
@@ -459,6 +484,12 @@ impl Printer {
                     }
                 }
             });
+    }
+
+    /// Cancelled once stdout's reader has gone (`| head` read its lines): the command should stop as on
+    /// Ctrl-C; nothing it prints is shown any more.
+    pub fn output_closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
     /// The run's engine-outage state, shared by its clones.
@@ -568,6 +599,40 @@ impl Printer {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
+}
+
+/// Watches a stdout that is a pipe or a socket for its reader going away, which the kernel reports as an error
+/// or a hang-up on the descriptor without any write: a quiet `up | head -5` must stop too, not only one that
+/// prints. Looks every 250 ms whether the printer is `gone`, so the thread ends with it.
+fn watch_reader(abandoned: CancellationToken, closed: CancellationToken, gone: CancellationToken) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    use rustix::fs::FileType;
+    use std::os::fd::AsFd;
+
+    let stdout = std::io::stdout();
+    let kind = rustix::fs::fstat(stdout.as_fd()).map(|st| FileType::from_raw_mode(st.st_mode));
+    if !matches!(kind, Ok(FileType::Fifo | FileType::Socket)) {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("pinshare-dev-reader".into())
+        .spawn(move || {
+            let stdout = std::io::stdout();
+            let every = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 250_000_000,
+            };
+            while !gone.is_cancelled() && !abandoned.is_cancelled() {
+                // No events asked for: only an error or a hang-up (the reader's end closed) wakes it.
+                let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+                if matches!(poll(&mut fds, Some(&every)), Ok(n) if n > 0)
+                    && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+                {
+                    closed.cancel();
+                    abandoned.cancel();
+                }
+            }
+        });
 }
 
 /// A live line; dropping it takes the line away.
