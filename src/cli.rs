@@ -160,17 +160,48 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-fn load(file: Option<&std::path::Path>) -> Result<Spec> {
+/// The spec file, relative to where the user is when it is below it, as they would type it.
+fn locate(file: Option<&std::path::Path>) -> Result<std::path::PathBuf> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
     let path = spec::locate(file, &cwd)?;
-    // Show paths relative to where the user is, as they would type them.
-    let shown = path
+    Ok(path
         .strip_prefix(&cwd)
-        .map_or_else(|_| path.clone(), std::path::Path::to_path_buf);
-    let spec = spec::load(&shown)?;
+        .map_or_else(|_| path.clone(), std::path::Path::to_path_buf))
+}
+
+fn load(file: Option<&std::path::Path>) -> Result<Spec> {
+    let spec = spec::load(&locate(file)?)?;
     crate::output::redact::set_current(&spec.secret_values());
     Ok(spec)
+}
+
+/// For `down`, `ps` and `logs`, which need only the project and its services: the spec, or while it does not
+/// load (a syntax error mid-edit) a stand-in for the project it names, with a warning on stderr.
+async fn load_or_stand_in(file: Option<&std::path::Path>, command: &str) -> Result<Spec> {
+    let path = locate(file)?;
+    match load(file) {
+        Err(Error::Spec(errors)) => {
+            // Without a stand-in (or an engine to find one on), the spec's own errors are what to fix first.
+            let spec = crate::commands::stand_in::for_broken_spec(&path)
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::Spec(errors.clone()))?;
+            let first = errors.errors.first().map_or_else(String::new, |e| {
+                format!(": {}: {}", e.location(), e.message)
+            });
+            let warning = format!(
+                "warning: {} does not load ({}{first}); `{command}` acts on project {} as its containers and the readable part of the spec name it",
+                path.display(),
+                errors.count(),
+                spec.project
+            );
+            eprintln!("{}", crate::output::redact::outgoing(&warning));
+            Ok(spec)
+        }
+        other => other,
+    }
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
@@ -271,7 +302,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Down { volumes } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load_or_stand_in(cli.file.as_deref(), "down").await?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
@@ -282,7 +313,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             since,
             timestamps,
         } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load_or_stand_in(cli.file.as_deref(), "logs").await?;
             crate::commands::logs::logs(
                 &spec,
                 crate::commands::logs::LogsOptions {
@@ -305,7 +336,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         Command::Ps { json } => {
-            let spec = load(cli.file.as_deref())?;
+            let spec = load_or_stand_in(cli.file.as_deref(), "ps").await?;
             crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }

@@ -7,5 +7,6 @@ pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rebuild;
+pub(crate) mod stand_in;
 pub(crate) mod stats;
 pub(crate) mod up;

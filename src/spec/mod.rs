@@ -2,6 +2,7 @@
 //! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
 mod diagnostic;
+pub(crate) mod lenient;
 mod raw;
 mod render;
 pub mod units;
