@@ -130,13 +130,14 @@ pub async fn run(
         forward::Forwarder::default()
     };
 
+    let mut made = crate::run::startup::Made::default();
     let result = bring_up(
         &engine,
         &spec,
         &selected,
         &printer,
-        started_at,
-        &tasks.startup,
+        (started_at, &tasks.startup),
+        &mut made,
     )
     .await;
 
@@ -165,10 +166,14 @@ pub async fn run(
             if !opts.detach {
                 printer.event(
                     TOOL,
-                    "start-up failed; removing the project's containers (volumes are kept)",
+                    "start-up failed; removing the project's containers (volumes that were there before are kept)",
                 );
                 printer.flush().await;
                 remove_project_containers(&*engine, &spec, &printer, false).await?;
+            }
+            // Nothing new is left behind by a failed start-up: what it created goes once nothing uses it.
+            crate::run::shutdown::remove_made(&*engine, &spec, &made, &printer).await;
+            if !opts.detach {
                 remove_network(&*engine, &spec).await;
             }
             finish(&tasks, &printer, &feeds).await;
