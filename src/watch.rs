@@ -3,6 +3,10 @@
 //! `.gitignore`d paths and, inside a build context, what the context's `.dockerignore` (or
 //! `<Dockerfile>.dockerignore`) excludes — a file that cannot reach the image cannot change it.
 //!
+//! A built service's Dockerfile and its context's ignore file are watched by default, whatever `watch.paths`
+//! says: they decide what the image is. The spec file itself is watched too, by the run's spec reload; `up` and
+//! `watch --explain` both ask [`spec_file`] which file that is.
+//!
 //! Directories are watched one by one (not recursively) so ignored trees such as `target/` cost no inotify
 //! watches; directories created later are added as they appear.
 
@@ -48,6 +52,8 @@ struct ServiceRules {
 /// The watch rules of every service of a spec.
 pub struct Rules {
     dir: PathBuf,
+    /// The spec file (absolute): a change to it reloads the spec.
+    spec_file: Option<PathBuf>,
     services: Vec<ServiceRules>,
     editor: GlobSet,
     gitignore: Gitignore,
@@ -116,6 +122,29 @@ fn gitignore_for(top: &Path, roots: &[PathBuf]) -> Gitignore {
     b.build().unwrap_or_else(|_| Gitignore::empty())
 }
 
+/// The spec file as the run's spec reload watches it (absolute).
+pub fn spec_file(spec: &Spec) -> Option<PathBuf> {
+    std::path::absolute(&spec.file).ok()
+}
+
+/// What a service's changes are watched under: its `watch.paths`, and for a built image its Dockerfile and its
+/// context's ignore file (`<Dockerfile>.dockerignore` or `.dockerignore`), which decide what the image is.
+fn roots_of(svc: &crate::spec::Service) -> Vec<PathBuf> {
+    let mut roots = svc.watch.paths.clone();
+    if let ImageSource::Build(b) = &svc.image {
+        let ignore_file = crate::image::context::ignore_rules(&b.context, &b.dockerfile)
+            .ok()
+            .and_then(|(_, file)| file);
+        for rel in std::iter::once(b.dockerfile.as_str()).chain(ignore_file.as_deref()) {
+            let p = b.context.join(rel);
+            if !roots.iter().any(|r| p.starts_with(r)) {
+                roots.push(p);
+            }
+        }
+    }
+    roots
+}
+
 impl Rules {
     /// Compiles the rules of every service that has something to watch (a build or a live update).
     pub fn new(spec: &Spec) -> Self {
@@ -161,10 +190,11 @@ impl Rules {
                     Some((g.clone(), set))
                 })
                 .collect();
-            all_roots.extend(svc.watch.paths.iter().cloned());
+            let roots = roots_of(svc);
+            all_roots.extend(roots.iter().cloned());
             services.push(ServiceRules {
                 name: name.clone(),
-                roots: svc.watch.paths.clone(),
+                roots,
                 context: build.map(|b| b.context.clone()),
                 always_sent,
                 dockerignore,
@@ -174,6 +204,7 @@ impl Rules {
         let gitignore = gitignore_for(&spec.dir, &all_roots);
         Rules {
             dir: spec.dir.clone(),
+            spec_file: spec_file(spec),
             services,
             editor: glob_set(EDITOR_TEMP),
             gitignore,
@@ -247,6 +278,17 @@ impl Rules {
         // Without the slash: the rules match names, and `target/` is the directory `target`.
         let path: &Path = &path.components().collect::<PathBuf>();
         let verdicts = self.classify(path, is_dir);
+        let spec = (self.spec_file.as_deref() == Some(path)).then(|| {
+            format!(
+                "{}: the spec: a change reloads it (a service whose configuration changed is recreated)",
+                path.display()
+            )
+        });
+        if let Some(spec) = &spec
+            && verdicts.is_empty()
+        {
+            return spec.clone();
+        }
         if verdicts.is_empty() {
             let watched: Vec<String> = self
                 .services
@@ -267,12 +309,11 @@ impl Rules {
                 }
             );
         }
-        verdicts
-            .into_iter()
-            .map(|(svc, v)| match v {
+        spec.into_iter()
+            .chain(verdicts.into_iter().map(|(svc, v)| match v {
                 Verdict::Triggers => format!("{}: triggers {svc}", path.display()),
                 Verdict::Ignored(why) => format!("{}: ignored for {svc} by {why}", path.display()),
-            })
+            }))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -469,157 +510,4 @@ pub fn start(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn setup() -> (tempfile::TempDir, Spec) {
-        let d = tempfile::tempdir().expect("tempdir");
-        let p = d.path();
-        for dir in ["app/src", "app/target/debug", "app/.git", "docs"] {
-            std::fs::create_dir_all(p.join(dir)).expect("mkdir");
-        }
-        std::fs::write(p.join("app/Dockerfile"), "FROM scratch\n").expect("write");
-        std::fs::write(p.join("app/.dockerignore"), "*.md\n!README.md\n").expect("write");
-        std::fs::write(p.join(".gitignore"), "target/\n*.log\n").expect("write");
-        std::fs::write(p.join("app/src/main.rs"), "fn main() {}").expect("write");
-        let spec = "[services.ipfs]\nimage = \"kubo\"\n[services.app]\nbuild = { context = \"app\" }\nwatch = { paths = [\"app\"], ignore = [\"*.generated\", \"app/fixtures\"] }\n";
-        std::fs::write(p.join("pinshare.toml"), spec).expect("write");
-        let spec = crate::spec::load(&p.join("pinshare.toml")).expect("valid");
-        (d, spec)
-    }
-
-    fn verdict(rules: &Rules, path: &Path) -> Vec<(String, Verdict)> {
-        rules.classify(path, false)
-    }
-
-    #[test]
-    fn source_files_trigger_their_service_only() {
-        let (d, spec) = setup();
-        let r = Rules::new(&spec);
-        assert_eq!(
-            verdict(&r, &d.path().join("app/src/main.rs")),
-            vec![("app".into(), Verdict::Triggers)]
-        );
-        assert!(
-            verdict(&r, &d.path().join("docs/x.md")).is_empty(),
-            "outside every watch root"
-        );
-    }
-
-    #[test]
-    fn ignore_rules_say_which_rule_matched() {
-        let (d, spec) = setup();
-        let r = Rules::new(&spec);
-        let why = |p: &str| match &verdict(&r, &d.path().join(p))[0].1 {
-            Verdict::Ignored(w) => w.clone(),
-            Verdict::Triggers => "triggers".into(),
-        };
-        assert!(
-            why("app/target/debug/app").contains(".gitignore: `target/`"),
-            "{}",
-            why("app/target/debug/app")
-        );
-        assert!(why("app/server.log").contains("`*.log`"));
-        assert_eq!(why("app/NOTES.md"), ".dockerignore: `*.md`");
-        assert_eq!(why("app/README.md"), "triggers", "`!` re-includes");
-        assert_eq!(why("app/.git/index"), "inside .git/");
-        assert_eq!(why("app/src/.main.rs.swp"), "editor temporary file");
-        assert_eq!(why("app/src/4913"), "editor temporary file");
-        assert_eq!(why("app/src/main.rs~"), "editor temporary file");
-        assert_eq!(why("app/src/x.generated"), "watch.ignore `*.generated`");
-        assert_eq!(why("app/fixtures/a.json"), "watch.ignore `app/fixtures`");
-    }
-
-    #[test]
-    fn ignored_directories_get_no_watch() {
-        let (d, spec) = setup();
-        let r = Rules::new(&spec);
-        let dirs = r.directories();
-        assert!(dirs.contains(&d.path().join("app/src")));
-        assert!(
-            !dirs
-                .iter()
-                .any(|p| p.starts_with(d.path().join("app/target"))),
-            "{dirs:?}"
-        );
-        assert!(
-            !dirs
-                .iter()
-                .any(|p| p.starts_with(d.path().join("app/.git"))),
-            "{dirs:?}"
-        );
-    }
-
-    #[test]
-    fn explain_names_the_service_or_the_rule() {
-        let (d, spec) = setup();
-        let r = Rules::new(&spec);
-        let e = r.explain(&d.path().join("app/src/main.rs"));
-        assert!(e.ends_with("triggers app"), "{e}");
-        let e = r.explain(&d.path().join("docs/x.md"));
-        assert!(e.contains("not under any watched path"), "{e}");
-    }
-
-    #[test]
-    fn a_deleted_directory_is_judged_as_the_directory_it_was() {
-        let (d, spec) = setup();
-        let r = Rules::new(&spec);
-        // Gone from disk: `target/` matches only directories, so judging it as a file would make it trigger.
-        let gone = d.path().join("app/src/target");
-        let e = r.explain(&d.path().join("app/src/target/"));
-        assert!(
-            e.contains("ignored for app by") && e.contains("`target/`"),
-            "{e}"
-        );
-        assert!(!was_dir(
-            &EventKind::Remove(notify::event::RemoveKind::File),
-            &gone,
-            &BTreeSet::new()
-        ));
-        assert!(was_dir(
-            &EventKind::Remove(notify::event::RemoveKind::Folder),
-            &gone,
-            &BTreeSet::new()
-        ));
-        // A rename away carries no kind: the directories seen before say what it was.
-        let from = EventKind::Modify(notify::event::ModifyKind::Name(
-            notify::event::RenameMode::From,
-        ));
-        assert!(was_dir(&from, &gone, &BTreeSet::from([gone.clone()])));
-        assert!(!was_dir(&from, &gone, &BTreeSet::new()));
-    }
-
-    #[tokio::test]
-    async fn removing_an_ignored_directory_sends_no_change() {
-        let (d, spec) = setup();
-        std::fs::create_dir_all(d.path().join("app/src/target/debug")).expect("mkdir");
-        std::fs::write(d.path().join("app/src/target/debug/x"), "x").expect("write");
-        let rules = Arc::new(Rules::new(&spec));
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let _w = start(rules, Duration::from_millis(50), tx).expect("watching");
-        std::fs::remove_dir_all(d.path().join("app/src/target")).expect("rm -rf");
-        // A change after the removal: once its batch is in, the removal's batch (if any) was sent before or with it.
-        std::fs::write(d.path().join("app/src/main.rs"), "fn main() { }").expect("write");
-        let main = d.path().join("app/src/main.rs");
-        let mut seen = BTreeSet::new();
-        while !seen.contains(&main) {
-            let c = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-                .await
-                .expect("the edit of main.rs arrives")
-                .expect("watcher alive");
-            seen.extend(c.paths);
-        }
-        assert_eq!(
-            seen,
-            BTreeSet::from([main]),
-            "the ignored directory's removal triggered"
-        );
-    }
-
-    #[test]
-    fn image_only_services_are_never_watched() {
-        let (_d, spec) = setup();
-        let r = Rules::new(&spec);
-        assert!(r.services.iter().all(|s| s.name != "ipfs"));
-    }
-}
+mod tests;

@@ -90,7 +90,7 @@ impl Sources {
                 drop(watcher.take());
                 watcher = start_watcher(new, &printer, &tx);
             }),
-            _spec_watcher: watch_spec(&spec.file, spec_tx),
+            _spec_watcher: watch_spec(spec, spec_tx),
         }
     }
 }
@@ -137,8 +137,9 @@ type SpecWatcher = notify_debouncer_full::Debouncer<
     notify_debouncer_full::RecommendedCache,
 >;
 
-fn watch_spec(file: &std::path::Path, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
-    let file = std::path::absolute(file).ok()?;
+fn watch_spec(spec: &Spec, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
+    // The file `watch --explain` calls the spec.
+    let file = watch::spec_file(spec)?;
     let dir = file.parent()?.to_path_buf();
     let target = file.clone();
     // A spec save is not latency-critical: a coarse tick keeps an idle `up` from waking 80 times a second.
