@@ -3,6 +3,7 @@
 
 pub(crate) mod context;
 pub(crate) mod dockerignore;
+mod reach;
 
 use std::collections::HashMap;
 use std::sync::Arc;
