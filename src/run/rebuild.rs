@@ -46,7 +46,7 @@ pub async fn rebuild(
     let start = Instant::now();
     let t = Instant::now();
     let container = spec.container_name(service);
-    let image = match image::resolve_image(engine, &container, svc, printer).await {
+    let image = match image::resolve_image(engine, spec, svc, printer).await {
         Ok(id) => id,
         Err(e) => {
             printer.event(
@@ -112,6 +112,8 @@ pub async fn rebuild(
                 ms(took.swap)
             ),
         );
+        // After the timing line: pruning is not part of the rebuild the developer waits for.
+        image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
         return Ok(());
     }
     let t = Instant::now();
@@ -137,6 +139,9 @@ pub async fn rebuild(
             ms(ready)
         ),
     );
+    if let Some(old) = &old {
+        image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
+    }
     Ok(())
 }
 

@@ -138,7 +138,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image = resolve_image(&*sh.engine, &spec.container_name(&name), svc, &sh.printer)
+    let image = resolve_image(&*sh.engine, spec, svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
 
