@@ -1,5 +1,6 @@
 //! Everything that reaches the terminal: the one writer, and secret values taken out of every line.
 
 pub(crate) mod printer;
+pub(crate) mod reader;
 pub(crate) mod redact;
 pub(crate) mod status;

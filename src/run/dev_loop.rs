@@ -304,7 +304,7 @@ async fn apply(
     let mut changed = 0;
     for name in &wanted {
         let svc = &new.services[name];
-        let image = image::resolve_image(engine, &new, svc, &s.printer).await?;
+        let image = image::resolve_image(engine, new, svc, &s.printer).await?;
         let desired = Desired {
             hash: reconcile::config_hash(&new.project, svc, &image.id),
             image: image.id,
