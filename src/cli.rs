@@ -283,23 +283,54 @@ impl Command {
     }
 }
 
-/// The spec: the files given (the first the base, the rest overlays), or the one found here or above.
-fn load(files: &[PathBuf]) -> Result<Spec> {
+/// The spec files: those given (the first the base, the rest overlays), or the one found here or above,
+/// relative to where the user is when it is below it, as they would type it.
+fn spec_paths(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if !files.is_empty() {
+        return Ok(files.to_vec());
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("reading the current directory: {e}")))?;
-    let paths = if files.is_empty() {
-        let path = spec::locate(None, &cwd)?;
-        // Show paths relative to where the user is, as they would type them.
-        vec![
-            path.strip_prefix(&cwd)
-                .map_or_else(|_| path.clone(), std::path::Path::to_path_buf),
-        ]
-    } else {
-        files.to_vec()
-    };
-    let spec = spec::load_files(&paths)?;
+    let path = spec::locate(None, &cwd)?;
+    Ok(vec![path.strip_prefix(&cwd).map_or_else(
+        |_| path.clone(),
+        std::path::Path::to_path_buf,
+    )])
+}
+
+/// The spec: the files given, or the one found here or above.
+fn load(files: &[PathBuf]) -> Result<Spec> {
+    let spec = spec::load_files(&spec_paths(files)?)?;
     crate::output::redact::set_current(&spec.secret_values());
     Ok(spec)
+}
+
+/// For `down`, `ps` and `logs`, which need only the project and its services: the spec, or while it does not
+/// load (a syntax error mid-edit) a stand-in for the project it names, with a warning on stderr.
+async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
+    let path = spec_paths(files)?.swap_remove(0);
+    match load(files) {
+        Err(Error::Spec(errors)) => {
+            // Without a stand-in (or an engine to find one on), the spec's own errors are what to fix first.
+            let spec = crate::commands::stand_in::for_broken_spec(&path)
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::Spec(errors.clone()))?;
+            let first = errors.errors.first().map_or_else(String::new, |e| {
+                format!(": {}: {}", e.location(), e.message)
+            });
+            let warning = format!(
+                "warning: {} does not load ({}{first}); `{command}` acts on project {} as its containers and the readable part of the spec name it",
+                path.display(),
+                errors.count(),
+                spec.project
+            );
+            eprintln!("{}", crate::output::redact::outgoing(&warning));
+            Ok(spec)
+        }
+        other => other,
+    }
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
@@ -418,7 +449,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 crate::commands::down::down_project(&project, volumes, out).await?;
                 return Ok(EXIT_OK);
             }
-            let spec = load(&files)?;
+            let spec = load_or_stand_in(&files, "down").await?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
@@ -430,7 +461,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             timestamps,
             ..
         } => {
-            let spec = load(&files)?;
+            let spec = load_or_stand_in(&files, "logs").await?;
             crate::commands::logs::logs(
                 &spec,
                 crate::commands::logs::LogsOptions {
@@ -489,7 +520,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::run::run(&spec, opts).await
         }
         Command::Ps { json, .. } => {
-            let spec = load(&files)?;
+            let spec = load_or_stand_in(&files, "ps").await?;
             crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }

@@ -1,6 +1,6 @@
 //! `doctor` and the `up` preflight against the real engine: a taken port is named with its service and holder,
 //! an unreachable engine says how to fix it, and `up` stops before it creates anything. No image is needed: the
-//! specs name images that never exist, and neither doctor nor the preflight may look for them.
+//! specs name images that never exist; doctor says so and pulls nothing, the preflight does not look.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -22,13 +22,18 @@ struct Case {
 impl Case {
     /// A one-service project `t-doctor-NAME-PID` publishing `port` (on 127.0.0.1) and using a named volume.
     fn new(name: &str, port: u16) -> Self {
+        Self::with_image(name, port, "t-doctor/never-pulled:none")
+    }
+
+    /// As [`Case::new`], with the service's image.
+    fn with_image(name: &str, port: u16, image: &str) -> Self {
         let project = format!("t-doctor-{name}-{}", std::process::id());
         let dir = tempfile::tempdir().unwrap();
         let spec = dir.path().join("pinshare.toml");
         std::fs::write(
             &spec,
             format!(
-                "[project]\nname = \"{project}\"\n\n[services.web]\nimage = \"t-doctor/never-pulled:none\"\nports = [\"{port}:8080\"]\nvolumes = [\"data:/data\"]\n"
+                "[project]\nname = \"{project}\"\n\n[services.web]\nimage = \"{image}\"\nports = [\"{port}:8080\"]\nvolumes = [\"data:/data\"]\n"
             ),
         )
         .unwrap();
@@ -274,5 +279,89 @@ fn a_port_held_by_a_renamed_project_names_the_down_of_its_label_which_removes_it
     assert!(
         text.contains("`Not A Name` cannot be a project name: `N` is uppercase"),
         "{text}"
+    );
+}
+
+#[test]
+fn doctor_beside_a_running_foreground_up_calls_its_forwarded_ports_ours() {
+    // Issue 23 item 3: the run's own port forwarder was a FAIL, "in use by pinshare-dev (pid N)".
+    let p = common::Project::offline_copy("doctor-beside-up");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, std::time::Duration::from_secs(180));
+    let o = p.run(&["doctor"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!text.contains("FAIL port"), "{text}");
+    let pid = up.child.id();
+    assert!(
+        text.contains(&format!(
+            "ok   port    127.0.0.1:{} (pinshare): served by this project's running `up` (pid {pid})",
+            p.app_port
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("`up` would fail"), "{text}");
+    assert_eq!(o.status.code(), Some(0), "{text}");
+}
+
+/// A registry on a closed loopback port: a pull fails at once and no traffic leaves the machine.
+const UNPULLABLE: &str = "127.0.0.1:1/t-doctor/no-such-image:1";
+
+#[test]
+fn doctor_says_an_image_that_is_not_present_would_need_a_pull() {
+    require_docker();
+    let case = Case::with_image("image", free_port(), UNPULLABLE);
+    let (o, text) = case.run(&["doctor"], &[]);
+    assert!(
+        text.contains(&format!(
+            "warn image   web: {UNPULLABLE}: not present locally; `up` would pull it, which needs its registry\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("fix: docker pull {UNPULLABLE}")),
+        "{text}"
+    );
+    assert_eq!(o.status.code(), Some(0), "a warning, not a failure: {text}");
+    assert!(!text.contains("pulling"), "{text}");
+}
+
+#[test]
+fn a_failed_up_detach_leaves_no_network_or_volume_it_created_and_keeps_what_was_there() {
+    require_docker();
+    let case = Case::with_image("failed-up", free_port(), UNPULLABLE);
+    let (o, text) = case.run(&["up", "--detach"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("the pull failed"), "{text}");
+    assert!(
+        case.labelled().is_empty(),
+        "the failed up left {:?}:\n{text}",
+        case.labelled()
+    );
+    assert!(
+        text.contains(&format!(
+            "removed what this failed start-up created: network {p}_net, volume {p}_data",
+            p = case.project
+        )),
+        "{text}"
+    );
+
+    // A volume of the project from before (its data) stays; the network this start-up made goes.
+    let volume = format!("{}_data", case.project);
+    let label = format!("dev.pinshare.project={}", case.project);
+    assert!(
+        docker(&["volume", "create", "--label", &label, &volume])
+            .status
+            .success()
+    );
+    let (o, text) = case.run(&["up", "--detach"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert_eq!(
+        case.labelled(),
+        vec![format!("volume {volume}")],
+        "only the volume from before: {text}"
     );
 }

@@ -39,3 +39,56 @@ fn the_apps_peer_id_is_unchanged_after_a_rebuild_and_after_down_and_up() {
 
     p.run_ok(&["down", "--volumes"]);
 }
+
+/// Ids of the images built for `service` of the project (by label).
+fn service_images(p: &Project, service: &str) -> Vec<String> {
+    common::docker_ok(&[
+        "image",
+        "ls",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=dev.pinshare.project={}", p.name),
+        "--filter",
+        &format!("label=dev.pinshare.service={service}"),
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[test]
+fn rebuilds_keep_the_current_image_and_one_for_rollback_and_remove_the_rest() {
+    // Issue 23 item 10: every rebuild kept one more superseded image.
+    let p = Project::offline_copy("prune");
+    p.run_ok(&["up", "--detach"]);
+    let mut builds = vec![p.inspect("pinshare", "{{.Image}}")];
+    for v in ["v2", "v3", "v4"] {
+        std::fs::write(p.ctx().join("app/VERSION"), format!("{v}\n")).expect("write");
+        let out = p.run_ok(&["rebuild", "pinshare"]);
+        builds.push(p.inspect("pinshare", "{{.Image}}"));
+        let n = builds.len();
+        let mut want = vec![builds[n - 1].clone(), builds[n - 2].clone()];
+        want.sort();
+        let mut have = service_images(&p, "pinshare");
+        have.sort();
+        assert_eq!(
+            have, want,
+            "the current build and the one before it, after {v}:\n{out}"
+        );
+        if n > 2 {
+            let short = &builds[n - 2].trim_start_matches("sha256:")[..12];
+            assert!(
+                out.contains(&format!(
+                    "pinshare » removed 1 older image(s) of pinshare; kept build {short} for a rollback"
+                )),
+                "{out}"
+            );
+        }
+    }
+    assert_eq!(
+        service_images(&p, "ipfs").len(),
+        1,
+        "kubo's image is not touched"
+    );
+}

@@ -149,3 +149,39 @@ fn init_outside_pinshare_says_what_it_found_and_what_to_check() {
     let notes = out.lines().filter(|l| l.starts_with("note:")).count();
     assert_eq!(notes, 1, "{out}");
 }
+
+#[test]
+fn the_spec_init_writes_watches_its_dockerfile_and_the_spec_reloads() {
+    // Issue 23 item 8: `watch --explain` said the spec and the Dockerfile were not under any watched path.
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("main.go"), "package main\n").expect("write");
+    std::fs::write(d.path().join("go.mod"), "module x\n").expect("write");
+    std::fs::write(d.path().join("go.sum"), "").expect("write");
+    std::fs::create_dir(d.path().join("internal")).expect("mkdir");
+    let o = init(d.path(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+        .args([
+            "watch",
+            "--explain",
+            "pinshare.toml",
+            "Dockerfile",
+            ".dockerignore",
+            "README.md",
+        ])
+        .current_dir(d.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let dir = d.path().display();
+    for line in [
+        format!("{dir}/pinshare.toml: the spec: a change reloads it"),
+        format!("{dir}/Dockerfile: triggers pinshare"),
+        format!("{dir}/.dockerignore: triggers pinshare"),
+        format!("{dir}/README.md: not under any watched path"),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in:\n{out}");
+    }
+}

@@ -177,6 +177,24 @@ fn a_changed_service_is_recreated_and_the_other_kept() {
 }
 
 #[test]
+fn an_app_only_edit_leaves_kubo_image_and_container_alone_though_they_share_a_context() {
+    // Issue 23 item 1: kubo's and the app's images are built from the same context (`.`), whose .dockerignore
+    // lets app/VERSION through for the app; an app edit made kubo's image stale for every later look.
+    let p = Project::offline_copy("app-edit-kubo");
+    p.run_ok(&["up", "--detach"]);
+    let ipfs = p.inspect("ipfs", "{{.Id}}");
+    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
+    let out = p.run_ok(&["rebuild", "pinshare"]);
+    assert!(out.contains("building"), "the app rebuilds: {out}");
+    let out = p.run_ok(&["rebuild", "ipfs"]);
+    assert!(out.contains("image unchanged"), "{out}");
+    assert!(!out.contains("building"), "{out}");
+    let out = p.run_ok(&["up", "--detach"]);
+    assert!(!out.contains("ipfs » recreating"), "{out}");
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), ipfs, "kubo's container stays");
+}
+
+#[test]
 fn logs_of_one_service_show_only_its_lines_and_unknown_names_list_the_known_ones() {
     let p = Project::offline("logs");
     p.run_ok(&["up", "--detach"]);

@@ -442,3 +442,28 @@ fn a_spec_edit_of_kubo_config_only_runs_no_host_build() {
     assert_eq!(p.inspect("pinshare", "{{.Id}}"), app, "the app is kept");
     assert_eq!(up.interrupt(), Some(130));
 }
+
+#[test]
+fn watch_explain_of_the_offline_demo_covers_the_spec_and_both_dockerfiles() {
+    // Issue 23 item 8: the spec was "not under any watched path" though `up` reloads it, and the app's
+    // Dockerfile was not watched while kubo's was.
+    let dir = common::offline_dir();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+        .arg("-f")
+        .arg(dir.join("pinshare.toml"))
+        .args(["watch", "--explain"])
+        .args(["pinshare.toml", "app/Dockerfile", "kubo/Dockerfile"].map(|f| dir.join(f)))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    let d = dir.display();
+    for line in [
+        format!("{d}/pinshare.toml: the spec: a change reloads it"),
+        format!("{d}/app/Dockerfile: triggers pinshare"),
+        format!("{d}/kubo/Dockerfile: triggers ipfs"),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in:\n{out}");
+    }
+}

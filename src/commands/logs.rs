@@ -131,19 +131,28 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
                 cancel.clone(),
             ));
         }
-        let _ = tokio::signal::ctrl_c().await;
+        let code = until_stopped(&printer).await;
         cancel.cancel();
         for h in handles {
             let _ = h.await;
         }
         printer.flush().await;
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(code);
     }
     for (svc, line) in history(&*engine, &present, &read).await {
         emit(&printer, &svc, &line, opts.timestamps).await;
     }
     printer.flush().await;
     Ok(EXIT_OK)
+}
+
+/// Waits for Ctrl-C (exit 130) or for the output's reader to go (`logs -f | head` has what it wanted: exit 0).
+async fn until_stopped(printer: &Printer) -> u8 {
+    let closed = printer.output_closed();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => EXIT_INTERRUPTED,
+        () = closed.cancelled() => EXIT_OK,
+    }
 }
 
 /// Why `logs` has nothing to show: `service ipfs has no container (project p); start it with `pinshare-dev up``,

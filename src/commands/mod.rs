@@ -9,5 +9,6 @@ pub(crate) mod logs;
 pub(crate) mod ps;
 pub(crate) mod rebuild;
 pub(crate) mod run;
+pub(crate) mod stand_in;
 pub(crate) mod stats;
 pub(crate) mod up;

@@ -71,14 +71,28 @@ async fn prepare_and_run(
         .filter(|s| *s != opts.service)
         .collect();
     if opts.no_deps || deps.is_empty() {
-        crate::run::ensure_project_objects(&**engine, spec, printer).await?;
+        crate::run::ensure_project_objects(
+            &**engine,
+            spec,
+            printer,
+            &mut crate::run::Made::default(),
+        )
+        .await?;
     } else {
         crate::doctor::preflight(&**engine, spec, &deps).await?;
-        crate::run::bring_up(engine, spec, &deps, printer, Instant::now(), cancel).await?;
+        crate::run::bring_up(
+            engine,
+            spec,
+            &deps,
+            printer,
+            (Instant::now(), cancel),
+            &mut crate::run::Made::default(),
+        )
+        .await?;
     }
     let image = crate::run::tasks::unless_cancelled(
         cancel,
-        crate::image::resolve_image(&**engine, &spec.container_name(&svc.name), svc, printer),
+        crate::image::resolve_image(&**engine, spec, svc, printer),
     )
     .await
     .ok_or(Error::Interrupted)??;

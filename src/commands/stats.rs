@@ -260,9 +260,12 @@ pub async fn stats(
     }
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let closed = out.output_closed();
     loop {
         tokio::select! {
             _ = &mut ctrl_c => return Ok(EXIT_INTERRUPTED),
+            // `stats | head -1`: the reader has what it wanted.
+            () = closed.cancelled() => return Ok(EXIT_OK),
             rows = round(&*engine, spec, &selected, &mut windows) => {
                 let rows = rows?;
                 if !json {

@@ -13,10 +13,10 @@ use crate::run::{StopSignals, UpOptions, run};
 use crate::spec::Spec;
 
 /// The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
-/// swallowed between the two. Ends when `done` is cancelled.
+/// swallowed between the two. A closed stdout (`up | head`) stops as Ctrl-C does. Ends when `done` is cancelled.
 async fn listen(
-    mut sigint: Signal,
-    mut sigterm: Signal,
+    (mut sigint, mut sigterm): (Signal, Signal),
+    output_closed: CancellationToken,
     signals: StopSignals,
     done: CancellationToken,
 ) {
@@ -24,6 +24,9 @@ async fn listen(
         () = done.cancelled() => return,
         Some(()) = sigint.recv() => {}
         Some(()) = sigterm.recv() => signals.terminated.store(true, Ordering::SeqCst),
+        // The reader chose to stop reading: exit 0 as when `down` asks by SIGTERM, not 130; nobody sees the
+        // messages of the stop any more.
+        () = output_closed.cancelled() => signals.terminated.store(true, Ordering::SeqCst),
         else => return,
     }
     signals.stop.cancel();
@@ -49,12 +52,17 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
         .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
     let signals = StopSignals::default();
     let done = CancellationToken::new();
-    let listener = tokio::spawn(listen(sigint, sigterm, signals.clone(), done.clone()));
+    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let listener = tokio::spawn(listen(
+        (sigint, sigterm),
+        printer.output_closed(),
+        signals.clone(),
+        done.clone(),
+    ));
     let result = async {
         let engine = crate::engine::connect().await?;
         // Before anything is created: a taken host port would otherwise fail a container start halfway.
         crate::doctor::preflight(&*engine, &spec, &selected).await?;
-        let printer = Printer::spawn(spec.services.keys().map(String::as_str));
         // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
         for s in &selected {
             for m in &spec.services[s].host_mounts {

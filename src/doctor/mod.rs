@@ -1,6 +1,6 @@
 //! `doctor`: what would stop `up` on this machine, found before anything runs — the engine and its API version,
-//! every published host port (and who holds a busy one), the inotify limits against what watching this spec
-//! needs, bind-mount ownership against the container's user, and the free space of the Docker root. Every
+//! every published host port (and who holds a busy one), every image (present, or to pull or build), the
+//! inotify limits against what watching this spec needs, bind-mount ownership against the container's user, and the free space of the Docker root. Every
 //! problem comes with the command that fixes it. `preflight` is the cheap subset `up` runs before it creates
 //! anything: the published ports.
 //!
@@ -11,6 +11,7 @@ pub(crate) mod port_owner;
 
 mod disk;
 mod engine;
+mod images;
 mod inotify;
 mod mounts;
 mod ports;
@@ -20,6 +21,7 @@ pub use ports::{check_ports, holders, preflight};
 
 use disk::disk_check;
 use engine::engine_check;
+use images::image_checks;
 use inotify::inotify_check;
 use mounts::mount_checks;
 use ports::{bind_probe, engine_is_local, published};
@@ -168,13 +170,17 @@ pub async fn doctor(spec: &Spec, out: &crate::output::printer::Printer) -> Resul
             &spec.project,
             &ports,
             &holders,
-            bind_probe(engine_is_local()),
+            bind_probe(
+                engine_is_local(),
+                crate::run::lock::holder(&spec.project).filter(|pid| *pid != 0),
+            ),
         )
         .iter()
         .map(|c| c.finding(&file))
         .collect()
     };
     emit(port_findings);
+    emit(image_checks(engine.as_deref(), spec).await);
 
     emit(vec![inotify_check(spec)]);
     let info = match &engine {

@@ -108,19 +108,23 @@ fn pid_with_socket(inodes: &[u64]) -> Option<u32> {
     })
 }
 
-/// `python3 (pid 30122)` for the program holding `m`'s port, when this process may know it.
-pub fn owner(m: &PortMapping) -> Option<String> {
+/// The pid of the program holding `m`'s port, when this process may know it.
+pub fn owner_pid(m: &PortMapping) -> Option<u32> {
     let inodes = inodes_for(m);
     if inodes.is_empty() {
         return None;
     }
-    let pid = pid_with_socket(&inodes)?;
+    pid_with_socket(&inodes)
+}
+
+/// `python3 (pid 30122)`: a program as the port check names it.
+pub fn describe(pid: u32) -> String {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|c| c.trim().to_string())
         .ok()
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "a program".into());
-    Some(format!("{name} (pid {pid})"))
+    format!("{name} (pid {pid})")
 }
 
 #[cfg(test)]
@@ -180,10 +184,14 @@ mod tests {
         };
         let comm = std::fs::read_to_string("/proc/self/comm").expect("comm");
         assert_eq!(
-            owner(&m),
+            owner_pid(&m).map(describe),
             Some(format!("{} (pid {})", comm.trim(), std::process::id()))
         );
         drop(l);
-        assert_eq!(owner(&m), None, "nobody holds it any more");
+        assert_eq!(
+            owner_pid(&m).map(describe),
+            None,
+            "nobody holds it any more"
+        );
     }
 }

@@ -77,10 +77,13 @@ pub enum Bind {
     NotLocal(String),
     /// Could not tell (e.g. a port below 1024 without privileges, or a remote engine).
     Unknown(String),
+    /// Held by this project's running `up` (the pid holding the project's lock): its port forwarder.
+    OurRun(u32),
 }
 
-/// Binds the mapping's host address and port (TCP or UDP) and releases it at once.
-pub fn probe_bind(m: &PortMapping) -> Bind {
+/// Binds the mapping's host address and port (TCP or UDP) and releases it at once. `run` is the pid of this
+/// project's running `up`: a port that process holds is its forwarder's, which serves the service.
+pub fn probe_bind(m: &PortMapping, run: Option<u32>) -> Bind {
     let addr = SocketAddr::new(m.host_ip, m.host_port);
     let bound = match m.protocol {
         Protocol::Tcp => TcpListener::bind(addr).map(drop),
@@ -89,7 +92,10 @@ pub fn probe_bind(m: &PortMapping) -> Bind {
     match bound {
         Ok(()) => Bind::Free,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            Bind::InUse(crate::doctor::port_owner::owner(m))
+            match crate::doctor::port_owner::owner_pid(m) {
+                Some(pid) if Some(pid) == run => Bind::OurRun(pid),
+                pid => Bind::InUse(pid.map(crate::doctor::port_owner::describe)),
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Bind::NotLocal(e.to_string()),
         Err(e) => Bind::Unknown(e.to_string()),
@@ -125,6 +131,8 @@ pub enum Verdict {
         /// Container name.
         container: String,
     },
+    /// This project's running `up` (its port forwarder), by pid.
+    OurRun(u32),
     /// A program outside Docker: its name and pid, when they can be known.
     Program(Option<String>),
     /// The host address is not this machine's.
@@ -188,6 +196,7 @@ pub fn check_ports(
                 None => match bind(m) {
                     Bind::Free => Verdict::Free,
                     Bind::InUse(owner) => Verdict::Program(owner),
+                    Bind::OurRun(pid) => Verdict::OurRun(pid),
                     Bind::NotLocal(e) => Verdict::NotLocal(e),
                     Bind::Unknown(e) => Verdict::Unchecked(e),
                 },
@@ -225,7 +234,7 @@ impl PortCheck {
     pub fn blocks_up(&self) -> bool {
         !matches!(
             self.verdict,
-            Verdict::Free | Verdict::Ours { .. } | Verdict::Unchecked(_)
+            Verdict::Free | Verdict::Ours { .. } | Verdict::OurRun(_) | Verdict::Unchecked(_)
         )
     }
 
@@ -239,6 +248,13 @@ impl PortCheck {
                 Status::Ok,
                 "port",
                 format!("{at}: held by our container {container} (up keeps or recreates it)"),
+            ),
+            Verdict::OurRun(pid) => Finding::new(
+                Status::Ok,
+                "port",
+                format!(
+                    "{at}: served by this project's running `up` (pid {pid}), its port forwarder"
+                ),
             ),
             Verdict::OurOtherService { container, service } => Finding::new(
                 Status::Fail,
@@ -293,7 +309,10 @@ impl PortCheck {
         let port = format!("port {} of service {}", self.address(), self.service);
         let change = format!("change the port in {spec_file}");
         Some(match &self.verdict {
-            Verdict::Free | Verdict::Ours { .. } | Verdict::Unchecked(_) => return None,
+            // A running `up` of this project holds the project lock too, and `up` says so before this check.
+            Verdict::Free | Verdict::Ours { .. } | Verdict::OurRun(_) | Verdict::Unchecked(_) => {
+                return None;
+            }
             Verdict::Program(None) => format!(
                 "{port} is already in use by another program; free it or {change} ({} shows who holds it)",
                 self.ss()
@@ -338,11 +357,12 @@ pub(super) fn engine_is_local() -> bool {
     engine_address().starts_with("unix://")
 }
 
-/// The bind probe, or why it cannot say anything about the engine's host.
-pub(super) fn bind_probe(local: bool) -> impl FnMut(&PortMapping) -> Bind {
+/// The bind probe, or why it cannot say anything about the engine's host; `run` is the pid of this project's
+/// running `up`, whose forwarder holds the ports it serves.
+pub(super) fn bind_probe(local: bool, run: Option<u32>) -> impl FnMut(&PortMapping) -> Bind {
     move |m| {
         if local {
-            probe_bind(m)
+            probe_bind(m, run)
         } else {
             Bind::Unknown(format!(
                 "the engine is remote ({}): only its containers were checked",
@@ -366,7 +386,8 @@ pub async fn preflight(engine: &dyn Engine, spec: &Spec, services: &[String]) ->
         &spec.project,
         &ports,
         &holders,
-        bind_probe(engine_is_local()),
+        // `up` holds the project lock by now: no other run of this project holds a port.
+        bind_probe(engine_is_local(), None),
     )
     .iter()
     .filter_map(|c| c.error_message(&file))

@@ -150,6 +150,12 @@ pub trait Engine: Send + Sync {
     /// Image inspection; `None` when the image is not present locally.
     async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>>;
 
+    /// Ids of the images built for `service` of `project` (by label), newest first, tagged or not.
+    async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>>;
+
+    /// Removes an image by id; refused (an error) while a container uses it.
+    async fn remove_image(&self, id: &str) -> R<()>;
+
     /// Pulls an image, reporting each progress message through `progress`.
     async fn pull(&self, reference: &str, progress: &mut (dyn FnMut(PullProgress) + Send))
     -> R<()>;

@@ -68,17 +68,30 @@ fn walk(
     Ok(())
 }
 
-/// Tars the context. The Dockerfile and the ignore file are always sent, as the Docker CLI does.
+/// Tars the context. The Dockerfile and the ignore file are always sent, as the Docker CLI does. The hash is
+/// over what the Dockerfile's build can reach of it (`reach`), salted with `salt`.
 pub fn pack(context: &Path, dockerfile: &str, salt: &str) -> io::Result<Context> {
     let (ignore, ignore_file) = ignore_rules(context, dockerfile)?;
     let mut entries = Vec::new();
     walk(context, "", &ignore, &mut entries)?;
-    for always in std::iter::once(dockerfile.to_string()).chain(ignore_file) {
+    for always in std::iter::once(dockerfile.to_string()).chain(ignore_file.clone()) {
         if !entries.iter().any(|(r, _, _)| *r == always) {
             entries.push((always.clone(), context.join(&always), false));
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // The hash covers what the build can reach: a file of the context that no COPY or ADD reads (another
+    // service's, in a shared context) cannot make this image stale.
+    let reached = std::fs::read_to_string(context.join(dockerfile))
+        .ok()
+        .and_then(|text| super::reach::reached_prefixes(&text));
+    let hashed = |rel: &str| {
+        rel == dockerfile
+            || ignore_file.as_deref() == Some(rel)
+            || reached
+                .as_deref()
+                .is_none_or(|p| super::reach::reaches(p, rel))
+    };
 
     let mut hasher = blake3::Hasher::new();
     hasher.update(salt.as_bytes());
@@ -87,6 +100,13 @@ pub fn pack(context: &Path, dockerfile: &str, salt: &str) -> io::Result<Context>
     let mut files = 0;
     for (rel, path, is_dir) in entries {
         let meta = std::fs::symlink_metadata(&path)?;
+        // Everything sent is still packed; what is left out of the hash goes to a throwaway hasher.
+        let mut unhashed = blake3::Hasher::new();
+        let hasher = if hashed(&rel) {
+            &mut hasher
+        } else {
+            &mut unhashed
+        };
         hasher.update(rel.as_bytes());
         hasher.update(&[0]);
         if is_dir {
@@ -182,12 +202,33 @@ mod tests {
     fn hash_changes_with_content_only() {
         let d = tempfile::tempdir().expect("tempdir");
         let p = d.path();
-        std::fs::write(p.join("Dockerfile"), "FROM scratch\n").expect("write");
+        std::fs::write(p.join("Dockerfile"), "FROM scratch\nCOPY VERSION /\n").expect("write");
         std::fs::write(p.join("VERSION"), "v1").expect("write");
         let a = pack(p, "Dockerfile", "").expect("pack").hash;
         let b = pack(p, "Dockerfile", "").expect("pack").hash;
         assert_eq!(a, b);
         std::fs::write(p.join("VERSION"), "v2").expect("write");
         assert_ne!(a, pack(p, "Dockerfile", "").expect("pack").hash);
+    }
+
+    #[test]
+    fn a_file_no_copy_reads_is_sent_but_does_not_change_the_hash() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path();
+        std::fs::write(p.join("Dockerfile"), "FROM scratch\nCOPY VERSION /\n").expect("write");
+        std::fs::write(p.join("VERSION"), "v1").expect("write");
+        std::fs::write(p.join("OTHER"), "1").expect("write");
+        let a = pack(p, "Dockerfile", "").expect("pack");
+        assert!(names(&a.tar).contains(&"OTHER".to_string()), "still sent");
+        std::fs::write(p.join("OTHER"), "2").expect("write");
+        assert_eq!(a.hash, pack(p, "Dockerfile", "").expect("pack").hash);
+        std::fs::write(p.join("Dockerfile"), "FROM scratch\nCOPY . /\n").expect("write");
+        let whole = pack(p, "Dockerfile", "").expect("pack").hash;
+        std::fs::write(p.join("OTHER"), "3").expect("write");
+        assert_ne!(
+            whole,
+            pack(p, "Dockerfile", "").expect("pack").hash,
+            "COPY . reads it"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod context;
 pub(crate) mod dockerignore;
+mod reach;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,14 +158,16 @@ pub struct Resolved {
     pub context_hash: Option<String>,
 }
 
-/// Makes the service's image available locally. `container` is the service's container, whose labels tell
-/// whether an unchanged build context can skip the build.
+/// Makes the service's image available locally. The service's container's labels tell whether an unchanged
+/// build context can skip the build; a built image is labelled with its project and service (`prune_superseded`
+/// finds them by these).
 pub async fn resolve_image(
     engine: &dyn Engine,
-    container: &str,
+    spec: &crate::spec::Spec,
     svc: &Service,
     printer: &Printer,
 ) -> Result<Resolved> {
+    let container = &spec.container_name(&svc.name);
     match &svc.image {
         ImageSource::Pull { reference } => {
             if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
@@ -286,8 +289,7 @@ pub async fn resolve_image(
             );
             // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
             // adds it as a last step, cached as long as the context is unchanged.
-            let image_labels =
-                HashMap::from([(labels::CONTEXT_HASH.to_string(), made_from(&ctx.hash))]);
+            let image_labels = image_labels(spec, svc, &made_from(&ctx.hash));
             let args: HashMap<String, String> = b.args.clone().into_iter().collect();
             // On a terminal the builder's lines become one live line (the step under way); they are kept, and
             // printed whole if the build fails.
@@ -328,6 +330,56 @@ pub async fn resolve_image(
                 context_hash: Some(made_from(&ctx.hash)),
             })
         }
+    }
+}
+
+/// What a built image carries: what it is made from (a cold `up` can then skip the build) and whose it is
+/// (`prune_superseded` finds a service's images by these).
+fn image_labels(
+    spec: &crate::spec::Spec,
+    svc: &Service,
+    made_from: &str,
+) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::CONTEXT_HASH.to_string(), made_from.to_string()),
+        (labels::PROJECT.to_string(), spec.project.clone()),
+        (labels::SERVICE.to_string(), svc.name.clone()),
+    ])
+}
+
+/// After a rebuild replaced build `superseded` with `current`: removes the other images built for the service that
+/// no container uses, keeping `superseded` for a rollback; says what it removed. Failures only cost disk space.
+pub async fn prune_superseded(
+    engine: &dyn Engine,
+    spec: &crate::spec::Spec,
+    service: &str,
+    (current, superseded): (&str, &str),
+    printer: &Printer,
+) {
+    let Ok(ids) = engine.service_images(&spec.project, service).await else {
+        return;
+    };
+    let mut removed = 0;
+    for id in ids.iter().filter(|i| *i != current && *i != superseded) {
+        // Refused while a container (a run of another terminal, a stopped one) uses it: then it stays.
+        if engine.remove_image(id).await.is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        let short = |i: &str| {
+            i.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        };
+        printer.event(
+            service,
+            &format!(
+                "removed {removed} older image(s) of {service}; kept build {} for a rollback",
+                short(superseded)
+            ),
+        );
     }
 }
 

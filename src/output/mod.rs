@@ -2,5 +2,6 @@
 
 pub(crate) mod colours;
 pub(crate) mod printer;
+pub(crate) mod reader;
 pub(crate) mod redact;
 pub(crate) mod status;

@@ -8,6 +8,10 @@
 //! written in one piece, up to [`BATCH`] bytes, when the channels run dry: one write per burst, not per line.
 //! The writes themselves happen on a thread of their own, so a stdout that blocks (a paused pager) blocks only
 //! that thread; [`Printer::abandon`] then lets the rest of the run finish without it.
+//!
+//! A stdout whose reader went away (`up | head -5`) is found out on the next write (EPIPE) or, for a pipe or
+//! a socket, as soon as the reader closes it: the output is given up and [`Printer::output_closed`] fires, so
+//! a command stops as it would on Ctrl-C instead of running on for nobody.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -84,30 +88,35 @@ enum Sink {
 pub(crate) type Gate = std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
 
 impl Sink {
-    fn write(&self, bytes: &[u8]) {
+    /// Writes `bytes`; `false` once the reader has gone (a closed pipe).
+    fn write(&self, bytes: &[u8]) -> bool {
         if bytes.is_empty() {
-            return;
+            return true;
         }
         match self {
             Sink::Stdout => {
                 let mut out = std::io::stdout().lock();
-                // A closed stdout (e.g. `| head`) is not worth crashing over.
-                let _ = out.write_all(bytes);
-                let _ = out.flush();
+                let gone = |r: std::io::Result<()>| {
+                    r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                };
+                // Any other error (a full disk under a redirect) is not worth stopping the run over.
+                !(gone(out.write_all(bytes)) || gone(out.flush()))
             }
             Sink::Stderr => {
                 let mut err = std::io::stderr().lock();
                 let _ = err.write_all(bytes);
                 let _ = err.flush();
+                true
             }
             #[cfg(test)]
-            Sink::Discard => {}
+            Sink::Discard => true,
             #[cfg(test)]
             Sink::Capture(lines) => {
                 if let Ok(mut v) = lines.lock() {
                     let text = String::from_utf8_lossy(bytes);
                     v.extend(text.lines().map(str::to_string));
                 }
+                true
             }
             #[cfg(test)]
             Sink::Gated(gate, lines) => {
@@ -121,7 +130,7 @@ impl Sink {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 drop(o);
-                Sink::Capture(std::sync::Arc::clone(lines)).write(bytes);
+                Sink::Capture(std::sync::Arc::clone(lines)).write(bytes)
             }
         }
     }
@@ -140,6 +149,8 @@ pub struct Printer {
     next_status: Arc<AtomicU64>,
     /// Set when the output is given up on: container lines are dropped from then on, and flushes return.
     abandoned: CancellationToken,
+    /// Set when stdout's reader has gone (a closed pipe); the output is abandoned too.
+    closed: CancellationToken,
     /// When the writer thread's current write began (stdout only).
     busy_since: Option<Arc<AtomicU64>>,
     width: usize,
@@ -365,10 +376,13 @@ impl Printer {
             #[cfg(test)]
             _ => SinkKind::Test,
         };
+        let abandoned = CancellationToken::new();
+        let closed = CancellationToken::new();
+        let tokens = (abandoned.clone(), closed.clone());
         let writer = match sink {
-            Sink::Stdout | Sink::Stderr => Self::writer_thread(sink),
+            Sink::Stdout | Sink::Stderr => Self::writer_thread(sink, tokens),
             #[cfg(test)]
-            Sink::Gated(..) => Self::writer_thread(sink),
+            Sink::Gated(..) => Self::writer_thread(sink, tokens),
             #[cfg(test)]
             other => Writer::Inline(other),
         };
@@ -397,7 +411,8 @@ impl Printer {
             urgent,
             live,
             next_status: Arc::default(),
-            abandoned: CancellationToken::new(),
+            abandoned,
+            closed,
             busy_since,
             width,
             colours,
@@ -406,22 +421,33 @@ impl Printer {
     }
 
     /// The writer: a thread, not a task, so a blocked stdout never holds a runtime worker; the process ends
-    /// without waiting for it.
-    fn writer_thread(sink: Sink) -> Writer {
+    /// without waiting for it. A write that finds the reader gone cancels both `(abandoned, closed)`.
+    fn writer_thread(
+        sink: Sink,
+        (abandoned, closed): (CancellationToken, CancellationToken),
+    ) -> Writer {
         let (out, mut out_rx) = mpsc::channel::<Out>(2);
         let busy_since = Arc::new(AtomicU64::new(0));
         let epoch = std::time::Instant::now();
         let busy = Arc::clone(&busy_since);
+        let gone = CancellationToken::new();
+        if matches!(sink, Sink::Stdout) {
+            crate::output::reader::watch_reader(abandoned.clone(), closed.clone(), gone.clone());
+        }
         std::thread::Builder::new()
             .name("pinshare-dev-printer".into())
             .spawn(move || {
+                let _gone = gone.drop_guard();
                 while let Some(o) = out_rx.blocking_recv() {
                     match o {
                         Out::Bytes(b) => {
                             let now =
                                 u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
                             busy.store(now.max(1), Ordering::SeqCst);
-                            sink.write(&b);
+                            if !sink.write(&b) {
+                                closed.cancel();
+                                abandoned.cancel();
+                            }
                             busy.store(0, Ordering::SeqCst);
                         }
                         Out::Written(done) => {
@@ -468,6 +494,12 @@ impl Printer {
     /// The colour of `name`'s prefix, if the output is coloured.
     fn colour(&self, name: &str) -> Option<Color> {
         self.colours.as_ref().map(|c| c.of(name))
+    }
+
+    /// Cancelled once stdout's reader has gone (`| head` read its lines): the command should stop as on
+    /// Ctrl-C; nothing it prints is shown any more.
+    pub fn output_closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
     /// The run's engine-outage state, shared by its clones.

@@ -248,6 +248,14 @@ impl Engine for Attaching {
         self.inner.create_volume(name, labels).await
     }
 
+    async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>> {
+        self.inner.service_images(project, service).await
+    }
+
+    async fn remove_image(&self, id: &str) -> R<()> {
+        self.inner.remove_image(id).await
+    }
+
     async fn project_volumes(&self, project: &str) -> R<Vec<String>> {
         self.inner.project_volumes(project).await
     }

@@ -90,7 +90,7 @@ impl Sources {
                 drop(watcher.take());
                 watcher = start_watcher(new, &printer, &tx);
             }),
-            _spec_watcher: watch_spec(&spec.files(), spec_tx),
+            _spec_watcher: watch_spec(spec, spec_tx),
         }
     }
 }
@@ -137,12 +137,10 @@ type SpecWatcher = notify_debouncer_full::Debouncer<
     notify_debouncer_full::RecommendedCache,
 >;
 
-/// Watches the spec file and its overlays: a save of any of them reloads the spec.
-fn watch_spec(files: &[PathBuf], tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
-    let targets: Vec<PathBuf> = files
-        .iter()
-        .filter_map(|f| std::path::absolute(f).ok())
-        .collect();
+/// Watches the spec file and its overlays (the files `watch --explain` calls the spec): a save of any of them
+/// reloads the spec.
+fn watch_spec(spec: &Spec, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher> {
+    let targets = watch::spec_files(spec);
     let dirs: BTreeSet<PathBuf> = targets
         .iter()
         .filter_map(|f| f.parent().map(std::path::Path::to_path_buf))
@@ -322,8 +320,7 @@ async fn apply(
     let mut changed = 0;
     for name in &wanted {
         let svc = &new.services[name];
-        let container = new.container_name(name);
-        let image = image::resolve_image(engine, &container, svc, &s.printer).await?;
+        let image = image::resolve_image(engine, new, svc, &s.printer).await?;
         let desired = Desired {
             hash: reconcile::config_hash(&new.project, svc, &image.id),
             image: image.id,

@@ -27,7 +27,7 @@ mod stop_tests;
 mod tests;
 
 pub use shutdown::{remove_network, remove_project_containers};
-pub use startup::{bring_up, ensure_project_objects};
+pub use startup::{Made, bring_up, ensure_project_objects};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -140,28 +140,11 @@ pub async fn run(
         None => None,
     };
 
-    let result = loop {
-        let r = bring_up(
-            &engine,
-            &spec,
-            &selected,
-            &printer,
-            started_at,
-            &tasks.startup,
-        )
-        .await;
-        // A start-up that failed because the engine went away is not the project's failure: a foreground run
-        // waits for the engine and goes on from what is there (start-up keeps what is up to date).
-        if r.is_err()
-            && !opts.detach
-            && !tasks.root.is_cancelled()
-            && engine.version().await.is_err()
-            && engine_back(&*engine, &printer, &tasks.root).await
-        {
-            continue;
-        }
-        break r;
-    };
+    let mut made = crate::run::startup::Made::default();
+    let result = start_up(
+        &engine, &spec, &selected, &printer, &tasks, &opts, started_at, &mut made,
+    )
+    .await;
 
     let code = match result {
         Err(_) if tasks.root.is_cancelled() => {
@@ -188,10 +171,14 @@ pub async fn run(
             if !opts.detach {
                 printer.event(
                     TOOL,
-                    "start-up failed; removing the project's containers (volumes are kept)",
+                    "start-up failed; removing the project's containers (volumes that were there before are kept)",
                 );
                 printer.flush().await;
                 remove_project_containers(&*engine, &spec, &printer, false).await?;
+            }
+            // Nothing new is left behind by a failed start-up: what it created goes once nothing uses it.
+            crate::run::shutdown::remove_made(&*engine, &spec, &made, &printer).await;
+            if !opts.detach {
                 remove_network(&*engine, &spec).await;
             }
             finish(&tasks, &printer, &feeds).await;
@@ -309,6 +296,41 @@ async fn forwarded_services(
         out.push(name.clone());
     }
     Ok(out)
+}
+
+/// Start-up. One that failed because the engine went away is not the project's failure: a foreground run waits
+/// for the engine and goes on from what is there (start-up keeps what is up to date).
+#[allow(clippy::too_many_arguments)]
+async fn start_up(
+    engine: &Arc<dyn Engine>,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+    tasks: &Tasks,
+    opts: &UpOptions,
+    started_at: Instant,
+    made: &mut crate::run::startup::Made,
+) -> Result<()> {
+    loop {
+        let r = bring_up(
+            engine,
+            spec,
+            selected,
+            printer,
+            (started_at, &tasks.startup),
+            made,
+        )
+        .await;
+        if r.is_err()
+            && !opts.detach
+            && !tasks.root.is_cancelled()
+            && engine.version().await.is_err()
+            && engine_back(&**engine, printer, &tasks.root).await
+        {
+            continue;
+        }
+        return r;
+    }
 }
 
 /// How long a stopping run waits for an engine that is away before it gives up and says what is left.

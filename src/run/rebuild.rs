@@ -20,6 +20,27 @@ fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
 
+/// The rebuild's timing line: `rebuilt in N ms: detect …, build …`, then the swap's own stages in order.
+fn said_rebuilt(
+    printer: &Printer,
+    service: &str,
+    detect: Duration,
+    start: Instant,
+    build: Duration,
+    stages: &[(&str, Duration)],
+) {
+    let mut text = format!(
+        "rebuilt in {} ms: detect {}, build {}",
+        ms(detect + start.elapsed()),
+        ms(detect),
+        ms(build)
+    );
+    for (stage, took) in stages {
+        text.push_str(&format!(", {stage} {}", ms(*took)));
+    }
+    printer.event(service, &text);
+}
+
 /// Builds the service's image and swaps its container if the image or config changed, or in any case when
 /// `force`. `detect` is the time from the first file event to the start of this build.
 pub async fn rebuild(
@@ -44,7 +65,7 @@ pub async fn rebuild(
     let start = Instant::now();
     let t = Instant::now();
     let container = spec.container_name(service);
-    let image = match image::resolve_image(engine, &container, svc, printer).await {
+    let image = match image::resolve_image(engine, spec, svc, printer).await {
         Ok(id) => id,
         Err(e) => {
             printer.event(
@@ -103,18 +124,14 @@ pub async fn rebuild(
         && crate::run::swap::applies(svc, old, &actions)
     {
         let took = crate::run::swap::start_first(fg, spec, svc, old, &desired, printer).await?;
-        printer.event(
-            service,
-            &format!(
-                "rebuilt in {} ms: detect {}, build {}, start {}, ready {}, swap {}",
-                ms(detect + start.elapsed()),
-                ms(detect),
-                ms(build),
-                ms(took.start),
-                ms(took.ready),
-                ms(took.swap)
-            ),
-        );
+        let stages = [
+            ("start", took.start),
+            ("ready", took.ready),
+            ("swap", took.swap),
+        ];
+        said_rebuilt(printer, service, detect, start, build, &stages);
+        // After the timing line: pruning is not part of the rebuild the developer waits for.
+        image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
         return Ok(());
     }
     let t = Instant::now();
@@ -129,17 +146,17 @@ pub async fn rebuild(
         return Err(e);
     }
     let ready = t.elapsed();
-    printer.event(
+    said_rebuilt(
+        printer,
         service,
-        &format!(
-            "rebuilt in {} ms: detect {}, build {}, swap {}, ready {}",
-            ms(detect + start.elapsed()),
-            ms(detect),
-            ms(build),
-            ms(swap),
-            ms(ready)
-        ),
+        detect,
+        start,
+        build,
+        &[("swap", swap), ("ready", ready)],
     );
+    if let Some(old) = &old {
+        image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
+    }
     Ok(())
 }
 

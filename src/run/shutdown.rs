@@ -55,3 +55,38 @@ pub async fn remove_network(engine: &dyn Engine, spec: &Spec) {
         let _ = engine.remove_network(&net).await;
     }
 }
+
+/// After a failed start-up: removes the network and volumes it made, once no container of the project is left
+/// (a container a failed `up --detach` leaves for `logs` still uses them). What was there before stays.
+pub async fn remove_made(
+    engine: &dyn Engine,
+    spec: &Spec,
+    made: &crate::run::startup::Made,
+    printer: &Printer,
+) {
+    let left = engine.project_containers(&spec.project).await;
+    if !left.is_ok_and(|c| c.is_empty()) {
+        return;
+    }
+    let mut removed = Vec::new();
+    if let Some(net) = &made.network
+        && engine.network_labels(net).await.is_ok_and(|l| l.is_some())
+        && engine.remove_network(net).await.is_ok()
+    {
+        removed.push(format!("network {net}"));
+    }
+    for v in &made.volumes {
+        if engine.remove_volume(v).await.is_ok() {
+            removed.push(format!("volume {v}"));
+        }
+    }
+    if !removed.is_empty() {
+        printer.event(
+            crate::output::printer::TOOL,
+            &format!(
+                "removed what this failed start-up created: {}",
+                removed.join(", ")
+            ),
+        );
+    }
+}

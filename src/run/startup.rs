@@ -28,11 +28,22 @@ enum Phase {
     Failed,
 }
 
-/// Ensures the project network and named volumes exist and are ours.
+/// The project network and volumes a start-up made (not those that were there before): a failed start-up takes
+/// them away again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Made {
+    /// The network, when this start-up created it.
+    pub network: Option<String>,
+    /// The volumes this start-up created.
+    pub volumes: Vec<String>,
+}
+
+/// Ensures the project network and named volumes exist and are ours; notes in `made` what it created.
 pub async fn ensure_project_objects(
     engine: &dyn Engine,
     spec: &Spec,
     printer: &Printer,
+    made: &mut Made,
 ) -> Result<()> {
     let net = spec.network_name();
     match engine.network_labels(&net).await? {
@@ -48,6 +59,7 @@ pub async fn ensure_project_objects(
                 .create_network(&net, labels::project(&spec.project))
                 .await?;
             printer.event(TOOL, &format!("created network {net}"));
+            made.network = Some(net);
         }
     }
     for v in spec.named_volumes() {
@@ -65,6 +77,7 @@ pub async fn ensure_project_objects(
                     .create_volume(&name, labels::project(&spec.project))
                     .await?;
                 printer.event(TOOL, &format!("created volume {name}"));
+                made.volumes.push(name);
             }
         }
     }
@@ -125,7 +138,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     let spec = &sh.spec;
     let svc = &spec.services[&name];
     // Image work starts at once, while dependencies are still starting.
-    let image = resolve_image(&*sh.engine, &spec.container_name(&name), svc, &sh.printer)
+    let image = resolve_image(&*sh.engine, spec, svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
 
@@ -207,18 +220,19 @@ fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
 }
 
 /// Brings the selected services up, in dependency order of readiness. Once `cancel` is cancelled every
-/// service's task ends at its next await and this returns [`Error::Interrupted`] after all of them did.
+/// service's task ends at its next await and this returns [`Error::Interrupted`] after all of them did. The
+/// network and volumes it creates are noted in `made`.
 pub async fn bring_up(
     handle: &Arc<dyn Engine>,
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
-    started_at: Instant,
-    cancel: &CancellationToken,
+    (started_at, cancel): (Instant, &CancellationToken),
+    made: &mut Made,
 ) -> Result<()> {
     let engine = handle.as_ref();
     let observed =
-        crate::run::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer))
+        crate::run::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer, made))
             .await
             .ok_or(Error::Interrupted)??;
     start_all(
@@ -233,6 +247,7 @@ async fn prepare(
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
+    made: &mut Made,
 ) -> Result<Vec<Seen>> {
     // A container with one of our names but not our label is someone else's: refuse before changing anything.
     for s in selected {
@@ -246,7 +261,7 @@ async fn prepare(
             )));
         }
     }
-    ensure_project_objects(engine, spec, printer).await?;
+    ensure_project_objects(engine, spec, printer, made).await?;
 
     let observed = reconcile::observe(engine, spec).await?;
     // What no service owns: an init step's leftovers go, the rest is left to `down`.

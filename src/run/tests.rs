@@ -55,8 +55,11 @@ async fn up(fake: &Fake) -> crate::error::Result<()> {
         &spec,
         &selected,
         &printer,
-        std::time::Instant::now(),
-        &tokio_util::sync::CancellationToken::new(),
+        (
+            std::time::Instant::now(),
+            &tokio_util::sync::CancellationToken::new(),
+        ),
+        &mut crate::run::startup::Made::default(),
     )
     .await
 }

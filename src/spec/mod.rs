@@ -2,6 +2,7 @@
 //! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
 mod diagnostic;
+pub(crate) mod lenient;
 mod raw;
 mod render;
 pub mod units;
@@ -608,9 +609,8 @@ pub(crate) fn load_files(paths: &[PathBuf]) -> Result<Spec, LoadError> {
 }
 
 /// Validates spec text; `path` names the file in errors and anchors relative paths.
-#[cfg(test)]
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
-    validate::validate(path, text)
+    validate::validate_files(&[(path, text)])
 }
 
 /// `pinshare-dev -f FILE ARGS`, the file quoted for a POSIX shell when it needs to be.

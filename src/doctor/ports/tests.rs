@@ -230,13 +230,13 @@ fn binding_a_held_port_says_in_use_and_a_released_one_free() {
             .trim(),
         std::process::id()
     );
-    assert_eq!(probe_bind(&m), Bind::InUse(Some(me.clone())));
+    assert_eq!(probe_bind(&m, None), Bind::InUse(Some(me.clone())));
     drop(l);
-    assert_eq!(probe_bind(&m), Bind::Free);
+    assert_eq!(probe_bind(&m, None), Bind::Free);
     let u = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let mut m = tcp([127, 0, 0, 1], u.local_addr().expect("addr").port());
     m.protocol = Protocol::Udp;
-    assert_eq!(probe_bind(&m), Bind::InUse(Some(me)));
+    assert_eq!(probe_bind(&m, None), Bind::InUse(Some(me)));
 }
 
 #[test]
@@ -282,4 +282,17 @@ fn running_containers_become_holders() {
             },
         ]
     );
+}
+
+#[test]
+fn a_port_held_by_this_projects_running_up_is_ours() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let m = tcp([127, 0, 0, 1], l.local_addr().expect("addr").port());
+    let me = std::process::id();
+    assert_eq!(probe_bind(&m, Some(me)), Bind::OurRun(me));
+    assert!(matches!(probe_bind(&m, Some(me + 1)), Bind::InUse(Some(_))));
+    let c = check_ports("p", &[("app".into(), m)], &[], |_| Bind::OurRun(me));
+    assert!(!c[0].blocks_up());
+    assert_eq!(c[0].finding("pinshare.toml").status, Status::Ok);
+    assert_eq!(c[0].error_message("pinshare.toml"), None);
 }

@@ -27,6 +27,7 @@ mod build;
 mod build_tests;
 mod containers;
 mod convert;
+mod images;
 mod progress;
 use convert::{
     chunk, container, container_info, create_body, error, image_info, running_container,
@@ -534,6 +535,14 @@ impl Engine for DockerEngine {
                 if e.is_not_found() { Ok(None) } else { Err(e) }
             }
         }
+    }
+
+    async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>> {
+        self.images_of_service(project, service).await
+    }
+
+    async fn remove_image(&self, id: &str) -> R<()> {
+        self.remove_image_by_id(id).await
     }
 
     async fn pull(

@@ -529,6 +529,40 @@ impl Engine for Fake {
             .cloned())
     }
 
+    async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>> {
+        self.call("service_images", service).await?;
+        let w = self.world();
+        let ours = |i: &&ImageInfo| {
+            i.labels.get(labels::PROJECT).map(String::as_str) == Some(project)
+                && i.labels.get(labels::SERVICE).map(String::as_str) == Some(service)
+        };
+        // Ids count up in the fake: the newest is the highest.
+        let mut ids: Vec<String> = w
+            .images
+            .values()
+            .filter(ours)
+            .map(|i| i.id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.reverse();
+        Ok(ids)
+    }
+
+    async fn remove_image(&self, id: &str) -> R<()> {
+        self.call("remove_image", id).await?;
+        let mut w = self.world();
+        if w.containers.values().any(|c| c.spec.image == id) {
+            return Err(EngineError::new(
+                format!("removing image {id}"),
+                ErrorKind::Failed,
+                "image is being used by a container",
+            ));
+        }
+        w.images.retain(|_, i| i.id != id);
+        Ok(())
+    }
+
     async fn pull(
         &self,
         reference: &str,

@@ -176,11 +176,6 @@ pub(super) fn project_name_problem(name: &str) -> Option<String> {
     ))
 }
 
-#[cfg(test)]
-pub(super) fn validate(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
-    validate_files(&[(path, text)])
-}
-
 /// Validates a base file and its overlays (`files[1..]`, each laid on what came before); the base's
 /// directory anchors relative paths, and every error names the file it was written in.
 pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors> {
