@@ -220,16 +220,26 @@ pub enum Command {
         #[command(flatten)]
         files: SpecFiles,
     },
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); bash and fish also complete
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); every one also completes
     /// service names from the spec.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// The spec's service names, one a line (what the completion scripts call).
+    /// The spec's service names, one a line (what the completion scripts call). With LINE (the words before
+    /// the one being completed, the program's name first): the names only when a service name goes there, read
+    /// from the spec that line's own -f/--file name; exit 1 when none goes there.
     #[command(name = "__complete-services", hide = true)]
-    CompleteServices,
+    CompleteServices {
+        /// The command line so far.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "LINE"
+        )]
+        line: Vec<String>,
+    },
     /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
     /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
     /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
@@ -278,9 +288,38 @@ impl Command {
             Command::Init { .. }
             | Command::Schema
             | Command::Completions { .. }
-            | Command::CompleteServices => &[],
+            | Command::CompleteServices { .. } => &[],
         }
     }
+}
+
+/// Whether the word after `line` (the words before it, the program's name first) is a service name, and if so
+/// the spec files that line names. clap itself parses the line with a stand-in for that word, so every way of
+/// writing options (`--file=X`, `-fX`, `logs -f` as --follow, an option's value) counts as it would when run.
+fn service_slot(line: &[String]) -> Option<Vec<PathBuf>> {
+    const STAND_IN: &str = "\u{1}service";
+    let try_with = |tail: &[&str]| {
+        let words = line.iter().map(String::as_str).chain(tail.iter().copied());
+        let cli = <Cli as Parser>::try_parse_from(words).ok()?;
+        let slot = match &cli.command {
+            Command::Up { services, .. }
+            | Command::Logs { services, .. }
+            | Command::Stats { services, .. } => services.iter().any(|s| s == STAND_IN),
+            Command::Exec { service, .. }
+            | Command::Run { service, .. }
+            | Command::Rebuild { service, .. } => service == STAND_IN,
+            _ => false,
+        };
+        slot.then(|| {
+            cli.file
+                .iter()
+                .chain(cli.command.spec_files())
+                .cloned()
+                .collect()
+        })
+    };
+    // `exec SERVICE` alone lacks its required CMD: a second stand-in fills it.
+    try_with(&[STAND_IN]).or_else(|| try_with(&[STAND_IN, "cmd"]))
 }
 
 /// The spec files: those given (the first the base, the rest overlays), or the one found here or above,
@@ -382,7 +421,15 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             out.block(&crate::commands::completions::script(shell, &mut cmd));
             Ok(EXIT_OK)
         }
-        Command::CompleteServices => {
+        Command::CompleteServices { line } => {
+            let files = if line.is_empty() {
+                files
+            } else {
+                match service_slot(&line) {
+                    Some(files) => files,
+                    None => return Ok(crate::error::EXIT_RUNTIME),
+                }
+            };
             let spec = load(&files)?;
             for name in &spec.order {
                 out.block(name);
@@ -556,7 +603,8 @@ pub async fn run(cli: Cli) -> u8 {
 mod tests {
     use clap::Parser;
 
-    use super::Cli;
+    use super::{Cli, service_slot};
+    use std::path::PathBuf;
 
     #[test]
     fn bare_watch_says_what_watch_does_and_shows_its_usage() {
@@ -571,5 +619,27 @@ mod tests {
             text.contains("Usage: pinshare-dev watch [OPTIONS] --explain <PATH>..."),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_service_slot_is_where_the_parser_puts_a_service() {
+        let slot =
+            |line: &str| service_slot(&line.split(' ').map(String::from).collect::<Vec<_>>());
+        let files = |names: &[&str]| Some(names.iter().map(PathBuf::from).collect::<Vec<_>>());
+        assert_eq!(slot("pinshare-dev logs"), files(&[]));
+        // `logs -f` is --follow; its spec file is --file.
+        assert_eq!(slot("pinshare-dev logs -f ipfs"), files(&[]));
+        assert_eq!(
+            slot("pinshare-dev -f a.toml logs --file b.toml"),
+            files(&["a.toml", "b.toml"])
+        );
+        assert_eq!(slot("pinshare-dev exec -f a.toml"), files(&["a.toml"]));
+        assert_eq!(slot("pinshare-dev run --no-deps"), files(&[]));
+        // An option's value, exec's command, rebuild's second word, a subcommand without services: none.
+        assert_eq!(slot("pinshare-dev logs --tail"), None);
+        assert_eq!(slot("pinshare-dev exec ipfs"), None);
+        assert_eq!(slot("pinshare-dev rebuild ipfs"), None);
+        assert_eq!(slot("pinshare-dev ps"), None);
+        assert_eq!(slot("pinshare-dev"), None);
     }
 }
