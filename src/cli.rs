@@ -150,6 +150,19 @@ pub enum Command {
         )]
         command: Vec<String>,
     },
+    /// Run the spec's [test] steps against a throwaway copy of the project (its own name, network and
+    /// volumes, no host ports) started as `up` starts it; everything is removed afterwards. The failing
+    /// step's exit code is the tool's.
+    Test {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// Leave the copy up and say how to reach it and remove it.
+        #[arg(long)]
+        keep: bool,
+        /// Write a JUnit XML report (one testcase per step) to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
         #[command(flatten)]
@@ -272,6 +285,7 @@ impl Command {
             | Command::Watch { files, .. }
             | Command::Exec { files, .. }
             | Command::Run { files, .. }
+            | Command::Test { files, .. }
             | Command::Check { files }
             | Command::Doctor { files } => &files.file,
             Command::Logs { files, .. } => &files.file,
@@ -487,6 +501,10 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 no_deps,
             };
             crate::commands::run::run(&spec, opts).await
+        }
+        Command::Test { keep, junit, .. } => {
+            let spec = load(&files)?;
+            crate::commands::test::test(&spec, keep, junit.as_deref()).await
         }
         Command::Ps { json, .. } => {
             let spec = load(&files)?;

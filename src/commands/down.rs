@@ -83,9 +83,28 @@ pub fn project_command(project: &str) -> String {
 async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let stopped_up = stop_running_up(spec, again, out).await?;
-    let containers = reconcile::observe(&*engine, spec).await?;
+    let removed = remove_project(&*engine, spec, volumes, out).await?;
+    if removed == 0 && stopped_up.is_none() {
+        out.block(&format!(
+            "no containers of project {} were running",
+            spec.project
+        ));
+    }
+    // What a killed `test` of this project left is removed too (a running one's is not).
+    crate::commands::test::remove_leftovers(&*engine, &spec.project, out).await
+}
+
+/// Removes the project's containers (in the spec's stop order) and network, and its volumes if asked; returns
+/// how many containers there were.
+pub(crate) async fn remove_project(
+    engine: &dyn crate::engine::Engine,
+    spec: &Spec,
+    volumes: bool,
+    out: &Printer,
+) -> Result<usize> {
+    let containers = reconcile::observe(engine, spec).await?;
     reconcile::apply(
-        &*engine,
+        engine,
         spec,
         &reconcile::plan_down(spec, &containers, Teardown::Down),
         out,
@@ -110,11 +129,5 @@ async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Res
             kept.join(", ")
         ));
     }
-    if containers.is_empty() && stopped_up.is_none() {
-        out.block(&format!(
-            "no containers of project {} were running",
-            spec.project
-        ));
-    }
-    Ok(())
+    Ok(containers.len())
 }

@@ -10,4 +10,5 @@ pub(crate) mod ps;
 pub(crate) mod rebuild;
 pub(crate) mod run;
 pub(crate) mod stats;
+pub(crate) mod test;
 pub(crate) mod up;

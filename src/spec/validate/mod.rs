@@ -279,6 +279,10 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
     for (span, message, help) in problems {
         cx.err(span, message, help.as_deref());
     }
+    let (test, problems) = super::steps::validate(raw.test.as_ref(), &names);
+    for (span, message, help) in problems {
+        cx.err(span, message, help.as_deref());
+    }
 
     if cx.errors.is_empty() {
         Ok(Spec {
@@ -289,6 +293,8 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
             services,
             order,
             render,
+            test,
+            labels: BTreeMap::new(),
         })
     } else {
         cx.errors.sort_by_key(|e| e.span.start);
