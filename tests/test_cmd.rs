@@ -69,7 +69,7 @@ fn junit(file: &std::path::Path) -> String {
         .args(["-c", script])
         .arg(file)
         .output()
-        .unwrap();
+        .expect("python3 runs");
     assert!(
         o.status.success(),
         "the report does not parse: {}",
@@ -83,7 +83,7 @@ fn test_on_the_demo_passes_writes_junit_and_leaves_nothing() {
     let p = demo("test_pass");
     let _sweep = Sweep(&p);
     let report = p.dir.path().join("report.xml");
-    let o = p.run(&["test", "--junit", report.to_str().unwrap()]);
+    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("4 test step(s) passed"), "{out}");
@@ -115,7 +115,7 @@ fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_n
         )
     });
     let report = p.dir.path().join("report.xml");
-    let o = p.run(&["test", "--junit", report.to_str().unwrap()]);
+    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(
@@ -148,8 +148,8 @@ fn a_killed_test_is_removed_by_the_next() {
     let mut running = p.spawn(&["test"]);
     running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
     assert!(!test_objects(&p).is_empty());
-    running.child.kill().unwrap();
-    running.child.wait().unwrap();
+    running.child.kill().expect("SIGKILL the test");
+    running.child.wait().expect("the killed test is reaped");
     // The sleep is the kill's orphan; it holds nothing of the engine's.
     let left = test_objects(&p);
     assert!(!left.is_empty(), "a SIGKILL leaves the copy");

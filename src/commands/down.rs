@@ -91,7 +91,7 @@ async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Res
         ));
     }
     // What a killed `test` of this project left is removed too (a running one's is not).
-    crate::commands::test::remove_leftovers(&*engine, &spec.project, out).await
+    remove_leftovers(&*engine, &spec.project, out).await
 }
 
 /// Removes the project's containers (in the spec's stop order) and network, and its volumes if asked; returns
@@ -130,4 +130,39 @@ pub(crate) async fn remove_project(
         ));
     }
     Ok(containers.len())
+}
+
+/// Removes every test copy of `project` whose `test` is gone (killed: its pid no longer runs); a running
+/// `test`'s copy and a kept one are left alone.
+pub(crate) async fn remove_leftovers(
+    engine: &dyn crate::engine::Engine,
+    project: &str,
+    out: &Printer,
+) -> Result<()> {
+    for l in engine.networks_labelled(labels::TEST_OF, project).await? {
+        let (Some(name), Some(pid)) = (l.get(labels::PROJECT), l.get(labels::OWNER_PID)) else {
+            continue;
+        };
+        if l.get(labels::TEST).map(String::as_str) != Some("true") || !owner_gone(pid) {
+            continue;
+        }
+        out.block(&format!(
+            "removing test project {name}, left by a `test` (pid {pid}) that no longer runs"
+        ));
+        let bare = Spec::bare(name).map_err(Error::Runtime)?;
+        crate::commands::down::remove_project(engine, &bare, true, out).await?;
+    }
+    Ok(())
+}
+
+/// Whether the process `pid` (a label's value) is gone; a value that is no pid (a kept copy's) never is.
+fn owner_gone(pid: &str) -> bool {
+    let Some(pid) = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    matches!(rustix::process::test_kill_process(pid), Err(e) if e == rustix::io::Errno::SRCH)
 }

@@ -498,16 +498,12 @@ impl Spec {
         })
     }
 
-    /// This spec as another project: its own containers, network and volumes, every object carrying `labels`,
-    /// and no host port of its own (each container port the engine publishes on an ephemeral loopback port,
-    /// as for a foreground run's forwarder, which `test` does not start).
+    /// This spec as another project: its own containers, network and volumes, every object carrying `labels`.
+    /// Its host ports are the caller's to take away (`test` has them published on ephemeral loopback ports).
     pub(crate) fn throwaway(&self, project: &str, labels: BTreeMap<String, String>) -> Spec {
         let mut spec = self.clone();
         spec.project = project.to_string();
         spec.labels = labels;
-        for svc in spec.services.values().filter(|s| !s.ports.is_empty()) {
-            crate::container::forward_ports(project, &svc.name, crate::container::Reach::Published);
-        }
         spec
     }
 

@@ -49,8 +49,17 @@ pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
     }
     let engine = crate::engine::connect().await?;
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
-    remove_leftovers(&*engine, &spec.project, &printer).await?;
+    crate::commands::down::remove_leftovers(&*engine, &spec.project, &printer).await?;
     let copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
+    // The engine publishes every container port on an ephemeral loopback port, as for a foreground run's
+    // forwarder (which is not started): readiness and the host steps reach the services there.
+    for svc in copy.services.values().filter(|s| !s.ports.is_empty()) {
+        crate::container::forward_ports(
+            &copy.project,
+            &svc.name,
+            crate::container::Reach::Published,
+        );
+    }
     printer.event(
         TOOL,
         &format!(
@@ -73,7 +82,7 @@ pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
     }
     printer.flush().await;
     let results = outcome?;
-    let code = results.iter().find_map(|r| r.failed()).unwrap_or(0);
+    let code = results.iter().find_map(StepResult::failed).unwrap_or(0);
     if code == 0 {
         printer.block(&format!(
             "{} test step(s) passed in {:.1} s",
@@ -183,39 +192,4 @@ fn copy_labels(spec: &Spec, keep: bool) -> BTreeMap<String, String> {
         (labels::TEST_OF.to_string(), spec.project.clone()),
         (labels::OWNER_PID.to_string(), owner),
     ])
-}
-
-/// Removes every test copy of `project` whose `test` is gone (killed: its pid no longer runs); a running
-/// `test`'s copy and a kept one are left alone.
-pub(crate) async fn remove_leftovers(
-    engine: &dyn Engine,
-    project: &str,
-    out: &Printer,
-) -> Result<()> {
-    for l in engine.networks_labelled(labels::TEST_OF, project).await? {
-        let (Some(name), Some(pid)) = (l.get(labels::PROJECT), l.get(labels::OWNER_PID)) else {
-            continue;
-        };
-        if l.get(labels::TEST).map(String::as_str) != Some("true") || !owner_gone(pid) {
-            continue;
-        }
-        out.block(&format!(
-            "removing test project {name}, left by a `test` (pid {pid}) that no longer runs"
-        ));
-        let bare = Spec::bare(name).map_err(Error::Runtime)?;
-        crate::commands::down::remove_project(engine, &bare, true, out).await?;
-    }
-    Ok(())
-}
-
-/// Whether the process `pid` (a label's value) is gone; a value that is no pid (a kept copy's) never is.
-fn owner_gone(pid: &str) -> bool {
-    let Some(pid) = pid
-        .parse::<i32>()
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    matches!(rustix::process::test_kill_process(pid), Err(e) if e == rustix::io::Errno::SRCH)
 }
