@@ -111,7 +111,18 @@ fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_n
     p.edit_spec(|s| {
         s.replace(
             "[[test.steps]]\nname = \"kubo pins the upload\"",
-            "[[test.steps]]\nname = \"broken <step>\"\nhost = [\"sh\", \"-c\", \"echo 'it broke & said <why>'; exit 3\"]\n\n[[test.steps]]\nname = \"kubo pins the upload\"",
+            "[[test.steps]]\nname = \"kubo answers on the copy's network\"\nservice = \"ipfs\"\ncommand = [\"--api=/dns4/ipfs/tcp/5001\", \"id\"]\n\n[[test.steps]]\nname = \"broken <step>\"\nhost = [\"sh\", \"-c\", \"echo 'it broke & said <why>'; exit 3\"]\n\n[[test.steps]]\nname = \"kubo pins the upload\"",
+        )
+    });
+    // A one-off of a service and a container of an image (the copy's own kubo image, built by then) pass first.
+    let image_step = format!(
+        "[[test.steps]]\nname = \"an image on the copy's network\"\nimage = \"pinshare-test/{}-kubo:dev\"\ncommand = [\"--api=/dns4/ipfs/tcp/5001\", \"id\"]\n\n",
+        p.name
+    );
+    p.edit_spec(|s| {
+        s.replace(
+            "[[test.steps]]\nname = \"broken <step>\"",
+            &format!("{image_step}[[test.steps]]\nname = \"broken <step>\""),
         )
     });
     let report = p.dir.path().join("report.xml");
@@ -128,35 +139,53 @@ fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_n
     assert!(out.contains("lines of pinshare:"), "{out}");
     assert!(out.contains("Daemon is ready"), "{out}");
     assert!(
-        !out.contains("step 3/"),
+        !out.contains("step 5/"),
         "no step runs after a failure: {out}"
     );
     assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
     let r = junit(&report);
-    assert!(
-        r.starts_with("5 1 3\nupload through PinShare => ok\nbroken <step> => exit code 3\n"),
-        "{r}"
+    assert_eq!(
+        r,
+        "7 1 3\n\
+         upload through PinShare => ok\n\
+         kubo answers on the copy's network => ok\n\
+         an image on the copy's network => ok\n\
+         broken <step> => exit code 3\n\
+         kubo pins the upload => skipped\n\
+         kubo's gateway serves it byte for byte => skipped\n\
+         CORS: the UI's preflight allowed, another origin refused => skipped\n"
     );
-    assert!(r.contains("kubo pins the upload => skipped"), "{r}");
+}
+
+/// Starts `test` with a last step that hangs, SIGKILLs it there, and checks it left its copy.
+fn kill_a_test_midway(p: &Project) {
+    p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
+    let mut running = p.spawn(&["test"]);
+    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    running.child.kill().expect("SIGKILL the test");
+    running.child.wait().expect("the killed test is reaped");
+    assert!(!test_objects(p).is_empty(), "a SIGKILL leaves the copy");
+    p.edit_spec(|s| s.replace("host = [\"sleep\", \"300\"]", "host = [\"true\"]"));
 }
 
 #[test]
 fn a_killed_test_is_removed_by_the_next() {
     let p = demo("test_killed");
     let _sweep = Sweep(&p);
-    p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
-    let mut running = p.spawn(&["test"]);
-    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
-    assert!(!test_objects(&p).is_empty());
-    running.child.kill().expect("SIGKILL the test");
-    running.child.wait().expect("the killed test is reaped");
-    // The sleep is the kill's orphan; it holds nothing of the engine's.
-    let left = test_objects(&p);
-    assert!(!left.is_empty(), "a SIGKILL leaves the copy");
-    p.edit_spec(|s| s.replace("host = [\"sleep\", \"300\"]", "host = [\"true\"]"));
+    kill_a_test_midway(&p);
     let o = p.run(&["test"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("that no longer runs"), "{out}");
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+}
+
+#[test]
+fn a_killed_test_is_removed_by_down_of_its_project() {
+    let p = demo("test_killed_down");
+    let _sweep = Sweep(&p);
+    kill_a_test_midway(&p);
+    let out = p.run_ok(&["down"]);
     assert!(out.contains("that no longer runs"), "{out}");
     assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
 }

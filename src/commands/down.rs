@@ -2,7 +2,8 @@
 //! Volumes only with `--volumes`. Nothing without our project label is touched. A foreground `up` of the project
 //! is asked to stop first (SIGTERM): it removes what it runs and exits, instead of watching a project that is gone.
 //! `down --project NAME` needs no spec: it acts on what carries that project's label (a project renamed since,
-//! or whose spec is gone), each container with the default grace and in no particular order.
+//! or whose spec is gone), each container with the default grace and in no particular order. `down` of a project
+//! also removes the throwaway copies a killed `test` of it left (their owner pid gone; see `commands/test`).
 
 use std::time::Duration;
 
