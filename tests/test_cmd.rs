@@ -210,3 +210,43 @@ fn a_test_beside_a_foreground_up_of_the_same_spec_leaves_it_alone() {
     assert_eq!(test_objects(&p), Vec::<String>::new());
     assert_eq!(up.interrupt(), Some(130));
 }
+
+#[test]
+fn ctrl_c_during_a_step_removes_the_copy_and_exits_130() {
+    let p = demo("test_ctrl_c");
+    let _sweep = Sweep(&p);
+    p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
+    let running = p.spawn(&["test"]);
+    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    assert_eq!(running.interrupt(), Some(130));
+    assert_eq!(test_objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn a_kept_copy_stays_reachable_and_only_down_project_removes_it() {
+    let p = demo("test_keep");
+    let _sweep = Sweep(&p);
+    let out = p.run_ok(&["test", "--keep"]);
+    let copy = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kept test project "))
+        .and_then(|l| l.split(';').next())
+        .unwrap_or_else(|| panic!("names the kept copy: {out}"))
+        .to_string();
+    assert!(
+        out.contains(&format!("pinshare-dev down --project {copy} --volumes")),
+        "{out}"
+    );
+    let port: u16 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PINSHARE_DEV_PORT_PINSHARE_9090="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("prints the app's port: {out}"));
+    let health = common::http("GET", port, "/health", &[], b"").expect("the kept app answers");
+    assert_eq!(health.status, 200);
+    // Its owner has ended, but a kept copy names no pid: the next `test` leaves it.
+    p.run_ok(&["test"]);
+    assert!(!test_objects(&p).is_empty(), "the kept copy is still there");
+    p.run_ok(&["down", "--project", &copy, "--volumes"]);
+    assert_eq!(test_objects(&p), Vec::<String>::new());
+}
