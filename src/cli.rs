@@ -150,6 +150,19 @@ pub enum Command {
         )]
         command: Vec<String>,
     },
+    /// Run the spec's [test] steps against a throwaway copy of the project (its own name, network and
+    /// volumes, no host ports) started as `up` starts it; everything is removed afterwards. The failing
+    /// step's exit code is the tool's.
+    Test {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// Leave the copy up and say how to reach it and remove it.
+        #[arg(long)]
+        keep: bool,
+        /// Write a JUnit XML report (one testcase per step) to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
         #[command(flatten)]
@@ -282,6 +295,7 @@ impl Command {
             | Command::Watch { files, .. }
             | Command::Exec { files, .. }
             | Command::Run { files, .. }
+            | Command::Test { files, .. }
             | Command::Check { files }
             | Command::Doctor { files } => &files.file,
             Command::Logs { files, .. } => &files.file,
@@ -369,6 +383,48 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
             Ok(spec)
         }
         other => other,
+    }
+}
+
+/// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
+async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
+    let spec = load(files)?;
+    match command {
+        Command::Exec {
+            service,
+            user,
+            env,
+            workdir,
+            command,
+            ..
+        } => {
+            let opts = crate::commands::exec::ExecOptions {
+                service,
+                argv: command,
+                user,
+                env,
+                workdir,
+            };
+            crate::commands::exec::exec(&spec, opts).await
+        }
+        Command::Run {
+            service,
+            no_deps,
+            entrypoint,
+            env,
+            command,
+            ..
+        } => {
+            let opts = crate::commands::run::RunOptions {
+                service,
+                argv: command,
+                entrypoint,
+                env,
+                no_deps,
+            };
+            crate::commands::run::run(&spec, opts).await
+        }
+        other => Err(Error::Usage(format!("not a one-off command: {other:?}"))),
     }
 }
 
@@ -530,41 +586,10 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let spec = load(&files)?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
-        Command::Exec {
-            service,
-            user,
-            env,
-            workdir,
-            command,
-            ..
-        } => {
+        cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files).await,
+        Command::Test { keep, junit, .. } => {
             let spec = load(&files)?;
-            let opts = crate::commands::exec::ExecOptions {
-                service,
-                argv: command,
-                user,
-                env,
-                workdir,
-            };
-            crate::commands::exec::exec(&spec, opts).await
-        }
-        Command::Run {
-            service,
-            no_deps,
-            entrypoint,
-            env,
-            command,
-            ..
-        } => {
-            let spec = load(&files)?;
-            let opts = crate::commands::run::RunOptions {
-                service,
-                argv: command,
-                entrypoint,
-                env,
-                no_deps,
-            };
-            crate::commands::run::run(&spec, opts).await
+            crate::commands::test::test(&spec, keep, junit.as_deref()).await
         }
         Command::Ps { json, .. } => {
             let spec = load_or_stand_in(&files, "ps").await?;

@@ -100,6 +100,7 @@ pub fn container_body(
     context_hash: Option<&str>,
 ) -> ContainerSpec {
     let mut container_labels = labels::container(&spec.project, &svc.name, Role::Service, hash);
+    container_labels.extend(spec.labels.clone());
     if let Some(c) = context_hash {
         container_labels.insert(labels::CONTEXT_HASH.to_string(), c.to_string());
     }

@@ -23,6 +23,13 @@ pub const NEXT_START: &str = "dev.pinshare.next-start";
 /// `true` on a one-off container of `run` (role [`Role::OneOff`]): not the service's, removed by `down`.
 pub const ONEOFF: &str = "dev.pinshare.oneoff";
 
+/// `true` on every object of a `test` project (a throwaway copy of a project).
+pub const TEST: &str = "dev.pinshare.test";
+/// On a `test` project's objects: the project it is a copy of.
+pub const TEST_OF: &str = "dev.pinshare.test-of";
+/// On a `test` project's objects: the pid of the `test` that made it (gone: a leftover the next removes).
+pub const OWNER_PID: &str = "dev.pinshare.owner-pid";
+
 /// How a container publishes its ports: absent, on the spec's host ports. When a foreground run's forwarder owns
 /// the host ports, [`PORTS_FORWARDED`] (the engine publishes the container's on ephemeral loopback ports) or
 /// [`PORTS_FORWARDED_DIRECT`] (published nowhere: the forwarder reaches the container's address).

@@ -2,7 +2,8 @@
 //! Volumes only with `--volumes`. Nothing without our project label is touched. A foreground `up` of the project
 //! is asked to stop first (SIGTERM): it removes what it runs and exits, instead of watching a project that is gone.
 //! `down --project NAME` needs no spec: it acts on what carries that project's label (a project renamed since,
-//! or whose spec is gone), each container with the default grace and in no particular order.
+//! or whose spec is gone), each container with the default grace and in no particular order. `down` of a project
+//! also removes the throwaway copies a killed `test` of it left (their owner pid gone; see `commands/test`).
 
 use std::time::Duration;
 
@@ -83,9 +84,28 @@ pub fn project_command(project: &str) -> String {
 async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let stopped_up = stop_running_up(spec, again, out).await?;
-    let containers = reconcile::observe(&*engine, spec).await?;
+    let removed = remove_project(&*engine, spec, volumes, out).await?;
+    if removed == 0 && stopped_up.is_none() {
+        out.block(&format!(
+            "no containers of project {} were running",
+            spec.project
+        ));
+    }
+    // What a killed `test` of this project left is removed too (a running one's is not).
+    remove_leftovers(&*engine, &spec.project, out).await
+}
+
+/// Removes the project's containers (in the spec's stop order) and network, and its volumes if asked; returns
+/// how many containers there were.
+pub(crate) async fn remove_project(
+    engine: &dyn crate::engine::Engine,
+    spec: &Spec,
+    volumes: bool,
+    out: &Printer,
+) -> Result<usize> {
+    let containers = reconcile::observe(engine, spec).await?;
     reconcile::apply(
-        &*engine,
+        engine,
         spec,
         &reconcile::plan_down(spec, &containers, Teardown::Down),
         out,
@@ -110,11 +130,40 @@ async fn teardown(spec: &Spec, volumes: bool, again: &str, out: &Printer) -> Res
             kept.join(", ")
         ));
     }
-    if containers.is_empty() && stopped_up.is_none() {
+    Ok(containers.len())
+}
+
+/// Removes every test copy of `project` whose `test` is gone (killed: its pid no longer runs); a running
+/// `test`'s copy and a kept one are left alone.
+pub(crate) async fn remove_leftovers(
+    engine: &dyn crate::engine::Engine,
+    project: &str,
+    out: &Printer,
+) -> Result<()> {
+    for l in engine.networks_labelled(labels::TEST_OF, project).await? {
+        let (Some(name), Some(pid)) = (l.get(labels::PROJECT), l.get(labels::OWNER_PID)) else {
+            continue;
+        };
+        if l.get(labels::TEST).map(String::as_str) != Some("true") || !owner_gone(pid) {
+            continue;
+        }
         out.block(&format!(
-            "no containers of project {} were running",
-            spec.project
+            "removing test project {name}, left by a `test` (pid {pid}) that no longer runs"
         ));
+        let bare = Spec::bare(name).map_err(Error::Runtime)?;
+        crate::commands::down::remove_project(engine, &bare, true, out).await?;
     }
     Ok(())
+}
+
+/// Whether the process `pid` (a label's value) is gone; a value that is no pid (a kept copy's) never is.
+fn owner_gone(pid: &str) -> bool {
+    let Some(pid) = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    matches!(rustix::process::test_kill_process(pid), Err(e) if e == rustix::io::Errno::SRCH)
 }

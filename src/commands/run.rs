@@ -113,13 +113,19 @@ async fn prepare_and_run(
 /// The service's container body, made one-off: the command given, the extra environment, no published ports
 /// (the service's own container has them), no network alias (the service's name still reaches the service),
 /// and the one-off role instead of the service's.
-fn one_off_body(spec: &Spec, svc: &Service, image: &str, opts: &RunOptions) -> ContainerSpec {
+pub(crate) fn one_off_body(
+    spec: &Spec,
+    svc: &Service,
+    image: &str,
+    opts: &RunOptions,
+) -> ContainerSpec {
     let mut body = crate::container::container_body(spec, svc, "", None);
     body.image = image.to_string();
     body.labels = labels::container(&spec.project, &svc.name, Role::OneOff, "");
     body.labels.remove(labels::CONFIG_HASH);
     body.labels
         .insert(labels::ONEOFF.to_string(), "true".to_string());
+    body.labels.extend(spec.labels.clone());
     body.hostname = None;
     body.ports.clear();
     if let Some(net) = body.network.as_mut() {

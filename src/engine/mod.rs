@@ -52,6 +52,9 @@ pub trait Engine: Send + Sync {
     /// Removes a network.
     async fn remove_network(&self, name: &str) -> R<()>;
 
+    /// The labels of every network carrying label `key=value`.
+    async fn networks_labelled(&self, key: &str, value: &str) -> R<Vec<HashMap<String, String>>>;
+
     /// Labels of a volume, `None` when it does not exist.
     async fn volume_labels(&self, name: &str) -> R<Option<HashMap<String, String>>>;
 

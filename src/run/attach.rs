@@ -236,6 +236,10 @@ impl Engine for Attaching {
         self.inner.create_network(name, labels).await
     }
 
+    async fn networks_labelled(&self, key: &str, value: &str) -> R<Vec<HashMap<String, String>>> {
+        self.inner.networks_labelled(key, value).await
+    }
+
     async fn remove_network(&self, name: &str) -> R<()> {
         self.inner.remove_network(name).await
     }

@@ -27,7 +27,7 @@ mod stop_tests;
 mod tests;
 
 pub use shutdown::{remove_network, remove_project_containers};
-pub use startup::{Made, bring_up, ensure_project_objects};
+pub use startup::{Made, bring_up, ensure_project_objects, last_lines, last_lines_heading};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -55,9 +55,7 @@ pub async fn ensure_project_objects(
             )));
         }
         None => {
-            engine
-                .create_network(&net, labels::project(&spec.project))
-                .await?;
+            engine.create_network(&net, spec.object_labels()).await?;
             printer.event(TOOL, &format!("created network {net}"));
             made.network = Some(net);
         }
@@ -73,9 +71,7 @@ pub async fn ensure_project_objects(
                 )));
             }
             None => {
-                engine
-                    .create_volume(&name, labels::project(&spec.project))
-                    .await?;
+                engine.create_volume(&name, spec.object_labels()).await?;
                 printer.event(TOOL, &format!("created volume {name}"));
                 made.volumes.push(name);
             }

@@ -5,6 +5,7 @@ mod diagnostic;
 pub(crate) mod lenient;
 mod raw;
 mod render;
+mod steps;
 pub mod units;
 mod validate;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use diagnostic::{SpecError, SpecErrors};
 pub use render::{DEFAULT_STORAGE_BYTES, RenderSettings};
+pub use steps::{StepRun, TestStep};
 
 /// A service's `stop_grace` when the spec gives none: SIGTERM, then SIGKILL after this long.
 pub const DEFAULT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -42,6 +44,11 @@ pub struct Spec {
     pub order: Vec<String>,
     /// `[render]`: settings for `pinshare-dev render k8s|compose` only.
     pub render: RenderSettings,
+    /// `[test]`: the steps `pinshare-dev test` runs, in order.
+    pub test: Vec<TestStep>,
+    /// Labels every object of the project carries besides the project label (a `test` project's owner).
+    #[serde(skip)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A validated service.
@@ -487,7 +494,25 @@ impl Spec {
             services: BTreeMap::new(),
             order: Vec::new(),
             render: RenderSettings::default(),
+            test: Vec::new(),
+            labels: BTreeMap::new(),
         })
+    }
+
+    /// This spec as another project: its own containers, network and volumes, every object carrying `labels`.
+    /// Its host ports are the caller's to take away (`test` has them published on ephemeral loopback ports).
+    pub(crate) fn throwaway(&self, project: &str, labels: BTreeMap<String, String>) -> Spec {
+        let mut spec = self.clone();
+        spec.project = project.to_string();
+        spec.labels = labels;
+        spec
+    }
+
+    /// Labels of a project-wide object (network, volume) of this project.
+    pub(crate) fn object_labels(&self) -> std::collections::HashMap<String, String> {
+        let mut l = crate::labels::project(&self.project);
+        l.extend(self.labels.clone());
+        l
     }
 
     /// The project network's name.

@@ -22,6 +22,9 @@ pub struct RawSpec {
     /// Settings for `pinshare-dev render k8s|compose` only.
     #[serde(default)]
     pub render: Option<super::render::RawRender>,
+    /// Steps `pinshare-dev test` runs once the services are ready.
+    #[serde(default)]
+    pub test: Option<super::steps::RawTest>,
 }
 
 /// `[project]`

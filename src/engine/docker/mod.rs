@@ -159,6 +159,22 @@ impl Engine for DockerEngine {
         .await
     }
 
+    async fn networks_labelled(&self, key: &str, value: &str) -> R<Vec<HashMap<String, String>>> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let opts = bollard::query_parameters::ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(|e| error(format!("listing networks labelled {key}={value}"), &e))?;
+        Ok(list
+            .into_iter()
+            .map(|n| n.labels.unwrap_or_default())
+            .collect())
+    }
+
     async fn remove_network(&self, name: &str) -> R<()> {
         self.docker
             .remove_network(name)

@@ -164,6 +164,17 @@ impl Engine for Fake {
         Ok(())
     }
 
+    async fn networks_labelled(&self, key: &str, value: &str) -> R<Vec<HashMap<String, String>>> {
+        self.call("networks_labelled", key).await?;
+        Ok(self
+            .world()
+            .networks
+            .values()
+            .filter(|l| l.get(key).map(String::as_str) == Some(value))
+            .cloned()
+            .collect())
+    }
+
     async fn remove_network(&self, name: &str) -> R<()> {
         self.call("remove_network", name).await?;
         self.world().networks.remove(name);

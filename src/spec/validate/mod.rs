@@ -73,6 +73,13 @@ impl Ctx {
         self.errors.push(e);
     }
 
+    /// The problems a check of its own found, each as [`Ctx::err`] records one.
+    fn errs(&mut self, problems: Vec<(Range<usize>, String, Option<String>)>) {
+        for (span, message, help) in problems {
+            self.err(span, message, help.as_deref());
+        }
+    }
+
     /// An error at `span` of the files laid end to end, located in the file it falls in.
     fn error(&self, span: Range<usize>, message: String, help: Option<&str>) -> SpecError {
         let part = self
@@ -178,6 +185,14 @@ pub(super) fn project_name_problem(name: &str) -> Option<String> {
 
 /// Validates a base file and its overlays (`files[1..]`, each laid on what came before); the base's
 /// directory anchors relative paths, and every error names the file it was written in.
+/// The directory of the spec file, which anchors relative paths (`.` for a bare file name).
+fn spec_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors> {
     let path = files[0].0;
     let mut parts = Vec::new();
@@ -209,15 +224,8 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
         return Err(errors);
     };
 
-    let dir = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        dir
-    };
-    let abs_dir = std::path::absolute(&dir).unwrap_or(dir);
+    let dir = spec_dir(path);
+    let abs_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
 
     let project = match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
         Some(n) => {
@@ -271,9 +279,9 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
 
     let order = dependency_order(&mut cx, &raw);
     let (render, problems) = super::render::validate(raw.render.as_ref(), &services, &names);
-    for (span, message, help) in problems {
-        cx.err(span, message, help.as_deref());
-    }
+    cx.errs(problems);
+    let (test, problems) = super::steps::validate(raw.test.as_ref(), &names);
+    cx.errs(problems);
 
     if cx.errors.is_empty() {
         Ok(Spec {
@@ -284,6 +292,8 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
             services,
             order,
             render,
+            test,
+            labels: BTreeMap::new(),
         })
     } else {
         cx.errors.sort_by_key(|e| e.span.start);

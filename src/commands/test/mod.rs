@@ -1,0 +1,205 @@
+//! `test [--keep] [--junit FILE]`: the spec's `[test]` steps against a throwaway copy of the project. The copy
+//! is the spec under another project name (`<name>-test-<random>`): its own containers, network and volumes, and
+//! no host port of its own (the engine publishes each container port on an ephemeral loopback port, given to
+//! host steps as `PINSHARE_DEV_PORT_<SERVICE>_<PORT>`), so it runs beside a developer's `up` and beside other
+//! `test`s. Services come up as `up` brings them up (`bring_up`); then the steps run in order until one fails,
+//! whose exit code is the tool's. Everything the copy made is removed afterwards, volumes included, on success,
+//! failure and Ctrl-C; a copy a killed `test` left (its owner pid gone) is removed by the next `test` and by `down`.
+
+mod junit;
+mod steps;
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::output::printer::{Printer, TOOL};
+use crate::spec::Spec;
+
+pub(crate) use steps::StepResult;
+
+/// Runs `test`; returns the exit code (the failing step's, 130 after Ctrl-C).
+pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
+    if spec.test.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no [test] steps; add one, e.g.\n\n[[test.steps]]\nname = \"health\"\nhost = [\"sh\", \"-c\", \"curl -fsS http://127.0.0.1:$PINSHARE_DEV_PORT_PINSHARE_9090/health\"]",
+            spec.file.display()
+        )));
+    }
+    let cancel = CancellationToken::new();
+    for kind in [
+        tokio::signal::unix::SignalKind::interrupt(),
+        tokio::signal::unix::SignalKind::terminate(),
+    ] {
+        let mut sig = tokio::signal::unix::signal(kind)
+            .map_err(|e| Error::Runtime(format!("installing the signal handler: {e}")))?;
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if sig.recv().await.is_some() {
+                on_signal.cancel();
+            }
+        });
+    }
+    let engine = crate::engine::connect().await?;
+    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    crate::commands::down::remove_leftovers(&*engine, &spec.project, &printer).await?;
+    let copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
+    // The engine publishes every container port on an ephemeral loopback port, as for a foreground run's
+    // forwarder (which is not started): readiness and the host steps reach the services there.
+    for svc in copy.services.values().filter(|s| !s.ports.is_empty()) {
+        crate::container::forward_ports(
+            &copy.project,
+            &svc.name,
+            crate::container::Reach::Published,
+        );
+    }
+    printer.event(
+        TOOL,
+        &format!(
+            "test project {} (a throwaway copy of {})",
+            copy.project, spec.project
+        ),
+    );
+    let started = Instant::now();
+    let outcome = run_copy(&engine, &copy, &printer, &cancel).await;
+    let elapsed = started.elapsed();
+    if let (Some(file), Ok(results)) = (junit, &outcome) {
+        junit::write(file, &copy, results, elapsed)?;
+        printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    }
+    if keep && !cancel.is_cancelled() {
+        print_kept(&*engine, &copy, &printer).await;
+    } else {
+        // Whatever happened, and even after Ctrl-C: nothing of the copy stays.
+        crate::commands::down::remove_project(&*engine, &copy, true, &printer).await?;
+    }
+    printer.flush().await;
+    let results = outcome?;
+    let code = results.iter().find_map(StepResult::failed).unwrap_or(0);
+    if code == 0 {
+        printer.block(&format!(
+            "{} test step(s) passed in {:.1} s",
+            results.len(),
+            elapsed.as_secs_f64()
+        ));
+    }
+    printer.flush().await;
+    Ok(code)
+}
+
+/// Brings the copy up and runs its steps until one fails; the results of the steps that ran, in order.
+async fn run_copy(
+    engine: &Arc<dyn Engine>,
+    copy: &Spec,
+    printer: &Printer,
+    cancel: &CancellationToken,
+) -> Result<Vec<StepResult>> {
+    // The copy is removed whole afterwards, what start-up made with it.
+    let mut made = crate::run::Made::default();
+    crate::run::bring_up(
+        engine,
+        copy,
+        &copy.order,
+        printer,
+        (Instant::now(), cancel),
+        &mut made,
+    )
+    .await?;
+    let ports = steps::port_env(&**engine, copy).await?;
+    let mut results = Vec::new();
+    for (i, step) in copy.test.iter().enumerate() {
+        printer.event(
+            TOOL,
+            &format!("step {}/{}: {}", i + 1, copy.test.len(), step.name),
+        );
+        printer.flush().await;
+        let r = steps::run_step(engine, copy, i, step, &ports, printer, cancel).await?;
+        let failed = r.failed();
+        if let Some(code) = failed {
+            report_failure(&**engine, copy, &r, code, printer).await;
+        } else {
+            printer.event(
+                TOOL,
+                &format!("step {} passed ({:.1} s)", step.name, r.time.as_secs_f64()),
+            );
+        }
+        results.push(r);
+        if failed.is_some() {
+            break;
+        }
+    }
+    Ok(results)
+}
+
+/// The failing step's output and the last lines of every service.
+async fn report_failure(
+    engine: &dyn Engine,
+    copy: &Spec,
+    r: &StepResult,
+    code: u8,
+    printer: &Printer,
+) {
+    let mut text = format!(
+        "step {} failed with exit code {code}; its output:\n",
+        r.name
+    );
+    text.push_str(r.output.trim_end());
+    for name in &copy.order {
+        let container = copy.container_name(name);
+        let lines = crate::run::last_lines(engine, &container, 20).await;
+        text.push_str(&format!(
+            "\n{}\n",
+            crate::run::last_lines_heading(lines.len(), name)
+        ));
+        text.push_str(&lines.join("\n"));
+    }
+    printer.block(&text);
+}
+
+/// How to reach a kept copy and how to remove it.
+async fn print_kept(engine: &dyn Engine, copy: &Spec, printer: &Printer) {
+    let mut text = format!("kept test project {}; its services:", copy.project);
+    for (k, v) in steps::port_env(engine, copy).await.unwrap_or_default() {
+        text.push_str(&format!("\n  {k}={v}"));
+    }
+    text.push_str(&format!(
+        "\nremove it with: pinshare-dev down --project {} --volumes",
+        copy.project
+    ));
+    printer.block(&text);
+}
+
+/// `<project>-test-<8 hex digits>`, random enough that copies never meet (the project name is at most 63).
+fn copy_name(project: &str) -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    let base = &project[..project.len().min(49)];
+    format!("{base}-test-{:08x}", h.finish() as u32)
+}
+
+/// The copy's labels: a test, of which project, and whose (a kept copy names no pid: only `down` removes it).
+fn copy_labels(spec: &Spec, keep: bool) -> BTreeMap<String, String> {
+    let owner = if keep {
+        "kept".to_string()
+    } else {
+        std::process::id().to_string()
+    };
+    BTreeMap::from([
+        (labels::TEST.to_string(), "true".to_string()),
+        (labels::TEST_OF.to_string(), spec.project.clone()),
+        (labels::OWNER_PID.to_string(), owner),
+    ])
+}

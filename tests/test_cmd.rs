@@ -1,0 +1,252 @@
+//! `test` against the offline demo on the real engine: a throwaway copy of the project (its own name, network and
+//! volumes, no host ports) started as `up` starts it, the `[test]` steps run in order, and everything the copy
+//! made removed afterwards — also what a killed `test` left, by the next one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Project, docker, docker_ok, poll};
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The demo with its own images, its steps' script taken from the project's own copy of the example.
+fn demo(test: &str) -> Project {
+    let p = Project::offline_copy(test);
+    let script = p.ctx().join("tests/steps.py");
+    p.edit_spec(|s| s.replace("\"tests/steps.py\"", &format!("\"{}\"", script.display())));
+    p
+}
+
+/// Everything (containers, networks, volumes) labelled as a test copy of `p`'s project.
+fn test_objects(p: &Project) -> Vec<String> {
+    let label = format!("label=dev.pinshare.test-of={}", p.name);
+    let mut all = Vec::new();
+    for args in [
+        vec!["ps", "-aq", "--filter", &label],
+        vec!["network", "ls", "-q", "--filter", &label],
+        vec!["volume", "ls", "-q", "--filter", &label],
+    ] {
+        all.extend(docker_ok(&args).lines().map(str::to_string));
+    }
+    all
+}
+
+/// Removes what a failed assertion may have left of `p`'s test copies (the project's own `cleanup` does not
+/// know their names).
+struct Sweep<'a>(&'a Project);
+
+impl Drop for Sweep<'_> {
+    fn drop(&mut self) {
+        let label = format!("label=dev.pinshare.test-of={}", self.0.name);
+        for id in docker_ok(&["ps", "-aq", "--filter", &label]).lines() {
+            docker(&["rm", "-f", "-v", id]);
+        }
+        for kind in ["network", "volume"] {
+            for id in docker_ok(&[kind, "ls", "-q", "--filter", &label]).lines() {
+                docker(&[kind, "rm", id]);
+            }
+        }
+    }
+}
+
+/// The JUnit report read by python3's xml.etree: (tests, failures, skipped, testcase names with their failure
+/// message or "ok"/"skipped").
+fn junit(file: &std::path::Path) -> String {
+    let script = "import sys, xml.etree.ElementTree as ET\n\
+        s = ET.parse(sys.argv[1]).getroot().find('testsuite')\n\
+        print(s.get('tests'), s.get('failures'), s.get('skipped'))\n\
+        for c in s.iter('testcase'):\n\
+        \x20   f = c.find('failure')\n\
+        \x20   print(c.get('name'), '=>', f.get('message') if f is not None else ('skipped' if c.find('skipped') is not None else 'ok'))\n";
+    let o = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "the report does not parse: {}",
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn test_on_the_demo_passes_writes_junit_and_leaves_nothing() {
+    let p = demo("test_pass");
+    let _sweep = Sweep(&p);
+    let report = p.dir.path().join("report.xml");
+    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("4 test step(s) passed"), "{out}");
+    assert!(
+        out.contains(&format!("test project {}-test-", p.name)),
+        "{out}"
+    );
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+    // Nothing of the project itself was made either: the copy had its own name.
+    assert!(p.labelled_containers().is_empty(), "{out}");
+    assert_eq!(
+        junit(&report),
+        "4 0 0\n\
+         upload through PinShare => ok\n\
+         kubo pins the upload => ok\n\
+         kubo's gateway serves it byte for byte => ok\n\
+         CORS: the UI's preflight allowed, another origin refused => ok\n"
+    );
+}
+
+#[test]
+fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_nothing() {
+    let p = demo("test_fail");
+    let _sweep = Sweep(&p);
+    p.edit_spec(|s| {
+        s.replace(
+            "[[test.steps]]\nname = \"kubo pins the upload\"",
+            "[[test.steps]]\nname = \"kubo answers on the copy's network\"\nservice = \"ipfs\"\ncommand = [\"--api=/dns4/ipfs/tcp/5001\", \"id\"]\n\n[[test.steps]]\nname = \"broken <step>\"\nhost = [\"sh\", \"-c\", \"echo 'it broke & said <why>'; exit 3\"]\n\n[[test.steps]]\nname = \"kubo pins the upload\"",
+        )
+    });
+    // A one-off of a service and a container of an image (the copy's own kubo image, built by then) pass first.
+    let image_step = format!(
+        "[[test.steps]]\nname = \"an image on the copy's network\"\nimage = \"pinshare-test/{}-kubo:dev\"\ncommand = [\"--api=/dns4/ipfs/tcp/5001\", \"id\"]\n\n",
+        p.name
+    );
+    p.edit_spec(|s| {
+        s.replace(
+            "[[test.steps]]\nname = \"broken <step>\"",
+            &format!("{image_step}[[test.steps]]\nname = \"broken <step>\""),
+        )
+    });
+    let report = p.dir.path().join("report.xml");
+    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("step broken <step> failed with exit code 3"),
+        "{out}"
+    );
+    assert!(out.contains("it broke & said <why>"), "{out}");
+    // The services' last lines: kubo's daemon says it is ready, the app its port.
+    assert!(out.contains("lines of ipfs:"), "{out}");
+    assert!(out.contains("lines of pinshare:"), "{out}");
+    assert!(out.contains("Daemon is ready"), "{out}");
+    assert!(
+        !out.contains("step 5/"),
+        "no step runs after a failure: {out}"
+    );
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+    let r = junit(&report);
+    assert_eq!(
+        r,
+        "7 1 3\n\
+         upload through PinShare => ok\n\
+         kubo answers on the copy's network => ok\n\
+         an image on the copy's network => ok\n\
+         broken <step> => exit code 3\n\
+         kubo pins the upload => skipped\n\
+         kubo's gateway serves it byte for byte => skipped\n\
+         CORS: the UI's preflight allowed, another origin refused => skipped\n"
+    );
+}
+
+/// Starts `test` with a last step that hangs, SIGKILLs it there, and checks it left its copy.
+fn kill_a_test_midway(p: &Project) {
+    p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
+    let mut running = p.spawn(&["test"]);
+    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    running.child.kill().expect("SIGKILL the test");
+    running.child.wait().expect("the killed test is reaped");
+    assert!(!test_objects(p).is_empty(), "a SIGKILL leaves the copy");
+    p.edit_spec(|s| s.replace("host = [\"sleep\", \"300\"]", "host = [\"true\"]"));
+}
+
+#[test]
+fn a_killed_test_is_removed_by_the_next() {
+    let p = demo("test_killed");
+    let _sweep = Sweep(&p);
+    kill_a_test_midway(&p);
+    let o = p.run(&["test"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("that no longer runs"), "{out}");
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+}
+
+#[test]
+fn a_killed_test_is_removed_by_down_of_its_project() {
+    let p = demo("test_killed_down");
+    let _sweep = Sweep(&p);
+    kill_a_test_midway(&p);
+    let out = p.run_ok(&["down"]);
+    assert!(out.contains("that no longer runs"), "{out}");
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+}
+
+#[test]
+fn a_test_beside_a_foreground_up_of_the_same_spec_leaves_it_alone() {
+    let p = demo("test_beside_up");
+    let _sweep = Sweep(&p);
+    let up = p.spawn(&["up", "--no-watch"]);
+    up.wait_for("all services ready", 1, Duration::from_secs(240));
+    let ids = |svc: &str| p.inspect(svc, "{{.Id}}");
+    let before = (ids("ipfs"), ids("pinshare"));
+    let o = p.run(&["test"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!((ids("ipfs"), ids("pinshare")), before);
+    // The up still serves on its own host port.
+    poll("the up's app answers", Duration::from_secs(10), || {
+        common::http("GET", p.app_port, "/health", &[], b"")
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+    assert_eq!(test_objects(&p), Vec::<String>::new());
+    assert_eq!(up.interrupt(), Some(130));
+}
+
+#[test]
+fn ctrl_c_during_a_step_removes_the_copy_and_exits_130() {
+    let p = demo("test_ctrl_c");
+    let _sweep = Sweep(&p);
+    p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
+    let running = p.spawn(&["test"]);
+    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    assert_eq!(running.interrupt(), Some(130));
+    assert_eq!(test_objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn a_kept_copy_stays_reachable_and_only_down_project_removes_it() {
+    let p = demo("test_keep");
+    let _sweep = Sweep(&p);
+    let out = p.run_ok(&["test", "--keep"]);
+    let copy = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kept test project "))
+        .and_then(|l| l.split(';').next())
+        .unwrap_or_else(|| panic!("names the kept copy: {out}"))
+        .to_string();
+    assert!(
+        out.contains(&format!("pinshare-dev down --project {copy} --volumes")),
+        "{out}"
+    );
+    let port: u16 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PINSHARE_DEV_PORT_PINSHARE_9090="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("prints the app's port: {out}"));
+    let health = common::http("GET", port, "/health", &[], b"").expect("the kept app answers");
+    assert_eq!(health.status, 200);
+    // Its owner has ended, but a kept copy names no pid: the next `test` leaves it.
+    p.run_ok(&["test"]);
+    assert!(!test_objects(&p).is_empty(), "the kept copy is still there");
+    p.run_ok(&["down", "--project", &copy, "--volumes"]);
+    assert_eq!(test_objects(&p), Vec::<String>::new());
+}
