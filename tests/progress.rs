@@ -113,3 +113,54 @@ fn a_failed_build_prints_its_full_output_on_a_terminal_too() {
     assert!(has_builder_lines(&piped), "{piped}");
     assert!(piped.contains("no-such-file"), "{piped}");
 }
+
+/// The app's build with a host command of `script` (a shell line) before the image build.
+fn with_host_build(p: &Project, script: &str) {
+    p.edit_spec(|s| {
+        s.replace(
+            "dockerfile = \"app/Dockerfile\" }",
+            &format!(
+                "dockerfile = \"app/Dockerfile\", host_command = [\"sh\", \"-c\", \"{script}\"] }}"
+            ),
+        )
+    });
+}
+
+#[test]
+fn on_a_terminal_a_host_build_is_one_live_line_and_a_failed_one_prints_all_it_said() {
+    let p = project("hostlive");
+    with_host_build(&p, "echo compiling-one; echo compiling-two >&2");
+    let (code, tty) = on_terminal(&p, &["up", "--detach"]);
+    assert_eq!(code, Some(0), "{tty}");
+    assert!(
+        !tty.contains("» host build: compiling-one")
+            && !tty.contains("» host build: compiling-two"),
+        "no raw host build lines on a terminal:\n{tty}"
+    );
+    assert!(tty.contains("pinshare » host build done in"), "{tty}");
+    p.run_ok(&["down"]);
+
+    // Piped: every line as it comes.
+    p.edit_spec(|s| s.replace("echo compiling-one;", "echo compiling-one; true;"));
+    let piped = p.run_ok(&["up", "--detach"]);
+    assert!(
+        piped.contains("pinshare » host build: compiling-one"),
+        "{piped}"
+    );
+    assert!(
+        piped.contains("pinshare » host build: compiling-two"),
+        "{piped}"
+    );
+    p.run_ok(&["down"]);
+
+    // A failure prints what the command said, whole, on a terminal too.
+    p.edit_spec(|s| s.replace("echo compiling-two >&2", "echo it-broke >&2; exit 3"));
+    let (code, tty) = on_terminal(&p, &["up", "--detach"]);
+    assert_eq!(code, Some(1), "{tty}");
+    assert!(
+        tty.contains("pinshare » host build: compiling-one"),
+        "{tty}"
+    );
+    assert!(tty.contains("pinshare » host build: it-broke"), "{tty}");
+    assert!(tty.contains("failed (exit status: 3)"), "{tty}");
+}

@@ -31,6 +31,44 @@ fn host_build_lock(workdir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
     Arc::clone(locks.entry(workdir.to_path_buf()).or_default())
 }
 
+/// Reads the host build's stdout and stderr: each line onto the live line (and kept) on a terminal, else printed.
+fn read_host_build(
+    child: &mut tokio::process::Child,
+    svc: &str,
+    printer: &Printer,
+    live: Option<Arc<crate::output::printer::Status>>,
+    kept: &Arc<std::sync::Mutex<Vec<String>>>,
+    title: &str,
+) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    let outputs: [Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>; 2] = [
+        child.stdout.take().map(|o| Box::new(o) as _),
+        child.stderr.take().map(|e| Box::new(e) as _),
+    ];
+    for out in outputs.into_iter().flatten() {
+        let (p, s, live, kept, title) = (
+            printer.clone(),
+            svc.to_string(),
+            live.clone(),
+            Arc::clone(kept),
+            title.to_string(),
+        );
+        tasks.spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                match &live {
+                    Some(st) => {
+                        st.set(&format!("{title}: {}", l.trim()));
+                        kept.lock().map(|mut k| k.push(l)).ok();
+                    }
+                    None => p.event(&s, &format!("host build: {l}")),
+                }
+            }
+        });
+    }
+    tasks
+}
+
 /// Runs a host-side build command, streaming its output.
 async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
     let Some(hc) = &b.host_command else {
@@ -56,31 +94,28 @@ async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
                 hc.workdir.display()
             ))
         })?;
-    let mut tasks = JoinSet::new();
-    if let Some(out) = child.stdout.take() {
-        let (p, s) = (printer.clone(), svc.to_string());
-        tasks.spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                p.event(&s, &format!("host build: {l}"));
-            }
-        });
-    }
-    if let Some(err) = child.stderr.take() {
-        let (p, s) = (printer.clone(), svc.to_string());
-        tasks.spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                p.event(&s, &format!("host build: {l}"));
-            }
-        });
-    }
+    // On a terminal the command's lines become one live line (the last line it printed), as an image build's
+    // steps do; they are kept, and printed whole if it fails. Piped, every line is printed as it comes.
+    let title = format!("host build: {}", hc.argv.join(" "));
+    let live = printer.status(svc, &title).map(Arc::new);
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tasks = read_host_build(&mut child, svc, printer, live.clone(), &kept, &title);
     let status = child
         .wait()
         .await
         .map_err(|e| Error::Runtime(format!("{svc}: host build: {e}")))?;
+    let mut tasks = tasks;
     while tasks.join_next().await.is_some() {}
+    drop(live);
     if !status.success() {
+        let kept = std::mem::take(
+            &mut *kept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for l in kept {
+            printer.event(svc, &format!("host build: {l}"));
+        }
         return Err(Error::Runtime(format!(
             "{svc}: host build `{}` failed ({status})",
             hc.argv.join(" ")
