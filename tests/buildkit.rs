@@ -135,7 +135,12 @@ fn cache_dockerfile(id: &str) -> String {
 
 /// The classic builder built the image (its `Step` lines, no BuildKit step) with its RUN step's line `stamp`.
 fn assert_classic_build(p: &BuildProject, text: &str, stamp: &str) {
-    assert_printed(text, "» build: Step 1/4 : FROM");
+    // The classic builder adds each image label as a step of its own (three today), so the count is not fixed.
+    assert!(
+        text.lines()
+            .any(|l| l.contains("» build: Step 1/") && l.contains(" : FROM ")),
+        "no classic `Step 1/N : FROM` line in:\n{text}"
+    );
     assert!(!text.contains("build: #"), "no BuildKit step: {text}");
     assert_eq!(p.cat("/lines").trim(), stamp);
 }
