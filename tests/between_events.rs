@@ -31,6 +31,8 @@ fn a_save_made_while_up_is_starting_is_built_and_served_once_start_up_is_over() 
     poll("the save made during start-up served", LONG, || {
         (version(&p) == "during-start-up").then_some(())
     });
+    // The timing line comes once the old container is stopped, a moment after the new one serves.
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
     assert_eq!(
         up.count("pinshare » rebuilt in"),
         1,
@@ -68,36 +70,4 @@ fn a_killed_up_leaves_nothing_doubled_the_next_up_keeps_one_container_per_servic
         "one container per service after the next up"
     );
     assert_eq!(version(&p), "v2", "the newest build serves");
-}
-
-#[test]
-fn the_save_after_a_swap_is_taken_while_the_old_container_still_winds_down() {
-    let p = Project::offline_copy("nextsave");
-    let up = p.spawn(&["up"]);
-    up.wait_for("all services ready", 1, LONG);
-    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
-    // The stand-in, like PinShare, saves its data on SIGTERM and waits a second before it exits.
-    up.wait_for("serves now; stopping build", 1, LONG);
-    std::fs::write(p.ctx().join("app/VERSION"), "v3\n").expect("write");
-    up.wait_for("VERSION changed", 2, LONG);
-    up.wait_for("stopped and removed", 1, LONG);
-    let lines = up.lines.lock().expect("lines").clone();
-    let second_save = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.contains("VERSION changed"))
-        .nth(1)
-        .map(|(i, _)| i)
-        .expect("second save");
-    let old_gone = lines
-        .iter()
-        .position(|l| l.contains("stopped and removed"))
-        .expect("old container removed");
-    assert!(
-        second_save < old_gone,
-        "the second save waited for the first swap's old container:\n{}",
-        lines.join("\n")
-    );
-    poll("v3 served", LONG, || (version(&p) == "v3").then_some(()));
-    assert_eq!(up.interrupt(), Some(130));
 }

@@ -409,7 +409,6 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                         engine: s.engine.clone(),
                         feeds: s.feeds.clone(),
                         forwarder: s.forwarder.clone(),
-                        retiring: s.tasks.retiring.clone(),
                     };
                     let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock), fg);
                     s.tasks.spawn_until(&s.tasks.workers, task);

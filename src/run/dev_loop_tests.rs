@@ -37,7 +37,6 @@ async fn a_failed_build_is_reported_once() {
         engine: Arc::clone(&engine),
         feeds: crate::run::attach::Feeds::default(),
         forwarder: crate::run::forward::Forwarder::default(),
-        retiring: tokio_util::task::TaskTracker::new(),
     };
     let worker = tokio::spawn(super::worker(
         engine,

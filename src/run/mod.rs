@@ -233,8 +233,6 @@ pub async fn run(
                     // An engine that is away (a daemon restart) may be back in a moment: the containers are
                     // then removed rather than left behind.
                     engine_within(&*engine, &printer, SHUTDOWN_WAIT).await;
-                    // An old container a swap is stopping gets its grace; a second Ctrl-C does not wait.
-                    tasks.retired().await;
                     // A rebuild or restart stopped mid-way may still have a create in flight.
                     engine.stop_creating().await;
                     remove_project_containers(&*engine, &spec, &printer, true).await?;

@@ -33,8 +33,6 @@ pub struct Foreground {
     pub feeds: Feeds,
     /// The host ports the run owns.
     pub forwarder: Forwarder,
-    /// Where the old containers are stopped: the run's, so its graceful shutdown waits for them.
-    pub retiring: tokio_util::task::TaskTracker,
 }
 
 /// How long each stage of a swap took.
@@ -44,7 +42,7 @@ pub struct Took {
     pub start: Duration,
     /// Until the new container's probe passed.
     pub ready: Duration,
-    /// The alias, the forwarder and the name (the old container stops after, on its own).
+    /// The alias, the forwarder, the name and the old container's stop.
     pub swap: Duration,
 }
 
@@ -80,15 +78,15 @@ pub async fn start_first(
     let name = &svc.name;
     let canonical = spec.container_name(name);
     let next = format!("{canonical}-next");
-    // Named after the old container: the previous swap's may still be stopping when the next swap retires its
-    // successor.
-    let retired = format!("{canonical}-replaced-{}", short(&old.id));
+    let retired = format!("{canonical}-replaced");
     // Left by a swap that was cut short (a kill mid-way): ours by label, or the create below says whose it is.
-    if let Some(c) = engine.inspect_container(&next).await?
-        && c.project() == Some(spec.project.as_str())
-        && c.id != old.id
-    {
-        engine.remove_container(&next).await?;
+    for leftover in [&next, &retired] {
+        if let Some(c) = engine.inspect_container(leftover).await?
+            && c.project() == Some(spec.project.as_str())
+            && c.id != old.id
+        {
+            engine.remove_container(leftover).await?;
+        }
     }
     let t = Instant::now();
     let mut body = container_body(spec, svc, &desired.hash, desired.context_hash.as_deref());
@@ -191,44 +189,10 @@ pub async fn start_first(
             short(&old.image)
         ),
     );
+    engine.stop_container(&retired, svc.stop_grace).await?;
+    engine.remove_container(&retired).await?;
     let swap = t.elapsed();
-    retire(
-        fg,
-        retired,
-        svc.stop_grace,
-        short(&old.image).to_string(),
-        name,
-        printer,
-    );
     Ok(Took { start, ready, swap })
-}
-
-/// Stops the old container with its grace and removes it, in a task of its own: the next save is built while
-/// it winds down (PinShare saves its data on SIGTERM, then waits a second).
-fn retire(
-    fg: &Foreground,
-    retired: String,
-    grace: Duration,
-    build: String,
-    service: &str,
-    printer: &Printer,
-) {
-    let (engine, service, printer) = (Arc::clone(&fg.engine), service.to_string(), printer.clone());
-    fg.retiring.spawn(async move {
-        let stopped = match engine.stop_container(&retired, grace).await {
-            Ok(()) => engine.remove_container(&retired).await,
-            Err(e) => Err(e),
-        };
-        match stopped {
-            Ok(()) => printer.event(&service, &format!("build {build} stopped and removed")),
-            // The shutdown (a second Ctrl-C) may have removed it first.
-            Err(e) if e.kind == crate::engine::ErrorKind::NotFound => {}
-            Err(e) => printer.event(
-                &service,
-                &format!("the old container of build {build} was not removed: {e}"),
-            ),
-        }
-    });
 }
 
 /// Prints the new container's output from its start, while the follower still reads the old one's.

@@ -31,9 +31,6 @@ pub struct Tasks {
     pub monitors: CancellationToken,
     /// Every task the run spawns.
     pub tracker: TaskTracker,
-    /// The old containers that swaps are stopping (with their grace, outside the lock, so the next save does not
-    /// wait for them); the graceful shutdown lets them finish first.
-    pub retiring: TaskTracker,
     /// Held while containers are changed (rebuilds, reloads, restarts, the shutdown).
     pub lock: Arc<Mutex<()>>,
 }
@@ -49,7 +46,6 @@ impl Tasks {
             monitors: root.child_token(),
             root,
             tracker: TaskTracker::new(),
-            retiring: TaskTracker::new(),
             lock: Arc::new(Mutex::new(())),
         }
     }
@@ -75,19 +71,11 @@ impl Tasks {
         Arc::clone(&self.lock).lock_owned().await
     }
 
-    /// Waits until the old containers that swaps are stopping are gone.
-    pub async fn retired(&self) {
-        self.retiring.close();
-        self.retiring.wait().await;
-    }
-
     /// Ends the followers and waits for every tracked task.
     pub async fn finish(&self) {
         self.followers.cancel();
         self.tracker.close();
-        self.retiring.close();
         self.tracker.wait().await;
-        self.retiring.wait().await;
     }
 }
 
