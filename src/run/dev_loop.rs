@@ -87,8 +87,15 @@ impl Sources {
             spec_edits,
             directories,
             rewatch: Box::new(move |new: &Spec| {
-                drop(watcher.take());
-                watcher = start_watcher(new, &printer, &tx);
+                // The new watcher first, the old one a moment later: a save made while they change hands (just
+                // after a spec save) is seen by one or both, and the worker folds a double into one batch. The
+                // old debouncer hands on what it holds before it goes.
+                let old = std::mem::replace(&mut watcher, start_watcher(new, &printer, &tx));
+                let linger = quiet_of(new) * 2 + Duration::from_millis(100);
+                tokio::spawn(async move {
+                    tokio::time::sleep(linger).await;
+                    drop(old);
+                });
             }),
             _spec_watcher: watch_spec(spec, spec_tx),
         }
