@@ -63,9 +63,10 @@ fn exit_of(child: &mut Child, what: &str) -> (Option<i32>, String) {
     (status.code(), err)
 }
 
-#[test]
-fn up_piped_into_a_reader_that_stops_during_start_up_exits_and_removes_its_containers() {
-    let p = Project::offline_copy("pipe-up-early");
+/// A foreground `up` piped into a reader that closes once it has read `until` (at once when empty): the run
+/// exits 0, says no error and leaves no container.
+fn up_into_a_reader_that_stops(test: &str, until: &str) -> Project {
+    let p = Project::offline_copy(test);
     let child = p
         .cmd(&["up"])
         .stdout(Stdio::piped())
@@ -74,7 +75,7 @@ fn up_piped_into_a_reader_that_stops_during_start_up_exits_and_removes_its_conta
         .unwrap();
     let mut child = Cmd(child);
     let child = &mut child.0;
-    read_then_close(child, "");
+    read_then_close(child, until);
     let (code, err) = exit_of(child, "`up` to exit after its reader stopped");
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("rror"), "no error spew: {err}");
@@ -83,30 +84,19 @@ fn up_piped_into_a_reader_that_stops_during_start_up_exits_and_removes_its_conta
         "containers left: {:?}",
         p.labelled_containers()
     );
+    p
+}
+
+#[test]
+fn up_piped_into_a_reader_that_stops_during_start_up_exits_and_removes_its_containers() {
+    up_into_a_reader_that_stops("pipe-up-early", "");
 }
 
 #[test]
 fn up_piped_into_a_reader_that_stops_exits_and_removes_its_containers() {
-    let p = Project::offline_copy("pipe-up");
-    let child = p
-        .cmd(&["up"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Cmd(child);
-    let child = &mut child.0;
     // Closed once the run is up and quiet: nothing more is written that could fail with EPIPE, so only a
     // watch on the pipe itself finds the reader gone.
-    read_then_close(child, "all services ready");
-    let (code, err) = exit_of(child, "`up` to exit after its reader stopped");
-    assert_eq!(code, Some(0), "{err}");
-    assert!(!err.contains("rror"), "no error spew: {err}");
-    assert!(
-        p.labelled_containers().is_empty(),
-        "containers left: {:?}",
-        p.labelled_containers()
-    );
+    let p = up_into_a_reader_that_stops("pipe-up", "all services ready");
     assert!(
         !common::docker(&["network", "inspect", &format!("{}_net", p.name)])
             .status

@@ -11,14 +11,20 @@ use common::{Project, docker_ok, http, poll};
 
 const LONG: Duration = Duration::from_secs(120);
 
-#[test]
-fn after_losing_the_engine_for_three_seconds_a_killed_kubo_is_restarted_and_sigint_leaves_nothing()
-{
-    let p = Project::offline("engineloss");
+/// A foreground `up --no-watch` of a project of its own, reaching the engine through a proxy the test can cut.
+fn up_behind_proxy(test: &str) -> (Project, EngineProxy, common::Running) {
+    let p = Project::offline(test);
     p.private_tags();
     let proxy = EngineProxy::start(p.dir.path());
     let host = proxy.docker_host();
     let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    (p, proxy, up)
+}
+
+#[test]
+fn after_losing_the_engine_for_three_seconds_a_killed_kubo_is_restarted_and_sigint_leaves_nothing()
+{
+    let (p, proxy, up) = up_behind_proxy("engineloss");
     up.wait_for("all services ready", 1, LONG);
     let ipfs = p.inspect("ipfs", "{{.Id}}");
 
@@ -61,11 +67,7 @@ fn after_losing_the_engine_for_three_seconds_a_killed_kubo_is_restarted_and_sigi
 
 #[test]
 fn a_kubo_killed_while_the_engine_was_away_is_restarted_once_it_is_back() {
-    let p = Project::offline("engineloss-kill");
-    p.private_tags();
-    let proxy = EngineProxy::start(p.dir.path());
-    let host = proxy.docker_host();
-    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    let (p, proxy, up) = up_behind_proxy("engineloss-kill");
     up.wait_for("all services ready", 1, LONG);
 
     proxy.cut(Duration::from_secs(3));
@@ -86,11 +88,7 @@ fn a_kubo_killed_while_the_engine_was_away_is_restarted_once_it_is_back() {
 
 #[test]
 fn an_engine_lost_during_start_up_is_waited_for_and_start_up_goes_on() {
-    let p = Project::offline("startloss");
-    p.private_tags();
-    let proxy = EngineProxy::start(p.dir.path());
-    let host = proxy.docker_host();
-    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    let (p, proxy, up) = up_behind_proxy("startloss");
     // kubo is up; the app is created, started and probed while the engine is away.
     up.wait_for(
         &format!("ipfs     » started {}", p.container("ipfs")),
