@@ -8,9 +8,18 @@ use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::spec::{self, Spec};
 
+/// `--version`: the package's version and the commit it was built from (build.rs; `unknown` outside a git
+/// checkout, `-dirty` when the sources differ from that commit).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PINSHARE_DEV_COMMIT"),
+    ")"
+);
+
 /// pinshare-dev: kubo and PinShare as separate containers, started in order of real readiness.
 #[derive(Debug, Parser)]
-#[command(name = "pinshare-dev", version, about)]
+#[command(name = "pinshare-dev", version = VERSION, about)]
 pub struct Cli {
     /// Spec file (default: pinshare.toml in the current directory or the nearest parent). Repeat it to lay
     /// overlays on it: later files override earlier ones key by key (tables merge, values and lists replace).
@@ -253,6 +262,9 @@ pub enum Command {
         )]
         line: Vec<String>,
     },
+    /// Write the book's generated pages under DIR (the pinshare.toml and command references, the man pages).
+    #[command(name = "__docs", hide = true)]
+    Docs { dir: PathBuf },
     /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
     /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
     /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
@@ -301,6 +313,7 @@ impl Command {
             Command::Logs { files, .. } => &files.file,
             Command::Init { .. }
             | Command::Schema
+            | Command::Docs { .. }
             | Command::Completions { .. }
             | Command::CompleteServices { .. } => &[],
         }
@@ -428,6 +441,20 @@ async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
     }
 }
 
+/// `schema` and `__docs`: what the binary says of its own surface.
+fn reference(command: Command, out: &Printer) -> Result<u8> {
+    let schema = spec::json_schema();
+    if let Command::Docs { dir } = command {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        for path in crate::commands::docs::write(&dir, cmd, &schema).map_err(Error::Usage)? {
+            out.block(&format!("wrote {}", path.display()));
+        }
+    } else {
+        out.block(&serde_json::to_string_pretty(&schema).unwrap_or_default());
+    }
+    Ok(EXIT_OK)
+}
+
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     let files: Vec<PathBuf> = cli
         .file
@@ -492,10 +519,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        Command::Schema => {
-            out.block(&serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default());
-            Ok(EXIT_OK)
-        }
+        c @ (Command::Schema | Command::Docs { .. }) => reference(c, out),
         Command::Init { force } => {
             let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
             let done = crate::commands::init::write_into(&cwd, force).map_err(Error::Usage)?;

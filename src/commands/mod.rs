@@ -2,6 +2,7 @@
 //! and prints through the printer.
 
 pub(crate) mod completions;
+pub(crate) mod docs;
 pub(crate) mod down;
 pub(crate) mod exec;
 pub(crate) mod init;
