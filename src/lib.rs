@@ -1,7 +1,7 @@
 //! pinshare-dev: runs kubo and PinShare as separate containers, started in order of real readiness.
 //!
-//! One folder per concept; the README's concept-to-file table and DESIGN.md say how they fit. Only `cli` is
-//! public (the binary needs it); everything else is `pub(crate)`, so dead code warns.
+//! One folder per concept; the book's Architecture chapter (docs/src/architecture.md) and DESIGN.md say how
+//! they fit. Only `cli` is public (the binary needs it); everything else is `pub(crate)`, so dead code warns.
 
 pub mod cli;
 pub(crate) mod commands;
