@@ -26,9 +26,12 @@ pub(crate) fn write(
     cmd: clap::Command,
     schema: &Value,
 ) -> Result<Vec<PathBuf>, String> {
-    // The version without the commit: the pages change when the surface does, not with every commit.
+    // The version without the commit: the pages change when the surface does, not with every commit. No
+    // wrapping to the terminal's width (term_width 0), should clap's `wrap_help` ever be on: the same pages on
+    // every machine.
     let mut cmd = cmd
         .version(env!("CARGO_PKG_VERSION"))
+        .term_width(0)
         .disable_help_subcommand(true);
     cmd.build();
     let mut written = Vec::new();
