@@ -78,6 +78,10 @@ pub enum Command {
         /// Do not watch source files.
         #[arg(long)]
         no_watch: bool,
+        /// Manual trigger mode: a save marks its service as having pending changes (shown by `ps`) instead of
+        /// rebuilding it; `pinshare-dev trigger SERVICE` builds them.
+        #[arg(long, conflicts_with_all = ["detach", "no_watch"])]
+        manual: bool,
     },
     /// Remove the project's containers and network; volumes only with --volumes.
     Down {
@@ -236,6 +240,37 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Give SERVICE a new container of the same build (no rebuild). Through the project's foreground `up`
+    /// when one runs; otherwise the engine restarts the service's container in place.
+    Restart {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+    },
+    /// Stop SERVICE. Under a foreground `up` it stays stopped through saves and spec edits until `start`, and
+    /// the services that depend on it are told; otherwise the engine stops its container.
+    Stop {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+    },
+    /// Start SERVICE again after `stop` (under a foreground `up`, then build what was saved meanwhile).
+    Start {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+    },
+    /// Build SERVICE now, as a save would (with `up --manual`, its pending changes). With no foreground `up`,
+    /// the same rebuild as `rebuild SERVICE`.
+    Trigger {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// The service.
+        service: String,
+    },
     /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
     Doctor {
@@ -295,6 +330,24 @@ pub fn init_tracing(verbose: u8) {
 }
 
 impl Command {
+    /// The request to a foreground `up` a steering command makes.
+    fn steering(&self) -> Option<crate::run::control::Request> {
+        use crate::run::control::Request;
+        let service = match self {
+            Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service.clone(),
+            _ => return None,
+        };
+        Some(match self {
+            Command::Restart { .. } => Request::Restart { service },
+            Command::Stop { .. } => Request::Stop { service },
+            Command::Start { .. } => Request::Start { service },
+            _ => Request::Trigger { service },
+        })
+    }
+
     /// The `-f/--file` given after the subcommand.
     fn spec_files(&self) -> &[PathBuf] {
         match self {
@@ -304,6 +357,10 @@ impl Command {
             | Command::Stats { files, .. }
             | Command::Render { files, .. }
             | Command::Rebuild { files, .. }
+            | Command::Restart { files, .. }
+            | Command::Stop { files, .. }
+            | Command::Start { files, .. }
+            | Command::Trigger { files, .. }
             | Command::Watch { files, .. }
             | Command::Exec { files, .. }
             | Command::Run { files, .. }
@@ -334,7 +391,11 @@ fn service_slot(line: &[String]) -> Option<Vec<PathBuf>> {
             | Command::Stats { services, .. } => services.iter().any(|s| s == STAND_IN),
             Command::Exec { service, .. }
             | Command::Run { service, .. }
-            | Command::Rebuild { service, .. } => service == STAND_IN,
+            | Command::Rebuild { service, .. }
+            | Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service == STAND_IN,
             _ => false,
         };
         slot.then(|| {
@@ -455,6 +516,18 @@ fn reference(command: Command, out: &Printer) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// `watch --explain PATH...`.
+fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Result<u8> {
+    let spec = load(files)?;
+    let rules = crate::watch::Rules::new(&spec);
+    let paths: Vec<PathBuf> = explain
+        .into_iter()
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .collect();
+    out.block(&rules.explain_paths(&paths));
+    Ok(EXIT_OK)
+}
+
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     let files: Vec<PathBuf> = cli
         .file
@@ -536,19 +609,16 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             services,
             detach,
             no_watch,
+            manual,
             ..
         } => {
-            let spec = load(&files)?;
-            crate::commands::up::up(
-                spec,
-                crate::run::UpOptions {
-                    services,
-                    detach,
-                    watch: !no_watch,
-                    forward: !detach && !no_watch,
-                },
-            )
-            .await
+            let opts = crate::run::UpOptions {
+                services,
+                detach,
+                watch: !no_watch,
+                forward: !detach && !no_watch,
+            };
+            crate::commands::up::up(load(&files)?, opts, manual).await
         }
         Command::Doctor { .. } => {
             let spec = load(&files)?;
@@ -559,15 +629,15 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
             Ok(EXIT_OK)
         }
-        Command::Watch { explain, .. } => {
-            let spec = load(&files)?;
-            let rules = crate::watch::Rules::new(&spec);
-            let paths: Vec<PathBuf> = explain
-                .into_iter()
-                .map(|p| std::path::absolute(&p).unwrap_or(p))
-                .collect();
-            out.block(&rules.explain_paths(&paths));
-            Ok(EXIT_OK)
+        Command::Watch { explain, .. } => explain_paths(&files, explain, out),
+        cmd @ (Command::Restart { .. }
+        | Command::Stop { .. }
+        | Command::Start { .. }
+        | Command::Trigger { .. }) => {
+            let request = cmd
+                .steering()
+                .ok_or_else(|| Error::Usage("not steering".into()))?;
+            crate::commands::steer::steer(&load(&files)?, &request, out).await
         }
         Command::Down {
             volumes, project, ..
@@ -649,46 +719,5 @@ pub async fn run(cli: Cli) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::{Cli, service_slot};
-    use std::path::PathBuf;
-
-    #[test]
-    fn bare_watch_says_what_watch_does_and_shows_its_usage() {
-        let e = Cli::try_parse_from(["pinshare-dev", "watch"]).expect_err("needs --explain");
-        assert_eq!(e.exit_code(), 2);
-        let text = e.render().to_string();
-        assert!(
-            text.contains("`up` watches each service's `watch.paths`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Usage: pinshare-dev watch [OPTIONS] --explain <PATH>..."),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_service_slot_is_where_the_parser_puts_a_service() {
-        let slot =
-            |line: &str| service_slot(&line.split(' ').map(String::from).collect::<Vec<_>>());
-        let files = |names: &[&str]| Some(names.iter().map(PathBuf::from).collect::<Vec<_>>());
-        assert_eq!(slot("pinshare-dev logs"), files(&[]));
-        // `logs -f` is --follow; its spec file is --file.
-        assert_eq!(slot("pinshare-dev logs -f ipfs"), files(&[]));
-        assert_eq!(
-            slot("pinshare-dev -f a.toml logs --file b.toml"),
-            files(&["a.toml", "b.toml"])
-        );
-        assert_eq!(slot("pinshare-dev exec -f a.toml"), files(&["a.toml"]));
-        assert_eq!(slot("pinshare-dev run --no-deps"), files(&[]));
-        // An option's value, exec's command, rebuild's second word, a subcommand without services: none.
-        assert_eq!(slot("pinshare-dev logs --tail"), None);
-        assert_eq!(slot("pinshare-dev exec ipfs"), None);
-        assert_eq!(slot("pinshare-dev rebuild ipfs"), None);
-        assert_eq!(slot("pinshare-dev ps"), None);
-        assert_eq!(slot("pinshare-dev"), None);
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

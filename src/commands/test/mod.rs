@@ -108,7 +108,7 @@ async fn run_copy(
         copy,
         &copy.order,
         printer,
-        (Instant::now(), cancel),
+        (Instant::now(), cancel, &Default::default()),
         &mut made,
     )
     .await?;
