@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::spec::{self, Spec};
+use crate::ui::Port;
 
 /// `--version`: the package's version and the commit it was built from (build.rs; `unknown` outside a git
 /// checkout, `-dirty` when the sources differ from that commit).
@@ -82,6 +83,20 @@ pub enum Command {
         /// rebuilding it; `pinshare-dev trigger SERVICE` builds them.
         #[arg(long, conflicts_with_all = ["detach", "no_watch"])]
         manual: bool,
+        /// The dashboard's port on 127.0.0.1 (default: 7730, or the next free one after it).
+        #[arg(long, value_name = "N", conflicts_with_all = ["detach", "no_ui"])]
+        ui_port: Option<u16>,
+        /// Serve no dashboard.
+        #[arg(long)]
+        no_ui: bool,
+    },
+    /// Print the URL of the dashboard of the project's foreground `up`; with --open, open it in the browser.
+    Ui {
+        #[command(flatten)]
+        files: SpecFiles,
+        /// Open it with xdg-open.
+        #[arg(long)]
+        open: bool,
     },
     /// Remove the project's containers and network; volumes only with --volumes.
     Down {
@@ -329,87 +344,6 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-impl Command {
-    /// The request to a foreground `up` a steering command makes.
-    fn steering(&self) -> Option<crate::run::control::Request> {
-        use crate::run::control::Request;
-        let service = match self {
-            Command::Restart { service, .. }
-            | Command::Stop { service, .. }
-            | Command::Start { service, .. }
-            | Command::Trigger { service, .. } => service.clone(),
-            _ => return None,
-        };
-        Some(match self {
-            Command::Restart { .. } => Request::Restart { service },
-            Command::Stop { .. } => Request::Stop { service },
-            Command::Start { .. } => Request::Start { service },
-            _ => Request::Trigger { service },
-        })
-    }
-
-    /// The `-f/--file` given after the subcommand.
-    fn spec_files(&self) -> &[PathBuf] {
-        match self {
-            Command::Up { files, .. }
-            | Command::Down { files, .. }
-            | Command::Ps { files, .. }
-            | Command::Stats { files, .. }
-            | Command::Render { files, .. }
-            | Command::Rebuild { files, .. }
-            | Command::Restart { files, .. }
-            | Command::Stop { files, .. }
-            | Command::Start { files, .. }
-            | Command::Trigger { files, .. }
-            | Command::Watch { files, .. }
-            | Command::Exec { files, .. }
-            | Command::Run { files, .. }
-            | Command::Test { files, .. }
-            | Command::Check { files }
-            | Command::Doctor { files } => &files.file,
-            Command::Logs { files, .. } => &files.file,
-            Command::Init { .. }
-            | Command::Schema
-            | Command::Docs { .. }
-            | Command::Completions { .. }
-            | Command::CompleteServices { .. } => &[],
-        }
-    }
-}
-
-/// Whether the word after `line` (the words before it, the program's name first) is a service name, and if so
-/// the spec files that line names. clap itself parses the line with a stand-in for that word, so every way of
-/// writing options (`--file=X`, `-fX`, `logs -f` as --follow, an option's value) counts as it would when run.
-fn service_slot(line: &[String]) -> Option<Vec<PathBuf>> {
-    const STAND_IN: &str = "\u{1}service";
-    let try_with = |tail: &[&str]| {
-        let words = line.iter().map(String::as_str).chain(tail.iter().copied());
-        let cli = <Cli as Parser>::try_parse_from(words).ok()?;
-        let slot = match &cli.command {
-            Command::Up { services, .. }
-            | Command::Logs { services, .. }
-            | Command::Stats { services, .. } => services.iter().any(|s| s == STAND_IN),
-            Command::Exec { service, .. }
-            | Command::Run { service, .. }
-            | Command::Rebuild { service, .. }
-            | Command::Restart { service, .. }
-            | Command::Stop { service, .. }
-            | Command::Start { service, .. }
-            | Command::Trigger { service, .. } => service == STAND_IN,
-            _ => false,
-        };
-        slot.then(|| {
-            cli.file
-                .iter()
-                .chain(cli.command.spec_files())
-                .cloned()
-                .collect()
-        })
-    };
-    // `exec SERVICE` alone lacks its required CMD: a second stand-in fills it.
-    try_with(&[STAND_IN]).or_else(|| try_with(&[STAND_IN, "cmd"]))
-}
-
 /// The spec files: those given (the first the base, the rest overlays), or the one found here or above,
 /// relative to where the user is when it is below it, as they would type it.
 fn spec_paths(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -528,6 +462,30 @@ fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Res
     Ok(EXIT_OK)
 }
 
+/// `up` with its options; the dashboard unless detached or `--no-ui`.
+async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
+    let Command::Up {
+        services,
+        detach,
+        no_watch,
+        manual,
+        ui_port,
+        no_ui,
+        ..
+    } = command
+    else {
+        return Err(Error::Usage(format!("not `up`: {command:?}")));
+    };
+    let opts = crate::run::UpOptions {
+        services,
+        detach,
+        watch: !no_watch,
+        forward: !detach && !no_watch,
+    };
+    let ui = (!detach && !no_ui).then_some(ui_port.map_or(Port::Default, Port::Exact));
+    crate::commands::up::up(load(files)?, opts, manual, ui).await
+}
+
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     let files: Vec<PathBuf> = cli
         .file
@@ -605,21 +563,8 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
-        Command::Up {
-            services,
-            detach,
-            no_watch,
-            manual,
-            ..
-        } => {
-            let opts = crate::run::UpOptions {
-                services,
-                detach,
-                watch: !no_watch,
-                forward: !detach && !no_watch,
-            };
-            crate::commands::up::up(load(&files)?, opts, manual).await
-        }
+        c @ Command::Up { .. } => up(c, &files).await,
+        Command::Ui { open, .. } => crate::ui::link::ui_command(&load(&files)?.project, open, out),
         Command::Doctor { .. } => {
             let spec = load(&files)?;
             crate::doctor::doctor(&spec, out).await
@@ -717,6 +662,10 @@ pub async fn run(cli: Cli) -> u8 {
         }
     }
 }
+
+#[path = "cli_words.rs"]
+mod words;
+use words::service_slot;
 
 #[cfg(test)]
 #[path = "cli_tests.rs"]

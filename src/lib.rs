@@ -18,5 +18,6 @@ pub(crate) mod reconcile;
 pub(crate) mod render;
 pub(crate) mod run;
 pub(crate) mod spec;
+pub(crate) mod ui;
 pub(crate) mod usage;
 pub(crate) mod watch;

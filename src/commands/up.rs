@@ -11,6 +11,7 @@ use crate::output::printer::{Printer, TOOL};
 use crate::reconcile;
 use crate::run::{StopSignals, UpOptions, run};
 use crate::spec::Spec;
+use crate::ui::{Feed, Port};
 
 /// The first Ctrl-C stops gracefully, the second kills: one listener for the whole run, so no SIGINT is
 /// swallowed between the two. A closed stdout (`up | head`) stops as Ctrl-C does. Ends when `done` is cancelled.
@@ -38,8 +39,8 @@ async fn listen(
     }
 }
 
-/// Runs `up` (`manual`: saves wait for `trigger`); returns the exit code.
-pub async fn up(spec: Spec, opts: UpOptions, manual: bool) -> Result<u8> {
+/// Runs `up` (`manual`: saves wait for `trigger`; `ui`: serve the dashboard there); returns the exit code.
+pub async fn up(spec: Spec, opts: UpOptions, manual: bool, ui: Option<Port>) -> Result<u8> {
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::run::lock::acquire(&spec.project)?;
     // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
@@ -62,6 +63,7 @@ pub async fn up(spec: Spec, opts: UpOptions, manual: bool) -> Result<u8> {
     };
     let done = CancellationToken::new();
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let dashboard = dashboard(&spec, ui, &signals, &printer).await?;
     let listener = tokio::spawn(listen(
         (sigint, sigterm),
         printer.output_closed(),
@@ -93,6 +95,38 @@ pub async fn up(spec: Spec, opts: UpOptions, manual: bool) -> Result<u8> {
     .await;
     done.cancel();
     let _ = listener.await;
+    drop(dashboard);
     drop(endpoint);
     result
+}
+
+/// Starts the dashboard, if asked, and says where it is. A port asked for (`--ui-port`) that cannot be had is
+/// an error; when the default and the ports after it are all taken, the run goes on without a dashboard.
+async fn dashboard(
+    spec: &Spec,
+    ui: Option<Port>,
+    signals: &StopSignals,
+    printer: &Printer,
+) -> Result<Option<crate::ui::Dashboard>> {
+    let Some(port) = ui else {
+        return Ok(None);
+    };
+    let feed = Feed {
+        project: spec.project.clone(),
+        control: signals.control.clone(),
+        ports: crate::ui::ports(spec),
+        printer: printer.clone(),
+    };
+    match crate::ui::start(port, feed).await {
+        Ok(d) => {
+            let link = crate::ui::hyperlink(&d.url, console::Term::stdout().is_term());
+            printer.event(TOOL, &format!("dashboard: {link}"));
+            Ok(Some(d))
+        }
+        Err(e) if port == Port::Default => {
+            printer.event(TOOL, &format!("warning: no dashboard: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }

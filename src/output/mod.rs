@@ -5,3 +5,4 @@ pub(crate) mod printer;
 pub(crate) mod reader;
 pub(crate) mod redact;
 pub(crate) mod status;
+pub(crate) mod tap;

@@ -21,7 +21,8 @@ use console::{Color, Style};
 
 use crate::output::colours::Colours;
 use crate::output::status;
-use tokio::sync::{mpsc, oneshot};
+use crate::output::tap::{Tap, Tapped};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Name on the tool's own project-wide events.
@@ -158,6 +159,8 @@ pub struct Printer {
     colours: Option<Arc<Colours>>,
     /// When the current engine outage began: however many subscriptions notice it, one run says so once.
     outage: Outage,
+    /// A copy of every line for readers other than the terminal (the dashboard).
+    tap: Tap,
 }
 
 /// When the current engine outage began, if one is under way.
@@ -417,6 +420,7 @@ impl Printer {
             width,
             colours,
             outage: Outage::default(),
+            tap: Tap::default(),
         }
     }
 
@@ -511,6 +515,7 @@ impl Printer {
     /// the output is abandoned it drops the line.
     pub async fn log(&self, service: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
+        self.tap.copy(service, false, || vec![text.to_string()]);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.colour(service));
         l.push('\n');
         tokio::select! {
@@ -534,6 +539,12 @@ impl Printer {
             piece.push_str(&crate::output::redact::outgoing(l));
             piece.push('\n');
         }
+        let redacted = || {
+            lines
+                .iter()
+                .map(|l| crate::output::redact::outgoing(l).into_owned())
+        };
+        self.tap.copy(service, false, || redacted().collect());
         tokio::select! {
             biased;
             () = self.abandoned.cancelled() => {}
@@ -541,9 +552,15 @@ impl Printer {
         }
     }
 
+    /// Every line printed from now on, redacted, without prefix or colour (see [`Tap`]).
+    pub fn tap(&self) -> broadcast::Receiver<Tapped> {
+        self.tap.subscribe()
+    }
+
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
+        self.tap.copy(name, true, || vec![text.to_string()]);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
         l.push('\n');
         self.send_now(Msg::Line(l));

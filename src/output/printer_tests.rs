@@ -112,3 +112,28 @@ fn split_chunks_become_whole_lines() {
     assert_eq!(s.finish(), Some("Gate".to_string()));
     assert_eq!(s.finish(), None);
 }
+
+#[tokio::test]
+async fn lines_and_events_are_copied_while_someone_listens() {
+    let (p, _printed) = Printer::capturing(["app"]);
+    p.log("app", "before anyone listens").await;
+    let mut rx = p.tap();
+    p.log("app", "one").await;
+    p.log_batch("app", &["two".into(), "three".into()]).await;
+    p.event("app", "ready");
+    let got: Vec<Tapped> = (0..3).map(|_| rx.try_recv().expect("a piece")).collect();
+    let piece = |event, lines: &[&str]| Tapped {
+        name: "app".into(),
+        event,
+        lines: lines.iter().map(|l| (*l).to_string()).collect(),
+    };
+    assert_eq!(
+        got,
+        [
+            piece(false, &["one"]),
+            piece(false, &["two", "three"]),
+            piece(true, &["ready"])
+        ]
+    );
+    assert!(rx.try_recv().is_err(), "nothing from before the tap");
+}
