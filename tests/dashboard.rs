@@ -1,0 +1,307 @@
+//! The dashboard of a foreground `up`, in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver), and its security checks over plain HTTP.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and the Docker engine.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{Project, Running, docker_ok, free_port, http};
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(180);
+
+/// A chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
+        let d = Driver { child, port };
+        common::poll("chromedriver to listen", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        d
+    }
+
+    async fn browser(&self) -> Client {
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+
+    /// The browser's console messages of level SEVERE (errors) so far.
+    async fn console_errors(&self, browser: &Client) -> Vec<String> {
+        let session = browser.session_id().await.unwrap().unwrap();
+        let path = format!("/session/{session}/se/log");
+        // chromedriver keeps connections open: a real client, not the read-to-close `http` helper.
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
+        let request = hyper::Request::post(format!("http://127.0.0.1:{}{path}", self.port))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"type":"browser"}"#)))
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200, "reading the console");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dashboard's URL as `up` printed it.
+fn dashboard_url(up: &Running) -> String {
+    up.wait_for("dashboard: http://127.0.0.1:", 1, LONG);
+    let text = up.text();
+    let at = text.find("dashboard: ").unwrap() + "dashboard: ".len();
+    text[at..].lines().next().unwrap().trim().to_string()
+}
+
+fn port_of(url: &str) -> u16 {
+    let rest = url.strip_prefix("http://127.0.0.1:").unwrap();
+    rest.trim_end_matches('/').parse().unwrap()
+}
+
+/// A raw request with the given `Host` (the `http` helper always names 127.0.0.1).
+fn get_with_host(port: u16, host: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Polls `f` (an async check) until it gives a value.
+async fn until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn strings(browser: &Client, script: &str) -> Vec<String> {
+    let v = browser.execute(script, vec![]).await.unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Security without a browser: a foreign `Host` (DNS rebinding), a POST without the token or from another
+/// origin are refused; with both, the request is taken.
+#[test]
+fn foreign_hosts_and_cross_origin_posts_are_refused() {
+    let p = Project::offline_copy("ui_guard");
+    let up = p.spawn(&["up", "--ui-port", &free_port().to_string()]);
+    let url = dashboard_url(&up);
+    let port = port_of(&url);
+    let page = http("GET", port, "/", &[], b"").unwrap();
+    assert_eq!(page.status, 200);
+    let token = page
+        .body
+        .split("name=\"pinshare-token\" content=\"")
+        .nth(1)
+        .unwrap();
+    let token = &token[..token.find('"').unwrap()];
+    assert!(!page.body.contains("{{"), "every placeholder filled");
+
+    for host in [
+        format!("evil.example:{port}"),
+        format!("127.0.0.1:{}", port + 1),
+    ] {
+        let answer = get_with_host(port, &host);
+        assert!(answer.starts_with("HTTP/1.1 421"), "{host}: {answer}");
+        assert!(!answer.contains(token), "the token is not handed out");
+    }
+    assert!(get_with_host(port, &format!("localhost:{port}")).starts_with("HTTP/1.1 200"));
+
+    let origin = format!("http://127.0.0.1:{port}");
+    let body = br#"{"op":"restart","service":"nope"}"#;
+    let post = |headers: &[(&str, &str)]| http("POST", port, "/api/steer", headers, body).unwrap();
+    let no_token = post(&[("Origin", &origin)]);
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    let wrong = post(&[("Origin", &origin), ("X-Pinshare-Token", "0123")]);
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    let foreign = post(&[
+        ("Origin", "http://evil.example"),
+        ("X-Pinshare-Token", token),
+    ]);
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let no_origin = post(&[("X-Pinshare-Token", token)]);
+    assert_eq!(no_origin.status, 403, "{}", no_origin.body);
+    // Both right: the request reaches the run, which says what it thinks of the service's name.
+    let taken = post(&[("Origin", &origin), ("X-Pinshare-Token", token)]);
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.body.contains("\"ok\":false"), "{}", taken.body);
+
+    // `ui` finds the same URL through the run's file.
+    let ui = p.run_ok(&["ui"]);
+    assert_eq!(ui.trim(), url);
+    drop(up);
+    let after = p.run(&["ui"]);
+    assert!(!after.status.success(), "no up, no dashboard");
+}
+
+/// The page lists both services and turns them ready; a container's line shows in the log pane and the filter
+/// narrows it; the restart button gives the app a new container and keeps kubo's; no console error.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_shows_the_run_and_steers_it() {
+    let p = Project::offline_copy("ui_page");
+    let up = p.spawn(&["up"]);
+    let url = dashboard_url(&up);
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    browser.goto(&url).await.unwrap();
+
+    let title = until("the title to say both are ready", LONG, || async {
+        let t = browser.title().await.unwrap();
+        t.starts_with("✔ 2 ready").then_some(t)
+    })
+    .await;
+    assert!(title.ends_with(&p.name), "{title}");
+    let rows = strings(
+        &browser,
+        "return [...document.querySelectorAll('#services tbody tr')].map(r => `${r.dataset.service} ${r.cells[1].dataset.phase}`)",
+    )
+    .await;
+    assert_eq!(rows, ["ipfs ready", "pinshare ready"]);
+
+    // Two lines from kubo's container, through the run's attach to the page.
+    let kubo = p.container("ipfs");
+    for word in ["alpha", "beta"] {
+        let line = format!("echo {word}-marker-{} > /proc/1/fd/1", std::process::id());
+        docker_ok(&["exec", &kubo, "sh", "-c", &line]);
+    }
+    let lines_js = "return [...document.querySelectorAll('#log .line')].map(n => n.textContent)";
+    until("both lines in the log pane", LONG, || async {
+        let shown = strings(&browser, lines_js).await;
+        let has = |w: &str| {
+            shown
+                .iter()
+                .any(|l| l.contains(&format!("{w}-marker")) && l.contains("ipfs"))
+        };
+        (has("alpha") && has("beta")).then_some(())
+    })
+    .await;
+    browser
+        .find(Locator::Id("log-filter"))
+        .await
+        .unwrap()
+        .send_keys("alpha-marker")
+        .await
+        .unwrap();
+    let shown = strings(&browser, lines_js).await;
+    assert!(
+        !shown.is_empty() && shown.iter().all(|l| l.contains("alpha-marker")),
+        "{shown:?}"
+    );
+
+    shot(&browser).await;
+
+    let (app_before, kubo_before) = (
+        p.inspect("pinshare", "{{.Id}}"),
+        p.inspect("ipfs", "{{.Id}}"),
+    );
+    let restart = "#services tr[data-service='pinshare'] button[data-op='restart']";
+    browser
+        .find(Locator::Css(restart))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until("the restart to be answered", LONG, || async {
+        let said = browser
+            .find(Locator::Id("steer-result"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !said.contains("restart pinshare:"),
+            "the restart failed: {said}"
+        );
+        (!said.is_empty() && !said.ends_with('…')).then_some(said)
+    })
+    .await;
+    assert_ne!(
+        p.inspect("pinshare", "{{.Id}}"),
+        app_before,
+        "a new app container"
+    );
+    assert_eq!(p.inspect("ipfs", "{{.Id}}"), kubo_before, "kubo's is kept");
+    until("the app ready again", LONG, || async {
+        browser
+            .title()
+            .await
+            .unwrap()
+            .starts_with("✔ 2 ready")
+            .then_some(())
+    })
+    .await;
+
+    let errors = driver.console_errors(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.close().await.unwrap();
+}
+
+/// The page as the test saw it, for a person to look at (not compared with anything).
+async fn shot(browser: &Client) {
+    let png = browser.screenshot().await.unwrap();
+    let path = std::env::temp_dir().join("pinshare-dev-dashboard.png");
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
