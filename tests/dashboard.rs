@@ -199,17 +199,41 @@ fn foreign_hosts_and_cross_origin_posts_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_shows_the_run_and_steers_it() {
     let p = Project::offline_copy("ui_page");
+    // The app prints IPFS_API at start: as a secret, its value must reach the page redacted.
+    p.edit_spec(|s| {
+        let env = "env = { IPFS_API = \"http://ipfs:5001\" }";
+        s.replace(env, &format!("{env}\nsecrets = [\"IPFS_API\"]"))
+    });
     let up = p.spawn(&["up"]);
     let url = dashboard_url(&up);
     let driver = Driver::start();
     let browser = driver.browser().await;
     browser.goto(&url).await.unwrap();
 
-    let title = until("the title to say both are ready", LONG, || async {
+    up.wait_for("all services ready", 1, LONG);
+    let mut last = String::new();
+    let start = Instant::now();
+    let title = loop {
         let t = browser.title().await.unwrap();
-        t.starts_with("✔ 2 ready").then_some(t)
-    })
-    .await;
+        if t.starts_with("✔ 2 ready") {
+            break t;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let page = browser
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            panic!(
+                "the page never said both are ready: {last:?}; page:\n{page}\noutput:\n{}",
+                up.text()
+            );
+        }
+        last = t;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(title.ends_with(&p.name), "{title}");
     let rows = strings(
         &browser,
@@ -249,6 +273,8 @@ async fn the_page_shows_the_run_and_steers_it() {
     );
 
     shot(&browser).await;
+    let clear = "const f = document.getElementById('log-filter'); f.value = ''; f.dispatchEvent(new Event('input'));";
+    browser.execute(clear, vec![]).await.unwrap();
 
     let (app_before, kubo_before) = (
         p.inspect("pinshare", "{{.Id}}"),
@@ -292,6 +318,18 @@ async fn the_page_shows_the_run_and_steers_it() {
             .then_some(())
     })
     .await;
+
+    // The new container's start lines: the secret's value redacted, nowhere in the page.
+    let line = until("the app's start line", LONG, || async {
+        let shown = strings(&browser, lines_js).await;
+        shown
+            .into_iter()
+            .find(|l| l.contains("Using external IPFS API"))
+    })
+    .await;
+    assert!(line.contains("[redacted]"), "{line}");
+    let html = browser.source().await.unwrap();
+    assert!(!html.contains("ipfs:5001"), "a secret value in the page");
 
     let errors = driver.console_errors(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
