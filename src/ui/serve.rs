@@ -190,3 +190,43 @@ async fn steer(State(app): State<App>, body: Bytes) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_taken_default_port_moves_to_the_next_free_one() {
+        let first = bind(Port::Default).await.expect("a port");
+        let taken = first.local_addr().expect("address").port();
+        assert!((DEFAULT_PORT..DEFAULT_PORT + TRIES).contains(&taken));
+        let second = bind(Port::Default).await.expect("another port");
+        let next = second.local_addr().expect("address").port();
+        assert!(
+            next > taken && next < DEFAULT_PORT + TRIES,
+            "{taken} then {next}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_asked_for_is_an_error_that_names_it() {
+        let held = TcpListener::bind(("127.0.0.1", 0)).await.expect("a port");
+        let port = held.local_addr().expect("address").port();
+        let Err(e) = bind(Port::Exact(port)).await else {
+            panic!("bound a taken port");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("127.0.0.1:{port}")) && text.contains("--ui-port"),
+            "{text}"
+        );
+        let loopback_only = bind(Port::Exact(0)).await.expect("a free port");
+        assert!(
+            loopback_only
+                .local_addr()
+                .expect("address")
+                .ip()
+                .is_loopback()
+        );
+    }
+}
