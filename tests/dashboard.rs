@@ -186,16 +186,34 @@ fn foreign_hosts_and_cross_origin_posts_are_refused() {
     assert_eq!(taken.status, 409, "{}", taken.body);
     assert!(taken.body.contains("\"ok\":false"), "{}", taken.body);
 
-    // `ui` finds the same URL through the run's file.
+    // `ui` finds the same URL through the run's file; `--open` hands it to xdg-open (a stand-in here that
+    // writes down what it was given).
     let ui = p.run_ok(&["ui"]);
     assert_eq!(ui.trim(), url);
+    let bin = p.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = p.dir.path().join("opened");
+    let script = format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display());
+    std::fs::write(bin.join("xdg-open"), script).unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(bin.join("xdg-open"))
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let o = p.cmd(&["ui", "--open"]).env("PATH", path).output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let read = || std::fs::read_to_string(&opened).ok();
+    let given = common::poll("xdg-open to be run", Duration::from_secs(10), read);
+    assert_eq!(given.trim(), url);
     drop(up);
     let after = p.run(&["ui"]);
     assert!(!after.status.success(), "no up, no dashboard");
 }
 
 /// The page lists both services and turns them ready; a container's line shows in the log pane and the filter
-/// narrows it; the restart button gives the app a new container and keeps kubo's; no console error.
+/// narrows it; the restart button gives the app a new container and keeps kubo's; `stop` and `start` on the
+/// command line show; a secret's value never shows; no console error.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_shows_the_run_and_steers_it() {
     let p = Project::offline_copy("ui_page");
@@ -318,6 +336,16 @@ async fn the_page_shows_the_run_and_steers_it() {
             .then_some(())
     })
     .await;
+
+    // Stop and start from the command line show in the page.
+    let phase_js = "return [document.querySelector(\"#services tr[data-service='pinshare'] td.phase\").dataset.phase]";
+    for (command, phase) in [("stop", "stopped"), ("start", "ready")] {
+        p.run_ok(&[command, "pinshare"]);
+        until(&format!("pinshare {phase} in the page"), LONG, || async {
+            (strings(&browser, phase_js).await == [phase]).then_some(())
+        })
+        .await;
+    }
 
     // The new container's start lines: the secret's value redacted, nowhere in the page.
     let line = until("the app's start line", LONG, || async {
