@@ -482,8 +482,9 @@ async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
         watch: !no_watch,
         forward: !detach && !no_watch,
     };
-    let ui = (!detach && !no_ui).then_some(ui_port.map_or(Port::Default, Port::Exact));
-    crate::commands::up::up(load(files)?, opts, manual, ui).await
+    let spec = load(files)?;
+    let port = ui_port.or(spec.ui_port).map_or(Port::Default, Port::Exact);
+    crate::commands::up::up(spec, opts, manual, (!detach && !no_ui).then_some(port)).await
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {

@@ -144,9 +144,13 @@ async fn strings(browser: &Client, script: &str) -> Vec<String> {
 #[test]
 fn foreign_hosts_and_cross_origin_posts_are_refused() {
     let p = Project::offline_copy("ui_guard");
-    let up = p.spawn(&["up", "--ui-port", &free_port().to_string()]);
+    let asked = free_port();
+    // The port from the spec's `[ui]` (the other test takes the default).
+    p.edit_spec(|s| format!("{s}\n[ui]\nport = {asked}\n"));
+    let up = p.spawn(&["up"]);
     let url = dashboard_url(&up);
     let port = port_of(&url);
+    assert_eq!(port, asked);
     let page = http("GET", port, "/", &[], b"").unwrap();
     assert_eq!(page.status, 200);
     let token = page

@@ -46,6 +46,8 @@ pub struct Spec {
     pub render: RenderSettings,
     /// `[test]`: the steps `pinshare-dev test` runs, in order.
     pub test: Vec<TestStep>,
+    /// `[ui] port`: the dashboard's port, if the spec names one.
+    pub ui_port: Option<u16>,
     /// Labels every object of the project carries besides the project label (a `test` project's owner).
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
@@ -495,6 +497,7 @@ impl Spec {
             order: Vec::new(),
             render: RenderSettings::default(),
             test: Vec::new(),
+            ui_port: None,
             labels: BTreeMap::new(),
         })
     }

@@ -25,6 +25,18 @@ pub struct RawSpec {
     /// Steps `pinshare-dev test` runs once the services are ready.
     #[serde(default)]
     pub test: Option<super::steps::RawTest>,
+    /// The dashboard of the foreground `up`.
+    #[serde(default)]
+    pub ui: Option<RawUi>,
+}
+
+/// `[ui]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    /// The dashboard's port on 127.0.0.1 (`up --ui-port` wins); taken, `up` fails. Default: 7730, or the next
+    /// free port after it.
+    pub port: Option<u16>,
 }
 
 /// `[project]`

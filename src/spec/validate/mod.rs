@@ -293,23 +293,29 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
             order,
             render,
             test,
+            ui_port: raw.ui.as_ref().and_then(|u| u.port),
             labels: BTreeMap::new(),
         })
     } else {
-        cx.errors.sort_by_key(|e| e.span.start);
-        let mut errors = SpecErrors { errors: cx.errors };
-        let mut secrets = secrets_in_text(text);
-        for svc in raw.services.values() {
-            let svc = svc.get_ref();
-            let listed: BTreeSet<&str> = svc.secrets.iter().map(|s| s.get_ref().as_str()).collect();
-            secrets.extend(
-                svc.env
-                    .iter()
-                    .filter(|(k, _)| listed.contains(k.as_str()) || redact::is_secret_name(k))
-                    .map(|(_, v)| v.clone()),
-            );
-        }
-        errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
-        Err(errors)
+        Err(redacted_errors(cx.errors, &raw, text))
     }
+}
+
+/// The errors in order, with every secret value of the spec (by `secrets` or by name) taken out of them.
+fn redacted_errors(mut found: Vec<SpecError>, raw: &RawSpec, text: &str) -> SpecErrors {
+    found.sort_by_key(|e| e.span.start);
+    let mut errors = SpecErrors { errors: found };
+    let mut secrets = secrets_in_text(text);
+    for svc in raw.services.values() {
+        let svc = svc.get_ref();
+        let listed: BTreeSet<&str> = svc.secrets.iter().map(|s| s.get_ref().as_str()).collect();
+        secrets.extend(
+            svc.env
+                .iter()
+                .filter(|(k, _)| listed.contains(k.as_str()) || redact::is_secret_name(k))
+                .map(|(_, v)| v.clone()),
+        );
+    }
+    errors.redact(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+    errors
 }

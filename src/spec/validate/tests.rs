@@ -491,3 +491,23 @@ fn type_errors_say_what_to_write() {
     .expect_err("x");
     assert_eq!(e.errors[0].help.as_deref(), Some("did you mean `image`?"));
 }
+
+#[test]
+fn the_dashboard_port_is_taken_from_ui() {
+    let s = parse(
+        Path::new("pinshare.toml"),
+        &format!("{KUBO}[ui]\nport = 7800\n"),
+    )
+    .expect("valid");
+    assert_eq!(s.ui_port, Some(7800));
+    assert_eq!(
+        parse(Path::new("pinshare.toml"), KUBO)
+            .expect("valid")
+            .ui_port,
+        None
+    );
+    let (loc, msg) = one_error(&format!("{KUBO}[ui]\nport = 70000\n"));
+    assert_eq!(loc, "pinshare.toml:4:8", "{msg}");
+    let (_, msg) = one_error(&format!("{KUBO}[ui]\nbind = \"0.0.0.0\"\n"));
+    assert!(msg.contains("unknown field"), "{msg}");
+}
