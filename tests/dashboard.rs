@@ -213,6 +213,21 @@ fn foreign_hosts_and_cross_origin_posts_are_refused() {
     drop(up);
     let after = p.run(&["ui"]);
     assert!(!after.status.success(), "no up, no dashboard");
+
+    // `--no-ui`: nothing listens, and `ui` says there is no dashboard.
+    let up = p.spawn(&["up", "--no-ui"]);
+    up.wait_for("all services ready", 1, LONG);
+    assert_eq!(up.count("dashboard:"), 0, "{}", up.text());
+    assert!(
+        TcpStream::connect(("127.0.0.1", asked)).is_err(),
+        "nothing on the spec's port"
+    );
+    let none = p.run(&["ui"]);
+    let said = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        !none.status.success() && said.contains("serves a dashboard"),
+        "{said}"
+    );
 }
 
 /// The page lists both services and turns them ready; a container's line shows in the log pane and the filter

@@ -108,6 +108,8 @@ async fn dashboard(
     signals: &StopSignals,
     printer: &Printer,
 ) -> Result<Option<crate::ui::Dashboard>> {
+    // A killed `up` leaves its URL behind; this run holds the lock now, so it is not anyone's.
+    let _ = std::fs::remove_file(crate::ui::link::path_for(&spec.project));
     let Some(port) = ui else {
         return Ok(None);
     };
