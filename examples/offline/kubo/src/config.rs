@@ -7,7 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cid::{base58btc, base64_std};
-use crate::sys::{go_path_err, random_bytes};
+use crate::sys::random_bytes;
+use standin_common::goerr;
 
 pub const REPO_VERSION: &str = "18";
 
@@ -41,7 +42,7 @@ pub fn no_repo_error(repo: &Path) -> String {
 /// Reads and parses the config; errors are Go-style (`open <path>: permission denied`).
 pub fn read_config(repo: &Path) -> Result<Value, String> {
     let p = config_path(repo);
-    let bytes = fs::read(&p).map_err(|e| go_path_err("open", &p, &e))?;
+    let bytes = fs::read(&p).map_err(|e| goerr::path_error("open", &p, &e))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("failure to decode config: {e}"))
 }
 
@@ -65,14 +66,14 @@ pub fn write_config(repo: &Path, cfg: &Value) -> Result<(), String> {
         f.write_all(text.as_bytes())?;
         f.sync_all()
     };
-    write(&tmp).map_err(|e| go_path_err("open", &tmp, &e))?;
+    write(&tmp).map_err(|e| goerr::path_error("open", &tmp, &e))?;
     fs::rename(&tmp, &p).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         format!(
             "rename {} {}: {}",
             tmp.display(),
             p.display(),
-            crate::sys::go_reason(&e)
+            goerr::reason(&e)
         )
     })
 }
@@ -147,7 +148,7 @@ pub fn plugin_preload_check(repo: &Path) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!(
             "error loading plugins: {}",
-            go_path_err("open", &p, &e)
+            goerr::path_error("open", &p, &e)
         )),
     }
 }
@@ -161,14 +162,14 @@ pub fn lock_repo(repo: &Path) -> Result<fs::File, String> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| go_path_err("open", &lock_path, &e))?;
+        .map_err(|e| goerr::path_error("open", &lock_path, &e))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(fs::TryLockError::WouldBlock) => Err(format!(
             "lock {}: someone else has the lock",
             lock_path.display()
         )),
-        Err(fs::TryLockError::Error(e)) => Err(go_path_err("lock", &lock_path, &e)),
+        Err(fs::TryLockError::Error(e)) => Err(goerr::path_error("lock", &lock_path, &e)),
     }
 }
 
@@ -182,7 +183,7 @@ pub fn api_file_addr(repo: &Path) -> Result<Option<String>, String> {
         )),
         Ok(b) => Ok(Some(String::from_utf8_lossy(&b).trim().to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(go_path_err("open", &p, &e)),
+        Err(e) => Err(goerr::path_error("open", &p, &e)),
     }
 }
 
@@ -195,7 +196,7 @@ pub fn write_api_file(repo: &Path, ma: &str) -> Result<(), String> {
             let _ = fs::remove_file(&tmp);
             format!(
                 "serveHTTPApi: SetAPIAddr() failed: {}",
-                go_path_err("open", &tmp, &e)
+                goerr::path_error("open", &tmp, &e)
             )
         })
 }
@@ -526,17 +527,17 @@ pub fn default_config(id: &Identity) -> Value {
 
 /// `ipfs init` minus the printing: creates the repo layout and config.
 pub fn init_repo(repo: &Path, cfg: &Value) -> Result<(), String> {
-    fs::create_dir_all(repo).map_err(|e| go_path_err("mkdir", repo, &e))?;
+    fs::create_dir_all(repo).map_err(|e| goerr::path_error("mkdir", repo, &e))?;
     write_config(repo, cfg)?;
     for d in ["blocks", "datastore", "keystore"] {
         let p = repo.join(d);
-        fs::create_dir_all(&p).map_err(|e| go_path_err("mkdir", &p, &e))?;
+        fs::create_dir_all(&p).map_err(|e| goerr::path_error("mkdir", &p, &e))?;
     }
     let v = repo.join("version");
-    fs::write(&v, format!("{REPO_VERSION}\n")).map_err(|e| go_path_err("open", &v, &e))?;
+    fs::write(&v, format!("{REPO_VERSION}\n")).map_err(|e| goerr::path_error("open", &v, &e))?;
     let spec = repo.join("datastore_spec");
     let spec_text = r#"{"mounts":[{"mountpoint":"/blocks","path":"blocks","shardFunc":"/repo/flatfs/shard/v1/next-to-last/2","type":"flatfs"},{"mountpoint":"/","path":"datastore","type":"levelds"}],"type":"mount"}"#;
-    fs::write(&spec, spec_text).map_err(|e| go_path_err("open", &spec, &e))?;
+    fs::write(&spec, spec_text).map_err(|e| goerr::path_error("open", &spec, &e))?;
     Ok(())
 }
 

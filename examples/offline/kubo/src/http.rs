@@ -2,6 +2,7 @@
 //! and client on std::net. Shared by both stand-ins (the app includes this file
 //! with `#[path]`).
 
+use standin_common::goerr;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -497,7 +498,7 @@ pub fn request(
                 stream = Some(s);
                 break;
             }
-            Err(e) => last_err = format!("dial tcp {a}: connect: {}", crate::sys::go_reason(&e)),
+            Err(e) => last_err = format!("dial tcp {a}: connect: {}", goerr::reason(&e)),
         }
     }
     let stream = stream.ok_or(last_err)?;
@@ -524,7 +525,7 @@ pub fn request(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("Connection: close\r\n\r\n");
-    let io_err = |what: &str, e: io::Error| format!("{what} {url}: {}", crate::sys::go_reason(&e));
+    let io_err = |what: &str, e: io::Error| format!("{what} {url}: {}", goerr::reason(&e));
     let mut w = stream.try_clone().map_err(|e| io_err("connect", e))?;
     let mut msg = head.into_bytes();
     msg.extend_from_slice(body);
@@ -574,7 +575,7 @@ fn lookup_reason(e: &io::Error) -> String {
     {
         "no such host".to_string()
     } else {
-        crate::sys::go_reason(e)
+        goerr::reason(e)
     }
 }
 
