@@ -378,16 +378,19 @@ pub struct Identity {
     pub priv_key_b64: String,
 }
 
-/// A Kubo-shaped Ed25519 identity. The key bytes are random (nothing signs with
-/// them), but the encodings are the real ones, so the peer ID is "12D3KooW...".
+/// A new Ed25519 identity the way kubo's init makes one (go-libp2p crypto): the config keeps the
+/// protobuf `PrivateKey{Type: Ed25519, Data: seed ‖ public}` in base64, and the peer ID is the
+/// identity multihash of the protobuf public key, base58btc ("12D3KooW...").
 pub fn new_identity() -> Identity {
-    let mut seed = [0u8; 64];
+    let mut seed = [0u8; 32];
     random_bytes(&mut seed);
-    let pubkey = &seed[32..];
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pubkey = key.verifying_key().to_bytes();
     let mut pub_pb = vec![0x08, 0x01, 0x12, 0x20];
-    pub_pb.extend_from_slice(pubkey);
+    pub_pb.extend_from_slice(&pubkey);
     let mut priv_pb = vec![0x08, 0x01, 0x12, 0x40];
     priv_pb.extend_from_slice(&seed);
+    priv_pb.extend_from_slice(&pubkey);
     let mut mh = vec![0x00, pub_pb.len() as u8];
     mh.extend_from_slice(&pub_pb);
     Identity {
@@ -413,28 +416,7 @@ pub fn public_key_from_config(cfg: &Value) -> String {
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        buf = (buf << 6) | val(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Some(out)
+    data_encoding::BASE64.decode(s.as_bytes()).ok()
 }
 
 pub fn default_config(id: &Identity) -> Value {
@@ -761,6 +743,17 @@ mod tests {
         let mut mh = vec![0x00, 36];
         mh.extend_from_slice(&base64_decode(&pk).unwrap());
         assert_eq!(base58btc(&mh), id.peer_id);
+    }
+
+    // go-libp2p crypto/ed25519.go: the private key's Data is seed ‖ public, and the public half is
+    // the one the seed derives (a PeerID names a key that can sign).
+    #[test]
+    fn identity_key_pair_is_a_real_ed25519_pair() {
+        let id = new_identity();
+        let b = base64_decode(&id.priv_key_b64).unwrap();
+        let seed: [u8; 32] = b[4..36].try_into().unwrap();
+        let derived = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        assert_eq!(derived.as_bytes(), &b[36..68]);
     }
 
     #[test]
