@@ -548,6 +548,7 @@ fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
         &repo.join("api"),
     );
 
+    let mut gateways = Vec::new();
     for gw_ma in config::addr_strings(cfg.pointer("/Addresses/Gateway")) {
         let Ok((host, port)) = config::parse_multiaddr(&gw_ma) else {
             continue;
@@ -559,20 +560,28 @@ fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
             "Gateway server listening on {}",
             listener_ma(&l, &gw_ma)
         ));
-        let n = Arc::clone(&node);
-        std::thread::spawn(move || {
-            http::serve(
-                l,
-                Arc::new(move |req: &http::Request| n.handle_gateway(req)),
-            )
-        });
+        gateways.push(l);
     }
     log_line("Daemon is ready");
-    let n = Arc::clone(&node);
-    http::serve(
-        api_listener,
-        Arc::new(move |req: &http::Request| n.handle_api(req)),
-    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));
+    rt.block_on(async move {
+        for l in gateways {
+            let n = Arc::clone(&node);
+            tokio::spawn(http::serve(
+                l,
+                Arc::new(move |req: &http::Request| n.handle_gateway(req)),
+            ));
+        }
+        http::serve(
+            api_listener,
+            Arc::new(move |req: &http::Request| node.handle_api(req)),
+        )
+        .await;
+    });
     drop(lock);
 }
 
