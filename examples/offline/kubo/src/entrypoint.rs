@@ -26,6 +26,11 @@ pub const CONTAINER_DAEMON: &str = "container_daemon";
 
 pub fn start_ipfs(args: Vec<String>) -> ! {
     // tini: run the entrypoint as a child, pass signals on, reap every orphan, exit as it exits.
+    // The handlers go in first (tini blocks the signals before it spawns), so a signal that comes
+    // while the child starts waits for it instead of being lost.
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+            .unwrap_or_else(|e| fail_start(&format!("start_ipfs: signal handlers: {e}")));
     let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/local/bin/start_ipfs".into());
     // Reaped below by waitpid(-1), with every orphan, not through `Child::wait`.
     #[allow(clippy::zombie_processes)]
@@ -35,19 +40,13 @@ pub fn start_ipfs(args: Vec<String>) -> ! {
         .spawn()
         .unwrap_or_else(|e| fail_start(&format!("start_ipfs: {e}")));
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
-    {
-        Ok(mut signals) => {
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    if let Ok(sig) = Signal::try_from(sig) {
-                        let _ = kill(pid, sig);
-                    }
-                }
-            });
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if let Ok(sig) = Signal::try_from(sig) {
+                let _ = kill(pid, sig);
+            }
         }
-        Err(e) => fail_start(&format!("start_ipfs: signal handlers: {e}")),
-    }
+    });
     loop {
         match waitpid(None, None) {
             Ok(WaitStatus::Exited(p, code)) if p == pid => std::process::exit(code),
