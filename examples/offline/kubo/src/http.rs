@@ -260,8 +260,8 @@ pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
     ))
 }
 
-/// One HTTP/1.1 request with `Connection: close`. `timeout` bounds the connect and the wait for
-/// the answer's head.
+/// One HTTP/1.1 request, as kubo's CLI sends one command to the daemon. `timeout` bounds the
+/// connect and the wait for the answer's head.
 pub fn request(
     method: &str,
     url: &str,
@@ -330,13 +330,13 @@ async fn request_async(
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("User-Agent"))
     {
-        req = req.header(hyper::header::USER_AGENT, "pinshare-standin/0.1");
+        // go-ipfs-cmds http/client.go NewClient: kubo's CLI keeps this default (cmd/ipfs/kubo/start.go).
+        req = req.header(hyper::header::USER_AGENT, "go-ipfs-cmds/http");
     }
     if !body.is_empty() || method == "POST" || method == "PUT" {
         req = req.header(hyper::header::CONTENT_LENGTH, body.len());
     }
     let req = req
-        .header(hyper::header::CONNECTION, "close")
         .body(Full::new(Bytes::copy_from_slice(body)))
         .map_err(|e| err("write", &e))?;
     let resp = tokio::time::timeout(timeout, sender.send_request(req))
@@ -479,6 +479,24 @@ mod tests {
             assert!(out.contains("\r\nDate: "), "{out}");
             assert!(out.ends_with(&format!("\r\n\r\n{body}")), "{out}");
         }
+    }
+
+    // go-ipfs-cmds http/client.go NewClient: the CLI says it is go-ipfs-cmds (the daemon's CORS
+    // layer treats it as a program, not a browser).
+    #[test]
+    fn the_client_names_itself_as_kubos_cli_does() {
+        let port = serve_on_loopback(Arc::new(|req: &Request| {
+            Response::text(200, req.header("User-Agent").unwrap_or("").to_string())
+        }));
+        let resp = request(
+            "POST",
+            &format!("http://127.0.0.1:{port}/api/v0/id"),
+            &[],
+            b"",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(resp.text(), "go-ipfs-cmds/http");
     }
 
     #[test]
