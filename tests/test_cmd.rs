@@ -79,29 +79,112 @@ fn junit(file: &std::path::Path) -> String {
 }
 
 #[test]
-fn test_on_the_demo_passes_writes_junit_and_leaves_nothing() {
+fn test_on_the_demo_passes_writes_junit_measures_both_services_and_leaves_nothing() {
     let p = demo("test_pass");
     let _sweep = Sweep(&p);
     let report = p.dir.path().join("report.xml");
-    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
+    let o = p.run(&[
+        "test",
+        "--junit",
+        report.to_str().expect("a UTF-8 path"),
+        "--stats",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = text(&o);
-    assert!(out.contains("4 test step(s) passed"), "{out}");
+    // The run's own lines on stderr, the figures alone on stdout.
+    let out = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(out.contains("5 test step(s) passed"), "{out}");
     assert!(
         out.contains(&format!("test project {}-test-", p.name)),
         "{out}"
     );
+    let stats: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is the JSON report ({e}): {}", text(&o)));
+    let services = stats["services"].as_array().expect("services");
+    assert_eq!(
+        services
+            .iter()
+            .map(|s| s["service"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["ipfs", "pinshare"],
+        "{stats:#}"
+    );
+    for s in services {
+        // Sampled while the steps ran (the load step alone takes seconds), with figures and a suggestion.
+        assert!(s["samples"].as_u64() >= Some(1), "{stats:#}");
+        assert!(s["memory_bytes"]["peak"].as_f64() > Some(0.0), "{stats:#}");
+        assert!(s["cpu_percent"]["peak"].as_f64() > Some(0.0), "{stats:#}");
+        assert!(
+            s["suggested_line"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("resources = { cpu = \"")),
+            "{stats:#}"
+        );
+        assert!(
+            !s["hits"]
+                .as_array()
+                .expect("hits")
+                .iter()
+                .any(|h| h["kind"] == "oom-killed"),
+            "{stats:#}"
+        );
+    }
+    assert_eq!(services[1]["spec"]["memory_limit_bytes"], 1 << 30);
     assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
     // Nothing of the project itself was made either: the copy had its own name.
     assert!(p.labelled_containers().is_empty(), "{out}");
     assert_eq!(
         junit(&report),
-        "4 0 0\n\
+        "5 0 0\n\
          upload through PinShare => ok\n\
          kubo pins the upload => ok\n\
          kubo's gateway serves it byte for byte => ok\n\
-         CORS: the UI's preflight allowed, another origin refused => ok\n"
+         CORS: the UI's preflight allowed, another origin refused => ok\n\
+         many uploads at once => ok\n"
     );
+}
+
+#[test]
+fn stats_mark_a_service_that_a_step_drives_over_its_memory_limit_as_oom_killed() {
+    let p = demo("test_oom");
+    let _sweep = Sweep(&p);
+    // The app holds an upload's body in memory: a 96 MiB upload through a 48Mi limit.
+    p.edit_spec(|s| {
+        s.replace(
+            "resources = { cpu = \"100m\", memory = \"256Mi\", cpu_limit = \"500m\", memory_limit = \"1Gi\" }",
+            "resources = { cpu = \"100m\", memory = \"32Mi\", cpu_limit = \"500m\", memory_limit = \"48Mi\" }",
+        )
+    });
+    p.edit_spec(|s| {
+        s.replace(
+            "[[test.steps]]\nname = \"kubo pins the upload\"",
+            "[[test.steps]]\nname = \"a big upload\"\nhost = [\"python3\", \"-c\", \"import os, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:' + os.environ['PINSHARE_DEV_PORT_PINSHARE_9090'] + '/files?name=big.bin', data=b'x' * (96 << 20), method='POST'), timeout=60)\"]\n\n[[test.steps]]\nname = \"kubo pins the upload\"",
+        )
+    });
+    let o = p.run(&["test", "--stats"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "the big upload fails: {out}");
+    assert!(out.contains("step a big upload failed"), "{out}");
+    let row = |service: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{service} ")) && l.contains(" / "))
+            .unwrap_or_else(|| panic!("a row for {service}: {out}"))
+            .to_string()
+    };
+    assert!(row("pinshare").contains("OOM-killed (exit 137)"), "{out}");
+    assert!(row("pinshare").contains("32Mi / 48Mi"), "{out}");
+    assert!(!row("ipfs").contains("OOM"), "{out}");
+    // The suggestion raises the limit it was killed at.
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("[services.pinshare]"))
+        .unwrap_or_else(|| panic!("a suggestion: {out}"));
+    // The request: 48Mi + 100Mi; the limit keeps the spec's ratio of 1.5.
+    assert!(
+        line.contains("memory = \"148Mi\"") && line.contains("memory_limit = \"222Mi\""),
+        "{out}"
+    );
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
 }
 
 #[test]
@@ -146,14 +229,15 @@ fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_n
     let r = junit(&report);
     assert_eq!(
         r,
-        "7 1 3\n\
+        "8 1 4\n\
          upload through PinShare => ok\n\
          kubo answers on the copy's network => ok\n\
          an image on the copy's network => ok\n\
          broken <step> => exit code 3\n\
          kubo pins the upload => skipped\n\
          kubo's gateway serves it byte for byte => skipped\n\
-         CORS: the UI's preflight allowed, another origin refused => skipped\n"
+         CORS: the UI's preflight allowed, another origin refused => skipped\n\
+         many uploads at once => skipped\n"
     );
 }
 
@@ -161,7 +245,7 @@ fn a_failing_step_gives_its_code_output_and_the_services_last_lines_and_leaves_n
 fn kill_a_test_midway(p: &Project) {
     p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
     let mut running = p.spawn(&["test"]);
-    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    running.wait_for("step 6/6: hang", 1, Duration::from_secs(240));
     running.child.kill().expect("SIGKILL the test");
     running.child.wait().expect("the killed test is reaped");
     assert!(!test_objects(p).is_empty(), "a SIGKILL leaves the copy");
@@ -217,7 +301,7 @@ fn ctrl_c_during_a_step_removes_the_copy_and_exits_130() {
     let _sweep = Sweep(&p);
     p.edit_spec(|s| format!("{s}\n[[test.steps]]\nname = \"hang\"\nhost = [\"sleep\", \"300\"]\n"));
     let running = p.spawn(&["test"]);
-    running.wait_for("step 5/5: hang", 1, Duration::from_secs(240));
+    running.wait_for("step 6/6: hang", 1, Duration::from_secs(240));
     assert_eq!(running.interrupt(), Some(130));
     assert_eq!(test_objects(&p), Vec::<String>::new());
 }

@@ -18,7 +18,7 @@ pub(crate) mod stats;
 
 pub use crate::labels::Role;
 pub use docker::{DockerEngine, engine_address};
-pub use stats::{CpuPeriod, StatsSample};
+pub use stats::{CpuPeriod, StatsSample, Throttling};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
 pub async fn connect() -> R<Arc<dyn Engine>> {
