@@ -334,3 +334,69 @@ fn a_kept_copy_stays_reachable_and_only_down_project_removes_it() {
     p.run_ok(&["down", "--project", &copy, "--volumes"]);
     assert_eq!(test_objects(&p), Vec::<String>::new());
 }
+
+/// `examples/offline/pinshare.mock.toml` laid on `p`'s spec: the same keys, with `p`'s private context and image
+/// tag, and no host build (the binaries are in that context already).
+fn mock_overlay(p: &Project) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(common::offline_dir().join("pinshare.mock.toml"))
+        .expect("the shipped overlay");
+    let host = shipped
+        .find(", host_command")
+        .expect("the overlay builds on the host");
+    let end = host + shipped[host..].find('\n').expect("a line end");
+    let mut text = shipped.clone();
+    text.replace_range(host..end, " }");
+    let text = text
+        .replace(
+            "context = \".\"",
+            &format!("context = \"{}\"", p.ctx().display()),
+        )
+        .replace(
+            "pinshare-offline/kubo:dev",
+            &format!("pinshare-test/{}-kubo:dev", p.name),
+        );
+    let file = p.dir.path().join("pinshare.mock.toml");
+    std::fs::write(&file, text).expect("write the overlay");
+    file
+}
+
+#[test]
+fn the_shipped_mock_overlay_checks_and_the_demo_passes_against_the_mock() {
+    let repo = common::repo();
+    let shipped = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
+            .args(args)
+            .current_dir(&repo)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the binary runs");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        text(&o)
+    };
+    let both = [
+        "-f",
+        "examples/offline/pinshare.toml",
+        "-f",
+        "examples/offline/pinshare.mock.toml",
+    ];
+    let out = shipped(&[&both[..], &["check"]].concat());
+    assert!(out.contains("ok (2 services: ipfs, pinshare"), "{out}");
+    // The mock keeps no repo between runs and joins no swarm; the base alone has both.
+    let base = shipped(&["-f", "examples/offline/pinshare.toml", "render", "compose"]);
+    assert!(base.contains("ipfs-data:/data/ipfs") && base.contains(":4001:4001"));
+    let mocked = shipped(&[&both[..], &["render", "compose"]].concat());
+    assert!(
+        !mocked.contains("ipfs-data") && !mocked.contains(":4001"),
+        "{mocked}"
+    );
+
+    // The demo's steps pass against PinShare and the mock (the overlay after the subcommand, as a user may write).
+    let p = demo("test_mock");
+    let _sweep = Sweep(&p);
+    let overlay = mock_overlay(&p);
+    let o = p.run(&["test", "-f", overlay.to_str().expect("a UTF-8 path")]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("5 test step(s) passed"), "{out}");
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+}
