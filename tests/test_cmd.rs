@@ -400,3 +400,40 @@ fn the_shipped_mock_overlay_checks_and_the_demo_passes_against_the_mock() {
     assert!(out.contains("5 test step(s) passed"), "{out}");
     assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
 }
+
+#[test]
+fn a_start_up_that_fails_is_a_failing_testcase_in_the_junit_report() {
+    let p = demo("test_startup_fails");
+    let _sweep = Sweep(&p);
+    // PinShare checks kubo's API at start and exits 1 when it cannot reach it: it never becomes ready.
+    p.edit_spec(|s| {
+        s.replace(
+            "env = { IPFS_API = \"http://ipfs:5001\" }",
+            "env = { IPFS_API = \"http://nowhere:5001\" }",
+        )
+    });
+    let report = p.dir.path().join("report.xml");
+    let o = p.run(&["test", "--junit", report.to_str().expect("a UTF-8 path")]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(!out.contains("step 1/"), "no step runs: {out}");
+    assert_eq!(
+        junit(&report),
+        "6 1 5\n\
+         start-up => the services did not start\n\
+         upload through PinShare => skipped\n\
+         kubo pins the upload => skipped\n\
+         kubo's gateway serves it byte for byte => skipped\n\
+         CORS: the UI's preflight allowed, another origin refused => skipped\n\
+         many uploads at once => skipped\n"
+    );
+    // The reason, as the run said it, and the services' last lines.
+    let xml = std::fs::read_to_string(&report).expect("the report");
+    assert!(
+        xml.contains("pinshare: exited with code 1 before it was ready"),
+        "{xml}"
+    );
+    assert!(xml.contains("lines of pinshare:"), "{xml}");
+    assert!(xml.contains("lines of ipfs:"), "{xml}");
+    assert_eq!(test_objects(&p), Vec::<String>::new(), "{out}");
+}

@@ -14,7 +14,7 @@ mod steps;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,20 +50,7 @@ pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
             spec.file.display()
         )));
     }
-    let cancel = CancellationToken::new();
-    for kind in [
-        tokio::signal::unix::SignalKind::interrupt(),
-        tokio::signal::unix::SignalKind::terminate(),
-    ] {
-        let mut sig = tokio::signal::unix::signal(kind)
-            .map_err(|e| Error::Runtime(format!("installing the signal handler: {e}")))?;
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if sig.recv().await.is_some() {
-                on_signal.cancel();
-            }
-        });
-    }
+    let cancel = cancel_on_signals()?;
     let engine = crate::engine::connect().await?;
     let names = spec.services.keys().map(String::as_str);
     let printer = if opts.json {
@@ -90,15 +77,31 @@ pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
         ),
     );
     let started = Instant::now();
-    let outcome = run_copy(&engine, &copy, &printer, &cancel, opts.stats).await;
+    // Why the services did not start, for the JUnit report (an interrupted start-up is no test result).
+    let (outcome, startup) = match start_copy(&engine, &copy, &printer, &cancel).await {
+        Ok(()) => (
+            run_copy(&engine, &copy, &printer, &cancel, opts.stats).await,
+            None,
+        ),
+        Err(Error::Interrupted) => (Err(Error::Interrupted), None),
+        Err(e) => {
+            let why = format!("{e}{}", last_lines(&*engine, &copy).await);
+            (Err(e), Some(why))
+        }
+    };
     let elapsed = started.elapsed();
     if let Ok((_, Some(report))) = &outcome {
         print_stats(report, opts.json, &printer).await;
     }
     let outcome = outcome.map(|(results, _)| results);
-    if let (Some(file), Ok(results)) = (junit, &outcome) {
-        junit::write(file, &copy, results, elapsed)?;
-        printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    if let Some(file) = junit {
+        write_junit(
+            file,
+            &copy,
+            (&outcome, startup.as_deref()),
+            elapsed,
+            &printer,
+        )?;
     }
     if keep && !cancel.is_cancelled() {
         print_kept(&*engine, &copy, &printer).await;
@@ -120,6 +123,44 @@ pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
     Ok(code)
 }
 
+/// A token cancelled by SIGINT or SIGTERM.
+fn cancel_on_signals() -> Result<CancellationToken> {
+    let cancel = CancellationToken::new();
+    for kind in [
+        tokio::signal::unix::SignalKind::interrupt(),
+        tokio::signal::unix::SignalKind::terminate(),
+    ] {
+        let mut sig = tokio::signal::unix::signal(kind)
+            .map_err(|e| Error::Runtime(format!("installing the signal handler: {e}")))?;
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if sig.recv().await.is_some() {
+                on_signal.cancel();
+            }
+        });
+    }
+    Ok(cancel)
+}
+
+/// The JUnit report of the steps that ran, or of a start-up that failed (`startup`: why); an interrupted run
+/// has none.
+fn write_junit(
+    file: &Path,
+    copy: &Spec,
+    (outcome, startup): (&Result<Vec<StepResult>>, Option<&str>),
+    elapsed: std::time::Duration,
+    printer: &Printer,
+) -> Result<()> {
+    let ran = match (outcome, startup) {
+        (_, Some(why)) => (&[][..], Some(why)),
+        (Ok(results), None) => (results.as_slice(), None),
+        (Err(_), None) => return Ok(()),
+    };
+    junit::write(file, copy, ran, elapsed)?;
+    printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    Ok(())
+}
+
 /// The `--stats` report: a table among the run's lines, or JSON alone on stdout.
 async fn print_stats(report: &stats::Report, json: bool, printer: &Printer) {
     if json {
@@ -131,15 +172,13 @@ async fn print_stats(report: &stats::Report, json: bool, printer: &Printer) {
     }
 }
 
-/// Brings the copy up and runs its steps until one fails; the results of the steps that ran, in order, and with
-/// `stats` the services' figures while they ran.
-async fn run_copy(
+/// Brings the copy's services up as `up` does.
+async fn start_copy(
     engine: &Arc<dyn Engine>,
     copy: &Spec,
     printer: &Printer,
     cancel: &CancellationToken,
-    stats: bool,
-) -> Result<(Vec<StepResult>, Option<stats::Report>)> {
+) -> Result<()> {
     // The copy is removed whole afterwards, what start-up made with it.
     let mut made = crate::run::Made::default();
     crate::run::bring_up(
@@ -150,7 +189,18 @@ async fn run_copy(
         (Instant::now(), cancel),
         &mut made,
     )
-    .await?;
+    .await
+}
+
+/// Runs the copy's steps until one fails; the results of the steps that ran, in order, and with `stats` the
+/// services' figures while they ran.
+async fn run_copy(
+    engine: &Arc<dyn Engine>,
+    copy: &Spec,
+    printer: &Printer,
+    cancel: &CancellationToken,
+    stats: bool,
+) -> Result<(Vec<StepResult>, Option<stats::Report>)> {
     let ports = steps::port_env(&**engine, copy).await?;
     let sampler = stats.then(|| stats::Sampler::start(engine.clone(), copy));
     let mut results = Vec::new();
@@ -195,6 +245,13 @@ async fn report_failure(
         r.name
     );
     text.push_str(r.output.trim_end());
+    text.push_str(&last_lines(engine, copy).await);
+    printer.block(&text);
+}
+
+/// The last lines of every service, each under its heading.
+async fn last_lines(engine: &dyn Engine, copy: &Spec) -> String {
+    let mut text = String::new();
     for name in &copy.order {
         let container = copy.container_name(name);
         let lines = crate::run::last_lines(engine, &container, 20).await;
@@ -204,7 +261,7 @@ async fn report_failure(
         ));
         text.push_str(&lines.join("\n"));
     }
-    printer.block(&text);
+    text
 }
 
 /// How to reach a kept copy and how to remove it.
