@@ -275,15 +275,41 @@ fn a_killed_test_is_removed_by_down_of_its_project() {
 }
 
 #[test]
-fn a_test_beside_a_foreground_up_of_the_same_spec_leaves_it_alone() {
+fn two_tests_at_once_beside_a_foreground_up_of_the_same_spec_pass_and_leave_it_alone() {
     let p = demo("test_beside_up");
     let _sweep = Sweep(&p);
     let up = p.spawn(&["up", "--no-watch"]);
     up.wait_for("all services ready", 1, Duration::from_secs(240));
     let ids = |svc: &str| p.inspect(svc, "{{.Id}}");
     let before = (ids("ipfs"), ids("pinshare"));
-    let o = p.run(&["test"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Two at once, each its own throwaway copy: same spec, same images, no host port of their own.
+    let tests: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            p.cmd(&["test"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("test starts")
+        })
+        .collect();
+    let outs: Vec<std::process::Output> = tests
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("test ends"))
+        .collect();
+    let mut copies = Vec::new();
+    for o in &outs {
+        let out = text(o);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert!(out.contains("5 test step(s) passed"), "{out}");
+        copies.push(
+            out.lines()
+                .find_map(|l| l.split("test project ").nth(1))
+                .and_then(|l| l.split(' ').next())
+                .unwrap_or_else(|| panic!("names its copy: {out}"))
+                .to_string(),
+        );
+    }
+    assert_ne!(copies[0], copies[1], "each test has a copy of its own");
     assert_eq!((ids("ipfs"), ids("pinshare")), before);
     // The up still serves on its own host port.
     poll("the up's app answers", Duration::from_secs(10), || {
