@@ -114,6 +114,13 @@ pub trait Engine: Send + Sync {
     /// the container stops.
     async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>>;
 
+    /// Attaches to a created container made with `stdin`, before it starts: its output until it ends, and its
+    /// stdin (shutting the writer down closes it). The session's `id` is the container's name.
+    async fn attach_stdin(&self, name: &str) -> R<ExecSession>;
+
+    /// Sets the size of a running container's TTY.
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> R<()>;
+
     /// One resource-usage sample of a container; `None` when it does not exist or is not running. With `period`
     /// the engine reads the counters twice, about a second apart, so the sample has a CPU figure; without, it
     /// answers at once with memory, network and block I/O only (what a periodic memory check needs).
@@ -542,6 +549,11 @@ pub struct ContainerSpec {
     pub cap_drop: Vec<String>,
     /// Capabilities added back after the drop.
     pub cap_add: Vec<String>,
+    /// Its stdin open, for [`Engine::attach_stdin`], and closed when the attached writer shuts it down
+    /// (`docker run -i`).
+    pub stdin: bool,
+    /// A TTY (`docker run -t`): stdout and stderr become one stream.
+    pub tty: bool,
 }
 
 /// One line-ish chunk of container output.

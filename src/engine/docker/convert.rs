@@ -363,6 +363,17 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
                 },
             )])),
         }),
+        ..interactive(spec.stdin, spec.tty)
+    }
+}
+
+/// `docker run -i` (stdin open, closed when the attached writer closes it) and `-t`.
+fn interactive(stdin: bool, tty: bool) -> ContainerCreateBody {
+    ContainerCreateBody {
+        open_stdin: stdin.then_some(true),
+        stdin_once: stdin.then_some(true),
+        attach_stdin: stdin.then_some(true),
+        tty: tty.then_some(true),
         ..Default::default()
     }
 }
