@@ -1,5 +1,5 @@
 //! `test --stats`: every service's CPU and memory sampled while the steps run — `stats` rounds (the engine
-//! reads CPU over a second, so about one sample a second), from the first step to the last — then, per service,
+//! reads CPU over a second, so at most one sample a second; under load a round takes two), from the first step to the last — then, per service,
 //! the steady figure (the median of the samples) and the peak (the highest) against the spec's requests and
 //! limits, the limits that were hit (an OOM kill: the container's `State.OOMKilled`; CPU throttling: the CFS
 //! counters of `throttling_data`), and the `resources = { ... }` that `recommend` suggests.
@@ -335,7 +335,7 @@ pub(super) fn render(report: &Report) -> String {
         cells.join("  ").trim_end().to_string()
     };
     let mut out = String::from(
-        "resource usage while the steps ran (about one sample a second; steady = median, peak = highest):\n",
+        "resource usage while the steps ran (one sample per `stats` round, each a CPU read over a second or more; steady = median, peak = highest):\n",
     );
     out.push_str(&line(header.to_vec()));
     for r in &rows {
