@@ -62,15 +62,23 @@ impl Sampler {
         let task = tokio::spawn(async move {
             let mut windows = Windows::default();
             let mut samples = Samples::new();
-            // The throttling counters count from the container's start; those of now are subtracted at the end.
+            // A first read at once (memory only: a CPU figure takes the engine a second), so a service killed
+            // within the first round has a figure. Its throttling counters, which count from the container's
+            // start, are subtracted from every later sample's.
             let mut baseline = BTreeMap::new();
             for name in &spec.order {
                 if let Ok(Some(s)) = engine.stats(&spec.container_name(name), false).await {
                     baseline.insert(name.clone(), s.throttling);
+                    // A container that is going (a kill under way) reads as no memory at all: no figure.
+                    if s.memory_used > 0 {
+                        let u = crate::usage::usage(&s, &spec.services[name].resources);
+                        samples.entry(name.clone()).or_default().push(u);
+                    }
                 }
             }
-            // A round under way when the steps end is finished: the last seconds are often the busiest.
-            while !stopped.is_cancelled() {
+            // At least one round, even when the steps end first; one under way when they end is finished: the
+            // last seconds are often the busiest.
+            loop {
                 // A round of running services takes the engine's second; one of stopped ones no time at all.
                 let pace = tokio::time::sleep(std::time::Duration::from_secs(1));
                 let (r, ()) = tokio::join!(round(&*engine, &spec, &spec.order, &mut windows), pace);
@@ -83,6 +91,9 @@ impl Sampler {
                         }
                     }
                     Err(e) => return (since(samples, &baseline), Some(e.to_string())),
+                }
+                if stopped.is_cancelled() {
+                    break;
                 }
             }
             (since(samples, &baseline), None)
