@@ -171,6 +171,17 @@ pub enum Command {
         /// Write a JUnit XML report (one testcase per step) to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Sample every service's CPU and memory while the steps run (once a second, as `stats`); then print
+        /// per service the steady (median) and peak figures against the spec's requests and limits, mark a
+        /// limit that was hit (OOM kill, CPU throttling), and suggest `resources = { ... }` by the Kubernetes
+        /// VPA recommender's rule: requests = the 90th percentile of CPU and the highest memory, plus 15 %
+        /// (at least 25m and 16Mi); limits keep the spec's limit/request ratio and stay above the peak + 15 %;
+        /// a limit that was hit is raised 20 % (memory at least 100Mi more).
+        #[arg(long)]
+        stats: bool,
+        /// With --stats: the figures as JSON on stdout (the run's own lines go to stderr).
+        #[arg(long, requires = "stats")]
+        json: bool,
     },
     /// Service, container state, readiness, ports, image, restarts, uptime.
     Ps {
@@ -399,6 +410,27 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
     }
 }
 
+/// `test`, its options from the command line.
+async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
+    let Command::Test {
+        keep,
+        junit,
+        stats,
+        json,
+        ..
+    } = cmd
+    else {
+        return Err(Error::Usage("not a test command".into()));
+    };
+    let spec = load(files)?;
+    let opts = crate::commands::test::TestOptions {
+        keep,
+        junit,
+        stats,
+        json,
+    };
+    crate::commands::test::test(&spec, &opts).await
+}
 /// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
 async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
     let spec = load(files)?;
@@ -611,10 +643,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files).await,
-        Command::Test { keep, junit, .. } => {
-            let spec = load(&files)?;
-            crate::commands::test::test(&spec, keep, junit.as_deref()).await
-        }
+        cmd @ Command::Test { .. } => test(cmd, &files).await,
         Command::Ps { json, .. } => {
             let spec = load_or_stand_in(&files, "ps").await?;
             crate::commands::ps::ps(&spec, json, out).await?;
