@@ -1,6 +1,6 @@
 //! Between the events, on the fake engine in virtual time (issue 19, item 7): a stop at every engine call of a
 //! live update and of a stop-first rebuild, an engine loss (the connection, or a daemon restart) at every engine
-//! call of start-up, and a save at every engine call of a rebuild. Each injection is a hook on
+//! call of start-up and of a rebuild, and a save at every engine call of a rebuild. Each injection is a hook on
 //! the n-th call ([`Fake::on_call`]); the reference run of each test says how many calls there are.
 
 use std::sync::{Arc, Mutex};
@@ -254,6 +254,44 @@ async fn a_lost_connection_at_every_engine_call_of_start_up_converges() {
 async fn a_daemon_restart_at_every_engine_call_of_start_up_converges() {
     let m = engine_loss_at_every_call_of_start_up(Loss::DaemonRestart).await;
     assert!(m > 15, "{m}");
+}
+
+async fn engine_loss_at_every_call_of_a_rebuild(how: Loss) -> usize {
+    let r = start_with(&spec_text("a")).await;
+    let c0 = r.fake.calls().len();
+    r.edit_source(2);
+    r.printed("rebuilt in", 1).await;
+    let m = r.fake.calls().len() - c0;
+    r.stop().await;
+    for k in 1..=m {
+        let what = format!("{how:?} at call {k} of the rebuild's {m}");
+        let r = start_with(&spec_text("a")).await;
+        let loss = lose_at(&r, r.fake.calls().len() + k, how);
+        r.edit_source(2);
+        converges(&r, &what).await;
+        told_what_was_restored(&r, &loss, &what);
+        // The change was not lost, and the run said when the new build took over (the loss may have cut the
+        // swap short after that, before its timing line).
+        assert!(
+            r.count("rebuilt in") + r.count("serves now; stopping build") >= 1,
+            "{what}: {:#?}",
+            r.lines.lock().expect("lines")
+        );
+        r.stop().await;
+    }
+    m
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_connection_at_every_engine_call_of_a_rebuild_converges() {
+    let m = engine_loss_at_every_call_of_a_rebuild(Loss::Connection).await;
+    assert!(m > 10, "{m}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_daemon_restart_at_every_engine_call_of_a_rebuild_converges() {
+    let m = engine_loss_at_every_call_of_a_rebuild(Loss::DaemonRestart).await;
+    assert!(m > 10, "{m}");
 }
 
 /// A save at every engine call of a rebuild (its build, its swap, what follows) gets exactly one follow-up
