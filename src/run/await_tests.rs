@@ -303,10 +303,15 @@ async fn a_save_at_every_engine_call_of_a_rebuild_gives_exactly_one_follow_up() 
     r.edit_source(2);
     r.printed("rebuilt in", 1).await;
     let m = r.fake.calls().len() - c0;
+    // The rebuild's build call (1-based): a save from then on came after its context was read.
+    let build_at = 1 + r.fake.call_lines()[c0..]
+        .iter()
+        .position(|c| c == "build d-app:dev")
+        .expect("the rebuild built");
     r.stop().await;
     assert!(m > 10, "{m}");
     for k in 1..=m {
-        let what = format!("save at call {k} of the rebuild's {m}");
+        let what = format!("save at call {k} of the rebuild's {m} (its build is call {build_at})");
         let r = start_with(&spec_text("a")).await;
         let (changes, path) = (r.changes.clone(), r.dir.path().join("main.go"));
         r.fake.on_call(r.fake.calls().len() + k, move || {
@@ -327,6 +332,9 @@ async fn a_save_at_every_engine_call_of_a_rebuild_gives_exactly_one_follow_up() 
             r.count("rebuilt in"),
             r.lines.lock().expect("lines")
         );
+        if k >= build_at {
+            assert_eq!(builds, 3, "{what}: exactly one follow-up build");
+        }
         // One batch for each save, or both in one when the second came while the first was being folded.
         assert!(
             (1..=2).contains(&r.count("app  » main.go changed")),
