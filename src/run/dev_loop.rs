@@ -219,39 +219,85 @@ async fn worker(
             }
         }
         let detect = first_seen.elapsed();
-        let _guard = lock.lock().await;
-        let Some(svc) = current.services.get(&service) else {
-            continue;
-        };
-        printer.event(&service, &describe(&paths, &current.dir));
-        if let Some(lu) = &svc.live_update {
-            match rebuild::live_update(&*engine, &current, svc, lu, &paths, &printer, detect).await
-            {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    printer.event(&service, &format!("live update failed: {e}"));
-                    continue;
-                }
+        // A batch cut short by the engine going away is applied again once it is back: the change is not lost,
+        // and what the first try did is found up to date (or left by a swap, which the swap clears).
+        for attempt in 1.. {
+            let guard = lock.lock().await;
+            // The spec as it is now: an edit may have come while the engine was away.
+            let Some(current) = spec.read().map(|s| Arc::clone(&s)).ok() else {
+                break;
+            };
+            let Some(svc) = current.services.get(&service) else {
+                break;
+            };
+            if attempt == 1 {
+                printer.event(&service, &describe(&paths, &current.dir));
+            }
+            let done = apply_batch(&engine, &current, svc, &paths, &printer, detect, &fg).await;
+            drop(guard);
+            if done || engine.version().await.is_ok() {
+                break;
+            }
+            printer.event(
+                &service,
+                "the engine went away during this change; it is looked at again once the engine is back",
+            );
+            engine_back(&*engine).await;
+        }
+    }
+}
+
+/// Waits, with backoff, until the engine answers.
+async fn engine_back(engine: &dyn Engine) {
+    let mut delay = Duration::from_millis(100);
+    while engine.version().await.is_err() {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Applies one batch of changes to `svc`: a live update where its rules allow, else a rebuild. False when it
+/// failed (the failure was printed).
+async fn apply_batch(
+    engine: &Arc<dyn Engine>,
+    current: &Spec,
+    svc: &spec::Service,
+    paths: &BTreeSet<PathBuf>,
+    printer: &Printer,
+    detect: Duration,
+    fg: &crate::run::swap::Foreground,
+) -> bool {
+    let service = &svc.name;
+    if let Some(lu) = &svc.live_update {
+        match rebuild::live_update(&**engine, current, svc, lu, paths, printer, detect).await {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(e) => {
+                printer.event(service, &format!("live update failed: {e}"));
+                return false;
             }
         }
-        if matches!(svc.image, ImageSource::Build(_)) {
-            match rebuild::rebuild(
-                &*engine,
-                &current,
-                &service,
-                &printer,
-                detect,
-                Some(&fg),
-                false,
-            )
-            .await
-            {
-                Ok(()) => {}
-                // `rebuild` said so already, with what it left serving.
-                Err(crate::error::Error::Build { .. }) => {}
-                Err(e) => printer.event(&service, &format!("rebuild failed: {e}")),
-            }
+    }
+    if !matches!(svc.image, ImageSource::Build(_)) {
+        return true;
+    }
+    match rebuild::rebuild(
+        &**engine,
+        current,
+        service,
+        printer,
+        detect,
+        Some(fg),
+        false,
+    )
+    .await
+    {
+        Ok(()) => true,
+        // `rebuild` said so already, with what it left serving.
+        Err(crate::error::Error::Build { .. }) => false,
+        Err(e) => {
+            printer.event(service, &format!("rebuild failed: {e}"));
+            false
         }
     }
 }

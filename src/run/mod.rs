@@ -18,6 +18,8 @@ pub(crate) mod swap;
 pub(crate) mod tasks;
 
 #[cfg(test)]
+mod await_tests;
+#[cfg(test)]
 mod loop_tests;
 mod shutdown;
 mod startup;
