@@ -239,16 +239,19 @@ async fn worker(
     }
 }
 
-/// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start`.
+/// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start` (which
+/// builds it, unless the run is manual).
 fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
     let trigger = spec.command(&format!("trigger {service}"));
-    if state.held(service) {
-        format!(
-            "not rebuilt: stopped by `stop`; the change waits for `{}`, then `{trigger}`",
-            spec.command(&format!("start {service}"))
-        )
-    } else {
-        format!("pending (manual mode): `{trigger}` builds it")
+    let start = spec.command(&format!("start {service}"));
+    match (state.held(service), state.manual()) {
+        (true, false) => {
+            format!("not rebuilt: stopped by `stop`; `{start}` starts it and builds the change")
+        }
+        (true, true) => format!(
+            "not rebuilt: stopped by `stop`; the change waits for `{start}`, then `{trigger}`"
+        ),
+        (false, _) => format!("pending (manual mode): `{trigger}` builds it"),
     }
 }
 
