@@ -90,7 +90,7 @@ fn bash_completes_a_subcommands_options() {
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "up", "--"]),
         // `-f/--file` is accepted after the subcommand too.
-        ["--file", "--detach", "--no-watch", "--help"]
+        ["--file", "--detach", "--no-watch", "--manual", "--help"]
     );
     let shells = complete(dir.path(), &["pinshare-dev", "completions", ""]);
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
@@ -113,6 +113,19 @@ fn bash_completes_service_names_from_the_spec_here_or_given_with_f() {
         complete(dir.path(), &["pinshare-dev", "stats", "--no-stream", "k"]),
         ["kubo-node"]
     );
+    // The steering commands take one service each.
+    for steer in ["restart", "stop", "start", "trigger"] {
+        assert_eq!(
+            complete(dir.path(), &["pinshare-dev", steer, "w"]),
+            ["webapp"],
+            "{steer}"
+        );
+        assert_eq!(
+            complete(dir.path(), &["pinshare-dev", steer, "webapp", ""]),
+            Vec::<String>::new(),
+            "{steer}"
+        );
+    }
     // rebuild takes one service.
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "rebuild", "webapp", ""]),

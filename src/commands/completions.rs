@@ -9,7 +9,9 @@
 use clap_complete::Shell;
 
 /// Subcommands whose positional arguments are service names.
-const TAKE_SERVICES: &[&str] = &["up", "logs", "stats", "rebuild", "exec", "run"];
+const TAKE_SERVICES: &[&str] = &[
+    "up", "logs", "stats", "rebuild", "exec", "run", "restart", "stop", "start", "trigger",
+];
 
 /// The completion script for `shell`; `cmd` is the command line's definition (`Cli::command()`).
 pub fn script(shell: Shell, cmd: &mut clap::Command) -> String {
@@ -102,8 +104,10 @@ fn bash_services(name: &str, generated: &str) -> String {
     esac
     case "$cur" in -*) return 0 ;; esac
     case "$prev" in --tail|--since) return 0 ;; esac
-    # rebuild takes one service.
-    if [ "$sub" = rebuild ] && [ "$COMP_CWORD" -gt "$((i + 1))" ]; then COMPREPLY=(); return 0; fi
+    # rebuild and the steering commands take one service.
+    case "$sub" in rebuild|restart|stop|start|trigger)
+        if [ "$COMP_CWORD" -gt "$((i + 1))" ]; then COMPREPLY=(); return 0; fi ;;
+    esac
     # The binary says whether a service name goes here (exit 1: no, e.g. exec's CMD) and reads the spec the
     # line's own -f/--file names, before or after the subcommand.
     local names rc=0

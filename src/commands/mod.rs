@@ -12,5 +12,6 @@ pub(crate) mod rebuild;
 pub(crate) mod run;
 pub(crate) mod stand_in;
 pub(crate) mod stats;
+pub(crate) mod steer;
 pub(crate) mod test;
 pub(crate) mod up;

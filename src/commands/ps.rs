@@ -4,6 +4,8 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::run::control::Request;
+use crate::run::state::Snapshot;
 use crate::spec::Spec;
 use crate::{probe, probe::ready};
 
@@ -120,17 +122,32 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Formats rows as an aligned table.
-pub fn table(rows: &[Row]) -> String {
+/// What a foreground `up` says of `service`: its phase with its elapsed time, and what waits for `trigger`.
+pub fn phase_of(live: &Snapshot, service: &str) -> String {
+    let Some(s) = live.services.get(service) else {
+        return "-".into();
+    };
+    let mut text = s.phase.text();
+    match s.pending.len() {
+        0 => {}
+        1 => text.push_str(", 1 change pending"),
+        n => text.push_str(&format!(", {n} changes pending")),
+    }
+    text
+}
+
+/// Formats rows as an aligned table; with the state of a foreground `up`, each service's phase too.
+pub fn table(rows: &[Row], live: Option<&Snapshot>) -> String {
     let header = [
-        "SERVICE", "STATE", "READY", "PORTS", "IMAGE", "BUILD", "RESTARTS", "UPTIME",
+        "SERVICE", "STATE", "PHASE", "READY", "PORTS", "IMAGE", "BUILD", "RESTARTS", "UPTIME",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
                 r.service.clone(),
                 r.state.clone(),
+                live.map_or_else(String::new, |l| phase_of(l, &r.service)),
                 r.readiness.clone(),
                 if r.ports_forwarded && !r.ports.is_empty() {
                     format!("{} (forwarded by up)", r.ports.join(", "))
@@ -161,7 +178,10 @@ pub fn table(rows: &[Row]) -> String {
         let parts: Vec<String> = vals
             .iter()
             .zip(widths.iter())
-            .map(|(v, w)| format!("{v:<w$}"))
+            .enumerate()
+            // No PHASE column without a foreground `up`: `ps` prints what it always did.
+            .filter(|(i, _)| *i != 2 || live.is_some())
+            .map(|(_, (v, w))| format!("{v:<w$}"))
             .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
@@ -173,14 +193,37 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// The rows as JSON; under a foreground `up`, each with `phase` (as the table shows it) and `run` (the
+/// service in the run's snapshot: phase, pending changes, build history).
+fn json_rows(rows: &[Row], live: Option<&Snapshot>) -> Vec<serde_json::Value> {
+    rows.iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let (Some(l), Some(obj)) = (live, v.as_object_mut()) {
+                let svc = l.services.get(&r.service);
+                let phase = svc
+                    .map(serde_json::to_value)
+                    .and_then(std::result::Result::ok);
+                obj.insert("run".into(), phase.unwrap_or_default());
+                obj.insert("phase".into(), phase_of(l, &r.service).into());
+            }
+            v
+        })
+        .collect()
+}
+
 /// Runs `ps`.
 pub async fn ps(spec: &Spec, json: bool, out: &crate::output::printer::Printer) -> Result<()> {
     let engine = crate::engine::connect().await?;
     let rows = rows(&*engine, spec).await?;
-    if json {
-        out.block(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+    let asked = crate::run::control::ask(&spec.project, &Request::Snapshot).await;
+    let live = asked.ok().flatten().and_then(|r| r.snapshot);
+    let text = if json {
+        serde_json::to_string_pretty(&json_rows(&rows, live.as_ref())).unwrap_or_default()
     } else {
-        out.block(&table(&rows));
-    }
+        table(&rows, live.as_ref())
+    };
+    // The run's state can quote what a container said (a failed probe's reason): no secret in either form.
+    out.block(&crate::output::redact::text(&text, &spec.secret_values()));
     Ok(())
 }

@@ -28,5 +28,5 @@ pub async fn rebuild_command(spec: &Spec, service: &str, force: bool) -> Result<
     )
     .await;
     printer.flush().await;
-    r
+    r.map(|_| ())
 }

@@ -87,7 +87,7 @@ async fn prepare_and_run(
             spec,
             &deps,
             printer,
-            (Instant::now(), cancel),
+            (Instant::now(), cancel, &Default::default()),
             &mut crate::run::Made::default(),
         )
         .await?;

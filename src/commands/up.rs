@@ -38,8 +38,8 @@ async fn listen(
     }
 }
 
-/// Runs `up`; returns the exit code.
-pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
+/// Runs `up` (`manual`: saves wait for `trigger`); returns the exit code.
+pub async fn up(spec: Spec, opts: UpOptions, manual: bool) -> Result<u8> {
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::run::lock::acquire(&spec.project)?;
     // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
@@ -50,7 +50,21 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     // running, or keep watching a project that `down` removed under us.
     let sigterm = signal(SignalKind::terminate())
         .map_err(|e| Error::Runtime(format!("installing the SIGTERM handler: {e}")))?;
-    let signals = StopSignals::default();
+    let signals = StopSignals {
+        control: crate::run::control::Handle::new(&spec.project, manual),
+        ..StopSignals::default()
+    };
+    // A foreground run serves its state and takes steering commands; dropped (before the lock), the socket goes.
+    let endpoint = if opts.detach {
+        None
+    } else {
+        // Without it the run goes on: `ps` shows no phases and the steering commands act on the engine.
+        crate::run::control::serve(&signals.control, &spec.project)
+            .inspect_err(|e| {
+                eprintln!("warning: {e}; `ps` shows no phases, steering acts on the engine");
+            })
+            .ok()
+    };
     let done = CancellationToken::new();
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));
     let listener = tokio::spawn(listen(
@@ -70,6 +84,9 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
                 printer.event(s, &text);
             }
         }
+        if manual {
+            printer.event(TOOL, &format!("manual mode: a save marks its service as pending; `{}` builds it", spec.command("trigger SERVICE")));
+        }
         if let Some(pid) = lock.reclaimed_from {
             printer.event(
                 TOOL,
@@ -81,5 +98,6 @@ pub async fn up(spec: Spec, opts: UpOptions) -> Result<u8> {
     .await;
     done.cancel();
     let _ = listener.await;
+    drop(endpoint);
     result
 }

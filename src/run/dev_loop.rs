@@ -16,10 +16,11 @@ use crate::error::Result;
 use crate::output::printer::Printer;
 use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
+use crate::run::state::RunState;
 use crate::run::tasks::Tasks;
 use crate::spec::{self, ImageSource, LoadError, Spec};
 use crate::watch::{self, Changes};
-use crate::{image, probe::ready, run::follow, run::rebuild};
+use crate::{image, probe::ready, run::follow};
 
 /// What the loop needs from `up`.
 pub struct Session {
@@ -227,13 +228,25 @@ async fn worker(
             let Some(current) = spec.read().map(|s| Arc::clone(&s)).ok() else {
                 break;
             };
-            let Some(svc) = current.services.get(&service) else {
+            if !current.services.contains_key(&service) {
                 break;
-            };
+            }
             if attempt == 1 {
                 printer.event(&service, &describe(&paths, &current.dir));
             }
-            let done = apply_batch(&engine, &current, svc, &paths, &printer, detect, &fg).await;
+            let listed: Vec<PathBuf> = paths.iter().cloned().collect();
+            if fg.state.defer(&service, &listed) {
+                printer.event(&service, &deferred(&fg.state, &service, &current));
+                break;
+            }
+            let cause = crate::run::trigger::Trigger {
+                paths: paths.clone(),
+                detect,
+                cause: "save",
+            };
+            let done =
+                crate::run::trigger::build_now(&*engine, &current, &service, cause, &printer, &fg)
+                    .await;
             drop(guard);
             if done || engine.version().await.is_ok() {
                 break;
@@ -256,49 +269,19 @@ async fn engine_back(engine: &dyn Engine) {
     }
 }
 
-/// Applies one batch of changes to `svc`: a live update where its rules allow, else a rebuild. False when it
-/// failed (the failure was printed).
-async fn apply_batch(
-    engine: &Arc<dyn Engine>,
-    current: &Spec,
-    svc: &spec::Service,
-    paths: &BTreeSet<PathBuf>,
-    printer: &Printer,
-    detect: Duration,
-    fg: &crate::run::swap::Foreground,
-) -> bool {
-    let service = &svc.name;
-    if let Some(lu) = &svc.live_update {
-        match rebuild::live_update(&**engine, current, svc, lu, paths, printer, detect).await {
-            Ok(true) => return true,
-            Ok(false) => {}
-            Err(e) => {
-                printer.event(service, &format!("live update failed: {e}"));
-                return false;
-            }
+/// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start` (which
+/// builds it, unless the run is manual).
+fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
+    let trigger = spec.command(&format!("trigger {service}"));
+    let start = spec.command(&format!("start {service}"));
+    match (state.held(service), state.manual()) {
+        (true, false) => {
+            format!("not rebuilt: stopped by `stop`; `{start}` starts it and builds the change")
         }
-    }
-    if !matches!(svc.image, ImageSource::Build(_)) {
-        return true;
-    }
-    match rebuild::rebuild(
-        &**engine,
-        current,
-        service,
-        printer,
-        detect,
-        Some(fg),
-        false,
-    )
-    .await
-    {
-        Ok(()) => true,
-        // `rebuild` said so already, with what it left serving.
-        Err(crate::error::Error::Build { .. }) => false,
-        Err(e) => {
-            printer.event(service, &format!("rebuild failed: {e}"));
-            false
-        }
+        (true, true) => format!(
+            "not rebuilt: stopped by `stop`; the change waits for `{start}`, then `{trigger}`"
+        ),
+        (false, _) => format!("pending (manual mode): `{trigger}` builds it"),
     }
 }
 
@@ -368,12 +351,15 @@ async fn apply(
         .order
         .iter()
         .filter(|n| s.selected.contains(n) || !current.services.contains_key(*n))
+        // A service stopped by `pinshare-dev stop` stays stopped until `start`.
+        .filter(|n| !s.tasks.control.state.held(n))
         .cloned()
         .collect();
     let mut changed = 0;
     for name in &wanted {
         let svc = &new.services[name];
         let image = image::resolve_image(engine, new, svc, &s.printer).await?;
+        let image_id = image.id.clone();
         let desired = Desired {
             hash: reconcile::config_hash(&new.project, svc, &image.id),
             image: image.id,
@@ -402,6 +388,7 @@ async fn apply(
         reconcile::apply(engine, new, &actions, &s.printer).await?;
         ready::wait_ready(engine, new, svc).await?;
         s.printer.event(name, "ready");
+        s.tasks.control.state.ready(name, Some(&image_id));
     }
     if changed == 0 {
         s.printer.event(TOOL, "no service's configuration changed");
@@ -409,11 +396,49 @@ async fn apply(
     Ok(())
 }
 
+/// What a swap needs from the run.
+pub(crate) fn foreground(s: &Session) -> crate::run::swap::Foreground {
+    crate::run::swap::Foreground {
+        engine: s.engine.clone(),
+        feeds: s.feeds.clone(),
+        forwarder: s.forwarder.clone(),
+        state: s.tasks.control.state.clone(),
+    }
+}
+
+/// Steering commands are taken from now on, carried out on `s`'s run with the spec in force.
+fn publish_steering(s: &Session, spec: &crate::run::supervise::SharedSpec) {
+    let fg = foreground(s);
+    let steerer = crate::run::steer::Steerer::new(&s.engine, spec, &s.printer, &s.tasks, fg);
+    s.tasks.control.publish(Box::new(steerer));
+}
+
+/// Spawns the watch worker of `name`; returns where its batches go.
+fn spawn_worker(
+    s: &Session,
+    spec: &crate::run::supervise::SharedSpec,
+    name: &str,
+) -> mpsc::UnboundedSender<Changes> {
+    let (wtx, wrx) = mpsc::unbounded_channel();
+    let task = worker(
+        s.engine.clone(),
+        name.to_string(),
+        Arc::clone(spec),
+        wrx,
+        s.printer.clone(),
+        Arc::clone(&s.tasks.lock),
+        foreground(s),
+    );
+    s.tasks.spawn_until(&s.tasks.workers, task);
+    wtx
+}
+
 /// Runs until the root of `s.tasks` is cancelled, with the real watchers unless `sources` are given. Supervisors
 /// and watch workers are tasks of the run; the caller's shutdown ends them ([`Tasks::quiesce`]).
 pub async fn run(s: Session, sources: Option<Sources>) {
     let services = watched(&s.spec, &s.selected);
     let spec = Arc::new(std::sync::RwLock::new(Arc::new(s.spec.clone())));
+    publish_steering(&s, &spec);
     // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says.
     let mut supervised: HashSet<String> = HashSet::new();
     let supervise = |name: &str, supervised: &mut HashSet<String>| {
@@ -423,6 +448,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                 spec: Arc::clone(&spec),
                 printer: s.printer.clone(),
                 lock: Arc::clone(&s.tasks.lock),
+                state: s.tasks.control.state.clone(),
             };
             s.tasks
                 .tracker
@@ -456,17 +482,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
             () = root.cancelled() => break,
             Some(changes) = sources.changes.recv() => {
                 let name = changes.service.clone();
-                let w = workers.entry(name.clone()).or_insert_with(|| {
-                    let (wtx, wrx) = mpsc::unbounded_channel();
-                    let fg = crate::run::swap::Foreground {
-                        engine: s.engine.clone(),
-                        feeds: s.feeds.clone(),
-                        forwarder: s.forwarder.clone(),
-                    };
-                    let task = worker(s.engine.clone(), name.clone(), Arc::clone(&spec), wrx, s.printer.clone(), Arc::clone(&s.tasks.lock), fg);
-                    s.tasks.spawn_until(&s.tasks.workers, task);
-                    wtx
-                });
+                let w = workers.entry(name.clone()).or_insert_with(|| spawn_worker(&s, &spec, &name));
                 let _ = w.send(changes);
             }
             Some(()) = sources.spec_edits.recv() => {

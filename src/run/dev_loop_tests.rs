@@ -37,6 +37,7 @@ async fn a_failed_build_is_reported_once() {
         engine: Arc::clone(&engine),
         feeds: crate::run::attach::Feeds::default(),
         forwarder: crate::run::forward::Forwarder::default(),
+        state: Default::default(),
     };
     let worker = tokio::spawn(super::worker(
         engine,

@@ -5,6 +5,7 @@
 //! everything a run spawns. The `up` command (`commands/up.rs`) installs the signals and calls [`run`].
 
 pub(crate) mod attach;
+pub mod control;
 pub(crate) mod dev_loop;
 pub(crate) mod follow;
 pub(crate) mod forward;
@@ -13,9 +14,12 @@ pub(crate) mod memory;
 pub(crate) mod read;
 pub(crate) mod rebuild;
 pub(crate) mod seam;
+pub mod state;
+pub(crate) mod steer;
 pub(crate) mod supervise;
 pub(crate) mod swap;
 pub(crate) mod tasks;
+pub(crate) mod trigger;
 
 #[cfg(test)]
 mod await_tests;
@@ -23,6 +27,8 @@ mod await_tests;
 mod loop_tests;
 mod shutdown;
 mod startup;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod stop_tests;
 #[cfg(test)]
@@ -69,6 +75,8 @@ pub struct StopSignals {
     pub kill: CancellationToken,
     /// The stop came from SIGTERM (exit 0, and its own lines), not Ctrl-C (130).
     pub terminated: Arc<AtomicBool>,
+    /// Where the run keeps its observable state and takes steering commands (the control endpoint's side).
+    pub control: control::Handle,
 }
 
 impl StopSignals {
@@ -94,7 +102,7 @@ pub async fn run(
 ) -> Result<u8> {
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let started_at = Instant::now();
-    let tasks = Tasks::new(signals.stop.clone());
+    let tasks = Tasks::for_run(&signals.stop, &signals.control, &selected);
     let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };
 
     // Foreground: follow every selected service from the start, across replacements, each container the run
@@ -317,7 +325,7 @@ async fn start_up(
             spec,
             selected,
             printer,
-            (started_at, &tasks.startup),
+            (started_at, &tasks.startup, &tasks.control.state),
             made,
         )
         .await;

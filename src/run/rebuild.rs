@@ -20,15 +20,37 @@ fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
 
-/// The rebuild's timing line: `rebuilt in N ms: detect …, build …`, then the swap's own stages in order.
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebuilt {
+    /// A new container of `image` serves; each stage and its time (those of the timing line).
+    Served {
+        /// The image id.
+        image: String,
+        /// Stage, time.
+        stages: Vec<(&'static str, Duration)>,
+    },
+    /// Same image and configuration: the container was kept.
+    Unchanged,
+}
+
+fn served(desired: Desired, stages: Vec<(&'static str, Duration)>) -> Rebuilt {
+    Rebuilt::Served {
+        image: desired.image,
+        stages,
+    }
+}
+
+/// The rebuild's timing line: `rebuilt in N ms: detect …, build …`, then the swap's own stages in order; returns
+/// the same figures.
 fn said_rebuilt(
     printer: &Printer,
     service: &str,
     detect: Duration,
     start: Instant,
     build: Duration,
-    stages: &[(&str, Duration)],
-) {
+    stages: &[(&'static str, Duration)],
+) -> Vec<(&'static str, Duration)> {
     let mut text = format!(
         "rebuilt in {} ms: detect {}, build {}",
         ms(detect + start.elapsed()),
@@ -39,6 +61,9 @@ fn said_rebuilt(
         text.push_str(&format!(", {stage} {}", ms(*took)));
     }
     printer.event(service, &text);
+    let mut all = vec![("detect", detect), ("build", build)];
+    all.extend_from_slice(stages);
+    all
 }
 
 /// Builds the service's image and swaps its container if the image or config changed, or in any case when
@@ -51,7 +76,7 @@ pub async fn rebuild(
     detect: Duration,
     fg: Option<&crate::run::swap::Foreground>,
     force: bool,
-) -> Result<()> {
+) -> Result<Rebuilt> {
     let svc = spec
         .services
         .get(service)
@@ -106,7 +131,7 @@ pub async fn rebuild(
                 ms(start.elapsed())
             ),
         );
-        return Ok(());
+        return Ok(Rebuilt::Unchanged);
     }
     if let (Some(fg), Some(old)) = (fg, &old)
         && crate::run::swap::applies(svc, old, &actions)
@@ -117,10 +142,10 @@ pub async fn rebuild(
             ("ready", took.ready),
             ("swap", took.swap),
         ];
-        said_rebuilt(printer, service, detect, start, build, &stages);
+        let stages = said_rebuilt(printer, service, detect, start, build, &stages);
         // After the timing line: pruning is not part of the rebuild the developer waits for.
         image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
-        return Ok(());
+        return Ok(served(desired, stages));
     }
     let t = Instant::now();
     if let Err(e) = reconcile::apply(engine, spec, &actions, printer).await {
@@ -134,7 +159,7 @@ pub async fn rebuild(
         return Err(e);
     }
     let ready = t.elapsed();
-    said_rebuilt(
+    let stages = said_rebuilt(
         printer,
         service,
         detect,
@@ -145,7 +170,7 @@ pub async fn rebuild(
     if let Some(old) = &old {
         image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
     }
-    Ok(())
+    Ok(served(desired, stages))
 }
 
 /// The service's container as the plan sees it. Forced: it is taken as out of date, so the plan recreates it

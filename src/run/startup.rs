@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::labels;
 use crate::output::printer::{LineSplitter, Printer};
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
+use crate::run::state::{self, RunState};
 use crate::spec::Spec;
 
 use crate::image::resolve_image;
@@ -116,6 +117,7 @@ struct Shared {
     phases: HashMap<String, watch::Sender<Phase>>,
     observed: Vec<Seen>,
     started_at: Instant,
+    state: RunState,
 }
 
 /// A service that did not come up.
@@ -126,38 +128,30 @@ struct Failure {
 }
 
 async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(), Failure> {
-    let fail = |error: Error, started: bool| Failure {
-        service: name.clone(),
-        error,
-        container_started: started,
+    let fail = |error: Error, started: bool| {
+        let reason = error.to_string();
+        sh.state.set(&name, state::Phase::Failed { reason });
+        Failure {
+            service: name.clone(),
+            error,
+            container_started: started,
+        }
     };
     let spec = &sh.spec;
     let svc = &spec.services[&name];
+    let built = matches!(svc.image, crate::spec::ImageSource::Build(_));
+    let t = Instant::now();
+    if built {
+        sh.state.build_began(&name, "up", &[], t.into());
+    }
     // Image work starts at once, while dependencies are still starting.
     let image = resolve_image(&*sh.engine, spec, svc, &sh.printer)
         .await
         .map_err(|e| fail(e, false))?;
-
-    for dep in &svc.depends_on {
-        let Some(tx) = sh.phases.get(dep) else {
-            continue;
-        };
-        let mut rx = tx.subscribe();
-        let phase = rx
-            .wait_for(|p| *p != Phase::Pending)
-            .await
-            .map(|p| p.clone())
-            .unwrap_or(Phase::Failed);
-        if phase == Phase::Failed {
-            return Err(fail(
-                Error::DependencyFailed {
-                    service: name.clone(),
-                    dependency: dep.clone(),
-                },
-                false,
-            ));
-        }
-    }
+    let (build, image_id) = (t.elapsed(), image.id.clone());
+    dependencies_ready(&sh, &name, svc)
+        .await
+        .map_err(|e| fail(e, false))?;
 
     let container = spec.container_name(&name);
     let desired = Desired {
@@ -171,6 +165,12 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     );
     let kept = actions.iter().all(|a| matches!(a, Action::Keep { .. }));
     let mut started = Instant::now();
+    sh.state.set(
+        &name,
+        state::Phase::Starting {
+            since: started.into(),
+        },
+    );
     if let Err(e) = reconcile::apply(&*sh.engine, spec, &actions, &sh.printer).await {
         let exists = sh
             .engine
@@ -194,6 +194,41 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
         );
     } else {
         sh.printer.event(&name, "running (no readiness probe)");
+    }
+    if built {
+        let stages = [("build", build), ("ready", started.elapsed())];
+        let served = state::BuildResult::Served { image: image_id };
+        sh.state.build_ended(&name, &stages, served);
+    } else {
+        sh.state.ready(&name, Some(&image_id));
+    }
+    Ok(())
+}
+
+/// Waits for `svc`'s dependencies to be ready; the error names the first that failed.
+async fn dependencies_ready(
+    sh: &Shared,
+    name: &str,
+    svc: &crate::spec::Service,
+) -> std::result::Result<(), Error> {
+    let deps = svc.depends_on.clone();
+    sh.state.set(name, state::Phase::Waiting { deps });
+    for dep in &svc.depends_on {
+        let Some(tx) = sh.phases.get(dep) else {
+            continue;
+        };
+        let mut rx = tx.subscribe();
+        let phase = rx
+            .wait_for(|p| *p != Phase::Pending)
+            .await
+            .map(|p| p.clone())
+            .unwrap_or(Phase::Failed);
+        if phase == Phase::Failed {
+            return Err(Error::DependencyFailed {
+                service: name.to_string(),
+                dependency: dep.clone(),
+            });
+        }
     }
     Ok(())
 }
@@ -223,7 +258,7 @@ pub async fn bring_up(
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
-    (started_at, cancel): (Instant, &CancellationToken),
+    (started_at, cancel, state): (Instant, &CancellationToken, &RunState),
     made: &mut Made,
 ) -> Result<()> {
     let engine = handle.as_ref();
@@ -231,10 +266,8 @@ pub async fn bring_up(
         crate::run::tasks::unless_cancelled(cancel, prepare(engine, spec, selected, printer, made))
             .await
             .ok_or(Error::Interrupted)??;
-    start_all(
-        handle, spec, selected, printer, started_at, cancel, observed,
-    )
-    .await
+    let during = (started_at, cancel, state.clone());
+    start_all(handle, spec, selected, printer, during, observed).await
 }
 
 /// Refuses foreign containers, makes the network and volumes, and returns what is observed.
@@ -277,8 +310,7 @@ async fn start_all(
     spec: &Spec,
     selected: &[String],
     printer: &Printer,
-    started_at: Instant,
-    cancel: &CancellationToken,
+    (started_at, cancel, state): (Instant, &CancellationToken, RunState),
     observed: Vec<Seen>,
 ) -> Result<()> {
     let engine = handle.as_ref();
@@ -293,6 +325,7 @@ async fn start_all(
         phases,
         observed,
         started_at,
+        state,
     });
     let mut set = JoinSet::new();
     for s in selected {

@@ -19,6 +19,7 @@ use crate::probe::ready;
 use crate::reconcile::{Action, Desired};
 use crate::run::attach::Feeds;
 use crate::run::forward::Forwarder;
+use crate::run::state::Phase;
 use crate::spec::{Service, Spec};
 
 /// The longest a swap's readiness probe waits between attempts.
@@ -33,6 +34,8 @@ pub struct Foreground {
     pub feeds: Feeds,
     /// The host ports the run owns.
     pub forwarder: Forwarder,
+    /// The run's observable state (the swap's phases).
+    pub state: crate::run::state::RunState,
 }
 
 /// How long each stage of a swap took.
@@ -79,16 +82,9 @@ pub async fn start_first(
     let canonical = spec.container_name(name);
     let next = format!("{canonical}-next");
     let retired = format!("{canonical}-replaced");
-    // Left by a swap that was cut short (a kill mid-way): ours by label, or the create below says whose it is.
-    for leftover in [&next, &retired] {
-        if let Some(c) = engine.inspect_container(leftover).await?
-            && c.project() == Some(spec.project.as_str())
-            && c.id != old.id
-        {
-            engine.remove_container(leftover).await?;
-        }
-    }
+    remove_leftovers(engine, spec, old, [&next, &retired]).await?;
     let t = Instant::now();
+    fg.state.set(name, Phase::Starting { since: t.into() });
     let mut body = container_body(spec, svc, &desired.hash, desired.context_hash.as_deref());
     // No alias yet: the service's name keeps resolving to the old container until the new one is ready.
     if let Some(n) = body.network.as_mut() {
@@ -129,8 +125,8 @@ pub async fn start_first(
         .await);
     }
     let ready = t.elapsed();
-
     let t = Instant::now();
+    fg.state.set(name, Phase::Swapping { since: t.into() });
     let moved = async {
         let t = Instant::now();
         engine
@@ -233,6 +229,25 @@ pub async fn clear_leftovers(
             service,
             &format!("removed {next}, left by a swap that was cut short"),
         );
+    }
+    Ok(())
+}
+
+/// Removes what a swap that was cut short (a kill mid-way) left: ours by label, or the create after says whose
+/// it is.
+async fn remove_leftovers(
+    engine: &dyn Engine,
+    spec: &Spec,
+    old: &Container,
+    names: [&String; 2],
+) -> Result<()> {
+    for leftover in names {
+        if let Some(c) = engine.inspect_container(leftover).await?
+            && c.project() == Some(spec.project.as_str())
+            && c.id != old.id
+        {
+            engine.remove_container(leftover).await?;
+        }
     }
     Ok(())
 }

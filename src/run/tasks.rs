@@ -33,12 +33,29 @@ pub struct Tasks {
     pub tracker: TaskTracker,
     /// Held while containers are changed (rebuilds, reloads, restarts, the shutdown).
     pub lock: Arc<Mutex<()>>,
+    /// The run's observable state and the steering commands it takes.
+    pub control: crate::run::control::Handle,
 }
 
 impl Tasks {
+    /// The tasks of a run of `services` under `root`, keeping its state in `control`.
+    pub fn for_run(
+        root: &CancellationToken,
+        control: &crate::run::control::Handle,
+        services: &[String],
+    ) -> Self {
+        let control = control.clone();
+        control.state.begin(services);
+        Tasks {
+            control,
+            ..Self::new(root.clone())
+        }
+    }
+
     /// A tree under `root`.
     pub fn new(root: CancellationToken) -> Self {
         Tasks {
+            control: crate::run::control::Handle::default(),
             startup: root.child_token(),
             followers: root.child_token(),
             supervisors: root.child_token(),

@@ -58,6 +58,7 @@ async fn up(fake: &Fake) -> crate::error::Result<()> {
         (
             std::time::Instant::now(),
             &tokio_util::sync::CancellationToken::new(),
+            &Default::default(),
         ),
         &mut crate::run::startup::Made::default(),
     )

@@ -186,7 +186,7 @@ async fn start_copy(
         copy,
         &copy.order,
         printer,
-        (Instant::now(), cancel),
+        (Instant::now(), cancel, &Default::default()),
         &mut made,
     )
     .await

@@ -43,6 +43,8 @@ pub struct Supervisor {
     pub printer: Printer,
     /// Held while containers are changed (rebuilds, reloads, restarts).
     pub lock: Arc<Mutex<()>>,
+    /// The run's observable state.
+    pub state: crate::run::state::RunState,
 }
 
 /// Why a container needs a restart.
@@ -427,12 +429,13 @@ impl Supervisor {
                 since = Instant::now();
                 continue;
             }
-            let restart = match &trouble {
-                Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
-                Trouble::DiedWithEngine { .. } | Trouble::Unhealthy { .. } => {
-                    svc.restart != crate::spec::RestartPolicy::No
-                }
-            };
+            let restart = !self.state.held(&service)
+                && match &trouble {
+                    Trouble::Exited { code, .. } => svc.restart.restarts_exit(*code),
+                    Trouble::DiedWithEngine { .. } | Trouble::Unhealthy { .. } => {
+                        svc.restart != crate::spec::RestartPolicy::No
+                    }
+                };
             let old_labels = info.labels.clone();
             let restored = matches!(trouble, Trouble::DiedWithEngine { .. });
             let (n, delay) = if restored {
@@ -454,30 +457,13 @@ impl Supervisor {
                 t @ (Trouble::Unhealthy { .. } | Trouble::DiedWithEngine { .. }) => t,
             };
             if !restart {
-                self.printer.event(
-                    &service,
-                    &format!(
-                        "{trouble}; not restarted (restart = \"{}\")",
-                        svc.restart.as_str()
-                    ),
-                );
+                self.not_restarted(&service, svc, &trouble);
                 settled = Some(id.clone());
                 current = None;
                 drop(guard);
                 continue;
             }
-            if restored {
-                self.printer
-                    .event(&service, &format!("{trouble}; restoring it"));
-            } else {
-                self.printer.event(
-                    &service,
-                    &format!(
-                        "{trouble}; restarting in {} (restart {n})",
-                        delay_text(delay)
-                    ),
-                );
-            }
+            self.said_restarting(&service, &trouble, restored, n, (delay, exited_at + delay));
             // Create (not started), wait out the backoff, start; a failed create or start is tried again after
             // the next step of the backoff, unless another terminal put its own container under the name.
             let (mut n, mut start_at, mut guard) = (n, exited_at + delay, guard);
@@ -521,6 +507,7 @@ impl Supervisor {
                         delay_text(delay)
                     ),
                 );
+                self.state.restarting(&service, n, start_at);
             };
             (since, outage) = (Instant::now(), false);
             match started {
@@ -532,23 +519,72 @@ impl Supervisor {
                 }
             }
             drop(guard);
-            let done = if restored {
-                "restored after the engine came back".to_string()
-            } else {
-                format!("restarted (restart {n})")
-            };
-            if svc.readiness.is_none() {
-                self.printer.event(&service, &done);
-                continue;
+            until_cancelled!(self.restarted(&spec, svc, restored, n));
+        }
+    }
+
+    /// Says why `service`'s container stays as it is: stopped by `pinshare-dev stop`, or its policy.
+    fn not_restarted(&self, service: &str, svc: &Service, trouble: &Trouble) {
+        // Stopped by `pinshare-dev stop`, which said so.
+        if self.state.held(service) {
+            self.state.hold(service, true);
+            return;
+        }
+        let text = format!(
+            "{trouble}; not restarted (restart = \"{}\")",
+            svc.restart.as_str()
+        );
+        self.printer.event(service, &text);
+        let reason = trouble.to_string();
+        self.state
+            .set(service, crate::run::state::Phase::Failed { reason });
+    }
+
+    /// Says that `service` is restored or restarted (restart `n`) after `delay`, at `at`.
+    fn said_restarting(
+        &self,
+        service: &str,
+        trouble: &Trouble,
+        restored: bool,
+        n: u32,
+        (delay, at): (Duration, Instant),
+    ) {
+        let text = if restored {
+            format!("{trouble}; restoring it")
+        } else {
+            format!(
+                "{trouble}; restarting in {} (restart {n})",
+                delay_text(delay)
+            )
+        };
+        self.printer.event(service, &text);
+        self.state.restarting(service, n, at);
+    }
+
+    /// The restarted container runs: says so, and when it is ready.
+    async fn restarted(&self, spec: &Spec, svc: &Service, restored: bool, n: u32) {
+        let service = &svc.name;
+        let done = if restored {
+            "restored after the engine came back".to_string()
+        } else {
+            format!("restarted (restart {n})")
+        };
+        if svc.readiness.is_none() {
+            self.printer.event(service, &done);
+            self.state.ready(service, None);
+            return;
+        }
+        let t = Instant::now();
+        let since = t;
+        self.state
+            .set(service, crate::run::state::Phase::Starting { since });
+        match ready::wait_ready(&*self.engine, spec, svc).await {
+            Ok(()) => {
+                let text = format!("{done}; ready in {} ms", t.elapsed().as_millis());
+                self.printer.event(service, &text);
+                self.state.ready(service, None);
             }
-            let t = Instant::now();
-            match until_cancelled!(ready::wait_ready(&*self.engine, &spec, svc)) {
-                Ok(()) => self.printer.event(
-                    &service,
-                    &format!("{done}; ready in {} ms", t.elapsed().as_millis()),
-                ),
-                Err(e) => self.printer.event(&service, &format!("{done}; {e}")),
-            }
+            Err(e) => self.printer.event(service, &format!("{done}; {e}")),
         }
     }
 

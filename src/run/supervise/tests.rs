@@ -125,6 +125,7 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
             spec: Arc::new(std::sync::RwLock::new(Arc::clone(&spec))),
             printer: Printer::quiet(["web"]),
             lock: Arc::new(Mutex::new(())),
+            state: Default::default(),
         };
         let task = tokio::spawn(sup.run("web".into(), tokio_util::sync::CancellationToken::new()));
         let start_times = || -> Vec<Instant> {
@@ -276,6 +277,7 @@ backoff = {{ first = "100ms", base = "1s", max = "4s", reset_after = "60s" }}
             spec: Arc::new(std::sync::RwLock::new(Arc::clone(&spec))),
             printer: Printer::quiet(["web"]),
             lock: Arc::clone(&lock),
+            state: Default::default(),
         };
         let task = tokio::spawn(sup.run("web".into(), tokio_util::sync::CancellationToken::new()));
         tokio::time::sleep(Duration::from_millis(100)).await;

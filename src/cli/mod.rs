@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+mod command;
+
+pub use command::Command;
+
+use clap::Parser;
 
 use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
@@ -63,232 +67,6 @@ pub enum Progress {
     Plain,
 }
 
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create or update the project's containers and start them in dependency order.
-    Up {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Services to start (with their dependencies); default all.
-        services: Vec<String>,
-        /// Return once every service is ready.
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Do not watch source files.
-        #[arg(long)]
-        no_watch: bool,
-    },
-    /// Remove the project's containers and network; volumes only with --volumes.
-    Down {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Also remove the project's named volumes (their data is lost).
-        #[arg(long)]
-        volumes: bool,
-        /// Act on the project of this name (its labelled containers, network and, with --volumes, volumes)
-        /// instead of the spec's; no spec is read. For a project renamed since, or whose spec is gone.
-        #[arg(long, value_name = "NAME")]
-        project: Option<String>,
-    },
-    /// Show container output.
-    Logs {
-        #[command(flatten)]
-        files: SpecFilesLong,
-        /// Services; default all.
-        services: Vec<String>,
-        /// Keep following.
-        #[arg(short = 'f', long)]
-        follow: bool,
-        /// Number of lines from the end of each service's output.
-        #[arg(long, value_name = "N")]
-        tail: Option<u64>,
-        /// Only output from then on: a duration back from now (10m, 30s) or a time (2026-12-07T01:00:00Z).
-        #[arg(long, value_name = "DUR|TIME")]
-        since: Option<String>,
-        /// Show timestamps.
-        #[arg(short = 't', long)]
-        timestamps: bool,
-    },
-    /// Run a command in the service's running container (a TTY when stdin and stdout are terminals); its exit
-    /// code is the tool's.
-    Exec {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// User to run it as (name, uid or uid:gid).
-        #[arg(short = 'u', long, value_name = "USER")]
-        user: Option<String>,
-        /// Environment variable for the command (repeatable).
-        #[arg(short = 'e', long = "env", value_name = "K=V")]
-        env: Vec<String>,
-        /// Working directory in the container.
-        #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-        workdir: Option<String>,
-        /// The command and its arguments (after `--` when they start with `-`).
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        command: Vec<String>,
-    },
-    /// Run a one-off container from the service's image (its env, volumes and network; its dependencies
-    /// started and ready first); its exit code is the tool's, and it is removed afterwards.
-    Run {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// Do not start the service's dependencies.
-        #[arg(long)]
-        no_deps: bool,
-        /// Run this program instead of the image's entrypoint (CMD are its arguments).
-        #[arg(long, value_name = "PROGRAM")]
-        entrypoint: Option<String>,
-        /// Environment variable for the container (repeatable).
-        #[arg(short = 'e', long = "env", value_name = "K=V")]
-        env: Vec<String>,
-        /// The command (arguments to the image's entrypoint); default the service's.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        command: Vec<String>,
-    },
-    /// Run the spec's [test] steps against a throwaway copy of the project (its own name, network and
-    /// volumes, no host ports) started as `up` starts it; everything is removed afterwards. The failing
-    /// step's exit code is the tool's.
-    Test {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Leave the copy up and say how to reach it and remove it.
-        #[arg(long)]
-        keep: bool,
-        /// Write a JUnit XML report (one testcase per step) to this file.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Sample every service's CPU and memory while the steps run (once a second, as `stats`); then print
-        /// per service the steady (median) and peak figures against the spec's requests and limits, mark a
-        /// limit that was hit (OOM kill, CPU throttling), and suggest `resources = { ... }` by the Kubernetes
-        /// VPA recommender's rule: requests = the 90th percentile of CPU and the highest memory, plus 15 %
-        /// (at least 25m and 16Mi); limits keep the spec's limit/request ratio and stay above the peak + 15 %;
-        /// a limit that was hit is raised 20 % (memory at least 100Mi more).
-        #[arg(long)]
-        stats: bool,
-        /// With --stats: the figures as JSON on stdout (the run's own lines go to stderr).
-        #[arg(long, requires = "stats")]
-        json: bool,
-    },
-    /// Service, container state, readiness, ports, image, restarts, uptime.
-    Ps {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// CPU and memory of each service against its requests and limits, network and block I/O, restarts; marks a
-    /// service that stays above its request or near its limit. Streams until Ctrl-C.
-    Stats {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Services; default all.
-        services: Vec<String>,
-        /// One round (the engine reads CPU over about a second), then exit.
-        #[arg(long)]
-        no_stream: bool,
-        /// JSON output (one line per round when streaming).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate the spec only; never touches Docker.
-    Check {
-        #[command(flatten)]
-        files: SpecFiles,
-    },
-    /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
-    /// checkout). A Dockerfile that pinshare-dev did not write is kept, unchanged, as Dockerfile-legacy.
-    Init {
-        /// Overwrite init's own files (pinshare.toml, .dockerignore, a Dockerfile init wrote); never another
-        /// Dockerfile.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print the JSON Schema of pinshare.toml (for editors).
-    Schema,
-    /// Render the spec as Kubernetes manifests (app + kubo sidecar pod) or a docker-compose.yml.
-    Render {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// k8s or compose.
-        #[arg(value_enum)]
-        target: crate::render::Target,
-        /// Write here instead of stdout: a directory for k8s (one file per object), a file for compose.
-        #[arg(short = 'o', long = "output", value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// k8s: kubo as a classic second container instead of a native sidecar (Kubernetes < 1.29).
-        #[arg(long)]
-        classic_sidecar: bool,
-        /// Tag for the images of built services (default: the local build's tag).
-        #[arg(long, value_name = "TAG")]
-        image_tag: Option<String>,
-    },
-    /// Build SERVICE's image and swap its container, as a save would (the old one serves until the build is done).
-    Rebuild {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// Swap the container even when the image and configuration are unchanged.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
-    /// Exit 1 when a check fails; each problem comes with the command that fixes it.
-    Doctor {
-        #[command(flatten)]
-        files: SpecFiles,
-    },
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); every one also completes
-    /// service names from the spec.
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// The spec's service names, one a line (what the completion scripts call). With LINE (the words before
-    /// the one being completed, the program's name first): the names only when a service name goes there, read
-    /// from the spec that line's own -f/--file name; exit 1 when none goes there.
-    #[command(name = "__complete-services", hide = true)]
-    CompleteServices {
-        /// The command line so far.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "LINE"
-        )]
-        line: Vec<String>,
-    },
-    /// Write the book's generated pages under DIR (the pinshare.toml and command references, the man pages).
-    #[command(name = "__docs", hide = true)]
-    Docs { dir: PathBuf },
-    /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
-    /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
-    /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
-    #[command(arg_required_else_help = true)]
-    Watch {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Say which service each PATH triggers, or which rule ignores it.
-        #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
-        explain: Vec<PathBuf>,
-    },
-}
-
 /// Sets up tracing on stderr; `RUST_LOG` overrides `-v`.
 pub fn init_tracing(verbose: u8) {
     let level = match verbose {
@@ -306,6 +84,24 @@ pub fn init_tracing(verbose: u8) {
 }
 
 impl Command {
+    /// The request to a foreground `up` a steering command makes.
+    fn steering(&self) -> Option<crate::run::control::Request> {
+        use crate::run::control::Request;
+        let service = match self {
+            Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service.clone(),
+            _ => return None,
+        };
+        Some(match self {
+            Command::Restart { .. } => Request::Restart { service },
+            Command::Stop { .. } => Request::Stop { service },
+            Command::Start { .. } => Request::Start { service },
+            _ => Request::Trigger { service },
+        })
+    }
+
     /// The `-f/--file` given after the subcommand.
     fn spec_files(&self) -> &[PathBuf] {
         match self {
@@ -315,6 +111,10 @@ impl Command {
             | Command::Stats { files, .. }
             | Command::Render { files, .. }
             | Command::Rebuild { files, .. }
+            | Command::Restart { files, .. }
+            | Command::Stop { files, .. }
+            | Command::Start { files, .. }
+            | Command::Trigger { files, .. }
             | Command::Watch { files, .. }
             | Command::Exec { files, .. }
             | Command::Run { files, .. }
@@ -345,7 +145,11 @@ fn service_slot(line: &[String]) -> Option<Vec<PathBuf>> {
             | Command::Stats { services, .. } => services.iter().any(|s| s == STAND_IN),
             Command::Exec { service, .. }
             | Command::Run { service, .. }
-            | Command::Rebuild { service, .. } => service == STAND_IN,
+            | Command::Rebuild { service, .. }
+            | Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service == STAND_IN,
             _ => false,
         };
         slot.then(|| {
@@ -487,6 +291,18 @@ fn reference(command: Command, out: &Printer) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// `watch --explain PATH...`.
+fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Result<u8> {
+    let spec = load(files)?;
+    let rules = crate::watch::Rules::new(&spec);
+    let paths: Vec<PathBuf> = explain
+        .into_iter()
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .collect();
+    out.block(&rules.explain_paths(&paths));
+    Ok(EXIT_OK)
+}
+
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     let files: Vec<PathBuf> = cli
         .file
@@ -568,19 +384,16 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             services,
             detach,
             no_watch,
+            manual,
             ..
         } => {
-            let spec = load(&files)?;
-            crate::commands::up::up(
-                spec,
-                crate::run::UpOptions {
-                    services,
-                    detach,
-                    watch: !no_watch,
-                    forward: !detach && !no_watch,
-                },
-            )
-            .await
+            let opts = crate::run::UpOptions {
+                services,
+                detach,
+                watch: !no_watch,
+                forward: !detach && !no_watch,
+            };
+            crate::commands::up::up(load(&files)?, opts, manual).await
         }
         Command::Doctor { .. } => {
             let spec = load(&files)?;
@@ -591,15 +404,15 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
             Ok(EXIT_OK)
         }
-        Command::Watch { explain, .. } => {
-            let spec = load(&files)?;
-            let rules = crate::watch::Rules::new(&spec);
-            let paths: Vec<PathBuf> = explain
-                .into_iter()
-                .map(|p| std::path::absolute(&p).unwrap_or(p))
-                .collect();
-            out.block(&rules.explain_paths(&paths));
-            Ok(EXIT_OK)
+        Command::Watch { explain, .. } => explain_paths(&files, explain, out),
+        cmd @ (Command::Restart { .. }
+        | Command::Stop { .. }
+        | Command::Start { .. }
+        | Command::Trigger { .. }) => {
+            let request = cmd
+                .steering()
+                .ok_or_else(|| Error::Usage("not steering".into()))?;
+            crate::commands::steer::steer(&load(&files)?, &request, out).await
         }
         Command::Down {
             volumes, project, ..
@@ -678,46 +491,4 @@ pub async fn run(cli: Cli) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::{Cli, service_slot};
-    use std::path::PathBuf;
-
-    #[test]
-    fn bare_watch_says_what_watch_does_and_shows_its_usage() {
-        let e = Cli::try_parse_from(["pinshare-dev", "watch"]).expect_err("needs --explain");
-        assert_eq!(e.exit_code(), 2);
-        let text = e.render().to_string();
-        assert!(
-            text.contains("`up` watches each service's `watch.paths`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Usage: pinshare-dev watch [OPTIONS] --explain <PATH>..."),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_service_slot_is_where_the_parser_puts_a_service() {
-        let slot =
-            |line: &str| service_slot(&line.split(' ').map(String::from).collect::<Vec<_>>());
-        let files = |names: &[&str]| Some(names.iter().map(PathBuf::from).collect::<Vec<_>>());
-        assert_eq!(slot("pinshare-dev logs"), files(&[]));
-        // `logs -f` is --follow; its spec file is --file.
-        assert_eq!(slot("pinshare-dev logs -f ipfs"), files(&[]));
-        assert_eq!(
-            slot("pinshare-dev -f a.toml logs --file b.toml"),
-            files(&["a.toml", "b.toml"])
-        );
-        assert_eq!(slot("pinshare-dev exec -f a.toml"), files(&["a.toml"]));
-        assert_eq!(slot("pinshare-dev run --no-deps"), files(&[]));
-        // An option's value, exec's command, rebuild's second word, a subcommand without services: none.
-        assert_eq!(slot("pinshare-dev logs --tail"), None);
-        assert_eq!(slot("pinshare-dev exec ipfs"), None);
-        assert_eq!(slot("pinshare-dev rebuild ipfs"), None);
-        assert_eq!(slot("pinshare-dev ps"), None);
-        assert_eq!(slot("pinshare-dev"), None);
-    }
-}
+mod tests;
