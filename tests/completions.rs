@@ -148,16 +148,13 @@ fn bash_completes_service_names_from_the_spec_here_or_given_with_f() {
 
 #[test]
 fn no_shell_offers_the_hidden_helper() {
+    // How each shell offers a subcommand NAME; bash: the word in the top-level `opts` list, before `watch`.
     let offers = [
-        ("zsh", "'__complete-services:"),
-        ("fish", "-a \"__complete-services\""),
-        ("elvish", "cand __complete-services"),
-        (
-            "powershell",
-            "[CompletionResult]::new('__complete-services'",
-        ),
-        // bash: the word in the top-level `opts` list, between `completions` and `watch`.
-        ("bash", "__complete-services watch"),
+        ("zsh", "'NAME:"),
+        ("fish", "-a \"NAME\""),
+        ("elvish", "cand NAME"),
+        ("powershell", "[CompletionResult]::new('NAME'"),
+        ("bash", "NAME watch"),
     ];
     for (shell, offer) in offers {
         let out = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
@@ -167,10 +164,14 @@ fn no_shell_offers_the_hidden_helper() {
         let text = String::from_utf8_lossy(&out.stdout);
         // The subcommands are offered the same way, so the pattern is the right one.
         assert!(
-            text.contains(&offer.replace("__complete-services", "completions")),
+            text.contains(&offer.replace("NAME", "completions")),
             "{shell}: {text}"
         );
-        assert!(!text.contains(offer), "{shell} offers the helper: {text}");
+        // The helpers: the scripts' own, and the book's generated pages.
+        for helper in ["__complete-services", "__docs"] {
+            let offer = offer.replace("NAME", helper);
+            assert!(!text.contains(&offer), "{shell} offers {helper}: {text}");
+        }
     }
 }
 
