@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::engine::StatsSample;
+use crate::engine::{StatsSample, Throttling};
 use crate::spec::Resources;
 
 /// Percent of a limit from which a service counts as near it.
@@ -38,6 +38,8 @@ pub struct Usage {
     pub block_read_bytes: u64,
     /// Bytes written to block devices.
     pub block_write_bytes: u64,
+    /// CPU throttling by the CPU limit, since the container started.
+    pub throttling: Throttling,
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -74,6 +76,7 @@ pub fn usage(sample: &StatsSample, r: &Resources) -> Usage {
         net_tx_bytes: sample.net_tx,
         block_read_bytes: sample.block_read,
         block_write_bytes: sample.block_write,
+        throttling: sample.throttling,
     }
 }
 

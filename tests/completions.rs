@@ -90,7 +90,7 @@ fn bash_completes_a_subcommands_options() {
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "up", "--"]),
         // `-f/--file` is accepted after the subcommand too.
-        ["--file", "--detach", "--no-watch", "--help"]
+        ["--file", "--detach", "--no-watch", "--manual", "--help"]
     );
     let shells = complete(dir.path(), &["pinshare-dev", "completions", ""]);
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
@@ -113,6 +113,19 @@ fn bash_completes_service_names_from_the_spec_here_or_given_with_f() {
         complete(dir.path(), &["pinshare-dev", "stats", "--no-stream", "k"]),
         ["kubo-node"]
     );
+    // The steering commands take one service each.
+    for steer in ["restart", "stop", "start", "trigger"] {
+        assert_eq!(
+            complete(dir.path(), &["pinshare-dev", steer, "w"]),
+            ["webapp"],
+            "{steer}"
+        );
+        assert_eq!(
+            complete(dir.path(), &["pinshare-dev", steer, "webapp", ""]),
+            Vec::<String>::new(),
+            "{steer}"
+        );
+    }
     // rebuild takes one service.
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "rebuild", "webapp", ""]),
@@ -135,16 +148,13 @@ fn bash_completes_service_names_from_the_spec_here_or_given_with_f() {
 
 #[test]
 fn no_shell_offers_the_hidden_helper() {
+    // How each shell offers a subcommand NAME; bash: the word in the top-level `opts` list, before `watch`.
     let offers = [
-        ("zsh", "'__complete-services:"),
-        ("fish", "-a \"__complete-services\""),
-        ("elvish", "cand __complete-services"),
-        (
-            "powershell",
-            "[CompletionResult]::new('__complete-services'",
-        ),
-        // bash: the word in the top-level `opts` list, between `completions` and `watch`.
-        ("bash", "__complete-services watch"),
+        ("zsh", "'NAME:"),
+        ("fish", "-a \"NAME\""),
+        ("elvish", "cand NAME"),
+        ("powershell", "[CompletionResult]::new('NAME'"),
+        ("bash", "NAME watch"),
     ];
     for (shell, offer) in offers {
         let out = Command::new(env!("CARGO_BIN_EXE_pinshare-dev"))
@@ -154,10 +164,14 @@ fn no_shell_offers_the_hidden_helper() {
         let text = String::from_utf8_lossy(&out.stdout);
         // The subcommands are offered the same way, so the pattern is the right one.
         assert!(
-            text.contains(&offer.replace("__complete-services", "completions")),
+            text.contains(&offer.replace("NAME", "completions")),
             "{shell}: {text}"
         );
-        assert!(!text.contains(offer), "{shell} offers the helper: {text}");
+        // The helpers: the scripts' own, and the book's generated pages.
+        for helper in ["__complete-services", "__docs"] {
+            let offer = offer.replace("NAME", helper);
+            assert!(!text.contains(&offer), "{shell} offers {helper}: {text}");
+        }
     }
 }
 

@@ -119,3 +119,40 @@ fn an_engine_lost_during_start_up_is_waited_for_and_start_up_goes_on() {
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
+
+/// A save whose rebuild the engine's loss cuts short is built and served once the engine is back. Before, the
+/// batch failed with "the engine is unreachable" and was dropped: the old build served until the next save.
+#[test]
+fn a_rebuild_cut_short_by_an_engine_loss_is_applied_once_the_engine_is_back() {
+    let p = Project::offline_copy("rebuildloss");
+    let proxy = EngineProxy::start(p.dir.path());
+    let host = proxy.docker_host();
+    let up = p.spawn_env(&["up"], &[("DOCKER_HOST", host.as_str())]);
+    up.wait_for("all services ready", 1, LONG);
+    std::fs::write(p.ctx().join("app/VERSION"), "after-the-loss\n").expect("write");
+    // The engine goes as the rebuild begins (its build, or its swap a moment later).
+    up.wait_for("pinshare » ctx/app/VERSION changed", 1, LONG);
+    proxy.cut(Duration::from_secs(3));
+    up.wait_for("engine connection back", 1, LONG);
+    poll("the saved version served", LONG, || {
+        (http("GET", p.app_port, "/version", &[], b"")
+            .is_ok_and(|r| r.body.trim() == "after-the-loss"))
+        .then_some(())
+    });
+    // The timing line follows the old container's stop.
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+    assert_eq!(
+        up.count("it is looked at again once the engine is back"),
+        1,
+        "the loss cut the rebuild short: {}",
+        up.text()
+    );
+    assert_eq!(
+        p.labelled_names(),
+        [p.container("ipfs"), p.container("pinshare")],
+        "one container per service:\n{}",
+        up.text()
+    );
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}

@@ -150,3 +150,57 @@ fn ctrl_c_stops_and_removes_the_one_off() {
     assert_eq!(running.interrupt(), Some(130));
     assert!(one_offs(&p).is_empty(), "Ctrl-C removed the one-off");
 }
+
+#[test]
+fn run_forwards_stdin_and_gives_a_tty_when_stdin_and_stdout_are_terminals() {
+    use std::io::Write;
+    let p = Project::offline_copy("run_stdin");
+    // Piped: our stdin is the command's, closed at its end (so `cat` finishes), and no TTY.
+    let mut child = p
+        .cmd(&[
+            "run",
+            "--no-deps",
+            "--entrypoint",
+            "sh",
+            "ipfs",
+            "--",
+            "-c",
+            "cat; test -t 0 || echo no-tty; exit 5",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"from the host\n").expect("written");
+    drop(stdin);
+    let o = child.wait_with_output().expect("run ends");
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "from the host\nno-tty\n",
+        "{}",
+        text(&o)
+    );
+    // A TTY when stdin and stdout are terminals: `script` gives the tool a pseudo-terminal on both.
+    let inner = format!(
+        "{} -f {} run --no-deps --entrypoint sh ipfs -- -c 'test -t 0 && test -t 1 && echo tty-yes; exit 3'",
+        env!("CARGO_BIN_EXE_pinshare-dev"),
+        p.spec.display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("tty-yes"), "no TTY inside: {}", text(&o));
+    // `script -e` exits with the child's code, which is the command's.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        one_offs(&p).is_empty(),
+        "the one-offs are removed afterwards"
+    );
+}

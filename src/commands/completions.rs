@@ -9,7 +9,9 @@
 use clap_complete::Shell;
 
 /// Subcommands whose positional arguments are service names.
-const TAKE_SERVICES: &[&str] = &["up", "logs", "stats", "rebuild", "exec", "run"];
+const TAKE_SERVICES: &[&str] = &[
+    "up", "logs", "stats", "rebuild", "exec", "run", "restart", "stop", "start", "trigger",
+];
 
 /// The completion script for `shell`; `cmd` is the command line's definition (`Cli::command()`).
 pub fn script(shell: Shell, cmd: &mut clap::Command) -> String {
@@ -53,25 +55,29 @@ pub fn script(shell: Shell, cmd: &mut clap::Command) -> String {
     text
 }
 
-/// clap_complete offers hidden subcommands too; the helper is for the scripts only. Each shell's offer of it is
-/// one line (fish `-a "…"`, zsh `'NAME:about' \`, elvish `cand NAME`, PowerShell `[CompletionResult]::new('NAME'`,
-/// bash the word in an `opts` list): those go, the rest of the script stays as generated.
+/// clap_complete offers hidden subcommands too; the helpers (`__complete-services` for the scripts, `__docs` for
+/// the book) are not for the user. Each shell's offer of one is one line (fish `-a "…"`, zsh `'NAME:about' \`,
+/// elvish `cand NAME`, PowerShell `[CompletionResult]::new('NAME'`, bash the word in an `opts` list): those go, the
+/// rest of the script stays as generated.
 fn hide_helper(script: &str) -> String {
-    const HELPER: &str = "__complete-services";
-    let offers = [
-        format!("'{HELPER}:"),
-        format!("cand {HELPER} "),
-        format!("[CompletionResult]::new('{HELPER}'"),
-    ];
+    const HELPERS: [&str; 2] = ["__complete-services", "__docs"];
+    let offered = |line: &str, helper: &str| {
+        let t = line.trim_start();
+        t.starts_with(&format!("'{helper}:"))
+            || t.starts_with(&format!("cand {helper} "))
+            || t.starts_with(&format!("[CompletionResult]::new('{helper}'"))
+            || line.contains(&format!("-a \"{helper}\""))
+    };
     let mut out = String::with_capacity(script.len());
     for line in script.lines() {
-        let t = line.trim_start();
-        if offers.iter().any(|o| t.starts_with(o.as_str()))
-            || line.contains(&format!("-a \"{HELPER}\""))
-        {
+        if HELPERS.iter().any(|h| offered(line, h)) {
             continue;
         }
-        out.push_str(&line.replace(&format!(" {HELPER}"), ""));
+        let mut kept = line.to_string();
+        for h in HELPERS {
+            kept = kept.replace(&format!(" {h} "), " ");
+        }
+        out.push_str(&kept);
         out.push('\n');
     }
     out
@@ -102,8 +108,10 @@ fn bash_services(name: &str, generated: &str) -> String {
     esac
     case "$cur" in -*) return 0 ;; esac
     case "$prev" in --tail|--since) return 0 ;; esac
-    # rebuild takes one service.
-    if [ "$sub" = rebuild ] && [ "$COMP_CWORD" -gt "$((i + 1))" ]; then COMPREPLY=(); return 0; fi
+    # rebuild and the steering commands take one service.
+    case "$sub" in rebuild|restart|stop|start|trigger)
+        if [ "$COMP_CWORD" -gt "$((i + 1))" ]; then COMPREPLY=(); return 0; fi ;;
+    esac
     # The binary says whether a service name goes here (exit 1: no, e.g. exec's CMD) and reads the spec the
     # line's own -f/--file names, before or after the subcommand.
     local names rc=0

@@ -53,7 +53,7 @@ pub async fn exec(spec: &Spec, opts: ExecOptions) -> Result<u8> {
     if tty {
         tokio::spawn(follow_window_size(
             std::sync::Arc::clone(&engine),
-            session.id.clone(),
+            Resize::Exec(session.id.clone()),
         ));
     }
     tokio::spawn(forward_stdin(session.input, !tty));
@@ -88,7 +88,7 @@ async fn running_container(engine: &dyn Engine, spec: &Spec, service: &str) -> R
 }
 
 /// Writes the command's output to ours as it comes: stderr to stderr, the rest to stdout.
-async fn copy_output(
+pub(crate) async fn copy_output(
     mut output: futures_util::stream::BoxStream<'static, crate::engine::R<crate::engine::LogChunk>>,
 ) -> Result<()> {
     while let Some(chunk) = output.next().await {
@@ -111,7 +111,7 @@ async fn copy_output(
 /// Forwards our stdin to the command's; at its end, closes the command's stdin when `close_at_end` (piped
 /// input), so `cat` and friends finish. Read on a thread of its own: a blocking read of a terminal never returns
 /// when the command ends first, and such a thread does not hold up the exit.
-async fn forward_stdin(
+pub(crate) async fn forward_stdin(
     mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
     close_at_end: bool,
 ) {
@@ -140,16 +140,29 @@ async fn forward_stdin(
     }
 }
 
+/// Whose TTY follows the terminal's size.
+pub(crate) enum Resize {
+    /// An exec's, by its id.
+    Exec(String),
+    /// A container's (`run`), by its name.
+    Container(String),
+}
+
 /// Sends the terminal's size now and at every SIGWINCH, until the session ends (the task is dropped with the
 /// runtime).
-async fn follow_window_size(engine: std::sync::Arc<dyn Engine>, id: String) {
+pub(crate) async fn follow_window_size(engine: std::sync::Arc<dyn Engine>, target: Resize) {
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     loop {
-        if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout())
-            && let Err(e) = engine.exec_resize(&id, size.ws_row, size.ws_col).await
-        {
-            tracing::debug!("{e}");
+        if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout()) {
+            let (rows, cols) = (size.ws_row, size.ws_col);
+            let resized = match &target {
+                Resize::Exec(id) => engine.exec_resize(id, rows, cols).await,
+                Resize::Container(name) => engine.resize_container(name, rows, cols).await,
+            };
+            if let Err(e) = resized {
+                tracing::debug!("{e}");
+            }
         }
         match winch.as_mut() {
             Some(w) => {
@@ -180,13 +193,13 @@ async fn exit_code(engine: &dyn Engine, id: &str) -> Result<i64> {
 
 /// The local terminal in raw mode (keys go to the container's TTY as typed, Ctrl-C included); the settings
 /// it had come back when this is dropped.
-struct RawMode {
+pub(crate) struct RawMode {
     saved: rustix::termios::Termios,
 }
 
 impl RawMode {
     /// Raw mode on stdin's terminal; `None` (and a line at debug level) when it cannot be set.
-    fn enter() -> Option<RawMode> {
+    pub(crate) fn enter() -> Option<RawMode> {
         let stdin = std::io::stdin();
         let saved = rustix::termios::tcgetattr(&stdin).ok()?;
         let mut raw = saved.clone();

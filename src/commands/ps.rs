@@ -218,12 +218,12 @@ pub async fn ps(spec: &Spec, json: bool, out: &crate::output::printer::Printer) 
     let rows = rows(&*engine, spec).await?;
     let asked = crate::run::control::ask(&spec.project, &Request::Snapshot).await;
     let live = asked.ok().flatten().and_then(|r| r.snapshot);
-    if json {
-        out.block(
-            &serde_json::to_string_pretty(&json_rows(&rows, live.as_ref())).unwrap_or_default(),
-        );
+    let text = if json {
+        serde_json::to_string_pretty(&json_rows(&rows, live.as_ref())).unwrap_or_default()
     } else {
-        out.block(&table(&rows, live.as_ref()));
-    }
+        table(&rows, live.as_ref())
+    };
+    // The run's state can quote what a container said (a failed probe's reason): no secret in either form.
+    out.block(&crate::output::redact::text(&text, &spec.secret_values()));
     Ok(())
 }

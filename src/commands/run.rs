@@ -2,14 +2,16 @@
 //! environment, volumes and network, after its dependencies are up and ready (the start-up of `up`, unless
 //! `--no-deps`). Its exit code is the tool's; it is removed afterwards, and on Ctrl-C. It carries the project
 //! label and the one-off role, so `down` removes one a killed `run` left and nothing takes it for the service's.
+//! Our stdin is the container's (closed at its end, as `docker run -i`); when stdin and stdout are both a
+//! terminal the container gets a TTY, as `exec` gives one: the terminal raw for the session, its size followed.
 
-use std::io::Write;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::exec::{RawMode, Resize, copy_output, follow_window_size, forward_stdin};
 use crate::commands::logs::check_services;
 use crate::engine::{ContainerSpec, Engine, Role};
 use crate::error::{Error, Result};
@@ -101,10 +103,12 @@ async fn prepare_and_run(
         spec.container_name(&svc.name),
         std::process::id()
     );
-    let body = one_off_body(spec, svc, &image.id, opts);
+    let mut body = one_off_body(spec, svc, &image.id, opts);
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    (body.stdin, body.tty) = (true, tty);
     engine.create_container(&name, body).await?;
     printer.flush().await;
-    let r = run_container(&**engine, &name, svc, cancel).await;
+    let r = run_container(engine, &name, (svc, tty), cancel).await;
     // Removed whatever happened: a one-off is not kept (`down` removes one a kill left behind).
     engine.remove_container(&name).await?;
     r
@@ -143,34 +147,36 @@ pub(crate) fn one_off_body(
     body
 }
 
-/// Attaches, starts, copies the output (stderr to stderr) and waits; on Ctrl-C stops the container with the
-/// service's grace and answers [`Error::Interrupted`].
+/// Attaches (stdin too), starts, forwards stdin, copies the output (stderr to stderr, unless under a TTY) and
+/// waits; on Ctrl-C stops the container with the service's grace and answers [`Error::Interrupted`] (under a
+/// TTY, Ctrl-C is a key the container's program gets).
 async fn run_container(
-    engine: &dyn Engine,
+    engine: &Arc<dyn Engine>,
     name: &str,
-    svc: &Service,
+    (svc, tty): (&Service, bool),
     cancel: &CancellationToken,
 ) -> Result<u8> {
     // Attached before the start, so the first line is not missed.
-    let mut output = engine.attach(name).await?;
+    let session = engine.attach_stdin(name).await?;
+    // Raw from before the first byte is forwarded until after the last is written; restored on every path.
+    let raw = if tty { RawMode::enter() } else { None };
     engine.start_container(name).await?;
+    if tty {
+        tokio::spawn(follow_window_size(
+            Arc::clone(engine),
+            Resize::Container(name.to_string()),
+        ));
+    }
+    tokio::spawn(forward_stdin(session.input, !tty));
     let copy = async {
-        while let Some(Ok(chunk)) = output.next().await {
-            let written = if chunk.stderr {
-                let mut e = std::io::stderr().lock();
-                e.write_all(&chunk.bytes).and_then(|()| e.flush())
-            } else {
-                let mut o = std::io::stdout().lock();
-                o.write_all(&chunk.bytes).and_then(|()| o.flush())
-            };
-            if written.is_err() {
-                break;
-            }
-        }
+        let copied = copy_output(session.output).await;
+        drop(raw);
+        copied
     };
     let finished = async {
-        let ((), code) = tokio::join!(copy, engine.wait_container(name));
-        code
+        let (copied, code) = tokio::join!(copy, engine.wait_container(name));
+        copied?;
+        Ok::<_, Error>(code?)
     };
     tokio::select! {
         code = finished => {

@@ -59,7 +59,12 @@ pub async fn up(spec: Spec, opts: UpOptions, manual: bool, ui: Option<Port>) -> 
     let endpoint = if opts.detach {
         None
     } else {
-        Some(crate::run::control::serve(&signals.control, &spec.project)?)
+        // Without it the run goes on: `ps` shows no phases and the steering commands act on the engine.
+        crate::run::control::serve(&signals.control, &spec.project)
+            .inspect_err(|e| {
+                eprintln!("warning: {e}; `ps` shows no phases, steering acts on the engine");
+            })
+            .ok()
     };
     let done = CancellationToken::new();
     let printer = Printer::spawn(spec.services.keys().map(String::as_str));

@@ -18,7 +18,7 @@ pub(crate) mod stats;
 
 pub use crate::labels::Role;
 pub use docker::{DockerEngine, engine_address};
-pub use stats::{CpuPeriod, StatsSample};
+pub use stats::{CpuPeriod, StatsSample, Throttling};
 
 /// Connects to the Docker engine (honouring `DOCKER_HOST`), version negotiated.
 pub async fn connect() -> R<Arc<dyn Engine>> {
@@ -113,6 +113,13 @@ pub trait Engine: Send + Sync {
     /// engine has answered the attach; made before the start, it holds the first line. The stream ends when
     /// the container stops.
     async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>>;
+
+    /// Attaches to a created container made with `stdin`, before it starts: its output until it ends, and its
+    /// stdin (shutting the writer down closes it). The session's `id` is the container's name.
+    async fn attach_stdin(&self, name: &str) -> R<ExecSession>;
+
+    /// Sets the size of a running container's TTY.
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> R<()>;
 
     /// One resource-usage sample of a container; `None` when it does not exist or is not running. With `period`
     /// the engine reads the counters twice, about a second apart, so the sample has a CPU figure; without, it
@@ -542,6 +549,11 @@ pub struct ContainerSpec {
     pub cap_drop: Vec<String>,
     /// Capabilities added back after the drop.
     pub cap_add: Vec<String>,
+    /// Its stdin open, for [`Engine::attach_stdin`], and closed when the attached writer shuts it down
+    /// (`docker run -i`).
+    pub stdin: bool,
+    /// A TTY (`docker run -t`): stdout and stderr become one stream.
+    pub tty: bool,
 }
 
 /// One line-ish chunk of container output.

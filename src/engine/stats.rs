@@ -20,6 +20,20 @@ pub struct StatsSample {
     pub block_read: u64,
     /// Bytes written to block devices.
     pub block_write: u64,
+    /// CPU throttling since the container started (`cpu_stats.throttling_data`: the CFS quota a `cpu_limit` sets).
+    pub throttling: Throttling,
+}
+
+/// CFS bandwidth counters of a container, since it started (cgroup `cpu.stat`: `nr_periods`, `nr_throttled`,
+/// `throttled_time`/`throttled_usec`); all zero without a CPU limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Throttling {
+    /// Enforcement periods (100 ms each by default) in which the container was runnable.
+    pub periods: u64,
+    /// Periods in which it used its whole quota and was held back.
+    pub throttled_periods: u64,
+    /// Time it was held back, nanoseconds.
+    pub throttled_ns: u64,
 }
 
 /// CPU counters at the start and end of a period, nanoseconds.

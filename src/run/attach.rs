@@ -310,6 +310,14 @@ impl Engine for Attaching {
         self.inner.attach(name).await
     }
 
+    async fn attach_stdin(&self, name: &str) -> R<ExecSession> {
+        self.inner.attach_stdin(name).await
+    }
+
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> R<()> {
+        self.inner.resize_container(name, rows, cols).await
+    }
+
     async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
         self.inner.stats(name, period).await
     }

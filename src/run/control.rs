@@ -316,4 +316,29 @@ mod tests {
         assert!(!path.exists(), "removed with the run");
         assert_eq!(ask(&project, &Request::Snapshot).await.ok().flatten(), None);
     }
+
+    #[tokio::test]
+    async fn watch_sends_the_snapshot_then_each_change() {
+        use tokio::io::AsyncBufReadExt;
+        let project = format!("control-watch-{}", std::process::id());
+        let handle = Handle::new(&project, false);
+        handle.state.begin(&["app".to_string()]);
+        let endpoint = serve(&handle, &project).expect("served");
+        let mut conn = UnixStream::connect(socket_path(&project))
+            .await
+            .expect("connect");
+        conn.write_all(br#"{"op":"watch"}"#).await.expect("write");
+        conn.shutdown().await.expect("shutdown");
+        let mut lines = tokio::io::BufReader::new(conn).lines();
+        let phase = |line: Option<String>| {
+            let reply: Reply = serde_json::from_str(&line.expect("a line")).expect("a reply");
+            reply.snapshot.expect("a snapshot").services["app"]
+                .phase
+                .text()
+        };
+        assert_eq!(phase(lines.next_line().await.expect("read")), "waiting");
+        handle.state.hold("app", true);
+        assert_eq!(phase(lines.next_line().await.expect("read")), "stopped");
+        drop(endpoint);
+    }
 }

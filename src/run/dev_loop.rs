@@ -220,35 +220,68 @@ async fn worker(
             }
         }
         let detect = first_seen.elapsed();
-        let _guard = lock.lock().await;
-        if !current.services.contains_key(&service) {
-            continue;
+        // A batch cut short by the engine going away is applied again once it is back: the change is not lost,
+        // and what the first try did is found up to date (or left by a swap, which the swap clears).
+        for attempt in 1.. {
+            let guard = lock.lock().await;
+            // The spec as it is now: an edit may have come while the engine was away.
+            let Some(current) = spec.read().map(|s| Arc::clone(&s)).ok() else {
+                break;
+            };
+            if !current.services.contains_key(&service) {
+                break;
+            }
+            if attempt == 1 {
+                printer.event(&service, &describe(&paths, &current.dir));
+            }
+            let listed: Vec<PathBuf> = paths.iter().cloned().collect();
+            if fg.state.defer(&service, &listed) {
+                printer.event(&service, &deferred(&fg.state, &service, &current));
+                break;
+            }
+            let cause = crate::run::trigger::Trigger {
+                paths: paths.clone(),
+                detect,
+                cause: "save",
+            };
+            let done =
+                crate::run::trigger::build_now(&*engine, &current, &service, cause, &printer, &fg)
+                    .await;
+            drop(guard);
+            if done || engine.version().await.is_ok() {
+                break;
+            }
+            printer.event(
+                &service,
+                "the engine went away during this change; it is looked at again once the engine is back",
+            );
+            engine_back(&*engine).await;
         }
-        printer.event(&service, &describe(&paths, &current.dir));
-        let listed: Vec<PathBuf> = paths.iter().cloned().collect();
-        if fg.state.defer(&service, &listed) {
-            printer.event(&service, &deferred(&fg.state, &service, &current));
-            continue;
-        }
-        let cause = crate::run::trigger::Trigger {
-            paths,
-            detect,
-            cause: "save",
-        };
-        crate::run::trigger::build_now(&*engine, &current, &service, cause, &printer, &fg).await;
     }
 }
 
-/// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start`.
+/// Waits, with backoff, until the engine answers.
+async fn engine_back(engine: &dyn Engine) {
+    let mut delay = Duration::from_millis(100);
+    while engine.version().await.is_err() {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start` (which
+/// builds it, unless the run is manual).
 fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
     let trigger = spec.command(&format!("trigger {service}"));
-    if state.held(service) {
-        format!(
-            "not rebuilt: stopped by `stop`; the change waits for `{}`, then `{trigger}`",
-            spec.command(&format!("start {service}"))
-        )
-    } else {
-        format!("pending (manual mode): `{trigger}` builds it")
+    let start = spec.command(&format!("start {service}"));
+    match (state.held(service), state.manual()) {
+        (true, false) => {
+            format!("not rebuilt: stopped by `stop`; `{start}` starts it and builds the change")
+        }
+        (true, true) => format!(
+            "not rebuilt: stopped by `stop`; the change waits for `{start}`, then `{trigger}`"
+        ),
+        (false, _) => format!("pending (manual mode): `{trigger}` builds it"),
     }
 }
 

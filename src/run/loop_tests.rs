@@ -16,10 +16,10 @@ use crate::run::dev_loop::Sources;
 use crate::run::{StopSignals, UpOptions, run};
 use crate::watch::Changes;
 
-type Lines = Arc<Mutex<Vec<String>>>;
+pub(super) type Lines = Arc<Mutex<Vec<String>>>;
 
 /// `kv` runs an image, `app` is built from the directory and watched, `side` runs an image and never changes.
-fn spec_text(kv_mode: &str) -> String {
+pub(super) fn spec_text(kv_mode: &str) -> String {
     format!(
         r#"
 [project]
@@ -41,19 +41,20 @@ image = "side:1"
     )
 }
 
-struct Run {
-    fake: Fake,
-    dir: tempfile::TempDir,
-    signals: StopSignals,
-    lines: Lines,
-    task: tokio::task::JoinHandle<Result<u8>>,
-    changes: UnboundedSender<Changes>,
-    edits: UnboundedSender<()>,
+/// A foreground run on the fake, driven by the tests (here and in `await_tests.rs`).
+pub(super) struct Run {
+    pub(super) fake: Fake,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) signals: StopSignals,
+    pub(super) lines: Lines,
+    pub(super) task: tokio::task::JoinHandle<Result<u8>>,
+    pub(super) changes: UnboundedSender<Changes>,
+    pub(super) edits: UnboundedSender<()>,
 }
 
 impl Run {
     /// A foreground `up` (watching through channels), once it says everything is ready.
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let r = Self::launch(|_, _, _| {});
         r.printed("all services ready; watching app", 1).await;
         r
@@ -62,6 +63,14 @@ impl Run {
     /// A foreground `up`, launched at once; `before` gets the fake, the change channel and the project's
     /// directory before the run's first call (to install hooks into start-up).
     fn launch(before: impl FnOnce(&Fake, &UnboundedSender<Changes>, &Path)) -> Self {
+        Self::launch_with(&spec_text("a"), before)
+    }
+
+    /// [`Run::launch`] of the spec `text` (its services among `kv`, `app` and `side`).
+    pub(super) fn launch_with(
+        text: &str,
+        before: impl FnOnce(&Fake, &UnboundedSender<Changes>, &Path),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("Dockerfile"),
@@ -71,7 +80,7 @@ impl Run {
         std::fs::write(dir.path().join("main.go"), "package main // v1\n").expect("w");
         // The spec is edited in these tests; as in a real project, it is not part of the image.
         std::fs::write(dir.path().join(".dockerignore"), "pinshare.toml\n").expect("w");
-        std::fs::write(dir.path().join("pinshare.toml"), spec_text("a")).expect("w");
+        std::fs::write(dir.path().join("pinshare.toml"), text).expect("w");
         let spec = crate::spec::load(&dir.path().join("pinshare.toml")).expect("valid spec");
         let fake = Fake::new();
         fake.add_image("kv:1", "sha256:kv");
@@ -106,7 +115,7 @@ impl Run {
         }
     }
 
-    fn count(&self, text: &str) -> usize {
+    pub(super) fn count(&self, text: &str) -> usize {
         self.lines
             .lock()
             .expect("lines")
@@ -116,7 +125,7 @@ impl Run {
     }
 
     /// Polls in virtual time until `text` was printed `n` times; panics after ten virtual minutes.
-    async fn printed(&self, text: &str, n: usize) {
+    pub(super) async fn printed(&self, text: &str, n: usize) {
         let t = tokio::time::Instant::now();
         while self.count(text) < n {
             assert!(
@@ -128,12 +137,12 @@ impl Run {
         }
     }
 
-    fn calls_of(&self, call: &str) -> usize {
+    pub(super) fn calls_of(&self, call: &str) -> usize {
         self.fake.call_lines().iter().filter(|c| *c == call).count()
     }
 
     /// Edits main.go (so the build context changes) and sends the batch the watcher would.
-    fn edit_source(&self, version: u32) {
+    pub(super) fn edit_source(&self, version: u32) {
         let path = self.dir.path().join("main.go");
         std::fs::write(&path, format!("package main // v{version}\n")).expect("w");
         let _ = self.changes.send(Changes {
@@ -144,7 +153,7 @@ impl Run {
     }
 
     /// Stops the run and checks it ends interrupted, leaving nothing.
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.signals.stop.cancel();
         let r = tokio::time::timeout(Duration::from_secs(600), self.task)
             .await

@@ -22,6 +22,8 @@ pub(crate) mod tasks;
 pub(crate) mod trigger;
 
 #[cfg(test)]
+mod await_tests;
+#[cfg(test)]
 mod loop_tests;
 mod shutdown;
 mod startup;

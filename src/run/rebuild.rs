@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::engine::{Engine, Role};
+use crate::engine::{Container, Engine, Role};
 use crate::error::{Error, Result};
 use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
@@ -109,28 +109,16 @@ pub async fn rebuild(
         image: image.id,
         context_hash: image.context_hash,
     };
+    if fg.is_some() {
+        crate::run::swap::clear_leftovers(engine, spec, service, printer).await?;
+    }
     let old = engine.inspect_container(&container).await?;
     // A container whose ports a foreground run forwards (this one, or one in another terminal) is replaced by
     // one that leaves the host ports to that forwarder.
     if let Some(reach) = old.as_ref().and_then(crate::container::reach_of) {
         crate::container::forward_ports(&spec.project, service, reach);
     }
-    let seen: Vec<Seen> = old
-        .clone()
-        .map(|c| Seen {
-            name: container.clone(),
-            service: service.to_string(),
-            role: c.label(crate::labels::ROLE).and_then(Role::parse),
-            // Forced: the container is taken as out of date, so the plan recreates it like a changed one.
-            hash: if force {
-                String::new()
-            } else {
-                c.config_hash().unwrap_or_default().to_string()
-            },
-            running: c.is_running(),
-        })
-        .into_iter()
-        .collect();
+    let seen = seen_of(old.as_ref(), &container, service, force);
     let actions = reconcile::plan(
         spec,
         &Observed::one(spec, &seen, service, desired.clone(), Occasion::Rebuild),
@@ -183,6 +171,24 @@ pub async fn rebuild(
         image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
     }
     Ok(served(desired, stages))
+}
+
+/// The service's container as the plan sees it. Forced: it is taken as out of date, so the plan recreates it
+/// like a changed one.
+fn seen_of(old: Option<&Container>, container: &str, service: &str, force: bool) -> Vec<Seen> {
+    old.map(|c| Seen {
+        name: container.to_string(),
+        service: service.to_string(),
+        role: c.label(crate::labels::ROLE).and_then(Role::parse),
+        hash: if force {
+            String::new()
+        } else {
+            c.config_hash().unwrap_or_default().to_string()
+        },
+        running: c.is_running(),
+    })
+    .into_iter()
+    .collect()
 }
 
 /// A swap that failed between create and start leaves a `Created` container that nothing would ever start or

@@ -273,6 +273,11 @@ impl RunState {
         self.tx.send_modify(|s| s.steerable = true);
     }
 
+    /// Whether the run is manual (`up --manual`).
+    pub fn manual(&self) -> bool {
+        self.tx.borrow().manual
+    }
+
     /// Whether `service` was stopped by the user.
     pub fn held(&self, service: &str) -> bool {
         self.tx
@@ -295,7 +300,7 @@ impl RunState {
     /// A save of `paths` for `service`: true when it is to wait (the run is manual, or the service stopped by
     /// the user), the paths then noted as pending.
     pub fn defer(&self, service: &str, paths: &[PathBuf]) -> bool {
-        let manual = self.tx.borrow().manual;
+        let manual = self.manual();
         let mut deferred = false;
         self.with(service, |s| {
             if manual || s.held {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::output::printer::Printer;
-use crate::run::control::Handle;
+use crate::run::control::{Handle, Reply, Request};
 use crate::run::dev_loop::Sources;
 use crate::run::state::{BuildResult, PhaseView, Transition};
 use crate::run::{StopSignals, UpOptions, run};
@@ -37,11 +37,17 @@ struct Up {
     lines: Arc<Mutex<Vec<String>>>,
     seen: Arc<Mutex<Vec<Transition>>>,
     changes: tokio::sync::mpsc::UnboundedSender<Changes>,
+    edits: tokio::sync::mpsc::UnboundedSender<()>,
     task: tokio::task::JoinHandle<crate::error::Result<u8>>,
 }
 
 /// A foreground `up` of [`SPEC`] whose every phase transition is recorded.
 fn launch() -> Up {
+    launch_with(false)
+}
+
+/// [`launch`], in manual mode when `manual`.
+fn launch_with(manual: bool) -> Up {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("Dockerfile"),
@@ -56,9 +62,9 @@ fn launch() -> Up {
     fake.add_image("kv:1", "sha256:kv");
     let engine: Arc<dyn Engine> = Arc::new(fake.clone());
     let (printer, lines) = Printer::capturing(["kv", "app"]);
-    let (sources, changes, _edits) = Sources::channels();
+    let (sources, changes, edits) = Sources::channels();
     let signals = StopSignals {
-        control: Handle::new("st", false),
+        control: Handle::new("st", manual),
         ..StopSignals::default()
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -88,6 +94,7 @@ fn launch() -> Up {
         lines,
         seen,
         changes,
+        edits,
         task,
     }
 }
@@ -116,6 +123,27 @@ impl Up {
             v["phase"].as_str().unwrap_or_default().to_string()
         });
         names.collect()
+    }
+
+    fn save(&self, version: u32) -> std::path::PathBuf {
+        let path = self.dir.path().join("main.go");
+        std::fs::write(&path, format!("package main // v{version}\n")).expect("w");
+        let _ = self.changes.send(Changes {
+            service: "app".into(),
+            paths: BTreeSet::from([path.clone()]),
+            first_seen: std::time::Instant::now(),
+        });
+        path
+    }
+
+    async fn ask(&self, request: Request) -> Reply {
+        self.signals.control.answer(request).await
+    }
+
+    fn running(&self, container: &str) -> bool {
+        self.fake
+            .container(container)
+            .is_some_and(|c| c.is_running())
     }
 
     fn clear(&self) {
@@ -229,5 +257,156 @@ async fn crashes_in_a_row_restart_then_crash_loop_and_count_the_restarts() {
         up.signals.control.state.snapshot().services["kv"].restarts,
         2
     );
+    up.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_service_stays_stopped_through_saves_spec_edits_and_time_until_started() {
+    let up = launch();
+    up.printed("all services ready; watching app", 1).await;
+    let r = up
+        .ask(Request::Stop {
+            service: "kv".into(),
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert!(!up.running("st-kv"));
+    up.printed("app  » kv, which it depends on, was stopped on request", 1)
+        .await;
+    let snap = up.signals.control.state.snapshot();
+    assert_eq!(
+        snap.services["kv"].phase,
+        PhaseView::Stopped { by_user: true }
+    );
+    // A spec edit that changes kv's configuration leaves it stopped.
+    let spec = up.dir.path().join("pinshare.toml");
+    let text = std::fs::read_to_string(&spec).expect("r");
+    std::fs::write(
+        &spec,
+        text.replace("image = \"kv:1\"", "image = \"kv:1\"\nenv = { A = \"1\" }"),
+    )
+    .expect("w");
+    let _ = up.edits.send(());
+    up.printed("no service's configuration changed", 1).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert!(!up.running("st-kv"), "the supervisor left it stopped");
+    assert_eq!(
+        up.signals.control.state.snapshot().services["kv"].restarts,
+        0
+    );
+    // Other commands refuse a stopped service.
+    let r = up
+        .ask(Request::Restart {
+            service: "kv".into(),
+        })
+        .await;
+    assert!(
+        !r.ok
+            && r.error
+                .as_deref()
+                .is_some_and(|e| e.contains("stopped by `stop`")),
+        "{r:?}"
+    );
+    let r = up
+        .ask(Request::Start {
+            service: "kv".into(),
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert!(up.running("st-kv"));
+    let snap = up.signals.control.state.snapshot();
+    assert!(matches!(snap.services["kv"].phase, PhaseView::Ready { .. }));
+    up.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_save_to_a_stopped_service_waits_for_its_start_which_builds_it() {
+    let up = launch();
+    up.printed("all services ready; watching app", 1).await;
+    assert!(
+        up.ask(Request::Stop {
+            service: "app".into()
+        })
+        .await
+        .ok
+    );
+    let path = up.save(2);
+    up.printed("not rebuilt: stopped by `stop`", 1).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!up.running("st-app"));
+    let snap = up.signals.control.state.snapshot();
+    assert_eq!(snap.services["app"].pending, vec![path]);
+    let r = up
+        .ask(Request::Start {
+            service: "app".into(),
+        })
+        .await;
+    assert!(
+        r.ok && r.message.as_deref().is_some_and(|m| m.contains("built;")),
+        "{r:?}"
+    );
+    let snap = up.signals.control.state.snapshot();
+    assert!(snap.services["app"].pending.is_empty());
+    assert_eq!(snap.services["app"].history.len(), 2);
+    up.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_makes_a_new_container_of_the_same_build_and_leaves_the_others() {
+    let up = launch();
+    up.printed("all services ready; watching app", 1).await;
+    let (app, kv) = (
+        up.fake.container("st-app").expect("app"),
+        up.fake.container("st-kv").expect("kv"),
+    );
+    up.clear();
+    let r = up
+        .ask(Request::Restart {
+            service: "app".into(),
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    let now = up.fake.container("st-app").expect("app");
+    assert_ne!(now.id, app.id);
+    assert_eq!(now.image, app.image, "no rebuild");
+    assert_eq!(up.fake.container("st-kv").expect("kv").id, kv.id);
+    // The recorder takes what was sent.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(up.phases("app"), ["starting", "ready"]);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // The supervisor follows the new container: nothing restarts it again.
+    assert_eq!(up.fake.container("st-app").expect("app").id, now.id);
+    up.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_manual_mode_a_save_is_pending_until_trigger_builds_it() {
+    let up = launch_with(true);
+    up.printed("all services ready; watching app", 1).await;
+    let app = up.fake.container("st-app").expect("app").id;
+    let path = up.save(2);
+    up.printed("app  » pending (manual mode)", 1).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        up.fake.container("st-app").expect("app").id,
+        app,
+        "not rebuilt"
+    );
+    let snap = up.signals.control.state.snapshot();
+    assert!(snap.manual);
+    assert_eq!(snap.services["app"].pending, vec![path.clone()]);
+    let r = up
+        .ask(Request::Trigger {
+            service: "app".into(),
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    up.printed("rebuilt in", 1).await;
+    assert_ne!(up.fake.container("st-app").expect("app").id, app);
+    let snap = up.signals.control.state.snapshot();
+    let app = &snap.services["app"];
+    assert!(app.pending.is_empty());
+    let last = app.history.last().expect("a build");
+    assert_eq!((last.cause.as_str(), &last.paths), ("trigger", &vec![path]));
     up.stop().await;
 }

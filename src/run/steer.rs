@@ -173,7 +173,7 @@ impl Steerer {
             .map_err(|e| format!("starting {container} failed: {e}"))?;
         let mut text = self.until_ready(spec, svc, "started on request").await?;
         let snap = self.state().snapshot();
-        if !snap.manual
+        if !self.state().manual()
             && snap
                 .services
                 .get(name)

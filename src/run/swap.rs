@@ -191,6 +191,48 @@ pub async fn start_first(
     Ok(Took { start, ready, swap })
 }
 
+/// Resolves what a swap of `service` that was cut short (the engine went away mid-way, the run was killed) left
+/// under the swap's names. With no container under the service's name, the retired one (`…-replaced`) was still
+/// the one serving: it takes the name back. Otherwise it was retired: it goes. A `…-next` always goes.
+pub async fn clear_leftovers(
+    engine: &dyn Engine,
+    spec: &Spec,
+    service: &str,
+    printer: &Printer,
+) -> Result<()> {
+    let canonical = spec.container_name(service);
+    let (next, retired) = (format!("{canonical}-next"), format!("{canonical}-replaced"));
+    let ours = |c: &Option<Container>| {
+        c.as_ref()
+            .is_some_and(|c| c.project() == Some(spec.project.as_str()))
+    };
+    if ours(&engine.inspect_container(&retired).await?) {
+        if engine.inspect_container(&canonical).await?.is_none() {
+            engine.rename_container(&retired, &canonical).await?;
+            printer.event(
+                service,
+                &format!(
+                    "{retired}, left by a swap that was cut short, takes back the name {canonical}"
+                ),
+            );
+        } else {
+            engine.remove_container(&retired).await?;
+            printer.event(
+                service,
+                &format!("removed {retired}, left by a swap that was cut short"),
+            );
+        }
+    }
+    if ours(&engine.inspect_container(&next).await?) {
+        engine.remove_container(&next).await?;
+        printer.event(
+            service,
+            &format!("removed {next}, left by a swap that was cut short"),
+        );
+    }
+    Ok(())
+}
+
 /// Removes what a swap that was cut short (a kill mid-way) left: ours by label, or the create after says whose
 /// it is.
 async fn remove_leftovers(

@@ -23,7 +23,8 @@ pub(crate) struct Trigger {
 }
 
 /// Builds `service` now, as a save does: a live update where the spec says how (not for a command with no
-/// paths), otherwise a rebuild and swap; the build goes into the run's state with its stages and result.
+/// paths), otherwise a rebuild and swap; the build goes into the run's state with its stages and result. False when
+/// it failed (the failure was printed).
 pub(crate) async fn build_now(
     engine: &dyn Engine,
     spec: &Spec,
@@ -31,22 +32,22 @@ pub(crate) async fn build_now(
     t: Trigger,
     printer: &Printer,
     fg: &crate::run::swap::Foreground,
-) {
+) -> bool {
     let Some(svc) = spec.services.get(service) else {
-        return;
+        return true;
     };
     if let Some(lu) = svc.live_update.as_ref().filter(|_| !t.paths.is_empty()) {
         match rebuild::live_update(engine, spec, svc, lu, &t.paths, printer, t.detect).await {
-            Ok(true) => return,
+            Ok(true) => return true,
             Ok(false) => {}
             Err(e) => {
                 printer.event(service, &format!("live update failed: {e}"));
-                return;
+                return false;
             }
         }
     }
     if !matches!(svc.image, ImageSource::Build(_)) {
-        return;
+        return true;
     }
     let paths: Vec<PathBuf> = t.paths.iter().cloned().collect();
     let now = std::time::Instant::now();
@@ -57,7 +58,7 @@ pub(crate) async fn build_now(
         Ok(Rebuilt::Served { image, stages }) => {
             fg.state
                 .build_ended(service, &stages, BuildResult::Served { image });
-            return;
+            return true;
         }
         Ok(Rebuilt::Unchanged) => BuildResult::Unchanged,
         Err(e) => {
@@ -70,6 +71,8 @@ pub(crate) async fn build_now(
             }
         }
     };
+    let done = !matches!(result, BuildResult::Failed { .. });
     fg.state
         .build_ended(service, &[("detect", t.detect)], result);
+    done
 }

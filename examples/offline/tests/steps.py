@@ -4,9 +4,11 @@ The services' ports are the loopback ports `test` gives in PINSHARE_DEV_PORT_<SE
 uploads the same bytes: PinShare's store answers the CID it already has, so each step stands on its own.
 """
 
+import concurrent.futures
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -73,7 +75,30 @@ def cors():
     print(f"POST from {REFUSED_ORIGIN}: 403")
 
 
-STEPS = {"upload": upload, "pinned": pinned, "gateway": gateway, "cors": cors}
+def load():
+    # Many uploads at once, each a different file, so `pinshare-dev test --stats` measures the pair under load:
+    # PinShare reads every body, writes it, hashes it and adds it to kubo, which stores and pins it.
+    uploads, workers, size = 240, 16, 256 * 1024
+
+    def one(i):
+        body = (f"load {i} ".encode() * (size // 8 + 1))[:size]
+        status, _, answer = request("POST", url("PINSHARE", 9090, f"/files?name=load-{i}.bin"), body)
+        return status, answer.decode(errors="replace").strip()
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        answers = list(pool.map(one, range(uploads)))
+    failed = [(i, a) for i, a in enumerate(answers) if a[0] != 200]
+    if failed:
+        sys.exit(f"{len(failed)} of {uploads} uploads failed, e.g. #{failed[0][0]}: {failed[0][1]}")
+    cids = {a[1] for a in answers}
+    if len(cids) != uploads:
+        sys.exit(f"{uploads} different files gave {len(cids)} different CIDs")
+    took = time.monotonic() - started
+    print(f"{uploads} uploads of {size // 1024} KiB, {workers} at once: {took:.1f} s, {len(cids)} different CIDs")
+
+
+STEPS = {"upload": upload, "pinned": pinned, "gateway": gateway, "cors": cors, "load": load}
 
 if __name__ == "__main__":
     for name in sys.argv[1:]:

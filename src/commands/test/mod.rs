@@ -5,13 +5,16 @@
 //! `test`s. Services come up as `up` brings them up (`bring_up`); then the steps run in order until one fails,
 //! whose exit code is the tool's. Everything the copy made is removed afterwards, volumes included, on success,
 //! failure and Ctrl-C; a copy a killed `test` left (its owner pid gone) is removed by the next `test` and by `down`.
+//! `--stats` samples the services while the steps run and sums them up (`stats`, `recommend`).
 
 mod junit;
+mod recommend;
+mod stats;
 mod steps;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,30 +28,36 @@ use crate::spec::Spec;
 
 pub(crate) use steps::StepResult;
 
+/// What `test` was asked for besides the steps.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    /// Leave the copy up.
+    pub keep: bool,
+    /// Write a JUnit report here.
+    pub junit: Option<PathBuf>,
+    /// Sample the services while the steps run and sum them up.
+    pub stats: bool,
+    /// The sums as JSON on stdout (the run's lines on stderr).
+    pub json: bool,
+}
+
 /// Runs `test`; returns the exit code (the failing step's, 130 after Ctrl-C).
-pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
+pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
+    let (keep, junit) = (opts.keep, opts.junit.as_deref());
     if spec.test.is_empty() {
         return Err(Error::Usage(format!(
             "{} has no [test] steps; add one, e.g.\n\n[[test.steps]]\nname = \"health\"\nhost = [\"sh\", \"-c\", \"curl -fsS http://127.0.0.1:$PINSHARE_DEV_PORT_PINSHARE_9090/health\"]",
             spec.file.display()
         )));
     }
-    let cancel = CancellationToken::new();
-    for kind in [
-        tokio::signal::unix::SignalKind::interrupt(),
-        tokio::signal::unix::SignalKind::terminate(),
-    ] {
-        let mut sig = tokio::signal::unix::signal(kind)
-            .map_err(|e| Error::Runtime(format!("installing the signal handler: {e}")))?;
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if sig.recv().await.is_some() {
-                on_signal.cancel();
-            }
-        });
-    }
+    let cancel = cancel_on_signals()?;
     let engine = crate::engine::connect().await?;
-    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let names = spec.services.keys().map(String::as_str);
+    let printer = if opts.json {
+        Printer::spawn_stderr(names)
+    } else {
+        Printer::spawn(names)
+    };
     crate::commands::down::remove_leftovers(&*engine, &spec.project, &printer).await?;
     let copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
     // The engine publishes every container port on an ephemeral loopback port, as for a foreground run's
@@ -68,11 +77,31 @@ pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
         ),
     );
     let started = Instant::now();
-    let outcome = run_copy(&engine, &copy, &printer, &cancel).await;
+    // Why the services did not start, for the JUnit report (an interrupted start-up is no test result).
+    let (outcome, startup) = match start_copy(&engine, &copy, &printer, &cancel).await {
+        Ok(()) => (
+            run_copy(&engine, &copy, &printer, &cancel, opts.stats).await,
+            None,
+        ),
+        Err(Error::Interrupted) => (Err(Error::Interrupted), None),
+        Err(e) => {
+            let why = format!("{e}{}", last_lines(&*engine, &copy).await);
+            (Err(e), Some(why))
+        }
+    };
     let elapsed = started.elapsed();
-    if let (Some(file), Ok(results)) = (junit, &outcome) {
-        junit::write(file, &copy, results, elapsed)?;
-        printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    if let Ok((_, Some(report))) = &outcome {
+        print_stats(report, opts.json, &printer).await;
+    }
+    let outcome = outcome.map(|(results, _)| results);
+    if let Some(file) = junit {
+        write_junit(
+            file,
+            &copy,
+            (&outcome, startup.as_deref()),
+            elapsed,
+            &printer,
+        )?;
     }
     if keep && !cancel.is_cancelled() {
         print_kept(&*engine, &copy, &printer).await;
@@ -94,13 +123,62 @@ pub async fn test(spec: &Spec, keep: bool, junit: Option<&Path>) -> Result<u8> {
     Ok(code)
 }
 
-/// Brings the copy up and runs its steps until one fails; the results of the steps that ran, in order.
-async fn run_copy(
+/// A token cancelled by SIGINT or SIGTERM.
+fn cancel_on_signals() -> Result<CancellationToken> {
+    let cancel = CancellationToken::new();
+    for kind in [
+        tokio::signal::unix::SignalKind::interrupt(),
+        tokio::signal::unix::SignalKind::terminate(),
+    ] {
+        let mut sig = tokio::signal::unix::signal(kind)
+            .map_err(|e| Error::Runtime(format!("installing the signal handler: {e}")))?;
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if sig.recv().await.is_some() {
+                on_signal.cancel();
+            }
+        });
+    }
+    Ok(cancel)
+}
+
+/// The JUnit report of the steps that ran, or of a start-up that failed (`startup`: why); an interrupted run
+/// has none.
+fn write_junit(
+    file: &Path,
+    copy: &Spec,
+    (outcome, startup): (&Result<Vec<StepResult>>, Option<&str>),
+    elapsed: std::time::Duration,
+    printer: &Printer,
+) -> Result<()> {
+    let ran = match (outcome, startup) {
+        (_, Some(why)) => (&[][..], Some(why)),
+        (Ok(results), None) => (results.as_slice(), None),
+        (Err(_), None) => return Ok(()),
+    };
+    junit::write(file, copy, ran, elapsed)?;
+    printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    Ok(())
+}
+
+/// The `--stats` report: a table among the run's lines, or JSON alone on stdout.
+async fn print_stats(report: &stats::Report, json: bool, printer: &Printer) {
+    if json {
+        let out = Printer::plain();
+        out.block(&serde_json::to_string_pretty(report).unwrap_or_default());
+        out.flush().await;
+    } else {
+        printer.block(&stats::render(report));
+    }
+}
+
+/// Brings the copy's services up as `up` does.
+async fn start_copy(
     engine: &Arc<dyn Engine>,
     copy: &Spec,
     printer: &Printer,
     cancel: &CancellationToken,
-) -> Result<Vec<StepResult>> {
+) -> Result<()> {
     // The copy is removed whole afterwards, what start-up made with it.
     let mut made = crate::run::Made::default();
     crate::run::bring_up(
@@ -111,8 +189,20 @@ async fn run_copy(
         (Instant::now(), cancel, &Default::default()),
         &mut made,
     )
-    .await?;
+    .await
+}
+
+/// Runs the copy's steps until one fails; the results of the steps that ran, in order, and with `stats` the
+/// services' figures while they ran.
+async fn run_copy(
+    engine: &Arc<dyn Engine>,
+    copy: &Spec,
+    printer: &Printer,
+    cancel: &CancellationToken,
+    stats: bool,
+) -> Result<(Vec<StepResult>, Option<stats::Report>)> {
     let ports = steps::port_env(&**engine, copy).await?;
+    let sampler = stats.then(|| stats::Sampler::start(engine.clone(), copy));
     let mut results = Vec::new();
     for (i, step) in copy.test.iter().enumerate() {
         printer.event(
@@ -135,7 +225,11 @@ async fn run_copy(
             break;
         }
     }
-    Ok(results)
+    let report = match sampler {
+        Some(s) => Some(s.finish(&**engine, copy).await),
+        None => None,
+    };
+    Ok((results, report))
 }
 
 /// The failing step's output and the last lines of every service.
@@ -151,6 +245,13 @@ async fn report_failure(
         r.name
     );
     text.push_str(r.output.trim_end());
+    text.push_str(&last_lines(engine, copy).await);
+    printer.block(&text);
+}
+
+/// The last lines of every service, each under its heading.
+async fn last_lines(engine: &dyn Engine, copy: &Spec) -> String {
+    let mut text = String::new();
     for name in &copy.order {
         let container = copy.container_name(name);
         let lines = crate::run::last_lines(engine, &container, 20).await;
@@ -160,7 +261,7 @@ async fn report_failure(
         ));
         text.push_str(&lines.join("\n"));
     }
-    printer.block(&text);
+    text
 }
 
 /// How to reach a kept copy and how to remove it.

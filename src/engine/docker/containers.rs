@@ -8,11 +8,66 @@ use bollard::models::{
 use bollard::query_parameters::RenameContainerOptionsBuilder;
 use futures_util::stream::StreamExt;
 
-use super::super::{EngineError, ErrorKind, ExecOutput, ExecRequest, ExecSession, R};
+use super::super::{EngineError, ErrorKind, ExecOutput, ExecRequest, ExecSession, R, StatsSample};
 use super::DockerEngine;
 use super::convert::{chunk, error};
 
 impl DockerEngine {
+    pub(super) async fn stats_of(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
+        // `stream=false` alone makes the engine read twice (precpu, then cpu, ~1 s apart); `one-shot` (API 1.41)
+        // answers at once with an empty precpu.
+        let options = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: !period,
+        };
+        match self.docker.stats(name, Some(options)).next().await {
+            Some(Ok(s)) => Ok(Some(super::convert::stats_sample(s))),
+            Some(Err(e)) => {
+                let e = error(
+                    format!("reading the resource usage of container {name}"),
+                    &e,
+                );
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn attach_with_stdin(&self, name: &str) -> R<ExecSession> {
+        let op = format!("attaching to container {name}");
+        let opts = bollard::query_parameters::AttachContainerOptionsBuilder::default()
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(false)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(name, Some(opts))
+            .await
+            .map_err(|e| error(op.clone(), &e))?;
+        Ok(ExecSession {
+            id: name.to_string(),
+            output: attached
+                .output
+                .map(move |item| chunk(item).map_err(|e| error(op.clone(), &e)))
+                .boxed(),
+            input: attached.input,
+        })
+    }
+
+    pub(super) async fn resize_tty(&self, name: &str, rows: u16, cols: u16) -> R<()> {
+        let size = bollard::query_parameters::ResizeContainerTTYOptionsBuilder::default()
+            .h(i32::from(rows))
+            .w(i32::from(cols))
+            .build();
+        self.docker
+            .resize_container_tty(name, size)
+            .await
+            .map_err(|e| error(format!("resizing the TTY of container {name}"), &e))
+    }
+
     pub(super) async fn exec_in(&self, name: &str, argv: &[String]) -> R<ExecOutput> {
         let op = format!("running {:?} in container {name}", argv.join(" "));
         let create = CreateExecOptions {

@@ -15,6 +15,7 @@ use super::super::stats::memory_in_use;
 use super::super::{
     Container, ContainerInfo, ContainerSpec, CpuPeriod, EngineError, ErrorKind, ImageInfo,
     LogChunk, MountKind, PublishedPort, Role, RunningContainer, State, StatsSample, SystemInfo,
+    Throttling,
 };
 use crate::labels;
 
@@ -263,8 +264,18 @@ pub(super) fn stats_sample(s: bollard::models::ContainerStatsResponse) -> StatsS
                 }
             })
         });
+    let throttling = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| c.throttling_data.as_ref())
+        .map_or_else(Throttling::default, |t| Throttling {
+            periods: t.periods.unwrap_or(0),
+            throttled_periods: t.throttled_periods.unwrap_or(0),
+            throttled_ns: t.throttled_time.unwrap_or(0),
+        });
     StatsSample {
         id: s.id.unwrap_or_default(),
+        throttling,
         cpu,
         memory_used,
         memory_limit,
@@ -352,6 +363,17 @@ pub(super) fn create_body(spec: ContainerSpec) -> ContainerCreateBody {
                 },
             )])),
         }),
+        ..interactive(spec.stdin, spec.tty)
+    }
+}
+
+/// `docker run -i` (stdin open, closed when the attached writer closes it) and `-t`.
+fn interactive(stdin: bool, tty: bool) -> ContainerCreateBody {
+    ContainerCreateBody {
+        open_stdin: stdin.then_some(true),
+        stdin_once: stdin.then_some(true),
+        attach_stdin: stdin.then_some(true),
+        tty: tty.then_some(true),
         ..Default::default()
     }
 }
@@ -375,7 +397,7 @@ pub fn chunk(item: Result<LogOutput, BollardError>) -> Result<LogChunk, BollardE
 #[cfg(test)]
 mod tests {
     use super::super::split_reference;
-    use super::{container, listed_state, running_container};
+    use super::{Throttling, container, listed_state, running_container, stats_sample};
     use crate::engine::{PublishedPort, RunningContainer, State};
     use bollard::models::ContainerSummaryStateEnum;
 
@@ -503,5 +525,25 @@ mod tests {
             State::Created
         );
         assert_eq!(listed_state(None, ""), State::Dead);
+    }
+
+    #[test]
+    fn a_stats_answer_keeps_the_cfs_throttling_counters() {
+        let s: bollard::models::ContainerStatsResponse = serde_json::from_str(
+            r#"{"id": "c1", "memory_stats": {"usage": 100, "limit": 200, "stats": {"inactive_file": 10}},
+                "cpu_stats": {"cpu_usage": {"total_usage": 5}, "system_cpu_usage": 9, "online_cpus": 2,
+                  "throttling_data": {"periods": 40, "throttled_periods": 12, "throttled_time": 830000000}}}"#,
+        )
+        .expect("a stats answer");
+        let sample = stats_sample(s);
+        assert_eq!(
+            sample.throttling,
+            Throttling {
+                periods: 40,
+                throttled_periods: 12,
+                throttled_ns: 830_000_000
+            }
+        );
+        assert_eq!((sample.memory_used, sample.memory_limit), (90, 200));
     }
 }

@@ -31,7 +31,7 @@ mod images;
 mod progress;
 use convert::{
     chunk, container, container_info, create_body, error, image_info, running_container,
-    stats_sample, system_info,
+    system_info,
 };
 
 /// The Docker engine, connected and version-negotiated.
@@ -447,24 +447,16 @@ impl Engine for DockerEngine {
             .boxed())
     }
 
+    async fn attach_stdin(&self, name: &str) -> R<ExecSession> {
+        self.attach_with_stdin(name).await
+    }
+
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> R<()> {
+        self.resize_tty(name, rows, cols).await
+    }
+
     async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
-        // `stream=false` alone makes the engine read twice (precpu, then cpu, ~1 s apart); `one-shot` (API 1.41)
-        // answers at once with an empty precpu.
-        let options = bollard::query_parameters::StatsOptions {
-            stream: false,
-            one_shot: !period,
-        };
-        match self.docker.stats(name, Some(options)).next().await {
-            Some(Ok(s)) => Ok(Some(stats_sample(s))),
-            Some(Err(e)) => {
-                let e = error(
-                    format!("reading the resource usage of container {name}"),
-                    &e,
-                );
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
-            None => Ok(None),
-        }
+        self.stats_of(name, period).await
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> R<ExecOutput> {

@@ -412,6 +412,20 @@ impl Engine for Fake {
         Ok(stream::empty().boxed())
     }
 
+    async fn attach_stdin(&self, name: &str) -> R<ExecSession> {
+        self.call("attach_stdin", name).await?;
+        // As `attach`: the fake's containers write nothing, and what is written to them goes nowhere.
+        Ok(ExecSession {
+            id: name.to_string(),
+            output: stream::empty().boxed(),
+            input: Box::pin(tokio::io::sink()),
+        })
+    }
+
+    async fn resize_container(&self, name: &str, _rows: u16, _cols: u16) -> R<()> {
+        self.call("resize_container", name).await
+    }
+
     async fn stats(&self, name: &str, period: bool) -> R<Option<StatsSample>> {
         self.call("stats", name).await?;
         let mut w = self.world();

@@ -123,7 +123,7 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Resp {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!(
                     "{}\n",
-                    crate::goerr::path_error(
+                    standin_common::goerr::path_error(
                         "open",
                         std::path::Path::new(&state.cfg.version_file),
                         &e
@@ -185,7 +185,7 @@ fn process_upload(state: &State, name: &str, body: &[u8]) -> Result<String, (Sta
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
                 "[ERROR] {}",
-                crate::goerr::path_error("open", std::path::Path::new(&path), &e)
+                standin_common::goerr::path_error("open", std::path::Path::new(&path), &e)
             ),
         )
     })?;
@@ -214,7 +214,7 @@ fn process_file(state: &State, name: &str) -> Result<String, (StatusCode, String
     let body = std::fs::read(&path).map_err(|e| {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
-            crate::goerr::path_error("open", std::path::Path::new(&path), &e),
+            standin_common::goerr::path_error("open", std::path::Path::new(&path), &e),
         )
     })?;
     let sha = format!("{:x}", sha2::Sha256::digest(&body));
@@ -247,7 +247,7 @@ fn process_file(state: &State, name: &str) -> Result<String, (StatusCode, String
                 ));
             }
             Err(e) => {
-                let msg = format!("exec: \"clamscan\": {}", crate::goerr::reason(&e));
+                let msg = format!("exec: \"clamscan\": {}", standin_common::goerr::reason(&e));
                 println!("[ERROR] (ClamScanFileClean) {msg}");
                 return Err((StatusCode::INTERNAL_SERVER_ERROR, msg));
             }

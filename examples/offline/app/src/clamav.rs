@@ -35,7 +35,10 @@ pub fn clamscan(args: &[String]) -> ! {
                 }
             }
             Err(e) => {
-                eprintln!("ERROR: Can't access file {f}: {}", crate::goerr::reason(&e));
+                eprintln!(
+                    "ERROR: Can't access file {f}: {}",
+                    standin_common::goerr::reason(&e)
+                );
                 code = 2;
             }
         }

@@ -37,7 +37,10 @@ pub async fn request(method: &str, url: &str) -> Result<Answer, String> {
         let what = if e.kind() == std::io::ErrorKind::Other || e.raw_os_error().is_none() {
             format!("dial tcp: lookup {host}: no such host")
         } else {
-            format!("dial tcp {addr}: connect: {}", crate::goerr::reason(&e))
+            format!(
+                "dial tcp {addr}: connect: {}",
+                standin_common::goerr::reason(&e)
+            )
         };
         fail(what)
     })?;

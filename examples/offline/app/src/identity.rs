@@ -109,14 +109,14 @@ impl Identity {
                     .map_err(|e| {
                         IdentityError(format!(
                             "[ERROR] Error saving private key to {shown}: {}",
-                            crate::goerr::path_error("open", path, &e)
+                            standin_common::goerr::path_error("open", path, &e)
                         ))
                     })?;
                 Ok((id, Origin::Generated))
             }
             Err(e) => Err(IdentityError(format!(
                 "[ERROR] Error reading identity file {shown}: {}",
-                crate::goerr::path_error("open", path, &e)
+                standin_common::goerr::path_error("open", path, &e)
             ))),
         }
     }

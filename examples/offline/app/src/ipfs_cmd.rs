@@ -18,7 +18,7 @@ pub fn run(argv: &[String]) -> Result<String, String> {
     let out = Command::new("ipfs")
         .args(argv)
         .output()
-        .map_err(|e| format!("exec: \"ipfs\": {}", crate::goerr::reason(&e)))?;
+        .map_err(|e| format!("exec: \"ipfs\": {}", standin_common::goerr::reason(&e)))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {

@@ -18,7 +18,6 @@ mod api;
 mod clamav;
 mod client;
 mod config;
-mod goerr;
 mod golog;
 mod identity;
 mod ipfs_cmd;
@@ -259,7 +258,7 @@ async fn process_output(name: &str) -> Result<(bool, String), String> {
                 if e.kind() == std::io::ErrorKind::NotFound {
                     "executable file not found in $PATH".to_string()
                 } else {
-                    goerr::reason(&e)
+                    standin_common::goerr::reason(&e)
                 }
             })
     })
@@ -281,7 +280,7 @@ fn mkdir_all(dir: &str, what: &str) {
     {
         eprintln!(
             "[ERROR] Error creating {what} directory '{dir}': {}",
-            goerr::path_error("mkdir", std::path::Path::new(dir), &e)
+            standin_common::goerr::path_error("mkdir", std::path::Path::new(dir), &e)
         );
     }
 }
@@ -300,7 +299,7 @@ fn open_database(path: &str) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "failed to enable foreign keys: unable to open database file: {}",
-                goerr::reason(&e)
+                standin_common::goerr::reason(&e)
             )
         })
 }
@@ -320,13 +319,17 @@ fn libp2p_listeners(port: u16) -> Result<(TcpListener, UdpSocket, u16), String> 
             Err(e) => {
                 return Err(format!(
                     "listen tcp4 0.0.0.0:{p}: bind: {}",
-                    goerr::reason(&e)
+                    standin_common::goerr::reason(&e)
                 ));
             }
         }
     };
-    let udp = UdpSocket::bind(("0.0.0.0", p))
-        .map_err(|e| format!("listen udp4 0.0.0.0:{p}: bind: {}", goerr::reason(&e)))?;
+    let udp = UdpSocket::bind(("0.0.0.0", p)).map_err(|e| {
+        format!(
+            "listen udp4 0.0.0.0:{p}: bind: {}",
+            standin_common::goerr::reason(&e)
+        )
+    })?;
     Ok((tcp, udp, p))
 }
 
@@ -519,7 +522,10 @@ async fn serve_api(state: Arc<api::State>, port: Result<u16, String>) -> i32 {
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
         Err(e) => {
-            golog::log(&format!("listen tcp {addr}: bind: {}", goerr::reason(&e)));
+            golog::log(&format!(
+                "listen tcp {addr}: bind: {}",
+                standin_common::goerr::reason(&e)
+            ));
             return 1;
         }
     };

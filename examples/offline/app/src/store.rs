@@ -26,7 +26,7 @@ impl Store {
             Err(e) => {
                 eprintln!(
                     "Warning: could not load data file '{path}': {}",
-                    crate::goerr::path_error("open", std::path::Path::new(path), &e)
+                    standin_common::goerr::path_error("open", std::path::Path::new(path), &e)
                 );
                 Map::new()
             }
@@ -73,6 +73,6 @@ impl Store {
     pub fn save(&self, path: &str) -> Result<(), String> {
         let text = serde_json::to_vec_pretty(&*self.lock()).map_err(|e| e.to_string())?;
         std::fs::write(path, text)
-            .map_err(|e| crate::goerr::path_error("open", std::path::Path::new(path), &e))
+            .map_err(|e| standin_common::goerr::path_error("open", std::path::Path::new(path), &e))
     }
 }

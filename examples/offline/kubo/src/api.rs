@@ -1,6 +1,7 @@
 //! The daemon's HTTP RPC API (/api/v0/*) and gateway, with Kubo's origin rules.
 
 use serde_json::{Value, json};
+use standin_common::goerr;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -102,7 +103,7 @@ impl Node {
             .and_then(|_| fs::rename(&tmp, path))
             .map_err(|e| {
                 let _ = fs::remove_file(&tmp);
-                crate::sys::go_path_err("write", path, &e)
+                goerr::path_error("write", path, &e)
             })
     }
 
@@ -140,7 +141,7 @@ impl Node {
             return Ok(());
         }
         let dir = self.blocks_dir();
-        fs::create_dir_all(&dir).map_err(|e| crate::sys::go_path_err("mkdir", &dir, &e))?;
+        fs::create_dir_all(&dir).map_err(|e| goerr::path_error("mkdir", &dir, &e))?;
         self.write_atomic(&p, data)
     }
 

@@ -1,6 +1,7 @@
 //! CIDs the way Kubo computes them for `ipfs add` with the default chunker
-//! (size-262144) and balanced layout, plus the encodings they need
-//! (sha2-256, varint, base32, base58btc, base64).
+//! (size-262144) and balanced layout: the dag-pb and UnixFS nodes are built here (a few
+//! protobuf fields), the CIDs, multihashes and their encodings come from the multiformats
+//! crates (cid, multihash) and sha2.
 
 pub const CHUNK_SIZE: usize = 262_144;
 /// go-unixfs balanced builder: links per internal node.
@@ -10,195 +11,55 @@ pub const CODEC_DAG_PB: u64 = 0x70;
 /// The empty UnixFS directory (Kubo always has it).
 pub const EMPTY_DIR_CID: &str = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
 
-// ------------------------------------------------------------------ sha-256
+/// sha2-256 in the multihash table.
+const SHA2_256: u64 = 0x12;
 
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-fn sha256_block(h: &mut [u32; 8], block: &[u8]) {
-    let mut w = [0u32; 64];
-    for (i, c) in block.chunks_exact(4).enumerate() {
-        w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-    }
-    for i in 16..64 {
-        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16]
-            .wrapping_add(s0)
-            .wrapping_add(w[i - 7])
-            .wrapping_add(s1);
-    }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = *h;
-    for i in 0..64 {
-        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-        let ch = (e & f) ^ (!e & g);
-        let t1 = hh
-            .wrapping_add(s1)
-            .wrapping_add(ch)
-            .wrapping_add(K[i])
-            .wrapping_add(w[i]);
-        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-        let maj = (a & b) ^ (a & c) ^ (b & c);
-        let t2 = s0.wrapping_add(maj);
-        hh = g;
-        g = f;
-        f = e;
-        e = d.wrapping_add(t1);
-        d = c;
-        c = b;
-        b = a;
-        a = t1.wrapping_add(t2);
-    }
-    for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-        *x = x.wrapping_add(y);
-    }
+/// A uvarint (multiformats unsigned-varint, as protobuf and CIDs use it).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(unsigned_varint::encode::u64(
+        v,
+        &mut unsigned_varint::encode::u64_buffer(),
+    ));
 }
 
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut chunks = data.chunks_exact(64);
-    for block in &mut chunks {
-        sha256_block(&mut h, block);
-    }
-    let rem = chunks.remainder();
-    let mut tail = [0u8; 128];
-    tail[..rem.len()].copy_from_slice(rem);
-    tail[rem.len()] = 0x80;
-    let tail_len = if rem.len() < 56 { 64 } else { 128 };
-    let bits = (data.len() as u64).wrapping_mul(8);
-    tail[tail_len - 8..tail_len].copy_from_slice(&bits.to_be_bytes());
-    for block in tail[..tail_len].chunks_exact(64) {
-        sha256_block(&mut h, block);
-    }
-    let mut out = [0u8; 32];
-    for (i, v) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
-    }
-    out
-}
-
-// ---------------------------------------------------------------- encodings
-
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// RFC 4648 base32, lower case, no padding (multibase 'b' without the prefix).
-pub fn base32_lower(data: &[u8]) -> String {
-    const A: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
-    let (mut buf, mut bits) = (0u32, 0u32);
-    for &b in data {
-        buf = (buf << 8) | b as u32;
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(A[((buf >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(A[((buf << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
+/// base58btc, as peer IDs and CIDv0 strings use it.
 pub fn base58btc(data: &[u8]) -> String {
-    const A: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let zeros = data.iter().take_while(|&&b| b == 0).count();
-    let mut digits: Vec<u8> = Vec::with_capacity(data.len() * 138 / 100 + 1);
-    for &b in &data[zeros..] {
-        let mut carry = b as u32;
-        for d in digits.iter_mut() {
-            carry += (*d as u32) << 8;
-            *d = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let mut s = String::with_capacity(zeros + digits.len());
-    s.extend(std::iter::repeat_n('1', zeros));
-    s.extend(digits.iter().rev().map(|&d| A[d as usize] as char));
-    s
+    bs58::encode(data).into_string()
 }
 
+/// Standard padded base64 (Go's `base64.StdEncoding`, as the config's keys use it).
 pub fn base64_std(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    data_encoding::BASE64.encode(data)
 }
 
 // --------------------------------------------------------------------- CIDs
 
+/// A CID over the sha2-256 of a block: v0 (dag-pb, base58btc) or v1 (any codec, base32).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cid {
-    pub version: u8,
-    pub codec: u64,
-    pub digest: [u8; 32],
-}
+pub struct Cid(cid::Cid);
 
 impl Cid {
     pub fn of(version: u8, codec: u64, block: &[u8]) -> Cid {
-        Cid {
-            version,
-            codec,
-            digest: sha256(block),
-        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(block);
+        let mh = cid::multihash::Multihash::<64>::wrap(SHA2_256, &digest)
+            .expect("a 32-byte digest fits a 64-byte multihash");
+        Cid(match (version, codec) {
+            (0, CODEC_DAG_PB) => cid::Cid::new_v0(mh).expect("sha2-256 is a CIDv0 multihash"),
+            _ => cid::Cid::new_v1(codec, mh),
+        })
     }
     /// Binary form (what dag-pb links store).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(36);
-        if self.version == 1 {
-            out.push(1);
-            put_varint(&mut out, self.codec);
-        }
-        out.extend_from_slice(&[0x12, 0x20]);
-        out.extend_from_slice(&self.digest);
-        out
+        self.0.to_bytes()
     }
 }
 
 impl std::fmt::Display for Cid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.version == 0 {
-            f.write_str(&base58btc(&self.to_bytes()))
-        } else {
-            write!(f, "b{}", base32_lower(&self.to_bytes()))
-        }
+        // CIDv0 prints base58btc, CIDv1 base32 lower case with its multibase prefix 'b' (Kubo's
+        // defaults for both).
+        self.0.fmt(f)
     }
 }
 
@@ -321,46 +182,6 @@ pub fn empty_dir_node() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-
-    #[test]
-    fn sha256_vectors() {
-        assert_eq!(
-            hex(&sha256(b"")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(
-            hex(&sha256(b"abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            hex(&sha256(
-                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
-            )),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-        );
-        let million_a = vec![b'a'; 1_000_000];
-        assert_eq!(
-            hex(&sha256(&million_a)),
-            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
-        );
-    }
-
-    #[test]
-    fn encodings() {
-        assert_eq!(base32_lower(b"foobar"), "mzxw6ytboi");
-        assert_eq!(base58btc(b"hello world"), "StV1DL6CwTryKyV");
-        assert_eq!(base58btc(&[0, 0, 1]), "112");
-        assert_eq!(base64_std(b"foob"), "Zm9vYg==");
-        assert_eq!(base64_std(b"fooba"), "Zm9vYmE=");
-        assert_eq!(base64_std(b"foobar"), "Zm9vYmFy");
-        let mut v = Vec::new();
-        put_varint(&mut v, 300);
-        assert_eq!(v, [0xac, 0x02]);
-    }
 
     #[test]
     fn hello_world_cidv1_raw_matches_kubo() {

@@ -7,7 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cid::{base58btc, base64_std};
-use crate::sys::{go_path_err, random_bytes};
+use crate::sys::random_bytes;
+use standin_common::goerr;
 
 pub const REPO_VERSION: &str = "18";
 
@@ -41,7 +42,7 @@ pub fn no_repo_error(repo: &Path) -> String {
 /// Reads and parses the config; errors are Go-style (`open <path>: permission denied`).
 pub fn read_config(repo: &Path) -> Result<Value, String> {
     let p = config_path(repo);
-    let bytes = fs::read(&p).map_err(|e| go_path_err("open", &p, &e))?;
+    let bytes = fs::read(&p).map_err(|e| goerr::path_error("open", &p, &e))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("failure to decode config: {e}"))
 }
 
@@ -65,14 +66,14 @@ pub fn write_config(repo: &Path, cfg: &Value) -> Result<(), String> {
         f.write_all(text.as_bytes())?;
         f.sync_all()
     };
-    write(&tmp).map_err(|e| go_path_err("open", &tmp, &e))?;
+    write(&tmp).map_err(|e| goerr::path_error("open", &tmp, &e))?;
     fs::rename(&tmp, &p).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         format!(
             "rename {} {}: {}",
             tmp.display(),
             p.display(),
-            crate::sys::go_reason(&e)
+            goerr::reason(&e)
         )
     })
 }
@@ -147,7 +148,7 @@ pub fn plugin_preload_check(repo: &Path) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!(
             "error loading plugins: {}",
-            go_path_err("open", &p, &e)
+            goerr::path_error("open", &p, &e)
         )),
     }
 }
@@ -161,14 +162,14 @@ pub fn lock_repo(repo: &Path) -> Result<fs::File, String> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| go_path_err("open", &lock_path, &e))?;
+        .map_err(|e| goerr::path_error("open", &lock_path, &e))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(fs::TryLockError::WouldBlock) => Err(format!(
             "lock {}: someone else has the lock",
             lock_path.display()
         )),
-        Err(fs::TryLockError::Error(e)) => Err(go_path_err("lock", &lock_path, &e)),
+        Err(fs::TryLockError::Error(e)) => Err(goerr::path_error("lock", &lock_path, &e)),
     }
 }
 
@@ -182,7 +183,7 @@ pub fn api_file_addr(repo: &Path) -> Result<Option<String>, String> {
         )),
         Ok(b) => Ok(Some(String::from_utf8_lossy(&b).trim().to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(go_path_err("open", &p, &e)),
+        Err(e) => Err(goerr::path_error("open", &p, &e)),
     }
 }
 
@@ -195,7 +196,7 @@ pub fn write_api_file(repo: &Path, ma: &str) -> Result<(), String> {
             let _ = fs::remove_file(&tmp);
             format!(
                 "serveHTTPApi: SetAPIAddr() failed: {}",
-                go_path_err("open", &tmp, &e)
+                goerr::path_error("open", &tmp, &e)
             )
         })
 }
@@ -377,16 +378,19 @@ pub struct Identity {
     pub priv_key_b64: String,
 }
 
-/// A Kubo-shaped Ed25519 identity. The key bytes are random (nothing signs with
-/// them), but the encodings are the real ones, so the peer ID is "12D3KooW...".
+/// A new Ed25519 identity the way kubo's init makes one (go-libp2p crypto): the config keeps the
+/// protobuf `PrivateKey{Type: Ed25519, Data: seed ‖ public}` in base64, and the peer ID is the
+/// identity multihash of the protobuf public key, base58btc ("12D3KooW...").
 pub fn new_identity() -> Identity {
-    let mut seed = [0u8; 64];
+    let mut seed = [0u8; 32];
     random_bytes(&mut seed);
-    let pubkey = &seed[32..];
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pubkey = key.verifying_key().to_bytes();
     let mut pub_pb = vec![0x08, 0x01, 0x12, 0x20];
-    pub_pb.extend_from_slice(pubkey);
+    pub_pb.extend_from_slice(&pubkey);
     let mut priv_pb = vec![0x08, 0x01, 0x12, 0x40];
     priv_pb.extend_from_slice(&seed);
+    priv_pb.extend_from_slice(&pubkey);
     let mut mh = vec![0x00, pub_pb.len() as u8];
     mh.extend_from_slice(&pub_pb);
     Identity {
@@ -412,28 +416,7 @@ pub fn public_key_from_config(cfg: &Value) -> String {
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        buf = (buf << 6) | val(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Some(out)
+    data_encoding::BASE64.decode(s.as_bytes()).ok()
 }
 
 pub fn default_config(id: &Identity) -> Value {
@@ -526,17 +509,17 @@ pub fn default_config(id: &Identity) -> Value {
 
 /// `ipfs init` minus the printing: creates the repo layout and config.
 pub fn init_repo(repo: &Path, cfg: &Value) -> Result<(), String> {
-    fs::create_dir_all(repo).map_err(|e| go_path_err("mkdir", repo, &e))?;
+    fs::create_dir_all(repo).map_err(|e| goerr::path_error("mkdir", repo, &e))?;
     write_config(repo, cfg)?;
     for d in ["blocks", "datastore", "keystore"] {
         let p = repo.join(d);
-        fs::create_dir_all(&p).map_err(|e| go_path_err("mkdir", &p, &e))?;
+        fs::create_dir_all(&p).map_err(|e| goerr::path_error("mkdir", &p, &e))?;
     }
     let v = repo.join("version");
-    fs::write(&v, format!("{REPO_VERSION}\n")).map_err(|e| go_path_err("open", &v, &e))?;
+    fs::write(&v, format!("{REPO_VERSION}\n")).map_err(|e| goerr::path_error("open", &v, &e))?;
     let spec = repo.join("datastore_spec");
     let spec_text = r#"{"mounts":[{"mountpoint":"/blocks","path":"blocks","shardFunc":"/repo/flatfs/shard/v1/next-to-last/2","type":"flatfs"},{"mountpoint":"/","path":"datastore","type":"levelds"}],"type":"mount"}"#;
-    fs::write(&spec, spec_text).map_err(|e| go_path_err("open", &spec, &e))?;
+    fs::write(&spec, spec_text).map_err(|e| goerr::path_error("open", &spec, &e))?;
     Ok(())
 }
 
@@ -760,6 +743,17 @@ mod tests {
         let mut mh = vec![0x00, 36];
         mh.extend_from_slice(&base64_decode(&pk).unwrap());
         assert_eq!(base58btc(&mh), id.peer_id);
+    }
+
+    // go-libp2p crypto/ed25519.go: the private key's Data is seed ‖ public, and the public half is
+    // the one the seed derives (a PeerID names a key that can sign).
+    #[test]
+    fn identity_key_pair_is_a_real_ed25519_pair() {
+        let id = new_identity();
+        let b = base64_decode(&id.priv_key_b64).unwrap();
+        let seed: [u8; 32] = b[4..36].try_into().unwrap();
+        let derived = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        assert_eq!(derived.as_bytes(), &b[36..68]);
     }
 
     #[test]

@@ -1,16 +1,20 @@
-//! A tiny blocking HTTP/1.1 server (thread per connection, `Connection: close`)
-//! and client on std::net. Shared by both stand-ins (the app includes this file
-//! with `#[path]`).
+//! The daemon's HTTP: a request and an answer as the commands see them (whole bodies, decoded
+//! query), served by hyper on tokio the way Go's net/http serves kubo (keep-alive, canonical
+//! header case, a Date on every answer), and the CLI's one-request hyper client.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::convert::Infallible;
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use standin_common::goerr;
+
 /// Largest request/response body accepted.
 pub const MAX_BODY: usize = 1 << 30;
-const MAX_LINE: usize = 16 * 1024;
-const MAX_HEADERS: usize = 200;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -91,40 +95,122 @@ impl Response {
     }
 }
 
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Status",
+/// A query string's pairs, `+` as space (Go's url.ParseQuery).
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A percent-decoded path or file name (`+` stays `+`).
+pub fn percent_decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Everything but RFC 3986 unreserved characters.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
+}
+
+// ---------------------------------------------------------------- server
+
+/// A command handler: runs on tokio's blocking pool (commands read and write the repo).
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// Serves `listener` until the process ends, one task per connection.
+pub async fn serve(listener: TcpListener, handler: Handler) {
+    let listener = match listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            crate::sys::elog_line(&format!("Error: serving HTTP: {e}"));
+            std::process::exit(1);
+        }
+    };
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let h = Arc::clone(&handler);
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| answer(req, Arc::clone(&h)));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .title_case_headers(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(60))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
     }
 }
 
-/// Accepts connections forever, one thread per connection.
-pub fn serve<F>(listener: TcpListener, handler: Arc<F>)
-where
-    F: Fn(&Request) -> Response + Send + Sync + 'static,
-{
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
-                let h = Arc::clone(&handler);
-                let _ = std::thread::Builder::new()
-                    .name("http-conn".into())
-                    .spawn(move || handle_conn(stream, &*h));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+async fn answer(
+    req: hyper::Request<Incoming>,
+    handler: Handler,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(to_hyper(Response::text(
+                413,
+                "http: request body too large\n",
+            )));
+        }
+        Err(e) => return Ok(to_hyper(Response::text(400, format!("{e}\n")))),
+    };
+    let req = Request {
+        method: parts.method.to_string(),
+        path: percent_decode(parts.uri.path()),
+        query: parse_query(parts.uri.query().unwrap_or("")),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (k.as_str().to_string(), v)
+            })
+            .collect(),
+        body,
+    };
+    let resp = tokio::task::spawn_blocking(move || handler(&req))
+        .await
+        .unwrap_or_else(|_| Response::text(500, "Internal Server Error\n"));
+    Ok(to_hyper(resp))
+}
+
+fn to_hyper(resp: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (k, v) in &resp.headers {
+        // hyper writes the length of the body it sends.
+        if k.eq_ignore_ascii_case("Content-Length") {
+            continue;
+        }
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(v),
+        ) {
+            headers.append(k, v);
         }
     }
+    out
 }
 
 /// Accepts TCP connections and closes them immediately (stands in for a p2p port).
@@ -137,303 +223,17 @@ pub fn accept_and_close(listener: TcpListener) {
     }
 }
 
-fn handle_conn<F: Fn(&Request) -> Response>(stream: TcpStream, handler: &F) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_nodelay(true);
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
-    let mut reader = BufReader::new(stream);
-    let (resp, head) = match read_request(&mut reader, &mut writer) {
-        Ok(Some(req)) => {
-            let head = req.method == "HEAD";
-            (handler(&req), head)
-        }
-        Ok(None) => return,
-        Err(e) => (
-            Response::text(400, format!("400 Bad Request: {e}\n")),
-            false,
-        ),
-    };
-    let _ = write_response(&mut writer, &resp, head);
-    let _ = writer.flush();
-    let _ = writer.shutdown(Shutdown::Write);
-}
-
-fn bad(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.into())
-}
-
-/// Reads one CRLF/LF-terminated line without the terminator. Ok(None) on clean EOF.
-fn read_line<R: BufRead>(r: &mut R) -> io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    let n = r
-        .by_ref()
-        .take(MAX_LINE as u64)
-        .read_until(b'\n', &mut buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') {
-        if n >= MAX_LINE {
-            return Err(bad("line too long"));
-        }
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "unexpected EOF",
-        ));
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
-}
-
-fn read_headers<R: BufRead>(r: &mut R) -> io::Result<Vec<(String, String)>> {
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(r)?.ok_or_else(|| bad("unexpected EOF in headers"))?;
-        if line.is_empty() {
-            return Ok(headers);
-        }
-        if headers.len() >= MAX_HEADERS {
-            return Err(bad("too many headers"));
-        }
-        let (k, v) = line
-            .split_once(':')
-            .ok_or_else(|| bad(format!("malformed header line {line:?}")))?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-}
-
-fn is_chunked(headers: &[(String, String)]) -> bool {
-    find_header(headers, "Transfer-Encoding")
-        .map(|v| v.to_ascii_lowercase().contains("chunked"))
-        .unwrap_or(false)
-}
-
-fn content_length(headers: &[(String, String)]) -> io::Result<Option<usize>> {
-    match find_header(headers, "Content-Length") {
-        None => Ok(None),
-        Some(v) => {
-            let n: usize = v
-                .trim()
-                .parse()
-                .map_err(|_| bad(format!("bad Content-Length {v:?}")))?;
-            if n > MAX_BODY {
-                return Err(bad("body too large"));
-            }
-            Ok(Some(n))
-        }
-    }
-}
-
-fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> io::Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(n.min(16 << 20));
-    r.by_ref().take(n as u64).read_to_end(&mut body)?;
-    if body.len() != n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("body ended after {} of {} bytes", body.len(), n),
-        ));
-    }
-    Ok(body)
-}
-
-/// Decodes a chunked transfer-encoded body (trailers are read and dropped).
-pub fn read_chunked<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line = read_line(r)?.ok_or_else(|| bad("unexpected EOF in chunked body"))?;
-        let size_str = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_str, 16)
-            .map_err(|_| bad(format!("bad chunk size {size_str:?}")))?;
-        if size == 0 {
-            // trailers
-            while let Some(l) = read_line(r)? {
-                if l.is_empty() {
-                    break;
-                }
-            }
-            return Ok(out);
-        }
-        if out.len() + size > MAX_BODY {
-            return Err(bad("body too large"));
-        }
-        let chunk = read_exact_vec(r, size)?;
-        out.extend_from_slice(&chunk);
-        let crlf = read_line(r)?;
-        if crlf.as_deref() != Some("") {
-            return Err(bad("missing CRLF after chunk"));
-        }
-    }
-}
-
-/// Reads one request. Sends `100 Continue` when the client asks for it.
-pub fn read_request<R: BufRead, W: Write>(r: &mut R, w: &mut W) -> io::Result<Option<Request>> {
-    let mut line = match read_line(r)? {
-        Some(l) => l,
-        None => return Ok(None),
-    };
-    // Tolerate a stray empty line before the request line (RFC 9112 2.2).
-    if line.is_empty() {
-        line = match read_line(r)? {
-            Some(l) => l,
-            None => return Ok(None),
-        };
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts
-        .next()
-        .ok_or_else(|| bad("empty request line"))?
-        .to_string();
-    let target = parts
-        .next()
-        .ok_or_else(|| bad("missing request target"))?
-        .to_string();
-    let version = parts.next().unwrap_or("HTTP/1.0");
-    if !version.starts_with("HTTP/1.") {
-        return Err(bad(format!("unsupported protocol {version:?}")));
-    }
-    let headers = read_headers(r)?;
-    let expects_continue = find_header(&headers, "Expect")
-        .map(|v| v.eq_ignore_ascii_case("100-continue"))
-        .unwrap_or(false);
-    let body = if is_chunked(&headers) {
-        if expects_continue {
-            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-            w.flush()?;
-        }
-        read_chunked(r)?
-    } else if let Some(n) = content_length(&headers)? {
-        if expects_continue && n > 0 {
-            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-            w.flush()?;
-        }
-        read_exact_vec(r, n)?
-    } else {
-        Vec::new()
-    };
-    // Absolute-form targets (proxies) are reduced to their path.
-    let target = if let Some(rest) = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-    {
-        match rest.find('/') {
-            Some(i) => rest[i..].to_string(),
-            None => "/".to_string(),
-        }
-    } else {
-        target
-    };
-    let (raw_path, raw_query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (target.clone(), String::new()),
-    };
-    Ok(Some(Request {
-        method,
-        path: percent_decode(&raw_path, false),
-        query: parse_query(&raw_query),
-        headers,
-        body,
-    }))
-}
-
-pub fn write_response<W: Write>(w: &mut W, resp: &Response, head: bool) -> io::Result<()> {
-    let mut out = Vec::with_capacity(256 + resp.body.len());
-    out.extend_from_slice(
-        format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).as_bytes(),
-    );
-    for (k, v) in &resp.headers {
-        if k.eq_ignore_ascii_case("Content-Length") || k.eq_ignore_ascii_case("Connection") {
-            continue;
-        }
-        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            resp.body.len()
-        )
-        .as_bytes(),
-    );
-    if !head {
-        out.extend_from_slice(&resp.body);
-    }
-    w.write_all(&out)
-}
-
-pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (percent_decode(k, true), percent_decode(v, true)),
-            None => (percent_decode(kv, true), String::new()),
-        })
-        .collect()
-}
-
-pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02X}"));
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------- client
 
 #[derive(Debug, Clone)]
 pub struct ClientResponse {
     pub status: u16,
-    #[allow(dead_code)]
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl ClientResponse {
+    #[cfg(test)]
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -441,39 +241,27 @@ impl ClientResponse {
 
 /// Splits `http://host[:port][/path]` into (host, port, path). Host keeps no brackets.
 pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("unsupported URL {url:?} (only http:// is supported)"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
-        let (h, after) = h
-            .split_once(']')
-            .ok_or_else(|| format!("bad IPv6 host in {url:?}"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("bad port in {url:?}"))?,
-            None => 80,
-        };
-        (h.to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.to_string(),
-                p.parse().map_err(|_| format!("bad port in {url:?}"))?,
-            ),
-            None => (authority.to_string(), 80),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("missing host in {url:?}"));
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("parse {url:?}: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!(
+            "unsupported URL {url:?} (only http:// is supported)"
+        ));
     }
-    Ok((host, port, path))
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("missing host in {url:?}"))?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Ok((
+        host.to_string(),
+        uri.port_u16().unwrap_or(80),
+        path.to_string(),
+    ))
 }
 
-/// One blocking HTTP/1.1 request with `Connection: close`. `timeout` bounds the
-/// connect and every single read/write.
+/// One HTTP/1.1 request, as kubo's CLI sends one command to the daemon. `timeout` bounds the
+/// connect and the wait for the answer's head.
 pub fn request(
     method: &str,
     url: &str,
@@ -481,92 +269,103 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> Result<ClientResponse, String> {
-    let (host, port, path) = parse_http_url(url)?;
-    let addrs: Vec<_> = (host.as_str(), port)
-        .to_socket_addrs()
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    rt.block_on(request_async(method, url, headers, body, timeout))
+}
+
+async fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, String> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
         .map_err(|e| format!("dial tcp: lookup {host}: {}", lookup_reason(&e)))?
         .collect();
     if addrs.is_empty() {
         return Err(format!("dial tcp: lookup {host}: no such host"));
     }
     let mut last_err = String::new();
-    let mut stream = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = format!("dial tcp {a}: connect: {}", crate::sys::go_reason(&e)),
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last_err = format!("dial tcp {a}: connect: {}", goerr::reason(&e)),
+            Err(_) => last_err = format!("dial tcp {a}: i/o timeout"),
         }
     }
-    let stream = stream.ok_or(last_err)?;
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
+    Err(last_err)
+}
+
+async fn request_async(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<ClientResponse, String> {
+    let (host, port, path) = parse_http_url(url)?;
+    let stream = connect(&host, port, timeout).await?;
     let _ = stream.set_nodelay(true);
+    let err = |what: &str, e: &dyn std::fmt::Display| format!("{what} {url}: {e}");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| err("connect", &e))?;
+    tokio::spawn(conn);
     let host_header = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host_header}\r\n");
-    let mut has_ua = false;
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, host_header);
     for (k, v) in headers {
-        if k.eq_ignore_ascii_case("User-Agent") {
-            has_ua = true;
-        }
-        head.push_str(&format!("{k}: {v}\r\n"));
+        req = req.header(*k, *v);
     }
-    if !has_ua {
-        head.push_str("User-Agent: pinshare-standin/0.1\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("User-Agent"))
+    {
+        // go-ipfs-cmds http/client.go NewClient: kubo's CLI keeps this default (cmd/ipfs/kubo/start.go).
+        req = req.header(hyper::header::USER_AGENT, "go-ipfs-cmds/http");
     }
     if !body.is_empty() || method == "POST" || method == "PUT" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        req = req.header(hyper::header::CONTENT_LENGTH, body.len());
     }
-    head.push_str("Connection: close\r\n\r\n");
-    let io_err = |what: &str, e: io::Error| format!("{what} {url}: {}", crate::sys::go_reason(&e));
-    let mut w = stream.try_clone().map_err(|e| io_err("connect", e))?;
-    let mut msg = head.into_bytes();
-    msg.extend_from_slice(body);
-    w.write_all(&msg).map_err(|e| io_err("write", e))?;
-    w.flush().map_err(|e| io_err("write", e))?;
-    let mut r = BufReader::new(stream);
-    loop {
-        let line = read_line(&mut r)
-            .map_err(|e| io_err("read", e))?
-            .ok_or_else(|| {
-                format!("read {url}: EOF (server closed the connection without a response)")
-            })?;
-        let mut parts = line.splitn(3, ' ');
-        let _ver = parts.next();
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("malformed HTTP status line {line:?} from {url}"))?;
-        let headers = read_headers(&mut r).map_err(|e| io_err("read", e))?;
-        if (100..200).contains(&status) {
-            continue;
-        }
-        let body = if method == "HEAD" || status == 204 || status == 304 {
-            Vec::new()
-        } else if is_chunked(&headers) {
-            read_chunked(&mut r).map_err(|e| io_err("read", e))?
-        } else if let Some(n) = content_length(&headers).map_err(|e| io_err("read", e))? {
-            read_exact_vec(&mut r, n).map_err(|e| io_err("read", e))?
-        } else {
-            let mut b = Vec::new();
-            r.read_to_end(&mut b).map_err(|e| io_err("read", e))?;
-            b
-        };
-        return Ok(ClientResponse {
-            status,
-            headers,
-            body,
-        });
-    }
+    let req = req
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .map_err(|e| err("write", &e))?;
+    let resp = tokio::time::timeout(timeout, sender.send_request(req))
+        .await
+        .map_err(|_| err("read", &"i/o timeout"))?
+        .map_err(|e| err("read", &e))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_string(), v)
+        })
+        .collect();
+    let body = Limited::new(resp.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| err("read", &e))?
+        .to_bytes()
+        .to_vec();
+    Ok(ClientResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
-fn lookup_reason(e: &io::Error) -> String {
+fn lookup_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     if s.contains("Name or service not known")
         || s.contains("No address associated")
@@ -574,44 +373,13 @@ fn lookup_reason(e: &io::Error) -> String {
     {
         "no such host".to_string()
     } else {
-        crate::sys::go_reason(e)
+        goerr::reason(e)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_request_with_body_and_query() {
-        let raw = b"POST /api/v0/add?cid-version=1&arg=%2Fipfs%2Fx HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloEXTRA";
-        let mut r = BufReader::new(&raw[..]);
-        let mut w = Vec::new();
-        let req = read_request(&mut r, &mut w).unwrap().unwrap();
-        assert_eq!(req.method, "POST");
-        assert_eq!(req.path, "/api/v0/add");
-        assert_eq!(req.param("cid-version"), Some("1"));
-        assert_eq!(req.param("arg"), Some("/ipfs/x"));
-        assert_eq!(req.body, b"hello");
-        assert!(w.is_empty());
-    }
-
-    #[test]
-    fn parses_chunked_and_expect_continue() {
-        let raw = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n";
-        let mut r = BufReader::new(&raw[..]);
-        let mut w = Vec::new();
-        let req = read_request(&mut r, &mut w).unwrap().unwrap();
-        assert_eq!(req.body, b"hello world");
-        assert_eq!(w, b"HTTP/1.1 100 Continue\r\n\r\n");
-    }
-
-    #[test]
-    fn short_body_is_an_error() {
-        let raw = b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
-        let mut r = BufReader::new(&raw[..]);
-        assert!(read_request(&mut r, &mut Vec::new()).is_err());
-    }
 
     #[test]
     fn url_parsing() {
@@ -630,35 +398,123 @@ mod tests {
     #[test]
     fn percent_coding_round_trip() {
         assert_eq!(percent_encode("/ipfs/Qm a"), "%2Fipfs%2FQm%20a");
-        assert_eq!(percent_decode("%2Fipfs%2FQm%20a", false), "/ipfs/Qm a");
-        assert_eq!(percent_decode("a+b%", true), "a b%");
+        assert_eq!(percent_decode("%2Fipfs%2FQm%20a"), "/ipfs/Qm a");
+        assert_eq!(
+            parse_query("a=b+c%21&d"),
+            [("a".into(), "b c!".into()), ("d".into(), String::new())]
+        );
+    }
+
+    /// A server on a thread of its own; its port.
+    fn serve_on_loopback(handler: Handler) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(serve(l, handler))
+        });
+        port
     }
 
     #[test]
     fn server_and_client_talk() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            serve(
-                l,
-                Arc::new(|req: &Request| {
-                    Response::text(
-                        200,
-                        format!("{} {} {}", req.method, req.path, req.body.len()),
-                    )
-                }),
+        let port = serve_on_loopback(Arc::new(|req: &Request| {
+            Response::text(
+                200,
+                format!(
+                    "{} {} {:?} {}",
+                    req.method,
+                    req.path,
+                    req.query,
+                    req.body.len()
+                ),
             )
-        });
+        }));
         let big = vec![7u8; 3 << 20];
         let resp = request(
             "POST",
-            &format!("http://127.0.0.1:{port}/up"),
+            &format!("http://127.0.0.1:{port}/up%20x?arg=%2Fipfs%2Fx&b=1+2"),
             &[("Expect", "100-continue")],
             &big,
             Duration::from_secs(5),
         )
         .unwrap();
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.text(), format!("POST /up {}", 3 << 20));
+        assert_eq!(
+            resp.text(),
+            format!(
+                "POST /up x [(\"arg\", \"/ipfs/x\"), (\"b\", \"1 2\")] {}",
+                3 << 20
+            )
+        );
+    }
+
+    // Go's net/http: header names go out in canonical case, and a HEAD answer has the GET
+    // answer's head with no body.
+    #[test]
+    fn answers_carry_canonical_header_names_and_head_has_no_body() {
+        use std::io::{Read, Write};
+        let port = serve_on_loopback(Arc::new(|_: &Request| {
+            Response::text(200, "hello\n").with_header("access-control-allow-origin", "*")
+        }));
+        for (method, body) in [("GET", "hello\n"), ("HEAD", "")] {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(
+                s,
+                "{method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+            assert!(
+                out.contains("\r\nAccess-Control-Allow-Origin: *\r\n"),
+                "{out}"
+            );
+            assert!(out.contains("\r\nContent-Length: 6\r\n"), "{out}");
+            assert!(out.contains("\r\nDate: "), "{out}");
+            assert!(out.ends_with(&format!("\r\n\r\n{body}")), "{out}");
+        }
+    }
+
+    // go-ipfs-cmds http/client.go NewClient: the CLI says it is go-ipfs-cmds (the daemon's CORS
+    // layer treats it as a program, not a browser).
+    #[test]
+    fn the_client_names_itself_as_kubos_cli_does() {
+        let port = serve_on_loopback(Arc::new(|req: &Request| {
+            Response::text(200, req.header("User-Agent").unwrap_or("").to_string())
+        }));
+        let resp = request(
+            "POST",
+            &format!("http://127.0.0.1:{port}/api/v0/id"),
+            &[],
+            b"",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(resp.text(), "go-ipfs-cmds/http");
+    }
+
+    #[test]
+    fn an_unreachable_daemon_is_a_dial_error() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let e = request(
+            "POST",
+            &format!("http://127.0.0.1:{port}/api/v0/id"),
+            &[],
+            b"",
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
     }
 }

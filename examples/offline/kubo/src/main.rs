@@ -11,11 +11,11 @@ mod entrypoint;
 #[allow(dead_code)] // shared with the app double
 mod http;
 mod multipart;
-#[allow(dead_code)] // shared with the app double
 mod sys;
 mod version;
 
 use serde_json::Value;
+use standin_common::goerr;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
@@ -92,13 +92,10 @@ fn main() {
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_default();
     let args: Vec<String> = argv.collect();
-    if Path::new(&argv0)
-        .file_name()
-        .is_some_and(|n| n == "start_ipfs")
-    {
-        entrypoint::start_ipfs(args);
-    } else {
-        run(args);
+    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
+        Some("start_ipfs") => entrypoint::start_ipfs(args),
+        Some(entrypoint::CONTAINER_DAEMON) => entrypoint::container_daemon(args),
+        _ => run(args),
     }
 }
 
@@ -304,14 +301,14 @@ fn check_writable(dir: &Path) -> Result<(), String> {
         Ok(_) => {
             let t = dir.join("test");
             match fs::File::create(&t) {
-                Ok(_) => fs::remove_file(&t).map_err(|e| sys::go_path_err("remove", &t, &e)),
+                Ok(_) => fs::remove_file(&t).map_err(|e| goerr::path_error("remove", &t, &e)),
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
                     "{} is not writeable by the current user",
                     dir.display()
                 )),
                 Err(e) => Err(format!(
                     "unexpected error while checking writeablility of repo root: {}",
-                    sys::go_path_err("open", &t, &e)
+                    goerr::path_error("open", &t, &e)
                 )),
             }
         }
@@ -320,9 +317,9 @@ fn check_writable(dir: &Path) -> Result<(), String> {
             fs::DirBuilder::new()
                 .mode(0o775)
                 .create(dir)
-                .map_err(|e| sys::go_path_err("mkdir", dir, &e))
+                .map_err(|e| goerr::path_error("mkdir", dir, &e))
         }
-        Err(e) => Err(sys::go_path_err("stat", dir, &e)),
+        Err(e) => Err(goerr::path_error("stat", dir, &e)),
     }
 }
 
@@ -370,7 +367,7 @@ fn cmd_config(ex: &Executor, args: &[&str]) {
 fn cmd_add(ex: &Executor, rest: &[&str]) {
     let path = first_positional(rest).unwrap_or_else(|| fail("argument \"path\" is required"));
     let data =
-        fs::read(path).unwrap_or_else(|e| fail(&sys::go_path_err("open", Path::new(path), &e)));
+        fs::read(path).unwrap_or_else(|e| fail(&goerr::path_error("open", Path::new(path), &e)));
     let name = Path::new(path)
         .file_name()
         .and_then(|n| n.to_str())
@@ -551,6 +548,7 @@ fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
         &repo.join("api"),
     );
 
+    let mut gateways = Vec::new();
     for gw_ma in config::addr_strings(cfg.pointer("/Addresses/Gateway")) {
         let Ok((host, port)) = config::parse_multiaddr(&gw_ma) else {
             continue;
@@ -562,25 +560,33 @@ fn cmd_daemon(repo: &Path, args: &[&str], kubo: Kubo) {
             "Gateway server listening on {}",
             listener_ma(&l, &gw_ma)
         ));
-        let n = Arc::clone(&node);
-        std::thread::spawn(move || {
-            http::serve(
-                l,
-                Arc::new(move |req: &http::Request| n.handle_gateway(req)),
-            )
-        });
+        gateways.push(l);
     }
     log_line("Daemon is ready");
-    let n = Arc::clone(&node);
-    http::serve(
-        api_listener,
-        Arc::new(move |req: &http::Request| n.handle_api(req)),
-    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));
+    rt.block_on(async move {
+        for l in gateways {
+            let n = Arc::clone(&node);
+            tokio::spawn(http::serve(
+                l,
+                Arc::new(move |req: &http::Request| n.handle_gateway(req)),
+            ));
+        }
+        http::serve(
+            api_listener,
+            Arc::new(move |req: &http::Request| node.handle_api(req)),
+        )
+        .await;
+    });
     drop(lock);
 }
 
 fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
-    TcpListener::bind((host, port)).map_err(|e| sys::go_reason(&e))
+    TcpListener::bind((host, port)).map_err(|e| goerr::reason(&e))
 }
 
 /// The multiaddr actually listened on (resolves port 0).

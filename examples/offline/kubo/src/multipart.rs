@@ -1,8 +1,12 @@
-//! multipart/form-data: parsing (Kubo's /api/v0/add) and building (clients).
-//! The app includes this file with `#[path]`.
+//! multipart/form-data: parsing Kubo's /api/v0/add bodies (multer) and building the CLI's
+//! one-file body.
+
+use hyper::body::Bytes;
 
 #[derive(Debug, Clone)]
 pub struct Part {
+    /// The form field's name: kubo reads every part whatever its name (the tests check it).
+    #[allow(dead_code)]
     pub name: Option<String>,
     pub filename: Option<String>,
     pub content_type: Option<String>,
@@ -11,159 +15,41 @@ pub struct Part {
 
 /// Extracts the boundary from a `multipart/...; boundary=...` Content-Type.
 pub fn boundary_from_content_type(ct: &str) -> Option<String> {
-    let mut it = ct.split(';');
-    let media = it.next()?.trim().to_ascii_lowercase();
-    if !media.starts_with("multipart/") {
+    let m: mime::Mime = ct.parse().ok()?;
+    if m.type_() != mime::MULTIPART {
         return None;
     }
-    let params = header_params(&ct[ct.find(';').unwrap_or(ct.len())..]);
-    params
-        .into_iter()
-        .find(|(k, _)| k == "boundary")
-        .map(|(_, v)| v)
+    m.get_param(mime::BOUNDARY)
+        .map(|b| b.as_str().to_string())
         .filter(|b| !b.is_empty() && b.len() <= 200)
 }
 
-/// Parses `; k=v; k2="quoted \"v\""` parameters (keys lower-cased).
-pub fn header_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        // skip separators
-        while i < b.len() && (b[i] == b';' || b[i] == b' ' || b[i] == b'\t') {
-            i += 1;
-        }
-        let ks = i;
-        while i < b.len() && b[i] != b'=' && b[i] != b';' {
-            i += 1;
-        }
-        let key = s[ks..i].trim().to_ascii_lowercase();
-        if i >= b.len() || b[i] == b';' {
-            if !key.is_empty() {
-                out.push((key, String::new()));
-            }
-            continue;
-        }
-        i += 1; // '='
-        let mut val = String::new();
-        if i < b.len() && b[i] == b'"' {
-            i += 1;
-            let mut bytes = Vec::new();
-            while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    i += 1;
-                }
-                bytes.push(b[i]);
-                i += 1;
-            }
-            i += 1; // closing quote
-            val = String::from_utf8_lossy(&bytes).into_owned();
-        } else {
-            let vs = i;
-            while i < b.len() && b[i] != b';' {
-                i += 1;
-            }
-            val.push_str(s[vs..i].trim());
-        }
-        if !key.is_empty() {
-            out.push((key, val));
-        }
-    }
-    out
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let last_start = hay.len() - needle.len();
-    let mut i = from;
-    while i <= last_start {
-        match hay[i..=last_start].iter().position(|&c| c == first) {
-            None => return None,
-            Some(p) => {
-                i += p;
-                if &hay[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    None
-}
-
-/// Parses a multipart body. Returns the parts in order.
+/// Parses a multipart body (multer). Returns the parts in order.
 pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
-    let dash = format!("--{boundary}");
-    let delim = format!("\r\n--{boundary}");
-    // First delimiter: at the very start or after a preamble line.
-    let mut pos = if body.starts_with(dash.as_bytes()) {
-        dash.len()
-    } else {
-        find(body, delim.as_bytes(), 0).ok_or("multipart: no opening boundary found")? + delim.len()
-    };
-    let mut parts = Vec::new();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            return Ok(parts); // closing delimiter
+    let body = Bytes::copy_from_slice(body);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    // The whole body is already here: no future below ever waits.
+    futures_executor::block_on(async move {
+        let mut parts = Vec::new();
+        while let Some(field) = mp.next_field().await.map_err(|e| e.to_string())? {
+            let name = field.name().map(str::to_string);
+            // go-ipfs-files escapes file names; unescape like Kubo does.
+            let filename = field.file_name().map(crate::http::percent_decode);
+            let content_type = field
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+            let data = field.bytes().await.map_err(|e| e.to_string())?.to_vec();
+            parts.push(Part {
+                name,
+                filename,
+                content_type,
+                data,
+            });
         }
-        // transport padding then CRLF
-        while pos < body.len() && (body[pos] == b' ' || body[pos] == b'\t') {
-            pos += 1;
-        }
-        if body[pos..].starts_with(b"\r\n") {
-            pos += 2;
-        } else if body[pos..].starts_with(b"\n") {
-            pos += 1;
-        } else {
-            return Err("multipart: malformed boundary line".into());
-        }
-        // A part with no headers starts directly with the empty line.
-        let (head_end, sep_len) = if body[pos..].starts_with(b"\r\n") {
-            (pos, 2)
-        } else {
-            (
-                find(body, b"\r\n\r\n", pos).ok_or("multipart: unterminated part headers")?,
-                4,
-            )
-        };
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let data_start = head_end + sep_len;
-        let data_end = find(body, delim.as_bytes(), data_start)
-            .ok_or("multipart: part is missing its closing boundary")?;
-        let mut part = Part {
-            name: None,
-            filename: None,
-            content_type: None,
-            data: body[data_start..data_end].to_vec(),
-        };
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("Content-Disposition") {
-                for (pk, pv) in header_params(v.find(';').map(|i| &v[i..]).unwrap_or("")) {
-                    match pk.as_str() {
-                        "name" => part.name = Some(pv),
-                        // go-ipfs-files escapes file names; unescape like Kubo does.
-                        "filename" => part.filename = Some(crate::http::percent_decode(&pv, false)),
-                        _ => {}
-                    }
-                }
-            } else if k.eq_ignore_ascii_case("Content-Type") {
-                part.content_type = Some(v.trim().to_string());
-            }
-        }
-        parts.push(part);
-        pos = data_end + delim.len();
-        if pos > body.len() {
-            return Err("multipart: truncated body".into());
-        }
-    }
+        Ok(parts)
+    })
 }
 
 /// Builds a one-file multipart/form-data body. Returns (content type, body).

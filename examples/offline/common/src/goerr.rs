@@ -1,5 +1,4 @@
-//! Error text the way Go prints it (`*os.PathError`, syscall errno strings), so the double's messages read
-//! like PinShare's.
+//! Error text the way Go prints it (`*os.PathError`, syscall errno strings).
 
 use std::path::Path;
 
@@ -12,7 +11,7 @@ pub fn reason(e: &std::io::Error) -> String {
         K::AlreadyExists => "file exists".into(),
         K::AddrInUse => "address already in use".into(),
         K::ConnectionRefused => "connection refused".into(),
-        K::TimedOut => "i/o timeout".into(),
+        K::TimedOut | K::WouldBlock => "i/o timeout".into(),
         _ => {
             let s = e.to_string();
             let s = s.split(" (os error").next().unwrap_or(&s).to_string();
@@ -27,4 +26,26 @@ pub fn reason(e: &std::io::Error) -> String {
 /// `open identity.key: permission denied`.
 pub fn path_error(op: &str, path: &Path, e: &std::io::Error) -> String {
     format!("{op} {}: {}", path.display(), reason(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn reads_like_go() {
+        assert_eq!(
+            path_error(
+                "open",
+                Path::new("/x"),
+                &Error::from(ErrorKind::PermissionDenied)
+            ),
+            "open /x: permission denied"
+        );
+        assert_eq!(
+            reason(&Error::from_raw_os_error(28)),
+            "no space left on device"
+        );
+    }
 }

@@ -33,6 +33,14 @@ fn a_service_slot_is_where_the_parser_puts_a_service() {
     );
     assert_eq!(slot("pinshare-dev exec -f a.toml"), files(&["a.toml"]));
     assert_eq!(slot("pinshare-dev run --no-deps"), files(&[]));
+    for steer in ["restart", "stop", "start", "trigger"] {
+        assert_eq!(slot(&format!("pinshare-dev {steer}")), files(&[]));
+        assert_eq!(
+            slot(&format!("pinshare-dev {steer} -f a.toml")),
+            files(&["a.toml"])
+        );
+        assert_eq!(slot(&format!("pinshare-dev {steer} ipfs")), None);
+    }
     // An option's value, exec's command, rebuild's second word, a subcommand without services: none.
     assert_eq!(slot("pinshare-dev logs --tail"), None);
     assert_eq!(slot("pinshare-dev exec ipfs"), None);

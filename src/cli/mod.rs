@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+mod command;
+
+pub use command::Command;
+
+use clap::Parser;
 
 use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
@@ -64,270 +68,6 @@ pub enum Progress {
     Plain,
 }
 
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create or update the project's containers and start them in dependency order.
-    Up {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Services to start (with their dependencies); default all.
-        services: Vec<String>,
-        /// Return once every service is ready.
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Do not watch source files.
-        #[arg(long)]
-        no_watch: bool,
-        /// Manual trigger mode: a save marks its service as having pending changes (shown by `ps`) instead of
-        /// rebuilding it; `pinshare-dev trigger SERVICE` builds them.
-        #[arg(long, conflicts_with_all = ["detach", "no_watch"])]
-        manual: bool,
-        /// The dashboard's port on 127.0.0.1 (default: 7730, or the next free one after it).
-        #[arg(long, value_name = "N", conflicts_with_all = ["detach", "no_ui"])]
-        ui_port: Option<u16>,
-        /// Serve no dashboard.
-        #[arg(long)]
-        no_ui: bool,
-    },
-    /// Print the URL of the dashboard of the project's foreground `up`; with --open, open it in the browser.
-    Ui {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Open it with xdg-open.
-        #[arg(long)]
-        open: bool,
-    },
-    /// Remove the project's containers and network; volumes only with --volumes.
-    Down {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Also remove the project's named volumes (their data is lost).
-        #[arg(long)]
-        volumes: bool,
-        /// Act on the project of this name (its labelled containers, network and, with --volumes, volumes)
-        /// instead of the spec's; no spec is read. For a project renamed since, or whose spec is gone.
-        #[arg(long, value_name = "NAME")]
-        project: Option<String>,
-    },
-    /// Show container output.
-    Logs {
-        #[command(flatten)]
-        files: SpecFilesLong,
-        /// Services; default all.
-        services: Vec<String>,
-        /// Keep following.
-        #[arg(short = 'f', long)]
-        follow: bool,
-        /// Number of lines from the end of each service's output.
-        #[arg(long, value_name = "N")]
-        tail: Option<u64>,
-        /// Only output from then on: a duration back from now (10m, 30s) or a time (2026-12-07T01:00:00Z).
-        #[arg(long, value_name = "DUR|TIME")]
-        since: Option<String>,
-        /// Show timestamps.
-        #[arg(short = 't', long)]
-        timestamps: bool,
-    },
-    /// Run a command in the service's running container (a TTY when stdin and stdout are terminals); its exit
-    /// code is the tool's.
-    Exec {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// User to run it as (name, uid or uid:gid).
-        #[arg(short = 'u', long, value_name = "USER")]
-        user: Option<String>,
-        /// Environment variable for the command (repeatable).
-        #[arg(short = 'e', long = "env", value_name = "K=V")]
-        env: Vec<String>,
-        /// Working directory in the container.
-        #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-        workdir: Option<String>,
-        /// The command and its arguments (after `--` when they start with `-`).
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        command: Vec<String>,
-    },
-    /// Run a one-off container from the service's image (its env, volumes and network; its dependencies
-    /// started and ready first); its exit code is the tool's, and it is removed afterwards.
-    Run {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// Do not start the service's dependencies.
-        #[arg(long)]
-        no_deps: bool,
-        /// Run this program instead of the image's entrypoint (CMD are its arguments).
-        #[arg(long, value_name = "PROGRAM")]
-        entrypoint: Option<String>,
-        /// Environment variable for the container (repeatable).
-        #[arg(short = 'e', long = "env", value_name = "K=V")]
-        env: Vec<String>,
-        /// The command (arguments to the image's entrypoint); default the service's.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        command: Vec<String>,
-    },
-    /// Run the spec's [test] steps against a throwaway copy of the project (its own name, network and
-    /// volumes, no host ports) started as `up` starts it; everything is removed afterwards. The failing
-    /// step's exit code is the tool's.
-    Test {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Leave the copy up and say how to reach it and remove it.
-        #[arg(long)]
-        keep: bool,
-        /// Write a JUnit XML report (one testcase per step) to this file.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-    },
-    /// Service, container state, readiness, ports, image, restarts, uptime.
-    Ps {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// CPU and memory of each service against its requests and limits, network and block I/O, restarts; marks a
-    /// service that stays above its request or near its limit. Streams until Ctrl-C.
-    Stats {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Services; default all.
-        services: Vec<String>,
-        /// One round (the engine reads CPU over about a second), then exit.
-        #[arg(long)]
-        no_stream: bool,
-        /// JSON output (one line per round when streaming).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate the spec only; never touches Docker.
-    Check {
-        #[command(flatten)]
-        files: SpecFiles,
-    },
-    /// Write the embedded pinshare.toml, Dockerfile and .dockerignore into the current directory (a PinShare
-    /// checkout). A Dockerfile that pinshare-dev did not write is kept, unchanged, as Dockerfile-legacy.
-    Init {
-        /// Overwrite init's own files (pinshare.toml, .dockerignore, a Dockerfile init wrote); never another
-        /// Dockerfile.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print the JSON Schema of pinshare.toml (for editors).
-    Schema,
-    /// Render the spec as Kubernetes manifests (app + kubo sidecar pod) or a docker-compose.yml.
-    Render {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// k8s or compose.
-        #[arg(value_enum)]
-        target: crate::render::Target,
-        /// Write here instead of stdout: a directory for k8s (one file per object), a file for compose.
-        #[arg(short = 'o', long = "output", value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// k8s: kubo as a classic second container instead of a native sidecar (Kubernetes < 1.29).
-        #[arg(long)]
-        classic_sidecar: bool,
-        /// Tag for the images of built services (default: the local build's tag).
-        #[arg(long, value_name = "TAG")]
-        image_tag: Option<String>,
-    },
-    /// Build SERVICE's image and swap its container, as a save would (the old one serves until the build is done).
-    Rebuild {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-        /// Swap the container even when the image and configuration are unchanged.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Give SERVICE a new container of the same build (no rebuild). Through the project's foreground `up`
-    /// when one runs; otherwise the engine restarts the service's container in place.
-    Restart {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-    },
-    /// Stop SERVICE. Under a foreground `up` it stays stopped through saves and spec edits until `start`, and
-    /// the services that depend on it are told; otherwise the engine stops its container.
-    Stop {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-    },
-    /// Start SERVICE again after `stop` (under a foreground `up`, then build what was saved meanwhile).
-    Start {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-    },
-    /// Build SERVICE now, as a save would (with `up --manual`, its pending changes). With no foreground `up`,
-    /// the same rebuild as `rebuild SERVICE`.
-    Trigger {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// The service.
-        service: String,
-    },
-    /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
-    /// Exit 1 when a check fails; each problem comes with the command that fixes it.
-    Doctor {
-        #[command(flatten)]
-        files: SpecFiles,
-    },
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); every one also completes
-    /// service names from the spec.
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// The spec's service names, one a line (what the completion scripts call). With LINE (the words before
-    /// the one being completed, the program's name first): the names only when a service name goes there, read
-    /// from the spec that line's own -f/--file name; exit 1 when none goes there.
-    #[command(name = "__complete-services", hide = true)]
-    CompleteServices {
-        /// The command line so far.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "LINE"
-        )]
-        line: Vec<String>,
-    },
-    /// Write the book's generated pages under DIR (the pinshare.toml and command references, the man pages).
-    #[command(name = "__docs", hide = true)]
-    Docs { dir: PathBuf },
-    /// Explain what `up`'s file watching does with paths: `up` watches each service's `watch.paths` and
-    /// rebuilds (or live-updates) only the service whose files changed; `watch --explain PATH...` says which
-    /// service a change to each PATH would rebuild, or which rule (.dockerignore, .gitignore) ignores it.
-    #[command(arg_required_else_help = true)]
-    Watch {
-        #[command(flatten)]
-        files: SpecFiles,
-        /// Say which service each PATH triggers, or which rule ignores it.
-        #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
-        explain: Vec<PathBuf>,
-    },
-}
-
 /// Sets up tracing on stderr; `RUST_LOG` overrides `-v`.
 pub fn init_tracing(verbose: u8) {
     let level = match verbose {
@@ -342,6 +82,88 @@ pub fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+impl Command {
+    /// The request to a foreground `up` a steering command makes.
+    fn steering(&self) -> Option<crate::run::control::Request> {
+        use crate::run::control::Request;
+        let service = match self {
+            Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service.clone(),
+            _ => return None,
+        };
+        Some(match self {
+            Command::Restart { .. } => Request::Restart { service },
+            Command::Stop { .. } => Request::Stop { service },
+            Command::Start { .. } => Request::Start { service },
+            _ => Request::Trigger { service },
+        })
+    }
+
+    /// The `-f/--file` given after the subcommand.
+    fn spec_files(&self) -> &[PathBuf] {
+        match self {
+            Command::Up { files, .. }
+            | Command::Down { files, .. }
+            | Command::Ps { files, .. }
+            | Command::Ui { files, .. }
+            | Command::Stats { files, .. }
+            | Command::Render { files, .. }
+            | Command::Rebuild { files, .. }
+            | Command::Restart { files, .. }
+            | Command::Stop { files, .. }
+            | Command::Start { files, .. }
+            | Command::Trigger { files, .. }
+            | Command::Watch { files, .. }
+            | Command::Exec { files, .. }
+            | Command::Run { files, .. }
+            | Command::Test { files, .. }
+            | Command::Check { files }
+            | Command::Doctor { files } => &files.file,
+            Command::Logs { files, .. } => &files.file,
+            Command::Init { .. }
+            | Command::Schema
+            | Command::Docs { .. }
+            | Command::Completions { .. }
+            | Command::CompleteServices { .. } => &[],
+        }
+    }
+}
+
+/// Whether the word after `line` (the words before it, the program's name first) is a service name, and if so
+/// the spec files that line names. clap itself parses the line with a stand-in for that word, so every way of
+/// writing options (`--file=X`, `-fX`, `logs -f` as --follow, an option's value) counts as it would when run.
+fn service_slot(line: &[String]) -> Option<Vec<PathBuf>> {
+    const STAND_IN: &str = "\u{1}service";
+    let try_with = |tail: &[&str]| {
+        let words = line.iter().map(String::as_str).chain(tail.iter().copied());
+        let cli = <Cli as Parser>::try_parse_from(words).ok()?;
+        let slot = match &cli.command {
+            Command::Up { services, .. }
+            | Command::Logs { services, .. }
+            | Command::Stats { services, .. } => services.iter().any(|s| s == STAND_IN),
+            Command::Exec { service, .. }
+            | Command::Run { service, .. }
+            | Command::Rebuild { service, .. }
+            | Command::Restart { service, .. }
+            | Command::Stop { service, .. }
+            | Command::Start { service, .. }
+            | Command::Trigger { service, .. } => service == STAND_IN,
+            _ => false,
+        };
+        slot.then(|| {
+            cli.file
+                .iter()
+                .chain(cli.command.spec_files())
+                .cloned()
+                .collect()
+        })
+    };
+    // `exec SERVICE` alone lacks its required CMD: a second stand-in fills it.
+    try_with(&[STAND_IN]).or_else(|| try_with(&[STAND_IN, "cmd"]))
 }
 
 /// The spec files: those given (the first the base, the rest overlays), or the one found here or above,
@@ -394,6 +216,27 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
     }
 }
 
+/// `test`, its options from the command line.
+async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
+    let Command::Test {
+        keep,
+        junit,
+        stats,
+        json,
+        ..
+    } = cmd
+    else {
+        return Err(Error::Usage("not a test command".into()));
+    };
+    let spec = load(files)?;
+    let opts = crate::commands::test::TestOptions {
+        keep,
+        junit,
+        stats,
+        json,
+    };
+    crate::commands::test::test(&spec, &opts).await
+}
 /// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
 async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
     let spec = load(files)?;
@@ -627,10 +470,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files).await,
-        Command::Test { keep, junit, .. } => {
-            let spec = load(&files)?;
-            crate::commands::test::test(&spec, keep, junit.as_deref()).await
-        }
+        cmd @ Command::Test { .. } => test(cmd, &files).await,
         Command::Ps { json, .. } => {
             let spec = load_or_stand_in(&files, "ps").await?;
             crate::commands::ps::ps(&spec, json, out).await?;
@@ -664,10 +504,5 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
-#[path = "cli_words.rs"]
-mod words;
-use words::service_slot;
-
 #[cfg(test)]
-#[path = "cli_tests.rs"]
 mod tests;
