@@ -128,13 +128,25 @@ fn a_hundred_spec_saves_and_twenty_rebuilds_leave_files_watchers_threads_and_mem
             eprintln!("after {} saves: {:?}", i + 1, held(pid));
         }
     }
+    let saved = held(pid);
+    assert!(
+        saved.rss_kib <= before.rss_kib + 8 * 1024,
+        "{SAVES} spec saves kept memory: {before:?} → {saved:?}"
+    );
+    // The rebuilds' memory is judged from the fifth on: a build's first large buffers (the context's tar) may land
+    // in a new malloc arena of a new blocking thread, which glibc keeps once made (seen: +14 MB over the first
+    // five, then +0.1 MB over the next fifteen). A leak per rebuild still shows over the fifteen after.
+    let mut fifth = None;
     for i in 0..REBUILDS {
         std::fs::write(p.ctx().join("app/VERSION"), format!("r{i}\n")).expect("write");
         served(&p, &up, &format!("r{i}"));
         if (i + 1) % 5 == 0 {
-            eprintln!("after {} rebuilds: {:?}", i + 1, held(pid));
+            let now = held(pid);
+            eprintln!("after {} rebuilds: {now:?}", i + 1);
+            fifth.get_or_insert(now.rss_kib);
         }
     }
+    let rss_base = before.rss_kib.max(fifth.unwrap_or(0));
     // Threads of tokio's blocking pool (file reads, DNS) come and go, idle ones after 10 s, and a container
     // stopped by the last swap may still be winding down: the figures are given that long to settle.
     let flat = |a: &Held| {
@@ -142,7 +154,7 @@ fn a_hundred_spec_saves_and_twenty_rebuilds_leave_files_watchers_threads_and_mem
             && a.fds <= before.fds + 4
             && a.threads <= before.threads + 2
             // The allocator keeps some of what it was given; a watcher kept per save is far more.
-            && a.rss_kib <= before.rss_kib + 8 * 1024
+            && a.rss_kib <= rss_base + 8 * 1024
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut after = held(pid);
