@@ -43,17 +43,7 @@ async fn ends_leaving_nothing(r: Run, what: &str) {
         .unwrap_or_else(|_| panic!("{what}: the run never ended: {:#?}", r.fake.call_lines()))
         .expect("joined");
     assert_eq!(code.ok(), Some(EXIT_INTERRUPTED), "{what}");
-    assert_eq!(
-        r.fake.container_names(),
-        Vec::<String>::new(),
-        "{what}: {:#?}",
-        r.fake.call_lines()
-    );
-    assert_eq!(
-        r.fake.networks_and_volumes().0,
-        Vec::<String>::new(),
-        "{what}"
-    );
+    super::loop_tests::left_nothing(&r.fake, what);
     let lines = r.lines.lock().expect("lines").clone();
     let last = lines
         .iter()

@@ -18,6 +18,21 @@ use crate::watch::Changes;
 
 pub(super) type Lines = Arc<Mutex<Vec<String>>>;
 
+/// The fake holds no container (`…-next` and `…-replaced` included) and no network.
+pub(super) fn left_nothing(fake: &Fake, what: &str) {
+    assert_eq!(
+        fake.container_names(),
+        Vec::<String>::new(),
+        "{what}: {:#?}",
+        fake.call_lines()
+    );
+    assert_eq!(
+        fake.networks_and_volumes().0,
+        Vec::<String>::new(),
+        "{what}"
+    );
+}
+
 /// `kv` runs an image, `app` is built from the directory and watched, `side` runs an image and never changes.
 pub(super) fn spec_text(kv_mode: &str) -> String {
     format!(
@@ -353,17 +368,7 @@ async fn a_stop_request_at_every_engine_call_of_a_rebuild_leaves_no_container() 
             stopped_at.elapsed()
         );
         assert_eq!(code.ok(), Some(EXIT_INTERRUPTED), "{what}");
-        assert_eq!(
-            r.fake.container_names(),
-            Vec::<String>::new(),
-            "{what}: {:#?}",
-            r.fake.call_lines()
-        );
-        assert_eq!(
-            r.fake.networks_and_volumes().0,
-            Vec::<String>::new(),
-            "{what}"
-        );
+        left_nothing(&r.fake, &what);
         assert_eq!(
             r.lines
                 .lock()

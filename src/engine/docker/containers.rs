@@ -33,10 +33,11 @@ impl DockerEngine {
         }
     }
 
-    pub(super) async fn attach_with_stdin(&self, name: &str) -> R<ExecSession> {
+    /// Attaches to the container's output from now on (no logs before), with its stdin when `stdin`.
+    pub(super) async fn attach_session(&self, name: &str, stdin: bool) -> R<ExecSession> {
         let op = format!("attaching to container {name}");
         let opts = bollard::query_parameters::AttachContainerOptionsBuilder::default()
-            .stdin(true)
+            .stdin(stdin)
             .stdout(true)
             .stderr(true)
             .stream(true)

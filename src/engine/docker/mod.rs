@@ -8,10 +8,10 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -428,27 +428,12 @@ impl Engine for DockerEngine {
     }
 
     async fn attach(&self, name: &str) -> R<BoxStream<'static, R<LogChunk>>> {
-        let op = format!("attaching to container {name}");
-        let opts = AttachContainerOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .stream(true)
-            .logs(false)
-            .build();
-        let attached = self
-            .docker
-            .attach_container(name, Some(opts))
-            .await
-            .map_err(|e| error(op.clone(), &e))?;
         // stdin is not attached: the write half is never used.
-        Ok(attached
-            .output
-            .map(move |item| chunk(item).map_err(|e| error(op.clone(), &e)))
-            .boxed())
+        Ok(self.attach_session(name, false).await?.output)
     }
 
     async fn attach_stdin(&self, name: &str) -> R<ExecSession> {
-        self.attach_with_stdin(name).await
+        self.attach_session(name, true).await
     }
 
     async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> R<()> {
