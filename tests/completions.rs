@@ -90,7 +90,15 @@ fn bash_completes_a_subcommands_options() {
     assert_eq!(
         complete(dir.path(), &["pinshare-dev", "up", "--"]),
         // `-f/--file` is accepted after the subcommand too.
-        ["--file", "--detach", "--no-watch", "--manual", "--help"]
+        [
+            "--file",
+            "--detach",
+            "--no-watch",
+            "--manual",
+            "--ui-port",
+            "--no-ui",
+            "--help"
+        ]
     );
     let shells = complete(dir.path(), &["pinshare-dev", "completions", ""]);
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
