@@ -378,6 +378,27 @@ async fn the_page_shows_the_run_and_steers_it() {
     let html = browser.source().await.unwrap();
     assert!(!html.contains("ipfs:5001"), "a secret value in the page");
 
+    // A save shows as a build with what triggered it and a bar per stage of its timing line.
+    std::fs::write(p.ctx().join("app/VERSION"), "ui-build\n").expect("write");
+    let newest = "const b = document.querySelector(\"#builds ol[data-service='pinshare'] li\"); \
+                  return b ? [b.className, b.querySelector('p').textContent, \
+                  ...[...b.querySelectorAll('.stage')].map(s => s.dataset.stage)] : []";
+    let shown = until("the save's build in the page", LONG, || async {
+        let b = strings(&browser, newest).await;
+        (b.first().is_some_and(|c| c == "build served") && b[1].contains("VERSION")).then_some(b)
+    })
+    .await;
+    assert!(
+        shown[1].starts_with("save: ") && shown[1].contains("serves "),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown[2..],
+        ["detect", "build", "start", "ready", "swap"],
+        "{shown:?}"
+    );
+    up.wait_for("pinshare » rebuilt in", 1, LONG);
+
     let errors = driver.console_errors(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     browser.close().await.unwrap();

@@ -23,6 +23,7 @@ const STYLE: &str = include_str!("page/style.css");
 const APP: &str = include_str!("page/app.js");
 const STATE: &str = include_str!("page/state.js");
 const LOGS: &str = include_str!("page/logs.js");
+const BUILDS: &str = include_str!("page/builds.js");
 
 /// Who may load what into the page: only the page's own files and its stream.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -70,6 +71,10 @@ pub async fn start(port: Port, feed: Feed) -> Result<Dashboard> {
             get(|| async { asset("text/javascript", STATE) }),
         )
         .route("/logs.js", get(|| async { asset("text/javascript", LOGS) }))
+        .route(
+            "/builds.js",
+            get(|| async { asset("text/javascript", BUILDS) }),
+        )
         .route("/events", get(events))
         .route("/api/steer", post(steer))
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -2,6 +2,7 @@
 
 import { render } from "./state.js";
 import { LogPane } from "./logs.js";
+import { renderBuilds } from "./builds.js";
 
 const $ = (id) => document.getElementById(id);
 const token = document.querySelector('meta[name="pinshare-token"]').content;
@@ -43,6 +44,7 @@ stream.addEventListener("error", () => {
 stream.addEventListener("snapshot", (e) => {
   last = { snap: JSON.parse(e.data), at: performance.now() };
   draw();
+  renderBuilds($("builds"), last.snap.run.services);
 });
 stream.addEventListener("logs", (e) => logs.add(JSON.parse(e.data)));
 stream.addEventListener("gap", (e) => logs.gap(JSON.parse(e.data).missed));
