@@ -71,3 +71,46 @@ fn a_killed_up_leaves_nothing_doubled_the_next_up_keeps_one_container_per_servic
     );
     assert_eq!(version(&p), "v2", "the newest build serves");
 }
+
+/// Issue 19: "the next save after a swap does not wait for the old container's stop". PinShare takes a second
+/// to stop (its handler saves the metadata, then sleeps one second before it exits: the double keeps
+/// `cmd/pinshare/app.go`'s shutdown), so a save made as a swap moves traffic used to wait that second before it
+/// was even looked at. Now the old container stops in the background while the next change is built; its
+/// timing line still comes only once it is gone, so nothing reaches the old build by name after it.
+#[test]
+fn a_save_right_after_a_swap_is_built_while_the_old_container_stops() {
+    let p = Project::offline_copy("saveafterswap");
+    let up = p.spawn(&["up"]);
+    up.wait_for("all services ready", 1, LONG);
+    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
+    up.wait_for("pinshare » build", 1, LONG);
+    up.wait_for("serves now; stopping build", 1, LONG);
+    std::fs::write(p.ctx().join("app/VERSION"), "v3\n").expect("write");
+    up.wait_for("pinshare » rebuilt in", 2, LONG);
+    poll("the second save served", LONG, || {
+        (version(&p) == "v3").then_some(())
+    });
+    let text = up.text();
+    let swap = text
+        .find("serves now; stopping build")
+        .expect("the first swap's line");
+    let first_timing = text
+        .find("pinshare » rebuilt in")
+        .expect("first timing line");
+    let second_change = text[swap..]
+        .find("VERSION changed")
+        .map(|i| swap + i)
+        .unwrap_or_else(|| panic!("the second save's line after the first swap:\n{text}"));
+    assert!(
+        second_change < first_timing,
+        "the second save is taken while the first swap's old container stops, before its timing line:\n{text}"
+    );
+    assert_eq!(up.count("pinshare » rebuilt in"), 2, "{text}");
+    let names = p.labelled_names();
+    assert_eq!(
+        names.iter().filter(|n| n.contains("pinshare")).count(),
+        1,
+        "one app container once both swaps are over: {names:?}"
+    );
+    assert_eq!(up.interrupt(), Some(130));
+}

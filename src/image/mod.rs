@@ -394,8 +394,16 @@ pub async fn prune_superseded(
     let Ok(ids) = engine.service_images(&spec.project, service).await else {
         return;
     };
+    // Looked at after the list: an image the service's tag names now (a build that just ended, in no container
+    // yet) stays.
+    let tagged = match spec.services.get(service).map(|s| &s.image) {
+        Some(ImageSource::Build(b)) => engine.inspect_image(&b.tag).await.ok().flatten(),
+        _ => None,
+    }
+    .map(|i| i.id);
     let mut removed = 0;
-    for id in ids.iter().filter(|i| *i != current && *i != superseded) {
+    let prunable = |i: &&String| *i != current && *i != superseded && Some(*i) != tagged.as_ref();
+    for id in ids.iter().filter(prunable) {
         // Refused while a container (a run of another terminal, a stopped one) uses it: then it stays.
         if engine.remove_image(id).await.is_ok() {
             removed += 1;
@@ -487,6 +495,32 @@ impl Layers {
 mod tests {
     use super::{Layers, build_step};
     use crate::engine::PullProgress;
+
+    /// A swap's old container stops in the background while the next build of the service runs: the prune
+    /// after that stop must leave the image the next build just tagged, which no container uses yet.
+    #[tokio::test]
+    async fn pruning_keeps_the_image_the_service_tag_names_now() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
+        let text = "[project]\nname = \"pr\"\n[services.app]\nbuild = { context = \".\" }\n";
+        let spec = crate::spec::parse(&dir.path().join("pinshare.toml"), text).expect("spec");
+        let tag = match &spec.services["app"].image {
+            crate::spec::ImageSource::Build(b) => b.tag.clone(),
+            crate::spec::ImageSource::Pull { .. } => unreachable!("a build"),
+        };
+        let fake = crate::engine::fake::Fake::new();
+        fake.add_service_image("older", "sha256:1", "pr", "app");
+        fake.add_service_image("superseded", "sha256:2", "pr", "app");
+        fake.add_service_image("current", "sha256:3", "pr", "app");
+        // The next build's image, under the service's tag: in no container yet.
+        fake.add_service_image(&tag, "sha256:4", "pr", "app");
+        let (printer, _lines) = crate::output::printer::Printer::capturing(["app"]);
+        super::prune_superseded(&fake, &spec, "app", ("sha256:3", "sha256:2"), &printer).await;
+        let left: Vec<String> = crate::engine::Engine::service_images(&fake, "pr", "app")
+            .await
+            .expect("images");
+        assert_eq!(left, ["sha256:4", "sha256:3", "sha256:2"]);
+    }
 
     #[test]
     fn builder_lines_name_their_step() {

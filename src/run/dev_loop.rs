@@ -255,17 +255,8 @@ async fn worker(
                 &service,
                 "the engine went away during this change; it is looked at again once the engine is back",
             );
-            engine_back(&*engine).await;
+            crate::run::tasks::engine_back(&*engine).await;
         }
-    }
-}
-
-/// Waits, with backoff, until the engine answers.
-async fn engine_back(engine: &dyn Engine) {
-    let mut delay = Duration::from_millis(100);
-    while engine.version().await.is_err() {
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 
@@ -403,6 +394,9 @@ pub(crate) fn foreground(s: &Session) -> crate::run::swap::Foreground {
         feeds: s.feeds.clone(),
         forwarder: s.forwarder.clone(),
         state: s.tasks.control.state.clone(),
+        retiring: s.tasks.retiring.clone(),
+        tracker: s.tasks.tracker.clone(),
+        stopping: s.tasks.root.clone(),
     }
 }
 

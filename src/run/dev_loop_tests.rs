@@ -38,6 +38,9 @@ async fn a_failed_build_is_reported_once() {
         feeds: crate::run::attach::Feeds::default(),
         forwarder: crate::run::forward::Forwarder::default(),
         state: Default::default(),
+        retiring: Default::default(),
+        tracker: Default::default(),
+        stopping: Default::default(),
     };
     let worker = tokio::spawn(super::worker(
         engine,

@@ -32,6 +32,9 @@ pub enum Rebuilt {
     },
     /// Same image and configuration: the container was kept.
     Unchanged,
+    /// A new container serves, and the old one is being stopped in the background: the timing line and the
+    /// build's end in the run's state follow once it is gone.
+    Retiring,
 }
 
 fn served(desired: Desired, stages: Vec<(&'static str, Duration)>) -> Rebuilt {
@@ -66,6 +69,145 @@ fn said_rebuilt(
     all
 }
 
+/// A start-first swap whose new container serves: what its timing line needs once the old one is gone.
+struct Swapped {
+    took: crate::run::swap::Took,
+    detect: Duration,
+    start: Instant,
+    build: Duration,
+    desired: Desired,
+    old_image: String,
+    /// Names the build in the run's state.
+    began: Option<tokio::time::Instant>,
+}
+
+impl Swapped {
+    fn new(
+        took: crate::run::swap::Took,
+        (detect, start, build): (Duration, Instant, Duration),
+        desired: Desired,
+        old: &Container,
+        began: Option<tokio::time::Instant>,
+    ) -> Self {
+        let old_image = old.image.clone();
+        Swapped {
+            took,
+            detect,
+            start,
+            build,
+            desired,
+            old_image,
+            began,
+        }
+    }
+
+    /// Leaves the old container's stop, and what follows it, to the background.
+    async fn retire(
+        self,
+        fg: &crate::run::swap::Foreground,
+        spec: &Spec,
+        service: &str,
+        printer: &Printer,
+    ) {
+        let finish = self.finish(
+            fg.clone(),
+            spec.clone(),
+            printer.clone(),
+            service.to_string(),
+        );
+        fg.retiring.spawn(service, &fg.tracker, finish).await;
+    }
+
+    /// Stops and removes the old container, then says the timing line (its stop counted in the swap, as the
+    /// developer waits for it: until then the old build may still answer to the service's name), prunes the
+    /// superseded images and writes the build's end into the run's state.
+    async fn finish(
+        self,
+        fg: crate::run::swap::Foreground,
+        spec: Spec,
+        printer: Printer,
+        service: String,
+    ) {
+        let t = Instant::now();
+        let Some(svc) = spec.services.get(&service) else {
+            return;
+        };
+        // Tried again once a lost engine is back, unless the run is stopping (its shutdown removes it then).
+        while let Err(e) = crate::run::swap::retire(&*fg.engine, &spec, svc).await {
+            if fg.engine.version().await.is_ok() {
+                let text = format!("stopping the old container failed: {e}; `down` removes it");
+                printer.event(&service, &text);
+                break;
+            }
+            let back = crate::run::tasks::engine_back(&*fg.engine);
+            if crate::run::tasks::unless_cancelled(&fg.stopping, back)
+                .await
+                .is_none()
+            {
+                break;
+            }
+        }
+        let took = self.took;
+        let stages = [
+            ("start", took.start),
+            ("ready", took.ready),
+            ("swap", took.swap + t.elapsed()),
+        ];
+        let stages = said_rebuilt(
+            &printer,
+            &service,
+            self.detect,
+            self.start,
+            self.build,
+            &stages,
+        );
+        // After the timing line: pruning is not part of the rebuild the developer waits for. Not while the next
+        // build of the service is under way (its image is in no container yet): its own swap prunes.
+        if fg.state.last_began(&service) == self.began {
+            let images = (self.desired.image.as_str(), self.old_image.as_str());
+            image::prune_superseded(&*fg.engine, &spec, &service, images, &printer).await;
+        }
+        let image = self.desired.image;
+        let served = crate::run::state::BuildResult::Served { image };
+        fg.state
+            .build_ended_at(&service, self.began, &stages, served);
+    }
+}
+
+/// The service's image, built if it is out of date; a failed build says the running container keeps serving.
+async fn built(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    printer: &Printer,
+) -> Result<image::Resolved> {
+    match image::resolve_image(engine, spec, svc, printer).await {
+        Ok(id) => Ok(id),
+        Err(e) => {
+            printer.event(
+                &svc.name,
+                &format!("build failed, the running container was left serving: {e}"),
+            );
+            Err(Error::Build {
+                service: svc.name.clone(),
+                source: Box::new(e),
+            })
+        }
+    }
+}
+
+/// Before a foreground run's rebuild touches `service`'s containers: the last swap's old container is stopped
+/// (nothing else of the service changes meanwhile), and what a swap cut short left is cleared.
+async fn settle_swaps(
+    fg: &crate::run::swap::Foreground,
+    spec: &Spec,
+    service: &str,
+    printer: &Printer,
+) -> Result<()> {
+    fg.retiring.wait(service).await;
+    crate::run::swap::clear_leftovers(&*fg.engine, spec, service, printer).await
+}
+
 /// Builds the service's image and swaps its container if the image or config changed, or in any case when
 /// `force`. `detect` is the time from the first file event to the start of this build.
 pub async fn rebuild(
@@ -90,27 +232,15 @@ pub async fn rebuild(
     let start = Instant::now();
     let t = Instant::now();
     let container = spec.container_name(service);
-    let image = match image::resolve_image(engine, spec, svc, printer).await {
-        Ok(id) => id,
-        Err(e) => {
-            printer.event(
-                service,
-                &format!("build failed, the running container was left serving: {e}"),
-            );
-            return Err(Error::Build {
-                service: service.to_string(),
-                source: Box::new(e),
-            });
-        }
-    };
+    let image = built(engine, spec, svc, printer).await?;
     let build = t.elapsed();
     let desired = Desired {
         hash: reconcile::config_hash(&spec.project, svc, &image.id),
         image: image.id,
         context_hash: image.context_hash,
     };
-    if fg.is_some() {
-        crate::run::swap::clear_leftovers(engine, spec, service, printer).await?;
+    if let Some(fg) = fg {
+        settle_swaps(fg, spec, service, printer).await?;
     }
     let old = engine.inspect_container(&container).await?;
     // A container whose ports a foreground run forwards (this one, or one in another terminal) is replaced by
@@ -137,15 +267,10 @@ pub async fn rebuild(
         && crate::run::swap::applies(svc, old, &actions)
     {
         let took = crate::run::swap::start_first(fg, spec, svc, old, &desired, printer).await?;
-        let stages = [
-            ("start", took.start),
-            ("ready", took.ready),
-            ("swap", took.swap),
-        ];
-        let stages = said_rebuilt(printer, service, detect, start, build, &stages);
-        // After the timing line: pruning is not part of the rebuild the developer waits for.
-        image::prune_superseded(engine, spec, service, (&desired.image, &old.image), printer).await;
-        return Ok(served(desired, stages));
+        let began = fg.state.last_began(service);
+        let swapped = Swapped::new(took, (detect, start, build), desired, old, began);
+        swapped.retire(fg, spec, service, printer).await;
+        return Ok(Rebuilt::Retiring);
     }
     let t = Instant::now();
     if let Err(e) = reconcile::apply(engine, spec, &actions, printer).await {

@@ -366,18 +366,40 @@ impl RunState {
     /// The last build of `service` ended with `result` after `stages`; the service is ready again (a failed
     /// build leaves the old one serving) unless the build left it otherwise.
     pub fn build_ended(&self, service: &str, stages: &[(&str, Duration)], result: BuildResult) {
+        self.build_ended_at(service, None, stages, result);
+    }
+
+    /// When the last build of `service` began: what names it for [`RunState::build_ended_at`].
+    pub fn last_began(&self, service: &str) -> Option<Instant> {
+        let state = self.tx.borrow();
+        state.services.get(service)?.history.back().map(|b| b.began)
+    }
+
+    /// The build of `service` that began at `began` (the last one: `None`) ended. A swap's build ends once its old
+    /// container has stopped, and the next build may have begun meanwhile: that one's phase is left as it is.
+    pub fn build_ended_at(
+        &self,
+        service: &str,
+        began: Option<Instant>,
+        stages: &[(&str, Duration)],
+        result: BuildResult,
+    ) {
         self.with(service, |s| {
             if let BuildResult::Served { image } = &result {
                 s.build = Some(image.clone());
             }
-            if let Some(b) = s.history.back_mut() {
+            let last = s.history.back().map(|b| b.began);
+            let which = began.or(last);
+            if let Some(b) = s.history.iter_mut().rev().find(|b| Some(b.began) == which) {
                 b.stages = stages.iter().map(|(n, d)| ((*n).to_string(), *d)).collect();
                 b.result = result;
             }
-            if matches!(
-                s.phase,
-                Phase::Building { .. } | Phase::Starting { .. } | Phase::Swapping { .. }
-            ) {
+            if which == last
+                && matches!(
+                    s.phase,
+                    Phase::Building { .. } | Phase::Starting { .. } | Phase::Swapping { .. }
+                )
+            {
                 s.phase = Phase::Ready {
                     since: Instant::now(),
                 };

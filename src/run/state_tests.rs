@@ -410,3 +410,43 @@ async fn in_manual_mode_a_save_is_pending_until_trigger_builds_it() {
     assert_eq!((last.cause.as_str(), &last.paths), ("trigger", &vec![path]));
     up.stop().await;
 }
+
+/// A swap's build ends once its old container has stopped, and the next build of the service may have begun
+/// by then: the end is written into the swap's own build, and the next one's phase is left as it is.
+#[test]
+fn a_build_that_ends_after_the_next_one_began_ends_itself_only() {
+    let state = crate::run::state::RunState::new("p", &["app".to_string()], false);
+    let first = tokio::time::Instant::now();
+    state.build_began("app", "save", &[], first);
+    let named = state.last_began("app");
+    let second = first + Duration::from_millis(5);
+    state.build_began("app", "save", &[], second);
+    let served = BuildResult::Served {
+        image: "sha256:v2".into(),
+    };
+    state.build_ended_at(
+        "app",
+        named,
+        &[("swap", Duration::from_millis(7))],
+        served.clone(),
+    );
+    let snap = state.snapshot();
+    let app = &snap.services["app"];
+    assert_eq!(app.history[0].result, served);
+    assert_eq!(app.history[1].result, BuildResult::Running);
+    assert!(
+        matches!(app.phase, PhaseView::Building { .. }),
+        "{:?}",
+        app.phase
+    );
+    state.build_ended("app", &[], BuildResult::Unchanged);
+    let snap = state.snapshot();
+    assert_eq!(
+        snap.services["app"].history[1].result,
+        BuildResult::Unchanged
+    );
+    assert!(matches!(
+        snap.services["app"].phase,
+        PhaseView::Ready { .. }
+    ));
+}

@@ -205,6 +205,8 @@ impl Steerer {
         };
         self.printer.event(name, "build triggered on request");
         build_now(&*self.engine, spec, name, t, &self.printer, &self.fg).await;
+        // A swap's build ends once its old container is gone.
+        self.fg.retiring.wait(name).await;
         let snap = self.state().snapshot();
         let last = snap.services.get(name).and_then(|s| s.history.last());
         match last.map(|b| &b.result) {

@@ -1,8 +1,10 @@
 //! The zero-downtime swap of a foreground run: the rebuilt service's new container starts under a name of its
 //! own, with no network alias, while the old one serves. Only once it passes readiness does traffic move: it
 //! joins the project network again answering to the service's name, the forwarder sends new connections to it,
-//! it takes the service's container name, and the old one is stopped with its grace and removed. A new
-//! container that fails to start or to become ready is removed, and the old one goes on serving.
+//! it takes the service's container name, and the old one is stopped with its grace and removed. That stop runs
+//! in the background ([`crate::run::tasks::Retiring`]): the next change of the service is built meanwhile, and waits for it only
+//! before it touches the service's containers again. A new container that fails to start or to become ready is
+//! removed, and the old one goes on serving.
 //!
 //! Not for every service: kubo holds its repo's lock (one daemon per repo), a service with init steps prepares
 //! its volumes for one container, and one whose host ports the engine publishes cannot have two containers on
@@ -10,6 +12,8 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio_util::task::TaskTracker;
 
 use crate::container::{container_body, is_forwarded};
 use crate::engine::{Container, Engine};
@@ -36,6 +40,12 @@ pub struct Foreground {
     pub forwarder: Forwarder,
     /// The run's observable state (the swap's phases).
     pub state: crate::run::state::RunState,
+    /// Old containers being stopped after their swap.
+    pub retiring: crate::run::tasks::Retiring,
+    /// The run's task tracker, where those stops run.
+    pub tracker: TaskTracker,
+    /// The request to stop the run: a stop that waits for a lost engine gives up then.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// How long each stage of a swap took.
@@ -45,7 +55,7 @@ pub struct Took {
     pub start: Duration,
     /// Until the new container's probe passed.
     pub ready: Duration,
-    /// The alias, the forwarder, the name and the old container's stop.
+    /// The alias, the forwarder and the name (the old container's stop comes after: [`retire`]).
     pub swap: Duration,
 }
 
@@ -185,10 +195,21 @@ pub async fn start_first(
             short(&old.image)
         ),
     );
-    engine.stop_container(&retired, svc.stop_grace).await?;
-    engine.remove_container(&retired).await?;
     let swap = t.elapsed();
     Ok(Took { start, ready, swap })
+}
+
+/// Stops the container a swap of `service` retired (`…-replaced`), with its grace, and removes it. Until it has
+/// stopped it keeps the service's network alias, so whoever reaches the service by name may still get it.
+pub async fn retire(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Result<()> {
+    let retired = format!("{}-replaced", spec.container_name(&svc.name));
+    match engine.stop_container(&retired, svc.stop_grace).await {
+        // Gone already (a `down` from another terminal, a restarted daemon's cleanup): nothing to stop.
+        Err(e) if e.is_not_found() => return Ok(()),
+        r => r?,
+    }
+    engine.remove_container(&retired).await?;
+    Ok(())
 }
 
 /// Resolves what a swap of `service` that was cut short (the engine went away mid-way, the run was killed) left

@@ -7,6 +7,7 @@
 //! looks at what to remove, so a supervisor in the middle of a replacement finishes it and the shutdown sees the
 //! container it made.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Tasks {
     pub lock: Arc<Mutex<()>>,
     /// The run's observable state and the steering commands it takes.
     pub control: crate::run::control::Handle,
+    /// Old containers that swaps are stopping in the background.
+    pub retiring: Retiring,
 }
 
 impl Tasks {
@@ -64,6 +67,7 @@ impl Tasks {
             root,
             tracker: TaskTracker::new(),
             lock: Arc::new(Mutex::new(())),
+            retiring: Retiring::default(),
         }
     }
 
@@ -80,11 +84,14 @@ impl Tasks {
 
     /// Waits until nothing changes containers any more and returns the lock, to be held while the shutdown
     /// removes them: the watch workers end first (a build holding the lock is dropped), then the supervisors,
-    /// which finish a replacement under way before they see their token.
+    /// which finish a replacement under way before they see their token, and the old containers of swaps finish
+    /// their stop.
     pub async fn quiesce(&self) -> tokio::sync::OwnedMutexGuard<()> {
         self.workers.cancel();
         self.supervisors.cancel();
         self.monitors.cancel();
+        // A swap's old container is stopped with its grace, as the shutdown would stop it.
+        self.retiring.wait_all().await;
         Arc::clone(&self.lock).lock_owned().await
     }
 
@@ -93,6 +100,63 @@ impl Tasks {
         self.followers.cancel();
         self.tracker.close();
         self.tracker.wait().await;
+    }
+}
+
+/// The old containers that swaps are stopping in the background, one slot per service: the stop holds its
+/// service's slot, so the next change of the service's containers (the next swap) and the shutdown wait for it,
+/// while the next build does not.
+#[derive(Clone, Default)]
+pub struct Retiring(Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl Retiring {
+    fn slot(&self, service: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut slots = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(slots.entry(service.to_string()).or_default())
+    }
+
+    /// Waits until no old container of `service` is being stopped.
+    pub async fn wait(&self, service: &str) {
+        let slot = self.slot(service);
+        let _done = slot.lock().await;
+    }
+
+    /// Waits until no old container of any service is being stopped.
+    pub async fn wait_all(&self) {
+        let slots: Vec<_> = {
+            let slots = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            slots.values().cloned().collect()
+        };
+        for slot in slots {
+            let _done = slot.lock().await;
+        }
+    }
+
+    /// Runs `stop` on `tracker`, holding `service`'s slot until it ends.
+    pub async fn spawn<F>(&self, service: &str, tracker: &TaskTracker, stop: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let held = self.slot(service).lock_owned().await;
+        tracker.spawn(async move {
+            stop.await;
+            drop(held);
+        });
+    }
+}
+
+/// Waits, with backoff, until the engine answers.
+pub async fn engine_back(engine: &dyn crate::engine::Engine) {
+    let mut delay = std::time::Duration::from_millis(100);
+    while engine.version().await.is_err() {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
     }
 }
 

@@ -60,6 +60,8 @@ pub(crate) async fn build_now(
                 .build_ended(service, &stages, BuildResult::Served { image });
             return true;
         }
+        // The swap's end writes the build into the state.
+        Ok(Rebuilt::Retiring) => return true,
         Ok(Rebuilt::Unchanged) => BuildResult::Unchanged,
         Err(e) => {
             // A failed build said so already, with what it left serving.

@@ -44,6 +44,22 @@ impl Fake {
         );
     }
 
+    /// A local image built for `service` of `project` (labelled as a build labels it), under `reference`.
+    pub fn add_service_image(&self, reference: &str, id: &str, project: &str, service: &str) {
+        let labels = [(labels::PROJECT, project), (labels::SERVICE, service)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.world().images.insert(
+            reference.to_string(),
+            ImageInfo {
+                id: id.to_string(),
+                labels,
+                ..ImageInfo::default()
+            },
+        );
+    }
+
     /// The next call of `op` on `object` (empty = any object) fails with `kind`; repeatable.
     pub fn fail(&self, op: &'static str, object: &str, kind: ErrorKind) {
         self.world()
