@@ -125,6 +125,10 @@ pub struct Sup {
     pub cancelled: bool,
     /// A death of the replacement being started, seen before its start was confirmed: dealt with after.
     pub early: Option<(String, Trouble)>,
+    /// The engine is back and a look at the followed container is under way: a death during the outage is the
+    /// look's to report (it tells a clean exit the engine caused, which a die event replayed after the outage
+    /// cannot), so die events wait for it.
+    pub relook: bool,
 }
 
 impl Sup {
@@ -140,6 +144,7 @@ impl Sup {
             locked: false,
             cancelled: false,
             early: None,
+            relook: false,
         };
         (sup, vec![Effect::Look(0)])
     }
@@ -219,6 +224,7 @@ impl Sup {
         match &mut self.phase {
             Phase::Idle => fx.push(Effect::Look(self.epoch)),
             Phase::Watching { .. } => {
+                self.relook = true;
                 fx.push(Effect::Probe(Some(self.epoch)));
                 fx.push(Effect::Look(self.epoch));
             }
@@ -265,6 +271,7 @@ impl Sup {
 
     /// What a look by name found, while following a container, awaiting one, or at the beginning.
     fn looked(&mut self, look: Look, now: Instant, fx: &mut Vec<Effect>) {
+        self.relook = false;
         let watching = match &self.phase {
             Phase::Begin | Phase::Idle => None,
             Phase::Watching { id, since } => Some((id.clone(), *since)),
@@ -299,7 +306,7 @@ impl Sup {
             Phase::Watching {
                 id: followed,
                 since,
-            } if *followed == id => {
+            } if *followed == id && !self.relook => {
                 let since = *since;
                 self.troubled(id, trouble, since, now, fx);
             }

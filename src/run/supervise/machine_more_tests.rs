@@ -330,3 +330,47 @@ fn a_death_of_another_container_is_not_the_followed_ones() {
     assert_eq!(m.input(other), []);
     assert_eq!(m.followed(), "a");
 }
+
+#[test]
+fn once_the_engine_is_back_its_look_reports_a_death_of_the_outage_not_a_replayed_die_event() {
+    // A proxy cut replays the outage's events after the engine is back: the look, not the replayed die, says
+    // the clean exit was the engine's (as when the supervisor looked inline before reading further events).
+    let mut m = M::watching(on_failure());
+    m.input(Input::EngineLost);
+    m.input(Input::EngineBack);
+    let replayed = Input::Died {
+        id: "a".into(),
+        code: 0,
+    };
+    assert_eq!(m.input(replayed), [], "the look under way reports it");
+    let epoch = m.sup.epoch;
+    let found = Look::Exited {
+        id: "a".into(),
+        code: 0,
+        oom: false,
+    };
+    assert_eq!(
+        m.input(Input::Looked { epoch, look: found }),
+        [Effect::Probe(None), Effect::Lock]
+    );
+    let Phase::Troubled { trouble, .. } = &m.sup.phase else {
+        panic!("{:?}", m.sup.phase)
+    };
+    assert_eq!(trouble, &Trouble::DiedWithEngine { code: 0 });
+
+    // Once the look is in, die events count again.
+    let mut m = M::watching(on_failure());
+    m.input(Input::EngineLost);
+    m.input(Input::EngineBack);
+    let epoch = m.sup.epoch;
+    let same = Input::Looked {
+        epoch,
+        look: Look::Running("a".into()),
+    };
+    assert_eq!(m.input(same), []);
+    let died = Input::Died {
+        id: "a".into(),
+        code: 0,
+    };
+    assert_eq!(m.input(died), [Effect::Probe(None), Effect::Lock]);
+}
