@@ -156,3 +156,57 @@ fn a_rebuild_cut_short_by_an_engine_loss_is_applied_once_the_engine_is_back() {
     assert_eq!(up.interrupt(), Some(130));
     assert!(p.labelled_containers().is_empty());
 }
+
+/// A restart whose backoff ends while the engine is away starts once the engine is back. (Before supervision was
+/// a machine, the start met the lost engine, the created container was left as it was and the supervisor waited
+/// for another: the app stayed down.)
+#[test]
+fn a_restart_whose_backoff_ends_during_an_outage_starts_once_the_engine_is_back() {
+    let p = Project::offline("engineloss-backoff");
+    p.private_tags();
+    p.edit_spec(|s| {
+        s.replace(
+            "depends_on = [\"ipfs\"]",
+            "depends_on = [\"ipfs\"]\nbackoff = { first = \"4s\", base = \"4s\", max = \"4s\" }",
+        )
+    });
+    let proxy = EngineProxy::start(p.dir.path());
+    let host = proxy.docker_host();
+    let up = p.spawn_env(&["up", "--no-watch"], &[("DOCKER_HOST", host.as_str())]);
+    up.wait_for("all services ready", 1, LONG);
+    docker_ok(&["kill", "-s", "KILL", &p.container("pinshare")]);
+    up.wait_for(
+        "pinshare » exited with code 137; restarting in 4 s (restart 1)",
+        1,
+        LONG,
+    );
+    // The replacement is created and waits out its backoff; the engine goes away past its start time.
+    poll("the replacement to be created", LONG, || {
+        let o = common::docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}}",
+            &p.container("pinshare"),
+        ]);
+        (String::from_utf8_lossy(&o.stdout).trim() == "created").then_some(())
+    });
+    proxy.cut(Duration::from_secs(8));
+    up.wait_for("engine connection lost", 1, Duration::from_secs(30));
+    up.wait_for("engine connection back", 1, Duration::from_secs(60));
+    up.wait_for("pinshare » restarted (restart 1)", 1, LONG);
+    poll("the app's /health", LONG, || {
+        (http("GET", p.app_port, "/health", &[], b"")
+            .map(|r| r.status)
+            .ok()
+            == Some(200))
+        .then_some(())
+    });
+    assert_eq!(
+        up.count("pinshare » restarted (restart"),
+        1,
+        "{}",
+        up.text()
+    );
+    assert_eq!(up.interrupt(), Some(130));
+    assert!(p.labelled_containers().is_empty());
+}

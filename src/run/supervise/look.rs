@@ -47,19 +47,6 @@ pub(super) async fn look(engine: &dyn Engine, container: &str) -> Look {
     }
 }
 
-/// Looks every [`RESYNC`] until the look differs from "`id` runs" (and is not [`Look::Unknown`]).
-pub(super) async fn changed(engine: &dyn Engine, container: &str, id: Option<&str>) -> Look {
-    loop {
-        tokio::time::sleep(RESYNC).await;
-        match look(engine, container).await {
-            Look::Unknown => {}
-            Look::Running(now) if Some(now.as_str()) == id => {}
-            Look::Gone if id.is_none() => {}
-            other => return other,
-        }
-    }
-}
-
 /// The trouble of a container found stopped by a look. A clean exit after an outage is the engine's doing (a
 /// daemon that stops stops its containers, and PinShare exits 0 on SIGTERM); a failure is the service's, as any
 /// other, since a crash during a lost connection looks the same.
