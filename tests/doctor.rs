@@ -1,6 +1,8 @@
 //! `doctor` and the `up` preflight against the real engine: a taken port is named with its service and holder,
-//! an unreachable engine says how to fix it, and `up` stops before it creates anything. No image is needed: the
-//! specs name images that never exist; doctor says so and pulls nothing, the preflight does not look.
+//! an unreachable engine says how to fix it, and `up` stops before it creates anything; an image that is not
+//! present is asked of its registry (one of the test's own on loopback, or one that does not answer). No image is
+//! needed: the specs build an image that is never built, or name one that is not there; doctor pulls nothing, the
+//! preflight does not look.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -20,12 +22,20 @@ struct Case {
 }
 
 impl Case {
-    /// A one-service project `t-doctor-NAME-PID` publishing `port` (on 127.0.0.1) and using a named volume.
+    /// A one-service project `t-doctor-NAME-PID` publishing `port` (on 127.0.0.1) and using a named volume; its
+    /// image is built from the spec's directory (doctor: `up` would build it).
     fn new(name: &str, port: u16) -> Self {
-        Self::with_image(name, port, "t-doctor/never-pulled:none")
+        let case = Self::with_image(name, port, "t-doctor/never-built:none");
+        std::fs::write(case.spec.with_file_name("Dockerfile"), "FROM scratch\n").unwrap();
+        let text = std::fs::read_to_string(&case.spec).unwrap().replace(
+            "image = \"t-doctor/never-built:none\"\n",
+            "image = \"t-doctor/never-built:none\"\nbuild = { context = \".\" }\n",
+        );
+        std::fs::write(&case.spec, text).unwrap();
+        case
     }
 
-    /// As [`Case::new`], with the service's image.
+    /// As [`Case::new`], with the service's image to pull.
     fn with_image(name: &str, port: u16, image: &str) -> Self {
         let project = format!("t-doctor-{name}-{}", std::process::id());
         let dir = tempfile::tempdir().unwrap();
@@ -154,7 +164,8 @@ fn doctor_passes_when_every_port_is_free() {
         "ok   engine  unix://",
         "ok   port    127.0.0.1:",
         " (web): free",
-        "inotify 0 directories to watch",
+        // The Dockerfile of its built image, in the spec's directory.
+        "inotify 1 directories to watch",
         "ok   mount   no bind mounts",
         "disk    /",
     ] {
@@ -310,23 +321,87 @@ fn doctor_beside_a_running_foreground_up_calls_its_forwarded_ports_ours() {
 /// A registry on a closed loopback port: a pull fails at once and no traffic leaves the machine.
 const UNPULLABLE: &str = "127.0.0.1:1/t-doctor/no-such-image:1";
 
+/// `tests/fixtures/registry.py`: a registry of this test's own on loopback with tag `1` of `t-doctor/pullable`;
+/// killed on drop.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Registry {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(common::repo().join("tests/fixtures/registry.py"))
+            .args(["t-doctor/pullable", "1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
+        Registry { child, port }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
-fn doctor_says_an_image_that_is_not_present_would_need_a_pull() {
+fn doctor_asks_the_registry_of_an_image_that_is_not_present_whether_up_could_pull_it() {
     require_docker();
-    let case = Case::with_image("image", free_port(), UNPULLABLE);
+    let registry = Registry::start();
+    let pullable = format!("127.0.0.1:{}/t-doctor/pullable:1", registry.port);
+    let case = Case::with_image("pullable", free_port(), &pullable);
     let (o, text) = case.run(&["doctor"], &[]);
     assert!(
         text.contains(&format!(
-            "warn image   web: {UNPULLABLE}: not present locally; `up` would pull it, which needs its registry\n"
+            "ok   image   web: {pullable}: not present locally; its registry has it (`up` pulls it)\n"
         )),
         "{text}"
     );
+    assert_eq!(o.status.code(), Some(0), "{text}");
+
+    // A tag the registry does not have, and a registry that does not answer: `up` would fail.
+    let unknown_tag = format!("127.0.0.1:{}/t-doctor/pullable:2", registry.port);
+    for (image, why) in [
+        (unknown_tag.as_str(), "manifest unknown"),
+        (UNPULLABLE, "connection refused"),
+    ] {
+        let case = Case::with_image("unpullable", free_port(), image);
+        let (o, text) = case.run(&["doctor"], &[]);
+        let fail = format!(
+            "FAIL image   web: {image}: not present locally, and `up` could not pull it: asking the registry for {image}: "
+        );
+        assert!(text.contains(&fail), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&fail) && l.contains(why)),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("fix: docker pull {image}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("fix: or load it: docker load -i image.tar"),
+            "{text}"
+        );
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(!text.contains("pulling"), "{text}");
+    }
     assert!(
-        text.contains(&format!("fix: docker pull {UNPULLABLE}")),
-        "{text}"
+        !common::docker(&["image", "inspect", &pullable])
+            .status
+            .success(),
+        "doctor pulled nothing"
     );
-    assert_eq!(o.status.code(), Some(0), "a warning, not a failure: {text}");
-    assert!(!text.contains("pulling"), "{text}");
 }
 
 #[test]

@@ -92,3 +92,54 @@ fn rebuilds_keep_the_current_image_and_one_for_rollback_and_remove_the_rest() {
         "kubo's image is not touched"
     );
 }
+
+#[test]
+fn a_forced_rebuild_keeps_the_rollback_image_and_an_up_with_a_new_build_prunes_like_a_rebuild() {
+    // A forced rebuild swaps the container but not the image: nothing was superseded, so the build kept for a
+    // rollback stays (it was removed, and the run said it kept the current build "for a rollback"). An `up`
+    // that recreates the app from a new build supersedes one as a rebuild does (it kept every build).
+    let p = Project::offline_copy("prune-force-up");
+    p.run_ok(&["up", "--detach"]);
+    let first = p.inspect("pinshare", "{{.Image}}");
+    std::fs::write(p.ctx().join("app/VERSION"), "v2\n").expect("write");
+    p.run_ok(&["rebuild", "pinshare"]);
+    let second = p.inspect("pinshare", "{{.Image}}");
+    let pair = |a: &str, b: &str| {
+        let mut v = vec![a.to_string(), b.to_string()];
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let out = p.run_ok(&["rebuild", "pinshare", "--force"]);
+    assert_eq!(p.inspect("pinshare", "{{.Image}}"), second, "{out}");
+    assert_eq!(
+        sorted(service_images(&p, "pinshare")),
+        pair(&first, &second),
+        "the rollback build stays after a forced rebuild:\n{out}"
+    );
+    assert!(!out.contains("for a rollback"), "{out}");
+
+    let mut builds = vec![first, second];
+    for v in ["v3", "v4"] {
+        std::fs::write(p.ctx().join("app/VERSION"), format!("{v}\n")).expect("write");
+        let out = p.run_ok(&["up", "--detach"]);
+        builds.push(p.inspect("pinshare", "{{.Image}}"));
+        let n = builds.len();
+        assert_eq!(
+            sorted(service_images(&p, "pinshare")),
+            pair(&builds[n - 1], &builds[n - 2]),
+            "the current build and the one before it, after `up` of {v}:\n{out}"
+        );
+        let short = &builds[n - 2].trim_start_matches("sha256:")[..12];
+        assert!(
+            out.contains(&format!(
+                "pinshare » removed 1 older image(s) of pinshare; kept build {short} for a rollback"
+            )),
+            "{out}"
+        );
+    }
+    p.run_ok(&["down", "--volumes"]);
+}

@@ -239,7 +239,8 @@ pub enum Command {
         /// The service.
         service: String,
     },
-    /// Check this machine against the spec: engine, published ports, inotify limits, bind-mount owners, disk.
+    /// Check this machine against the spec: engine, published ports, images (present, built by `up` or pullable),
+    /// inotify limits, bind-mount owners, disk.
     /// Exit 1 when a check fails; each problem comes with the command that fixes it.
     Doctor {
         #[command(flatten)]

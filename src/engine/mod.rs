@@ -160,6 +160,10 @@ pub trait Engine: Send + Sync {
     /// Image inspection; `None` when the image is not present locally.
     async fn inspect_image(&self, reference: &str) -> R<Option<ImageInfo>>;
 
+    /// Asks the registry of `reference` for it as a pull would, without pulling (the engine's distribution
+    /// inspect): an error says why a pull would fail (registry unreachable, image or tag unknown, access denied).
+    async fn registry_has(&self, reference: &str) -> R<()>;
+
     /// Ids of the images built for `service` of `project` (by label), newest first, tagged or not.
     async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>>;
 

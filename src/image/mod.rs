@@ -384,6 +384,8 @@ fn image_labels(
 
 /// After a rebuild replaced build `superseded` with `current`: removes the other images built for the service that
 /// no container uses, keeping `superseded` for a rollback; says what it removed. Failures only cost disk space.
+/// A swap with the same image (`rebuild --force`, a configuration change) superseded no build: the one kept for a
+/// rollback then stays.
 pub async fn prune_superseded(
     engine: &dyn Engine,
     spec: &crate::spec::Spec,
@@ -391,6 +393,9 @@ pub async fn prune_superseded(
     (current, superseded): (&str, &str),
     printer: &Printer,
 ) {
+    if current == superseded {
+        return;
+    }
     let Ok(ids) = engine.service_images(&spec.project, service).await else {
         return;
     };

@@ -252,6 +252,10 @@ impl Engine for Attaching {
         self.inner.create_volume(name, labels).await
     }
 
+    async fn registry_has(&self, reference: &str) -> R<()> {
+        self.inner.registry_has(reference).await
+    }
+
     async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>> {
         self.inner.service_images(project, service).await
     }

@@ -171,6 +171,7 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
             since: started.into(),
         },
     );
+    let superseded = superseded_build(&*sh.engine, &container, built && !kept).await;
     if let Err(e) = reconcile::apply(&*sh.engine, spec, &actions, &sh.printer).await {
         let exists = sh
             .engine
@@ -187,22 +188,56 @@ async fn start_service(sh: Arc<Shared>, name: String) -> std::result::Result<(),
     wait_ready_shown(&*sh.engine, spec, svc, &sh.printer)
         .await
         .map_err(|e| fail(e, true))?;
+    said_ready(&sh, &name, kept, started, build, &image_id);
+    // After the ready line: pruning is not part of the start-up the developer waits for.
+    if let Some(old) = &superseded {
+        crate::image::prune_superseded(&*sh.engine, spec, &name, (&image_id, old), &sh.printer)
+            .await;
+    }
+    Ok(())
+}
+
+/// The image of the container a start-up is about to recreate (`recreate`: a built service not kept), whose
+/// build the new one supersedes.
+async fn superseded_build(engine: &dyn Engine, container: &str, recreate: bool) -> Option<String> {
+    if !recreate {
+        return None;
+    }
+    engine
+        .inspect_container(container)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.image)
+}
+
+/// Says that `name` is ready (or runs, without a probe) and notes it in the run's state.
+fn said_ready(
+    sh: &Shared,
+    name: &str,
+    kept: bool,
+    started: Instant,
+    build: Duration,
+    image_id: &str,
+) {
+    let svc = &sh.spec.services[name];
     if svc.readiness.is_some() {
         sh.printer.event(
-            &name,
+            name,
             &ready_line(kept, started.elapsed(), sh.started_at.elapsed()),
         );
     } else {
-        sh.printer.event(&name, "running (no readiness probe)");
+        sh.printer.event(name, "running (no readiness probe)");
     }
-    if built {
+    if matches!(svc.image, crate::spec::ImageSource::Build(_)) {
         let stages = [("build", build), ("ready", started.elapsed())];
-        let served = state::BuildResult::Served { image: image_id };
-        sh.state.build_ended(&name, &stages, served);
+        let served = state::BuildResult::Served {
+            image: image_id.to_string(),
+        };
+        sh.state.build_ended(name, &stages, served);
     } else {
-        sh.state.ready(&name, Some(&image_id));
+        sh.state.ready(name, Some(image_id));
     }
-    Ok(())
 }
 
 /// Waits for `svc`'s dependencies to be ready; the error names the first that failed.

@@ -1,4 +1,5 @@
-//! Image operations beyond inspect, pull and build: the images a service's builds left, and removing one.
+//! Image operations beyond inspect, pull and build: whether a registry has an image, the images a service's
+//! builds left, and removing one.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,15 @@ impl DockerEngine {
             .map_err(|e| error(format!("listing the images of service {service}"), &e))?;
         list.sort_by_key(|i| std::cmp::Reverse(i.created));
         Ok(list.into_iter().map(|i| i.id).collect())
+    }
+
+    pub(super) async fn registry_has_image(&self, reference: &str) -> R<()> {
+        // No credentials: the pull sends none either.
+        self.docker
+            .inspect_registry_image(reference, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| error(format!("asking the registry for {reference}"), &e))
     }
 
     pub(super) async fn remove_image_by_id(&self, id: &str) -> R<()> {

@@ -530,6 +530,10 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn registry_has(&self, reference: &str) -> R<()> {
+        self.registry_has_image(reference).await
+    }
+
     async fn service_images(&self, project: &str, service: &str) -> R<Vec<String>> {
         self.images_of_service(project, service).await
     }
