@@ -410,3 +410,39 @@ async fn in_manual_mode_a_save_is_pending_until_trigger_builds_it() {
     assert_eq!((last.cause.as_str(), &last.paths), ("trigger", &vec![path]));
     up.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_spec_save_that_does_not_load_is_in_the_snapshot_until_a_save_that_does() {
+    let up = launch();
+    up.printed("all services ready; watching app", 1).await;
+    assert_eq!(up.signals.control.state.snapshot().spec_error, None);
+    let spec = up.dir.path().join("pinshare.toml");
+    let good = std::fs::read_to_string(&spec).expect("r");
+    std::fs::write(
+        &spec,
+        good.replace("depends_on = [\"kv\"]", "depends_on = [\"kv\""),
+    )
+    .expect("w");
+    let _ = up.edits.send(());
+    up.printed("the edit was not applied", 1).await;
+    let error = up.signals.control.state.snapshot().spec_error;
+    let at = format!("error: {}:", spec.display());
+    assert!(
+        error.as_deref().is_some_and(|e| e.starts_with(&at)),
+        "{error:?}"
+    );
+    // FILE:LINE:COL: the line and column of the edit.
+    let rest = &error.as_deref().unwrap_or_default()[at.len()..];
+    let mut parts = rest.splitn(3, ':');
+    let (line, col) = (parts.next(), parts.next());
+    assert!(
+        line.is_some_and(|l| l.parse::<u32>().is_ok())
+            && col.is_some_and(|c| c.parse::<u32>().is_ok()),
+        "{error:?}"
+    );
+    std::fs::write(&spec, good).expect("w");
+    let _ = up.edits.send(());
+    up.printed("no service's configuration changed", 1).await;
+    assert_eq!(up.signals.control.state.snapshot().spec_error, None);
+    up.stop().await;
+}
