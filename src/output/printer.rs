@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use console::{Color, Style};
 
 use crate::output::colours::Colours;
+pub use crate::output::lines::LineSplitter;
 use crate::output::status;
-use crate::output::tap::{Tap, Tapped};
+use crate::output::tap::{Source, Tap, Tapped};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -511,11 +512,17 @@ impl Printer {
         &self.outage
     }
 
-    /// A container output line. It waits while the queue of lines is full, so a flood slows its reader; once
-    /// the output is abandoned it drops the line.
+    /// A container output line (from stdout, or written by the tool in its place). It waits while the queue of
+    /// lines is full, so a flood slows its reader; once the output is abandoned it drops the line.
     pub async fn log(&self, service: &str, text: &str) {
+        self.output(service, false, text).await;
+    }
+
+    /// A container output line from its stdout or its `stderr`; waits and drops as [`Printer::log`] does.
+    pub async fn output(&self, service: &str, stderr: bool, text: &str) {
         let text = crate::output::redact::outgoing(text);
-        self.tap.copy(service, false, || vec![text.to_string()]);
+        let source = Source::output(stderr);
+        self.tap.copy(service, source, || vec![text.to_string()]);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.colour(service));
         l.push('\n');
         tokio::select! {
@@ -525,9 +532,10 @@ impl Printer {
         }
     }
 
-    /// Several container lines of one service, queued as one piece: one channel message and one prefix for
-    /// a whole chunk of a flood. Waits, and drops, as [`Printer::log`] does.
-    pub async fn log_batch(&self, service: &str, lines: &[String]) {
+    /// Several container lines of one service, all from its stdout or all from its `stderr`, queued as one
+    /// piece: one channel message and one prefix for a whole chunk of a flood. Waits, and drops, as
+    /// [`Printer::log`] does.
+    pub async fn log_batch(&self, service: &str, stderr: bool, lines: &[String]) {
         if lines.is_empty() {
             return;
         }
@@ -544,7 +552,8 @@ impl Printer {
                 .iter()
                 .map(|l| crate::output::redact::outgoing(l).into_owned())
         };
-        self.tap.copy(service, false, || redacted().collect());
+        self.tap
+            .copy(service, Source::output(stderr), || redacted().collect());
         tokio::select! {
             biased;
             () = self.abandoned.cancelled() => {}
@@ -560,7 +569,8 @@ impl Printer {
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
         let text = crate::output::redact::outgoing(text);
-        self.tap.copy(name, true, || vec![text.to_string()]);
+        self.tap
+            .copy(name, Source::Event, || vec![text.to_string()]);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
         l.push('\n');
         self.send_now(Msg::Line(l));
@@ -654,44 +664,6 @@ impl Drop for Status {
             name: String::new(),
             text: None,
         });
-    }
-}
-
-/// Reassembles whole lines from chunks that may split or join them.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-}
-
-impl LineSplitter {
-    /// Feeds a chunk; returns the lines it completed (without the newline, `\r` trimmed).
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            let mut l = std::mem::take(&mut self.partial);
-            l.extend_from_slice(&rest[..i]);
-            rest = &rest[i + 1..];
-            if l.last() == Some(&b'\r') {
-                l.pop();
-            }
-            // Valid UTF-8 (nearly always) is taken as it is, without a copy.
-            lines.push(
-                String::from_utf8(l)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            );
-        }
-        self.partial.extend_from_slice(rest);
-        lines
-    }
-
-    /// The unterminated rest, if any (at end of stream).
-    pub fn finish(&mut self) -> Option<String> {
-        if self.partial.is_empty() {
-            None
-        } else {
-            Some(String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned())
-        }
     }
 }
 

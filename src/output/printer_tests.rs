@@ -119,20 +119,25 @@ async fn lines_and_events_are_copied_while_someone_listens() {
     p.log("app", "before anyone listens").await;
     let mut rx = p.tap();
     p.log("app", "one").await;
-    p.log_batch("app", &["two".into(), "three".into()]).await;
+    p.log_batch("app", false, &["two".into(), "three".into()])
+        .await;
+    p.log_batch("app", true, &["warned".into()]).await;
+    p.output("app", true, "history warned").await;
     p.event("app", "ready");
-    let got: Vec<Tapped> = (0..3).map(|_| rx.try_recv().expect("a piece")).collect();
-    let piece = |event, lines: &[&str]| Tapped {
+    let got: Vec<Tapped> = (0..5).map(|_| rx.try_recv().expect("a piece")).collect();
+    let piece = |source, lines: &[&str]| Tapped {
         name: "app".into(),
-        event,
+        source,
         lines: lines.iter().map(|l| (*l).to_string()).collect(),
     };
     assert_eq!(
         got,
         [
-            piece(false, &["one"]),
-            piece(false, &["two", "three"]),
-            piece(true, &["ready"])
+            piece(Source::Stdout, &["one"]),
+            piece(Source::Stdout, &["two", "three"]),
+            piece(Source::Stderr, &["warned"]),
+            piece(Source::Stderr, &["history warned"]),
+            piece(Source::Event, &["ready"])
         ]
     );
     assert!(rx.try_recv().is_err(), "nothing from before the tap");

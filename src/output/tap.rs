@@ -7,13 +7,36 @@ use tokio::sync::broadcast;
 /// Pieces the tap keeps for a slow reader before it misses some.
 pub const QUEUE: usize = 1024;
 
+/// Where a tapped line comes from: the container's stdout or stderr, or the tool itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The container's standard output (`|`).
+    Stdout,
+    /// The container's standard error (`|` too in the terminal, which does not tell them apart).
+    Stderr,
+    /// A tool event (`»`).
+    Event,
+}
+
+impl Source {
+    /// Container output from stderr or from stdout.
+    pub fn output(stderr: bool) -> Self {
+        if stderr {
+            Source::Stderr
+        } else {
+            Source::Stdout
+        }
+    }
+}
+
 /// Lines of one service as the printer printed them (redacted, without prefix or colour).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tapped {
     /// The service, or the tool itself (`pinshare-dev`) for project-wide events.
     pub name: String,
-    /// A tool event (`»`), not container output (`|`).
-    pub event: bool,
+    /// Where the lines come from.
+    pub source: Source,
     /// The lines.
     pub lines: Vec<String>,
 }
@@ -41,11 +64,11 @@ impl Tap {
     }
 
     /// Hands `lines` to the readers, if there are any (made only then).
-    pub fn copy(&self, name: &str, event: bool, lines: impl FnOnce() -> Vec<String>) {
+    pub fn copy(&self, name: &str, source: Source, lines: impl FnOnce() -> Vec<String>) {
         if self.listening() {
             let _ = self.0.send(Tapped {
                 name: name.to_string(),
-                event,
+                source,
                 lines: lines(),
             });
         }

@@ -281,9 +281,12 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     let new = match spec::load_files(&current.files()) {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
-            for l in errors.render_errors(false).lines() {
+            let text = errors.render_errors(false);
+            for l in text.lines() {
                 s.printer.event(TOOL, l);
             }
+            let shown = crate::output::redact::outgoing(text.trim_end()).into_owned();
+            s.tasks.control.state.spec_error(Some(shown));
             // One closing line: `check`'s "nothing was changed" followed by this one said it twice.
             s.printer.event(
                 TOOL,
@@ -295,11 +298,14 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
             return None;
         }
         Err(e) => {
-            s.printer
-                .event(TOOL, &format!("{e}; everything keeps running as it was"));
+            let text = format!("{e}; everything keeps running as it was");
+            s.printer.event(TOOL, &text);
+            let shown = crate::output::redact::outgoing(&text).into_owned();
+            s.tasks.control.state.spec_error(Some(shown));
             return None;
         }
     };
+    s.tasks.control.state.spec_error(None);
     // Old containers may still print the old values while they are replaced: hide both.
     let mut secrets = current.secret_values();
     secrets.extend(new.secret_values());

@@ -110,31 +110,21 @@ pub async fn follow_one(
     // Without a live stream (the container stopped before the attach) its history is all there is.
     let Some(mut live) = live else { return last };
     let mut split = [LineSplitter::default(), LineSplitter::default()];
-    // Lines go to the printer a chunk at a time; `last` is the arrival time of the latest.
-    let mut batch: Vec<String> = Vec::new();
+    // Lines go to the printer a chunk at a time; `arrived` is the arrival time of the latest.
+    let mut batch: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     let mut arrived = None;
-    let mut print = async |batch: &mut Vec<String>| {
-        if batch.is_empty() {
-            return;
+    let mut print = async |batch: &mut [Vec<String>; 2]| {
+        if let Some(at) = print_batch(printer, service, batch, timestamps).await {
+            arrived = Some(at);
         }
-        let at = now();
-        if timestamps {
-            let ts = stamp(at);
-            for l in batch.iter_mut() {
-                *l = format!("{ts} {l}");
-            }
-        }
-        printer.log_batch(service, batch).await;
-        batch.clear();
-        arrived = Some(at);
     };
     loop {
         let next = if seams.iter().any(Seam::holding) {
             match tokio::time::timeout(SETTLE, live.next()).await {
                 Ok(n) => n,
                 Err(_) => {
-                    for seam in &mut seams {
-                        batch.extend(seam.settle());
+                    for (k, seam) in seams.iter_mut().enumerate() {
+                        batch[k].extend(seam.settle());
                     }
                     print(&mut batch).await;
                     continue;
@@ -147,21 +137,49 @@ pub async fn follow_one(
         let k = usize::from(chunk.stderr);
         for l in split[k].push(&chunk.bytes) {
             if seams[k].decided() {
-                batch.push(l);
+                batch[k].push(l);
             } else {
-                batch.extend(seams[k].push(l));
+                batch[k].extend(seams[k].push(l));
             }
         }
         print(&mut batch).await;
     }
     for k in 0..2 {
         if let Some(l) = split[k].finish() {
-            batch.extend(seams[k].push(l));
+            batch[k].extend(seams[k].push(l));
         }
-        batch.extend(seams[k].settle());
+        batch[k].extend(seams[k].settle());
     }
     print(&mut batch).await;
     arrived.map(stamp).or(last)
+}
+
+/// Prints `batch` (stdout's lines, then stderr's: the dashboard tells them apart) and empties it; returns when,
+/// if there was anything to print.
+async fn print_batch(
+    printer: &Printer,
+    service: &str,
+    batch: &mut [Vec<String>; 2],
+    timestamps: bool,
+) -> Option<Duration> {
+    if batch.iter().all(Vec::is_empty) {
+        return None;
+    }
+    let at = now();
+    for (k, lines) in batch.iter_mut().enumerate() {
+        if lines.is_empty() {
+            continue;
+        }
+        if timestamps {
+            let ts = stamp(at);
+            for l in lines.iter_mut() {
+                *l = format!("{ts} {l}");
+            }
+        }
+        printer.log_batch(service, k == 1, lines).await;
+        lines.clear();
+    }
+    Some(at)
 }
 
 /// Prints the history `from` asks for (lines stamped at or before `after` left out) and returns the seams
@@ -211,9 +229,10 @@ async fn history(
             return;
         }
         if timestamps {
-            printer.log(service, &format!("{} {}", l.ts, l.text)).await;
+            let text = format!("{} {}", l.ts, l.text);
+            printer.output(service, l.stderr, &text).await;
         } else {
-            printer.log(service, &l.text).await;
+            printer.output(service, l.stderr, &l.text).await;
         }
         *last = Some(l.ts);
     };

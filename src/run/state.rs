@@ -151,6 +151,9 @@ pub struct State {
     pub steerable: bool,
     /// `up --manual`: saves wait for `trigger`.
     pub manual: bool,
+    /// Why the last save of the spec was not applied (`FILE:LINE:COL: message` and the source line, as the run
+    /// printed it); cleared by the next save that loads.
+    pub spec_error: Option<String>,
     /// Per service, in the spec's order of names.
     pub services: BTreeMap<String, Service>,
 }
@@ -196,6 +199,7 @@ impl RunState {
             began: now,
             steerable: false,
             manual,
+            spec_error: None,
             services,
         };
         RunState {
@@ -271,6 +275,15 @@ impl RunState {
     /// Start-up is over: steering commands are taken from now on.
     pub fn steerable(&self) {
         self.tx.send_modify(|s| s.steerable = true);
+    }
+
+    /// The last save of the spec did not load, for this reason (redacted as printed), or did (`None`).
+    pub fn spec_error(&self, error: Option<String>) {
+        self.tx.send_if_modified(|s| {
+            let changed = s.spec_error != error;
+            s.spec_error = error;
+            changed
+        });
     }
 
     /// Whether the run is manual (`up --manual`).
@@ -574,6 +587,9 @@ pub struct Snapshot {
     pub manual: bool,
     /// Steering commands are taken (start-up is over).
     pub steerable: bool,
+    /// Why the last save of the spec was not applied, while it is not fixed.
+    #[serde(default)]
+    pub spec_error: Option<String>,
     /// Per service.
     pub services: BTreeMap<String, ServiceView>,
 }
@@ -612,6 +628,7 @@ impl Snapshot {
             uptime_ms: ms(now.saturating_duration_since(state.began)),
             manual: state.manual,
             steerable: state.steerable,
+            spec_error: state.spec_error.clone(),
             services,
         }
     }

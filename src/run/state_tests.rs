@@ -450,3 +450,39 @@ fn a_build_that_ends_after_the_next_one_began_ends_itself_only() {
         PhaseView::Ready { .. }
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_spec_save_that_does_not_load_is_in_the_snapshot_until_a_save_that_does() {
+    let up = launch();
+    up.printed("all services ready; watching app", 1).await;
+    assert_eq!(up.signals.control.state.snapshot().spec_error, None);
+    let spec = up.dir.path().join("pinshare.toml");
+    let good = std::fs::read_to_string(&spec).expect("r");
+    std::fs::write(
+        &spec,
+        good.replace("depends_on = [\"kv\"]", "depends_on = [\"kv\""),
+    )
+    .expect("w");
+    let _ = up.edits.send(());
+    up.printed("the edit was not applied", 1).await;
+    let error = up.signals.control.state.snapshot().spec_error;
+    let at = format!("error: {}:", spec.display());
+    assert!(
+        error.as_deref().is_some_and(|e| e.starts_with(&at)),
+        "{error:?}"
+    );
+    // FILE:LINE:COL: the line and column of the edit.
+    let rest = &error.as_deref().unwrap_or_default()[at.len()..];
+    let mut parts = rest.splitn(3, ':');
+    let (line, col) = (parts.next(), parts.next());
+    assert!(
+        line.is_some_and(|l| l.parse::<u32>().is_ok())
+            && col.is_some_and(|c| c.parse::<u32>().is_ok()),
+        "{error:?}"
+    );
+    std::fs::write(&spec, good).expect("w");
+    let _ = up.edits.send(());
+    up.printed("no service's configuration changed", 1).await;
+    assert_eq!(up.signals.control.state.snapshot().spec_error, None);
+    up.stop().await;
+}

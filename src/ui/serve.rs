@@ -24,6 +24,8 @@ const APP: &str = include_str!("page/app.js");
 const STATE: &str = include_str!("page/state.js");
 const LOGS: &str = include_str!("page/logs.js");
 const BUILDS: &str = include_str!("page/builds.js");
+const GLANCE: &str = include_str!("page/glance.js");
+const KEYS: &str = include_str!("page/keys.js");
 
 /// Who may load what into the page: only the page's own files and its stream.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -75,6 +77,11 @@ pub async fn start(port: Port, feed: Feed) -> Result<Dashboard> {
             "/builds.js",
             get(|| async { asset("text/javascript", BUILDS) }),
         )
+        .route(
+            "/glance.js",
+            get(|| async { asset("text/javascript", GLANCE) }),
+        )
+        .route("/keys.js", get(|| async { asset("text/javascript", KEYS) }))
         .route("/events", get(events))
         .route("/api/steer", post(steer))
         .layer(middleware::from_fn_with_state(app.clone(), guard))

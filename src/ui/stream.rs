@@ -103,7 +103,7 @@ impl Follow {
 }
 
 fn piece(p: Tapped, at_ms: u128) -> Value {
-    json!({ "name": p.name, "event": p.event, "lines": p.lines, "at": at_ms })
+    json!({ "name": p.name, "source": p.source, "lines": p.lines, "at": at_ms })
 }
 
 fn json_event(name: &str, data: &Value) -> Event {

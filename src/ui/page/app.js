@@ -3,6 +3,8 @@
 import { render } from "./state.js";
 import { LogPane } from "./logs.js";
 import { renderBuilds } from "./builds.js";
+import { favicon, Notifier, overall, specError } from "./glance.js";
+import { bindKeys } from "./keys.js";
 
 const $ = (id) => document.getElementById(id);
 const token = document.querySelector('meta[name="pinshare-token"]').content;
@@ -26,10 +28,33 @@ async function steer(op, service) {
 const logs = new LogPane($("log"), {
   service: $("log-service"),
   filter: $("log-filter"),
+  show: $("log-show"),
   follow: $("log-follow"),
   count: $("log-count"),
+  problem: $("log-problem"),
+  status: $("log-status"),
 });
 $("log-controls").addEventListener("submit", (e) => e.preventDefault());
+$("log-first-error").addEventListener("click", () => logs.firstError());
+const notifier = new Notifier($("notify"));
+
+const help = $("help");
+$("help-open").addEventListener("click", () => help.showModal());
+$("help-close").addEventListener("click", () => help.close());
+bindKeys(help, {
+  filter: () => {
+    // Focused, its text selected: what is typed replaces it.
+    $("log-filter").focus();
+    $("log-filter").select();
+  },
+  follow: () => logs.setFollow(!$("log-follow").checked),
+  error: () => logs.firstError(),
+  pick: (n) => {
+    const names = last ? Object.keys(last.snap.run.services) : [];
+    if (n === 0) logs.pick("");
+    else if (names[n - 1]) logs.pick(names[n - 1]);
+  },
+});
 
 let last = null;
 const tbody = $("services").tBodies[0];
@@ -39,12 +64,18 @@ const stream = new EventSource("/events");
 stream.addEventListener("open", () => { $("connection").textContent = "live"; });
 stream.addEventListener("error", () => {
   $("connection").textContent = "disconnected: is `pinshare-dev up` still running?";
+  favicon("off");
   document.title = `✖ disconnected — ${document.title.replace(/^.*— /, "")}`;
 });
 stream.addEventListener("snapshot", (e) => {
   last = { snap: JSON.parse(e.data), at: performance.now() };
   draw();
-  renderBuilds($("builds"), last.snap.run.services);
+  const { run } = last.snap;
+  renderBuilds($("builds"), run.services);
+  for (const name of Object.keys(run.services)) logs.addService(name);
+  favicon(overall(run.services));
+  notifier.update(run.project, run.services);
+  specError($("spec-error"), run.spec_error);
 });
 stream.addEventListener("logs", (e) => logs.add(JSON.parse(e.data)));
 stream.addEventListener("gap", (e) => logs.gap(JSON.parse(e.data).missed));

@@ -1,27 +1,103 @@
-// The log pane: the lines of the stream in a bounded buffer, all services or one, narrowed by a text filter.
+// The log pane: the lines of the stream in a bounded buffer, all services or one, containers' output and the
+// tool's events together or apart, narrowed by a text or /regex/ filter kept per service in the URL's hash.
 
 /** Lines kept in the page; older ones are dropped (everything is still in `pinshare-dev logs`). */
 export const KEEP = 5000;
 
+/** What makes a line an error for "first error". */
+const ERROR = /\b(error|fatal|panic|fail(ed|ure)?)\b/i;
+
+/** `12:04:05.123`, the line's arrival time. */
+function clock(ms) {
+  const d = new Date(ms);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+}
+
+/** A filter's test: `/re/` is a case-insensitive regular expression, anything else plain text. */
+export function compile(filter) {
+  const re = /^\/(.+)\/$/.exec(filter);
+  if (re) {
+    const r = new RegExp(re[1], "i"); // throws when invalid: the caller says so
+    return (text) => r.test(text);
+  }
+  const lower = filter.toLowerCase();
+  return (text) => text.toLowerCase().includes(lower);
+}
+
 export class LogPane {
-  constructor(pane, { service, filter, follow, count }) {
+  constructor(pane, controls) {
     this.pane = pane;
-    this.controls = { service, filter, follow, count };
-    this.lines = []; // {name, node}
+    this.controls = controls; // {service, filter, show, follow, count, problem, status}
+    this.lines = []; // {name, source, text, error, node}
     this.pending = [];
+    this.missed = 0;
     this.scheduled = false;
     this.known = new Set();
-    service.addEventListener("change", () => this.redraw());
-    filter.addEventListener("input", () => this.redraw());
+    this.test = null;
+    this.filters = {}; // per service ("" = all): its filter text
+    this.fromHash();
+    controls.service.addEventListener("change", () => this.pick(controls.service.value));
+    controls.filter.addEventListener("input", () => {
+      this.filters[controls.service.value] = controls.filter.value;
+      this.changed();
+    });
+    controls.show.addEventListener("change", () => this.changed());
+    controls.follow.addEventListener("change", () => this.flush());
+    window.addEventListener("hashchange", () => this.fromHash());
   }
 
-  /** A `logs` event's pieces: [{name, event, lines, at}]. */
+  /** The view asked for by the hash: `#service=app&show=output&filter.app=/err/&filter.=text`. */
+  fromHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    this.filters = {};
+    for (const [k, v] of h) if (k.startsWith("filter.")) this.filters[k.slice(7)] = v;
+    const service = h.get("service") || "";
+    if (service) this.addService(service);
+    this.controls.service.value = service;
+    this.controls.show.value = h.get("show") || "all";
+    this.controls.filter.value = this.filters[service] || "";
+    this.compileFilter();
+    this.redraw();
+  }
+
+  toHash() {
+    const h = new URLSearchParams();
+    if (this.controls.service.value) h.set("service", this.controls.service.value);
+    if (this.controls.show.value !== "all") h.set("show", this.controls.show.value);
+    for (const [k, v] of Object.entries(this.filters)) if (v) h.set(`filter.${k}`, v);
+    const hash = h.toString();
+    // replaceState: no history entry per keystroke, and no hashchange back to us.
+    history.replaceState(null, "", hash ? `#${hash}` : location.pathname + location.search);
+  }
+
+  changed() {
+    this.compileFilter();
+    this.toHash();
+    this.redraw();
+  }
+
+  compileFilter() {
+    const { filter, problem } = this.controls;
+    try {
+      this.test = filter.value ? compile(filter.value) : null;
+      problem.textContent = "";
+      filter.removeAttribute("aria-invalid");
+    } catch (e) {
+      this.test = null;
+      problem.textContent = `not a regular expression: ${e.message}`;
+      filter.setAttribute("aria-invalid", "true");
+    }
+  }
+
+  /** A `logs` event's pieces: [{name, source: "stdout"|"stderr"|"event", lines, at}]. */
   add(pieces) {
     for (const p of pieces) {
       this.addService(p.name);
-      const time = new Date(p.at).toLocaleTimeString();
-      for (const text of p.lines) this.pending.push(this.node(p.name, p.event, time, text));
+      const time = clock(p.at);
+      for (const text of p.lines) this.pending.push(this.node(p.name, p.source, time, text));
     }
+    this.bound();
     this.schedule();
   }
 
@@ -30,12 +106,22 @@ export class LogPane {
     const n = document.createElement("div");
     n.className = "gap";
     n.textContent = `… ${missed} pieces of output missed (see pinshare-dev logs)`;
-    this.pending.push({ name: "", text: n.textContent.toLowerCase(), node: n });
+    this.pending.push({ name: "", source: "gap", text: n.textContent, error: false, node: n });
+    this.bound();
     this.schedule();
   }
 
+  /** While paused, lines wait here: the oldest go past [`KEEP`], as they would from the pane. */
+  bound() {
+    const over = this.pending.length - KEEP;
+    if (over > 0) {
+      this.pending.splice(0, over);
+      this.missed += over;
+    }
+  }
+
   addService(name) {
-    if (this.known.has(name)) return;
+    if (!name || this.known.has(name)) return;
     this.known.add(name);
     const o = document.createElement("option");
     o.value = name;
@@ -43,26 +129,29 @@ export class LogPane {
     this.controls.service.append(o);
   }
 
-  node(name, event, time, text) {
+  node(name, source, time, text) {
+    const error = ERROR.test(text);
     const n = document.createElement("div");
-    n.className = event ? "line event" : "line";
+    n.className = `line ${source}${error ? " error" : ""}`;
     n.dataset.service = name;
-    const t = document.createElement("time");
-    t.textContent = time;
-    const s = document.createElement("span");
-    s.className = "name";
-    s.textContent = name;
-    const x = document.createElement("span");
-    x.className = "text";
-    x.textContent = text;
-    n.append(t, s, x);
-    return { name, text: text.toLowerCase(), node: n };
+    n.dataset.source = source;
+    const parts = [["time", time], ["span", name, "name"], ["span", source, "source"], ["span", text, "text"]];
+    for (const [tag, content, cls] of parts) {
+      const e = document.createElement(tag);
+      if (cls) e.className = cls;
+      e.textContent = content;
+      n.append(e);
+    }
+    return { name, source, text, error, node: n };
   }
 
   matches(l) {
     const service = this.controls.service.value;
-    const filter = this.controls.filter.value.toLowerCase();
-    return (!service || l.name === service || l.name === "") && (!filter || l.text.includes(filter));
+    const show = this.controls.show.value;
+    if (service && l.name !== service && l.name !== "") return false;
+    if (show === "output" && l.source === "event") return false;
+    if (show === "events" && (l.source === "stdout" || l.source === "stderr")) return false;
+    return !this.test || this.test(l.text);
   }
 
   // Work is done once per frame, however many events came: a flood costs one DOM update per frame.
@@ -75,8 +164,13 @@ export class LogPane {
     });
   }
 
+  /** Paused, the pane stays as it is and says how many lines wait; following, they go in. */
   flush() {
-    const fresh = this.pending.splice(0).slice(-KEEP);
+    if (!this.controls.follow.checked) {
+      this.count();
+      return;
+    }
+    const fresh = this.pending.splice(0);
     const frag = document.createDocumentFragment();
     for (const l of fresh) if (this.matches(l)) frag.append(l.node);
     this.lines.push(...fresh);
@@ -94,7 +188,40 @@ export class LogPane {
   }
 
   after() {
-    this.controls.count.value = `${this.pane.childElementCount} of ${this.lines.length} lines`;
+    this.count();
     if (this.controls.follow.checked) this.pane.scrollTop = this.pane.scrollHeight;
+  }
+
+  count() {
+    const waiting = this.pending.length ? `, paused with ${this.pending.length} new` : "";
+    const missed = this.missed ? `, ${this.missed} older dropped` : "";
+    this.controls.count.value = `${this.pane.childElementCount} of ${this.lines.length} lines${waiting}${missed}`;
+  }
+
+  /** Shows `service`'s lines ("" for all), with the filter kept for it. */
+  pick(service) {
+    this.addService(service);
+    this.controls.service.value = service;
+    this.controls.filter.value = this.filters[service] || "";
+    this.changed();
+  }
+
+  setFollow(on) {
+    this.controls.follow.checked = on;
+    this.flush();
+  }
+
+  /** Pauses on the first error among the lines shown, scrolled to and marked; says so when there is none. */
+  firstError() {
+    this.setFollow(false);
+    for (const old of this.pane.querySelectorAll(".line.current")) old.classList.remove("current");
+    const first = this.lines.find((l) => l.error && this.matches(l));
+    if (!first) {
+      this.controls.status.textContent = "no error in the lines shown";
+      return;
+    }
+    first.node.classList.add("current");
+    first.node.scrollIntoView({ block: "center" });
+    this.controls.status.textContent = `first error: ${first.name} at ${first.node.querySelector("time").textContent}`;
   }
 }

@@ -21,7 +21,8 @@ export function phaseText(s, sinceSnapshotMs) {
   }
 }
 
-function kind(phase) {
+/** "ok", "bad", "busy", or "" (stopped), for a phase's colour and the tab's icon. */
+export function kind(phase) {
   if (OK.has(phase)) return "ok";
   if (BAD.has(phase)) return "bad";
   return phase === "stopped" ? "" : "busy";
