@@ -5,139 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{Project, Running, docker_ok, free_port, http};
-use fantoccini::{Client, ClientBuilder, Locator};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
-
-const LONG: Duration = Duration::from_secs(180);
-
-/// A chromedriver on a free port, killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
-        let d = Driver { child, port };
-        common::poll("chromedriver to listen", Duration::from_secs(30), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        d
-    }
-
-    async fn browser(&self) -> Client {
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"],
-            },
-            "goog:loggingPrefs": { "browser": "ALL" },
-        });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a browser session")
-    }
-
-    /// The browser's console messages of level SEVERE (errors) so far.
-    async fn console_errors(&self, browser: &Client) -> Vec<String> {
-        let session = browser.session_id().await.unwrap().unwrap();
-        let path = format!("/session/{session}/se/log");
-        // chromedriver keeps connections open: a real client, not the read-to-close `http` helper.
-        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
-        let request = hyper::Request::post(format!("http://127.0.0.1:{}{path}", self.port))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from_static(br#"{"type":"browser"}"#)))
-            .unwrap();
-        let response = client.request(request).await.unwrap();
-        assert_eq!(response.status(), 200, "reading the console");
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let v: Value = serde_json::from_slice(&body).unwrap();
-        v["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The dashboard's URL as `up` printed it.
-fn dashboard_url(up: &Running) -> String {
-    up.wait_for("dashboard: http://127.0.0.1:", 1, LONG);
-    let text = up.text();
-    let at = text.find("dashboard: ").unwrap() + "dashboard: ".len();
-    text[at..].lines().next().unwrap().trim().to_string()
-}
-
-fn port_of(url: &str) -> u16 {
-    let rest = url.strip_prefix("http://127.0.0.1:").unwrap();
-    rest.trim_end_matches('/').parse().unwrap()
-}
-
-/// A raw request with the given `Host` (the `http` helper always names 127.0.0.1).
-fn get_with_host(port: u16, host: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// Polls `f` (an async check) until it gives a value.
-async fn until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn strings(browser: &Client, script: &str) -> Vec<String> {
-    let v = browser.execute(script, vec![]).await.unwrap();
-    serde_json::from_value(v).unwrap()
-}
+use browser::{Driver, LONG, dashboard_url, get_with_host, port_of, shot, strings, until};
+use common::{Project, docker_ok, free_port, http};
+use fantoccini::Locator;
 
 /// Security without a browser: a foreign `Host` (DNS rebinding), a POST without the token or from another
 /// origin are refused; with both, the request is taken.
@@ -402,12 +280,4 @@ async fn the_page_shows_the_run_and_steers_it() {
     let errors = driver.console_errors(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     browser.close().await.unwrap();
-}
-
-/// The page as the test saw it, for a person to look at (not compared with anything).
-async fn shot(browser: &Client) {
-    let png = browser.screenshot().await.unwrap();
-    let path = std::env::temp_dir().join("pinshare-dev-dashboard.png");
-    std::fs::write(&path, png).unwrap();
-    eprintln!("screenshot: {}", path.display());
 }

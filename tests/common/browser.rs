@@ -1,0 +1,156 @@
+//! The browser harness of the dashboard's tests: a chromedriver, a headless Chromium session, the page's URL
+//! as `up` printed it, polling helpers and the console's errors. Included with `#[path]` by the tests that
+//! drive a browser (so the other test binaries do not build fantoccini).
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fantoccini::{Client, ClientBuilder};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::common::{self, Running, free_port};
+
+pub const LONG: Duration = Duration::from_secs(180);
+
+/// A chromedriver on a free port, killed on drop.
+pub struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    pub fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
+        let d = Driver { child, port };
+        common::poll("chromedriver to listen", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        d
+    }
+
+    pub async fn browser(&self) -> Client {
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+
+    /// The browser's console messages of level SEVERE (errors) so far.
+    pub async fn console_errors(&self, browser: &Client) -> Vec<String> {
+        let session = browser.session_id().await.unwrap().unwrap();
+        let path = format!("/session/{session}/se/log");
+        // chromedriver keeps connections open: a real client, not the read-to-close `http` helper.
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
+        let request = hyper::Request::post(format!("http://127.0.0.1:{}{path}", self.port))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"type":"browser"}"#)))
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200, "reading the console");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dashboard's URL as `up` printed it.
+pub fn dashboard_url(up: &Running) -> String {
+    up.wait_for("dashboard: http://127.0.0.1:", 1, LONG);
+    let text = up.text();
+    let at = text.find("dashboard: ").unwrap() + "dashboard: ".len();
+    text[at..].lines().next().unwrap().trim().to_string()
+}
+
+pub fn port_of(url: &str) -> u16 {
+    let rest = url.strip_prefix("http://127.0.0.1:").unwrap();
+    rest.trim_end_matches('/').parse().unwrap()
+}
+
+/// A raw request with the given `Host` (the `http` helper always names 127.0.0.1).
+pub fn get_with_host(port: u16, host: &str) -> String {
+    get_with_host_path(port, host, "/")
+}
+
+/// [`get_with_host`] of `path`.
+pub fn get_with_host_path(port: u16, host: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Polls `f` (an async check) until it gives a value.
+pub async fn until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn strings(browser: &Client, script: &str) -> Vec<String> {
+    let v = browser.execute(script, vec![]).await.unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// The page as the test saw it, for a person to look at (not compared with anything).
+pub async fn shot(browser: &Client) {
+    shot_named(browser, "pinshare-dev-dashboard.png").await;
+}
+
+/// [`shot`] into the temporary directory's file `name`.
+pub async fn shot_named(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    let path = std::env::temp_dir().join(name);
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
