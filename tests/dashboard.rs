@@ -7,25 +7,13 @@
 mod browser;
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use browser::{Driver, LONG, dashboard_url, port_of, shot, strings, until};
+use browser::{Driver, LONG, dashboard_url, get_with_host, port_of, shot, strings, until};
 use common::{Project, docker_ok, free_port, http};
 use fantoccini::Locator;
-
-/// A raw request with the given `Host` (the `http` helper always names 127.0.0.1).
-fn get_with_host(port: u16, host: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
 
 /// Security without a browser: a foreign `Host` (DNS rebinding), a POST without the token or from another
 /// origin are refused; with both, the request is taken.

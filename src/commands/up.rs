@@ -123,6 +123,7 @@ async fn dashboard(
         control: signals.control.clone(),
         ports: crate::ui::ports(spec),
         printer: printer.clone(),
+        spec: std::sync::Arc::new(spec.clone()),
     };
     match crate::ui::start(port, feed).await {
         Ok(d) => {

@@ -45,7 +45,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn mark(self) -> &'static str {
+    /// As `doctor` prints it: `ok`, `skip`, `warn`, `FAIL`.
+    pub fn mark(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Skip => "skip",
@@ -134,13 +135,23 @@ pub fn summary(findings: &[Finding]) -> String {
 pub async fn doctor(spec: &Spec, out: &crate::output::printer::Printer) -> Result<u8> {
     let color = console::colors_enabled();
     let mut all = Vec::new();
-    let mut emit = |found: Vec<Finding>| {
+    check_all(spec, &mut |found: Vec<Finding>| {
         for f in &found {
             out.block(&render(f, color));
         }
         all.extend(found);
-    };
+    })
+    .await;
+    out.block(&summary(&all));
+    Ok(if all.iter().any(|f| f.status == Status::Fail) {
+        EXIT_RUNTIME
+    } else {
+        EXIT_OK
+    })
+}
 
+/// Every check's findings, handed to `emit` as they come (`doctor` prints them, the dashboard collects them).
+pub async fn check_all(spec: &Spec, emit: &mut (dyn FnMut(Vec<Finding>) + Send)) {
     let (engine_finding, engine) = engine_check().await;
     emit(vec![engine_finding]);
     if engine.is_none() {
@@ -201,13 +212,6 @@ pub async fn doctor(spec: &Spec, out: &crate::output::printer::Printer) -> Resul
     if let Some(i) = &info {
         emit(vec![disk_check(i)]);
     }
-
-    out.block(&summary(&all));
-    Ok(if all.iter().any(|f| f.status == Status::Fail) {
-        EXIT_RUNTIME
-    } else {
-        EXIT_OK
-    })
 }
 
 #[cfg(test)]

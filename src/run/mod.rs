@@ -11,6 +11,7 @@ pub(crate) mod follow;
 pub(crate) mod forward;
 pub(crate) mod lock;
 pub(crate) mod memory;
+pub(crate) mod output_tail;
 pub(crate) mod read;
 pub(crate) mod rebuild;
 pub(crate) mod seam;

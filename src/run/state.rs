@@ -18,6 +18,8 @@ use tokio::sync::{broadcast, watch};
 
 /// Builds kept per service.
 pub const HISTORY: usize = 20;
+/// Lines of a failed build's output kept (its last ones).
+pub const OUTPUT_TAIL: usize = 200;
 
 /// Where a service is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +100,8 @@ pub enum BuildResult {
 /// One build of a service.
 #[derive(Debug, Clone)]
 pub struct Build {
+    /// Its number in the service's run (1 for the first).
+    pub id: u64,
     /// What triggered it: the changed paths; none for start-up and commands.
     pub paths: Vec<PathBuf>,
     /// `up`, `save`, `trigger`.
@@ -108,6 +112,8 @@ pub struct Build {
     pub stages: Vec<(String, Duration)>,
     /// How it ended.
     pub result: BuildResult,
+    /// A failed build's last [`OUTPUT_TAIL`] lines as printed (redacted); empty otherwise.
+    pub output: Vec<String>,
 }
 
 /// One service's state.
@@ -125,6 +131,8 @@ pub struct Service {
     pub pending: Vec<PathBuf>,
     /// The last builds, oldest first.
     pub history: VecDeque<Build>,
+    /// Builds begun so far.
+    pub builds: u64,
 }
 
 impl Service {
@@ -136,6 +144,7 @@ impl Service {
             held: false,
             pending: Vec::new(),
             history: VecDeque::new(),
+            builds: 0,
         }
     }
 }
@@ -363,7 +372,10 @@ impl RunState {
                 since: began,
                 paths: paths.to_vec(),
             };
+            s.builds += 1;
             s.history.push_back(Build {
+                id: s.builds,
+                output: Vec::new(),
                 paths: paths.to_vec(),
                 cause,
                 began,
@@ -374,6 +386,29 @@ impl RunState {
                 s.history.pop_front();
             }
         });
+    }
+
+    /// The output of `service`'s last build (a failed one's, before [`RunState::build_ended`]): its last
+    /// [`OUTPUT_TAIL`] lines are kept.
+    pub fn build_output(&self, service: &str, mut lines: Vec<String>) {
+        lines.drain(..lines.len().saturating_sub(OUTPUT_TAIL));
+        self.with(service, |s| {
+            if let Some(b) = s.history.back_mut() {
+                b.output = lines;
+            }
+        });
+    }
+
+    /// The output kept of build `id` of `service`, if that build is still in its history.
+    pub fn output_of(&self, service: &str, id: u64) -> Option<Vec<String>> {
+        let state = self.tx.borrow();
+        let build = state
+            .services
+            .get(service)?
+            .history
+            .iter()
+            .find(|b| b.id == id)?;
+        Some(build.output.clone())
     }
 
     /// The last build of `service` ended with `result` after `stages`; the service is ready again (a failed
@@ -545,6 +580,12 @@ impl PhaseView {
 /// One build, as a snapshot shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildView {
+    /// Its number in the service's run.
+    #[serde(default)]
+    pub id: u64,
+    /// Lines of output kept (a failed build's; the dashboard fetches them apart, to keep snapshots small).
+    #[serde(default)]
+    pub output_lines: usize,
     /// `up`, `save` or `trigger`.
     pub cause: String,
     /// The paths that triggered it.
@@ -605,6 +646,8 @@ impl Snapshot {
                     .history
                     .iter()
                     .map(|b| BuildView {
+                        id: b.id,
+                        output_lines: b.output.len(),
                         cause: b.cause.to_string(),
                         paths: b.paths.clone(),
                         began_ms_ago: ms(now.saturating_duration_since(b.began)),

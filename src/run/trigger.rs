@@ -53,7 +53,9 @@ pub(crate) async fn build_now(
     let now = std::time::Instant::now();
     let began = now.checked_sub(t.detect).unwrap_or(now);
     fg.state.build_began(service, t.cause, &paths, began.into());
+    let tail = crate::run::output_tail::follow(printer, service);
     let r = rebuild::rebuild(engine, spec, service, printer, t.detect, Some(fg), false).await;
+    let output = tail.finish().await;
     let result = match r {
         Ok(Rebuilt::Served { image, stages }) => {
             fg.state
@@ -68,6 +70,7 @@ pub(crate) async fn build_now(
             if !matches!(e, crate::error::Error::Build { .. }) {
                 printer.event(service, &format!("rebuild failed: {e}"));
             }
+            fg.state.build_output(service, output);
             BuildResult::Failed {
                 error: e.to_string(),
             }

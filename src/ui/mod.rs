@@ -14,9 +14,12 @@
 //! the state carries no environment, and log lines are the printer's, redacted as printed.
 
 pub(crate) mod guard;
+pub(crate) mod kubo;
 pub(crate) mod link;
+pub(crate) mod panels;
 pub(crate) mod serve;
 pub(crate) mod stream;
+pub(crate) mod usage;
 
 pub use serve::{Dashboard, start};
 
@@ -48,6 +51,8 @@ pub struct Feed {
     pub ports: serde_json::Value,
     /// The printer, whose lines the log pane shows.
     pub printer: Printer,
+    /// The spec the run started with, for the panels (kubo, usage, doctor).
+    pub spec: std::sync::Arc<crate::spec::Spec>,
 }
 
 /// The host ports of each service of `spec` (TCP ones, which a browser can open).

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::run::control::Request as Steering;
 use crate::ui::guard::{Guard, new_token};
+use crate::ui::panels::{self, Panels};
 use crate::ui::{DEFAULT_PORT, Feed, Port, TRIES, link};
 
 const INDEX: &str = include_str!("page/index.html");
@@ -26,6 +27,9 @@ const LOGS: &str = include_str!("page/logs.js");
 const BUILDS: &str = include_str!("page/builds.js");
 const GLANCE: &str = include_str!("page/glance.js");
 const KEYS: &str = include_str!("page/keys.js");
+const KUBO: &str = include_str!("page/kubo.js");
+const CHARTS: &str = include_str!("page/charts.js");
+const DOCTOR: &str = include_str!("page/doctor.js");
 
 /// Who may load what into the page: only the page's own files and its stream.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -82,10 +86,20 @@ pub async fn start(port: Port, feed: Feed) -> Result<Dashboard> {
             get(|| async { asset("text/javascript", GLANCE) }),
         )
         .route("/keys.js", get(|| async { asset("text/javascript", KEYS) }))
+        .route("/kubo.js", get(|| async { asset("text/javascript", KUBO) }))
+        .route(
+            "/charts.js",
+            get(|| async { asset("text/javascript", CHARTS) }),
+        )
+        .route(
+            "/doctor.js",
+            get(|| async { asset("text/javascript", DOCTOR) }),
+        )
         .route("/events", get(events))
         .route("/api/steer", post(steer))
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
-        .with_state(app);
+        .with_state(app.clone())
+        .merge(panel_routes(&app))
+        .layer(middleware::from_fn_with_state(app, guard));
     let stop = CancellationToken::new();
     let shutdown = stop.clone();
     tokio::spawn(async move {
@@ -100,6 +114,20 @@ pub async fn start(port: Port, feed: Feed) -> Result<Dashboard> {
         stop,
         _file: file,
     })
+}
+
+/// The panels' JSON answers (GETs that only read).
+fn panel_routes(app: &App) -> Router {
+    let p = Panels::new(app.feed.spec.clone(), app.feed.control.clone());
+    Router::new()
+        .route("/api/kubo", get(panels::kubo))
+        .route("/api/usage", get(panels::usage))
+        .route("/api/doctor", get(panels::doctor))
+        .route(
+            "/api/builds/{service}/{id}/output",
+            get(panels::build_output),
+        )
+        .with_state(p)
 }
 
 /// The listener on 127.0.0.1: the asked port, or the default or the next free one after it.

@@ -142,8 +142,30 @@ pub async fn strings(browser: &Client, script: &str) -> Vec<String> {
 
 /// The page as the test saw it, for a person to look at (not compared with anything).
 pub async fn shot(browser: &Client) {
+    shot_named(browser, "pinshare-dev-dashboard.png").await;
+}
+
+/// [`shot`] into the temporary directory's file `name`.
+pub async fn shot_named(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
-    let path = std::env::temp_dir().join("pinshare-dev-dashboard.png");
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, png).unwrap();
     eprintln!("screenshot: {}", path.display());
+}
+
+/// A raw request with the given `Host` (the `http` helper always names 127.0.0.1).
+pub fn get_with_host(port: u16, host: &str) -> String {
+    get_with_host_path(port, host, "/")
+}
+
+/// [`get_with_host`] of `path`.
+pub fn get_with_host_path(port: u16, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -5,6 +5,9 @@ import { LogPane } from "./logs.js";
 import { renderBuilds } from "./builds.js";
 import { favicon, Notifier, overall, specError } from "./glance.js";
 import { bindKeys } from "./keys.js";
+import { startCharts } from "./charts.js";
+import { startKubo } from "./kubo.js";
+import { startDoctor } from "./doctor.js";
 
 const $ = (id) => document.getElementById(id);
 const token = document.querySelector('meta[name="pinshare-token"]').content;
@@ -81,3 +84,7 @@ stream.addEventListener("logs", (e) => logs.add(JSON.parse(e.data)));
 stream.addEventListener("gap", (e) => logs.gap(JSON.parse(e.data).missed));
 // Elapsed times move on between snapshots.
 setInterval(draw, 1000);
+// The panels beside the stream: polled from the tool.
+startCharts($("usage").tBodies[0]);
+startKubo($("kubo"));
+startDoctor($("doctor"), $("doctor-summary"), $("doctor-again"));

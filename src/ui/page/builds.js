@@ -16,8 +16,32 @@ function trigger(b) {
   return paths.length ? `${b.cause}: ${paths.join(", ")}` : b.cause;
 }
 
-/** One build: its trigger, a bar per stage as wide as its share of the total, and its result. */
-function item(b) {
+/** A failed build's output, fetched from the tool when first opened (snapshots carry only its length). */
+function output(service, b) {
+  const details = document.createElement("details");
+  details.className = "output";
+  const summary = document.createElement("summary");
+  summary.textContent = `output (last ${b.output_lines} lines)`;
+  const pre = document.createElement("pre");
+  details.append(summary, pre);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || pre.dataset.loaded) return;
+    pre.dataset.loaded = "1";
+    try {
+      const r = await fetch(`/api/builds/${encodeURIComponent(service)}/${b.id}/output`);
+      const body = await r.json();
+      pre.textContent = r.ok ? body.lines.join("\n") : body.error;
+    } catch (e) {
+      pre.textContent = `the output could not be read: ${e.message}`;
+      delete pre.dataset.loaded;
+    }
+  });
+  return details;
+}
+
+/** One build: its trigger, a bar per stage as wide as its share of the total, its result and a failed one's
+ * output. */
+function item(service, b) {
   const li = document.createElement("li");
   li.className = `build ${b.result}`;
   const head = document.createElement("p");
@@ -35,6 +59,7 @@ function item(b) {
     bars.append(bar);
   }
   li.append(head, bars);
+  if (b.output_lines) li.append(output(service, b));
   return li;
 }
 
@@ -51,9 +76,9 @@ export function renderBuilds(container, services) {
       list.dataset.service = name;
       container.append(h, list);
     }
-    const key = JSON.stringify(history.map((b) => [b.cause, b.stages, b.result, b.paths]));
+    const key = JSON.stringify(history.map((b) => [b.id, b.cause, b.stages, b.result, b.paths, b.output_lines]));
     if (list.dataset.key === key) continue;
     list.dataset.key = key;
-    list.replaceChildren(...history.map(item));
+    list.replaceChildren(...history.map((b) => item(name, b)));
   }
 }

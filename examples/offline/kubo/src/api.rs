@@ -29,6 +29,31 @@ fn json_ok(v: Value) -> Response {
     Response::json(200, format!("{v}\n"))
 }
 
+/// go-humanize ParseBytes for the units a kubo config uses: a number, optional space, then B, kB/KB, MB, GB,
+/// TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), case-insensitive; a bare number is bytes.
+fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let at = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(at);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "ti" | "tib" => 1024.0_f64.powi(4),
+        _ => return None,
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((n * mult) as u64)
+}
+
 pub struct Node {
     pub repo: PathBuf,
     pub peer_id: String,
@@ -205,7 +230,10 @@ impl Node {
             "pin/ls" => self.cmd_pin_ls(req),
             "pin/rm" => self.cmd_pin_rm(req),
             "dag/stat" => self.cmd_dag_stat(req),
-            "swarm/peers" => json_ok(json!({"Peers": []})),
+            // kubo v0.42.0 core/commands/swarm.go swarmPeersCmd: `var out connInfos` and a Peers slice
+            // appended per connection; the double is connected to no one, so the nil slice: null.
+            "swarm/peers" => json_ok(json!({"Peers": null})),
+            "repo/stat" => self.cmd_repo_stat(req),
             "shutdown" => {
                 std::thread::spawn(|| {
                     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -533,6 +561,55 @@ impl Node {
             Ok(v) => json_ok(json!({"Key": key, "Value": v})),
             Err(e) => api_error(500, 0, &format!("failed to get config value: {e:?}")),
         }
+    }
+
+    /// kubo v0.42.0 core/commands/repo.go repoStatCmd and core/corerepo/stat.go: `Stat` embeds `SizeStat`, so
+    /// one flat object; `size-only` leaves the other fields at Go's zero values. RepoSize is the datastore's
+    /// disk usage (here the blocks directory, plus the empty directory's 4-byte block that `ipfs init` stores);
+    /// StorageMax is `Datastore.StorageMax` parsed by go-humanize (SI units), or MaxUint64 when unset.
+    fn cmd_repo_stat(&self, req: &Request) -> Response {
+        let size_only = match req.bool_param("size-only", false) {
+            Ok(b) => b,
+            Err(e) => return api_error(400, 1, &e),
+        };
+        let cfg = match crate::config::read_config(&self.repo) {
+            Ok(c) => c,
+            Err(e) => return api_error(500, 0, &e),
+        };
+        let storage_max = match cfg.pointer("/Datastore/StorageMax").and_then(Value::as_str) {
+            None | Some("") => u64::MAX,
+            Some(s) => match parse_bytes(s) {
+                Some(n) => n,
+                None => {
+                    return api_error(
+                        500,
+                        0,
+                        &format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"),
+                    );
+                }
+            },
+        };
+        let blocks: Vec<u64> = fs::read_dir(self.blocks_dir())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(fs::Metadata::is_file)
+                    .map(|m| m.len())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let size = 4 + blocks.iter().sum::<u64>();
+        if size_only {
+            return json_ok(json!({"RepoSize": size, "StorageMax": storage_max,
+                                  "NumObjects": 0, "RepoPath": "", "Version": ""}));
+        }
+        json_ok(json!({
+            "RepoSize": size,
+            "StorageMax": storage_max,
+            "NumObjects": blocks.len() + 1,
+            "RepoPath": self.repo.display().to_string(),
+            "Version": format!("fs-repo@{}", crate::config::REPO_VERSION),
+        }))
     }
 
     /// kubo core/commands/config.go configShowCmd: the file, without the private key.
@@ -1177,5 +1254,54 @@ mod tests {
             &[],
         ));
         assert_eq!(resp.status, 200);
+    }
+
+    // kubo v0.42.0 core/commands/repo.go repoStatCmd + core/corerepo/stat.go (same at v0.39.0): one flat
+    // object (SizeStat embedded); `size-only` keeps Go's zero values in the rest; StorageMax from
+    // `Datastore.StorageMax` through go-humanize ParseBytes ("10GB" = 10^10), MaxUint64 when unset.
+    #[test]
+    fn repo_stat_is_one_flat_object_and_size_only_zeroes_the_rest() {
+        let t = node(json!({}));
+        fs::write(
+            t.dir.join("config"),
+            json!({"Datastore": {"StorageMax": "10GB"}}).to_string(),
+        )
+        .unwrap();
+        fs::write(t.dir.join("blocks").join("bafkreiexample"), b"hello world").unwrap();
+        let r = t.node.handle_api(&req("POST", "/api/v0/repo/stat", &[]));
+        assert_eq!(r.status, 200, "{}", body(&r));
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            json!({"RepoSize": 15, "StorageMax": 10_000_000_000u64, "NumObjects": 2,
+                   "RepoPath": t.dir.display().to_string(), "Version": "fs-repo@18"})
+        );
+        let r = t
+            .node
+            .handle_api(&req("POST", "/api/v0/repo/stat?size-only=true", &[]));
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            json!({"RepoSize": 15, "StorageMax": 10_000_000_000u64, "NumObjects": 0,
+                   "RepoPath": "", "Version": ""})
+        );
+        fs::write(t.dir.join("config"), json!({"Datastore": {}}).to_string()).unwrap();
+        let r = t.node.handle_api(&req("POST", "/api/v0/repo/stat", &[]));
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["StorageMax"], json!(u64::MAX));
+        assert_eq!(parse_bytes("512MiB"), Some(512 << 20));
+        assert_eq!(parse_bytes("1.5 kB"), Some(1500));
+    }
+
+    // kubo v0.42.0 core/commands/swarm.go swarmPeersCmd (same at v0.39.0): `var out connInfos`, Peers
+    // appended per connection, so a node connected to no one answers a nil slice: {"Peers":null}.
+    #[test]
+    fn swarm_peers_of_a_node_without_connections_is_null() {
+        let t = node(json!({}));
+        let r = t.node.handle_api(&req("POST", "/api/v0/swarm/peers", &[]));
+        assert_eq!(
+            (r.status, body(&r)),
+            (200, "{\"Peers\":null}\n".to_string())
+        );
     }
 }
