@@ -91,13 +91,23 @@ fn foreground_up_prints_all_300000_lines_of_a_flood_in_order() {
 
 #[test]
 fn logs_follow_from_another_terminal_prints_all_300000_lines_in_order() {
-    // The burst starts a few seconds after the start, so `logs -f` is attached before it.
+    // The burst waits for /go, made once `logs -f` has printed the line before it: it attaches before it reads
+    // the history, so the burst comes through the live stream.
     let p = noisy(
         "flood-logs",
-        "busybox sleep 3; busybox seq 1 300000; echo flood-done; exec busybox sleep 600",
+        "echo waiting; while [ ! -e /go ]; do busybox usleep 10000; done; \
+         busybox seq 1 300000; echo flood-done; exec busybox sleep 600",
     );
     p.run_ok(&["up", "--detach"]);
     let logs = p.spawn(&["logs", "-f", "noisy"]);
+    logs.wait_for("| waiting", 1, LONG);
+    common::docker_ok(&[
+        "exec",
+        &p.container("noisy"),
+        "/bin/busybox",
+        "touch",
+        "/go",
+    ]);
     logs.wait_for("| flood-done", 1, LONG);
     assert_counts_to(&lines_of(&logs.text()), 300_000);
     drop(logs);

@@ -659,3 +659,51 @@ impl Drop for Running {
         }
     }
 }
+
+/// The engine's exec events of `container` from now on (`docker events`, replayed from just before the call so
+/// none is missed while the CLI connects), one line each: `ACTION|EXEC_ID|EXIT_CODE`, where the action of a
+/// created exec is `exec_create: CMD` and that of an ended one `exec_die`.
+pub fn exec_events(container: &str) -> Running {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let mut cmd = Command::new("docker");
+    cmd.args([
+        "events",
+        "--since",
+        &format!("{}.{:09}", since.as_secs(), since.subsec_nanos()),
+        "--filter",
+        &format!("container={container}"),
+        "--format",
+        "{{.Action}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}",
+    ]);
+    Running::spawn(cmd)
+}
+
+/// The runs of `command` (the engine's rendering: its argv joined by spaces) among `exec_events`' lines, in the
+/// order they were created: each run's exit code, `None` while it runs.
+pub fn exec_runs(events: &Running, command: &str) -> Vec<Option<i64>> {
+    fn fields(l: &str) -> (&str, &str, &str) {
+        let mut f = l.splitn(3, '|');
+        (
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+        )
+    }
+    let lines = events.lines.lock().unwrap();
+    let created = format!("exec_create: {command}");
+    lines
+        .iter()
+        .map(|l| fields(l))
+        .filter(|(action, _, _)| *action == created)
+        .map(|(_, id, _)| {
+            lines
+                .iter()
+                .map(|l| fields(l))
+                .find_map(|(action, die, code)| {
+                    (action == "exec_die" && die == id).then(|| code.parse().ok())?
+                })
+        })
+        .collect()
+}
