@@ -217,7 +217,7 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
 }
 
 /// `test`, its options from the command line.
-async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
+async fn test(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     let Command::Test {
         keep,
         junit,
@@ -235,10 +235,34 @@ async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
         stats,
         json,
     };
-    crate::commands::test::test(&spec, &opts).await
+    crate::commands::test::test(&spec, &opts, out).await
 }
+/// `logs`, its options from the command line.
+async fn logs(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
+    let Command::Logs {
+        services,
+        follow,
+        tail,
+        since,
+        timestamps,
+        ..
+    } = cmd
+    else {
+        return Err(Error::Usage("not a logs command".into()));
+    };
+    let spec = load_or_stand_in(files, "logs").await?;
+    let opts = crate::commands::logs::LogsOptions {
+        services,
+        follow,
+        tail,
+        since,
+        timestamps,
+    };
+    crate::commands::logs::logs(&spec, opts, out).await
+}
+
 /// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
-async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
+async fn one_off(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     let spec = load(files)?;
     match command {
         Command::Exec {
@@ -273,7 +297,7 @@ async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
                 env,
                 no_deps,
             };
-            crate::commands::run::run(&spec, opts).await
+            crate::commands::run::run(&spec, opts, out).await
         }
         other => Err(Error::Usage(format!("not a one-off command: {other:?}"))),
     }
@@ -306,7 +330,7 @@ fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Res
 }
 
 /// `up` with its options; the dashboard unless detached or `--no-ui`.
-async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
+async fn up(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     let Command::Up {
         services,
         detach,
@@ -327,7 +351,8 @@ async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
     };
     let spec = load(files)?;
     let port = ui_port.or(spec.ui_port).map_or(Port::Default, Port::Exact);
-    crate::commands::up::up(spec, opts, manual, (!detach && !no_ui).then_some(port)).await
+    let ui = (!detach && !no_ui).then_some(port);
+    crate::commands::up::up(spec, opts, manual, ui, out).await
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
@@ -407,7 +432,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
-        c @ Command::Up { .. } => up(c, &files).await,
+        c @ Command::Up { .. } => up(c, &files, out).await,
         Command::Ui { open, .. } => crate::ui::link::ui_command(&load(&files)?.project, open, out),
         Command::Doctor { .. } => {
             let spec = load(&files)?;
@@ -415,7 +440,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Rebuild { service, force, .. } => {
             let spec = load(&files)?;
-            crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
+            crate::commands::rebuild::rebuild_command(&spec, &service, force, out).await?;
             Ok(EXIT_OK)
         }
         Command::Watch { explain, .. } => explain_paths(&files, explain, out),
@@ -439,27 +464,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
-        Command::Logs {
-            services,
-            follow,
-            tail,
-            since,
-            timestamps,
-            ..
-        } => {
-            let spec = load_or_stand_in(&files, "logs").await?;
-            crate::commands::logs::logs(
-                &spec,
-                crate::commands::logs::LogsOptions {
-                    services,
-                    follow,
-                    tail,
-                    since,
-                    timestamps,
-                },
-            )
-            .await
-        }
+        cmd @ Command::Logs { .. } => logs(cmd, &files, out).await,
         Command::Stats {
             services,
             no_stream,
@@ -469,8 +474,8 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let spec = load(&files)?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
-        cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files).await,
-        cmd @ Command::Test { .. } => test(cmd, &files).await,
+        cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files, out).await,
+        cmd @ Command::Test { .. } => test(cmd, &files, out).await,
         Command::Ps { json, .. } => {
             let spec = load_or_stand_in(&files, "ps").await?;
             crate::commands::ps::ps(&spec, json, out).await?;
@@ -481,10 +486,9 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
 
 /// Runs the command and returns the process exit code; errors are printed here.
 pub async fn run(cli: Cli) -> u8 {
-    if cli.progress == Progress::Plain {
-        crate::output::printer::set_progress_plain();
-    }
-    let out = Printer::plain();
+    let out = Printer::plain(crate::output::printer::Settings {
+        progress_plain: cli.progress == Progress::Plain,
+    });
     let result = dispatch(cli, &out).await;
     // What the command printed comes before its error; a stdout that does not move (a pager left paused,
     // a pipe nobody reads) is given up on after a while, so the command still ends.

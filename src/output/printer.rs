@@ -49,12 +49,12 @@ enum Msg {
     },
 }
 
-/// Whether live lines were turned off (`--progress plain`) for every printer of the process.
-static PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
-pub fn set_progress_plain() {
-    PLAIN.store(true, Ordering::SeqCst);
+/// What every printer of one command agrees on, from its command line: the command's first printer
+/// ([`Printer::plain`]) is given it, and every printer made from that one ([`Printer::spawn`]) carries it on.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
+    pub progress_plain: bool,
 }
 
 /// What the writer thread is handed.
@@ -161,6 +161,8 @@ pub struct Printer {
     outage: Outage,
     /// A copy of every line for readers other than the terminal (the dashboard).
     tap: Tap,
+    /// What the printers made from this one are given.
+    settings: Settings,
 }
 
 /// When the current engine outage began, if one is under way.
@@ -327,21 +329,21 @@ async fn gather(q: &mut Queues, out: &Writer, area: &mut Option<LiveArea>) -> bo
 }
 
 impl Printer {
-    /// Starts the printer writing to stdout. `names` fixes the prefix width.
-    pub fn spawn<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Stdout)
+    /// Starts another printer writing to stdout, with this one's settings. `names` fixes the prefix width.
+    pub fn spawn<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, Sink::Stdout, self.settings.clone())
     }
 
-    /// Starts a printer writing to stderr, every line as it comes: the tool's own lines when stdout is a
-    /// command's (`run`).
-    pub fn spawn_stderr<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Stderr)
+    /// Starts another printer writing to stderr, every line as it comes, with this one's settings: the tool's
+    /// own lines when stdout is a command's (`run`).
+    pub fn spawn_stderr<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, Sink::Stderr, self.settings.clone())
     }
 
     /// A printer that formats every line and writes none, for tests of what drives it.
     #[cfg(test)]
     pub(crate) fn quiet<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Discard)
+        Self::spawn_writing(names, Sink::Discard, Settings::default())
     }
 
     /// A printer whose stdout blocks while `gate` is closed; it keeps every line written, as `capturing`.
@@ -351,7 +353,11 @@ impl Printer {
         gate: Gate,
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
-        let mut p = Self::spawn_writing(names, Sink::Gated(gate, std::sync::Arc::clone(&lines)));
+        let mut p = Self::spawn_writing(
+            names,
+            Sink::Gated(gate, std::sync::Arc::clone(&lines)),
+            Settings::default(),
+        );
         p.colours = None;
         (p, lines)
     }
@@ -362,12 +368,20 @@ impl Printer {
         names: impl IntoIterator<Item = &'a str>,
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
-        let mut p = Self::spawn_writing(names, Sink::Capture(std::sync::Arc::clone(&lines)));
+        let mut p = Self::spawn_writing(
+            names,
+            Sink::Capture(std::sync::Arc::clone(&lines)),
+            Settings::default(),
+        );
         p.colours = None;
         (p, lines)
     }
 
-    fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
+    fn spawn_writing<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        sink: Sink,
+        settings: Settings,
+    ) -> Self {
         let names: Vec<&str> = names.into_iter().collect();
         let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
         let colours = console::colors_enabled().then(|| Arc::new(Colours::for_names(names, TOOL)));
@@ -401,7 +415,7 @@ impl Printer {
         };
         // Live lines only where someone watches: a terminal, unless `--progress plain`.
         let live = matches!(sink_kind, SinkKind::Stdout)
-            && !PLAIN.load(Ordering::SeqCst)
+            && !settings.progress_plain
             && console::Term::stdout().is_term();
         let mut area = live.then(|| {
             let cols = console::Term::stdout().size().1.into();
@@ -421,6 +435,7 @@ impl Printer {
             colours,
             outage: Outage::default(),
             tap: Tap::default(),
+            settings,
         }
     }
 
@@ -572,9 +587,10 @@ impl Printer {
         self.send_now(Msg::Line(format!("{text}\n")));
     }
 
-    /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like.
-    pub fn plain() -> Self {
-        Self::spawn(std::iter::empty())
+    /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like. The
+    /// command's first printer; those of its run are made from it, with its `settings`.
+    pub fn plain(settings: Settings) -> Self {
+        Self::spawn_writing(std::iter::empty(), Sink::Stdout, settings)
     }
 
     /// Text printed as is, one or more lines; a missing last newline is added, empty text prints nothing.
@@ -654,44 +670,6 @@ impl Drop for Status {
             name: String::new(),
             text: None,
         });
-    }
-}
-
-/// Reassembles whole lines from chunks that may split or join them.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-}
-
-impl LineSplitter {
-    /// Feeds a chunk; returns the lines it completed (without the newline, `\r` trimmed).
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            let mut l = std::mem::take(&mut self.partial);
-            l.extend_from_slice(&rest[..i]);
-            rest = &rest[i + 1..];
-            if l.last() == Some(&b'\r') {
-                l.pop();
-            }
-            // Valid UTF-8 (nearly always) is taken as it is, without a copy.
-            lines.push(
-                String::from_utf8(l)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            );
-        }
-        self.partial.extend_from_slice(rest);
-        lines
-    }
-
-    /// The unterminated rest, if any (at end of stream).
-    pub fn finish(&mut self) -> Option<String> {
-        if self.partial.is_empty() {
-            None
-        } else {
-            Some(String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned())
-        }
     }
 }
 

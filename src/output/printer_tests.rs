@@ -101,18 +101,6 @@ async fn a_stdout_that_never_moves_is_given_up_once_shutting_down() {
     open(&gate, true);
 }
 
-#[test]
-fn split_chunks_become_whole_lines() {
-    let mut s = LineSplitter::default();
-    assert!(s.push(b"Daemon is ").is_empty());
-    assert_eq!(
-        s.push(b"ready\nRPC API\r\nGate"),
-        vec!["Daemon is ready".to_string(), "RPC API".to_string()]
-    );
-    assert_eq!(s.finish(), Some("Gate".to_string()));
-    assert_eq!(s.finish(), None);
-}
-
 #[tokio::test]
 async fn lines_and_events_are_copied_while_someone_listens() {
     let (p, _printed) = Printer::capturing(["app"]);
