@@ -12,6 +12,7 @@ use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::spec::{self, Spec};
 use crate::ui::Port;
+use crate::ui::link::ui_command;
 
 /// `--version`: the package's version and the commit it was built from (build.rs; `unknown` outside a git
 /// checkout, `-dirty` when the sources differ from that commit).
@@ -182,17 +183,17 @@ fn spec_paths(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// The spec: the files given, or the one found here or above.
-fn load(files: &[PathBuf]) -> Result<Spec> {
+fn load(files: &[PathBuf], out: &Printer) -> Result<Spec> {
     let spec = spec::load_files(&spec_paths(files)?)?;
-    crate::output::redact::set_current(&spec.secret_values());
+    out.set_secrets(&spec.secret_values());
     Ok(spec)
 }
 
 /// For `down`, `ps` and `logs`, which need only the project and its services: the spec, or while it does not
 /// load (a syntax error mid-edit) a stand-in for the project it names, with a warning on stderr.
-async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
+async fn load_or_stand_in(files: &[PathBuf], command: &str, out: &Printer) -> Result<Spec> {
     let path = spec_paths(files)?.swap_remove(0);
-    match load(files) {
+    match load(files, out) {
         Err(Error::Spec(errors)) => {
             // Without a stand-in (or an engine to find one on), the spec's own errors are what to fix first.
             let spec = crate::commands::stand_in::for_broken_spec(&path)
@@ -209,7 +210,7 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
                 errors.count(),
                 spec.project
             );
-            eprintln!("{}", crate::output::redact::outgoing(&warning));
+            eprintln!("{}", out.redact(&warning));
             Ok(spec)
         }
         other => other,
@@ -228,7 +229,7 @@ async fn test(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     else {
         return Err(Error::Usage("not a test command".into()));
     };
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let opts = crate::commands::test::TestOptions {
         keep,
         junit,
@@ -250,7 +251,7 @@ async fn logs(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     else {
         return Err(Error::Usage("not a logs command".into()));
     };
-    let spec = load_or_stand_in(files, "logs").await?;
+    let spec = load_or_stand_in(files, "logs", out).await?;
     let opts = crate::commands::logs::LogsOptions {
         services,
         follow,
@@ -263,7 +264,7 @@ async fn logs(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
 
 /// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
 async fn one_off(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     match command {
         Command::Exec {
             service,
@@ -319,7 +320,7 @@ fn reference(command: Command, out: &Printer) -> Result<u8> {
 
 /// `watch --explain PATH...`.
 fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Result<u8> {
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let rules = crate::watch::Rules::new(&spec);
     let paths: Vec<PathBuf> = explain
         .into_iter()
@@ -349,7 +350,7 @@ async fn up(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
         watch: !no_watch,
         forward: !detach && !no_watch,
     };
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let port = ui_port.or(spec.ui_port).map_or(Port::Default, Port::Exact);
     let ui = (!detach && !no_ui).then_some(port);
     crate::commands::up::up(spec, opts, manual, ui, out).await
@@ -364,7 +365,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         .collect();
     match cli.command {
         Command::Check { .. } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             out.block(&format!(
                 "{}: ok ({} services: {}; start order {})",
                 spec.file.display(),
@@ -386,7 +387,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     "--classic-sidecar applies to `render k8s` only".into(),
                 ));
             }
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             let opts = crate::render::K8sOptions {
                 classic_sidecar,
                 image_tag,
@@ -413,7 +414,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     None => return Ok(crate::error::EXIT_RUNTIME),
                 }
             };
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             for name in &spec.order {
                 out.block(name);
             }
@@ -433,13 +434,13 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             Ok(EXIT_OK)
         }
         c @ Command::Up { .. } => up(c, &files, out).await,
-        Command::Ui { open, .. } => crate::ui::link::ui_command(&load(&files)?.project, open, out),
+        Command::Ui { open, .. } => ui_command(&load(&files, out)?.project, open, out),
         Command::Doctor { .. } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             crate::doctor::doctor(&spec, out).await
         }
         Command::Rebuild { service, force, .. } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             crate::commands::rebuild::rebuild_command(&spec, &service, force, out).await?;
             Ok(EXIT_OK)
         }
@@ -451,7 +452,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let request = cmd
                 .steering()
                 .ok_or_else(|| Error::Usage("not steering".into()))?;
-            crate::commands::steer::steer(&load(&files)?, &request, out).await
+            crate::commands::steer::steer(&load(&files, out)?, &request, out).await
         }
         Command::Down {
             volumes, project, ..
@@ -460,7 +461,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 crate::commands::down::down_project(&project, volumes, out).await?;
                 return Ok(EXIT_OK);
             }
-            let spec = load_or_stand_in(&files, "down").await?;
+            let spec = load_or_stand_in(&files, "down", out).await?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
@@ -471,13 +472,13 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             json,
             ..
         } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
         cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files, out).await,
         cmd @ Command::Test { .. } => test(cmd, &files, out).await,
         Command::Ps { json, .. } => {
-            let spec = load_or_stand_in(&files, "ps").await?;
+            let spec = load_or_stand_in(&files, "ps", out).await?;
             crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }
@@ -488,6 +489,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
 pub async fn run(cli: Cli) -> u8 {
     let out = Printer::plain(crate::output::printer::Settings {
         progress_plain: cli.progress == Progress::Plain,
+        secrets: crate::output::redact::Secrets::default(),
     });
     let result = dispatch(cli, &out).await;
     // What the command printed comes before its error; a stdout that does not move (a pager left paused,
@@ -502,7 +504,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("error: {}", crate::output::redact::outgoing(&e.to_string()));
+            eprintln!("error: {}", out.redact(&e.to_string()));
             code
         }
     }

@@ -55,6 +55,8 @@ enum Msg {
 pub struct Settings {
     /// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
     pub progress_plain: bool,
+    /// The secret values taken out of every line (shared: set on one printer, they hold for all).
+    pub secrets: crate::output::redact::Secrets,
 }
 
 /// What the writer thread is handed.
@@ -529,7 +531,7 @@ impl Printer {
     /// A container output line. It waits while the queue of lines is full, so a flood slows its reader; once
     /// the output is abandoned it drops the line.
     pub async fn log(&self, service: &str, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         self.tap.copy(service, false, || vec![text.to_string()]);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.colour(service));
         l.push('\n');
@@ -551,13 +553,13 @@ impl Printer {
             String::with_capacity(lines.iter().map(|l| l.len() + prefix.len() + 1).sum());
         for l in lines {
             piece.push_str(&prefix);
-            piece.push_str(&crate::output::redact::outgoing(l));
+            piece.push_str(&self.settings.secrets.outgoing(l));
             piece.push('\n');
         }
         let redacted = || {
             lines
                 .iter()
-                .map(|l| crate::output::redact::outgoing(l).into_owned())
+                .map(|l| self.settings.secrets.outgoing(l).into_owned())
         };
         self.tap.copy(service, false, || redacted().collect());
         tokio::select! {
@@ -574,16 +576,27 @@ impl Printer {
 
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         self.tap.copy(name, true, || vec![text.to_string()]);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
         l.push('\n');
         self.send_now(Msg::Line(l));
     }
 
+    /// From now on `values` are taken out of everything this printer, the printers made from it and the one it
+    /// was made from print (the spec was loaded, or a reload applied).
+    pub fn set_secrets(&self, values: &[&str]) {
+        self.settings.secrets.set(values);
+    }
+
+    /// `text` without the secret values, for what is printed beside the printer (an error on stderr).
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.settings.secrets.outgoing(text)
+    }
+
     /// A line printed as is.
     pub fn raw(&self, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         self.send_now(Msg::Line(format!("{text}\n")));
     }
 
@@ -598,7 +611,7 @@ impl Printer {
         if text.is_empty() {
             return;
         }
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         let mut l = text.into_owned();
         if !l.ends_with('\n') {
             l.push('\n');
@@ -654,7 +667,7 @@ pub struct Status {
 impl Status {
     /// Says where the work is now.
     pub fn set(&self, text: &str) {
-        let text = crate::output::redact::outgoing(text).into_owned();
+        let text = self.printer.settings.secrets.outgoing(text).into_owned();
         self.printer.send_now(Msg::Status {
             id: self.id,
             name: self.name.clone(),

@@ -125,3 +125,19 @@ async fn lines_and_events_are_copied_while_someone_listens() {
     );
     assert!(rx.try_recv().is_err(), "nothing from before the tap");
 }
+
+#[tokio::test]
+async fn secrets_hold_for_the_printers_of_one_command_and_no_other() {
+    let (out, printed) = Printer::capturing(["app"]);
+    let run = out.spawn_stderr(["app"]);
+    // A reload sets them on the run's printer: the command's own printer hides them too (its error).
+    run.set_secrets(&["s3cr3t-value"]);
+    out.event("app", "token s3cr3t-value");
+    out.flush().await;
+    assert_eq!(*printed.lock().expect("lines"), ["app  » token [redacted]"]);
+    assert_eq!(out.redact("error: s3cr3t-value"), "error: [redacted]");
+    assert_eq!(run.redact("s3cr3t-value"), "[redacted]");
+    // Another command's printers (another test in this process) do not know them.
+    let other = Printer::quiet(["app"]);
+    assert_eq!(other.redact("s3cr3t-value"), "s3cr3t-value");
+}

@@ -312,7 +312,7 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     // Old containers may still print the old values while they are replaced: hide both.
     let mut secrets = current.secret_values();
     secrets.extend(new.secret_values());
-    crate::output::redact::set_current(&secrets);
+    s.printer.set_secrets(&secrets);
     if new.project != current.project {
         s.printer.event(
             TOOL,
