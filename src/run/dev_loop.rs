@@ -18,7 +18,7 @@ use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
 use crate::run::state::RunState;
 use crate::run::tasks::Tasks;
-use crate::spec::{self, ImageSource, LoadError, Spec};
+use crate::spec::{ImageSource, LoadError, Spec};
 use crate::watch::{self, Changes};
 use crate::{image, probe::ready, run::follow};
 
@@ -287,7 +287,7 @@ fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
 
 /// Re-validates the spec; on success reconciles only what changed and returns the new spec.
 async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> Option<Spec> {
-    let new = match spec::load_files(&current.files()) {
+    let new = match current.reloaded() {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
             for l in errors.render_errors(false).lines() {

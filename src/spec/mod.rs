@@ -1,6 +1,7 @@
 //! The project spec: `pinshare.toml` parsed (`raw.rs`), then validated into a [`Spec`] that cannot be invalid
 //! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
+pub(crate) mod context;
 mod diagnostic;
 pub(crate) mod lenient;
 mod raw;
@@ -51,6 +52,9 @@ pub struct Spec {
     /// Labels every object of the project carries besides the project label (a `test` project's owner).
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// The run's host-build locks (`context.rs`).
+    #[serde(skip)]
+    pub host_builds: context::HostBuilds,
 }
 
 /// A validated service.
@@ -499,6 +503,7 @@ impl Spec {
             test: Vec::new(),
             ui_port: None,
             labels: BTreeMap::new(),
+            host_builds: context::HostBuilds::default(),
         })
     }
 
