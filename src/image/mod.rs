@@ -290,7 +290,7 @@ pub async fn resolve_image(
                     .map(|(_, id)| id.clone())
             };
             if b.host_command.is_some() && up_to_date(&ctx).is_none() {
-                host_build(&svc.name, b, &spec.host_builds, printer).await?;
+                host_build(&svc.name, b, &spec.run.host_builds, printer).await?;
                 start = Instant::now();
                 ctx = pack_context(svc, b).await?;
             }

@@ -52,9 +52,9 @@ pub struct Spec {
     /// Labels every object of the project carries besides the project label (a `test` project's owner).
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
-    /// The run's host-build locks (`context.rs`).
+    /// What the run adds (`context.rs`): host-build locks, the services whose ports it forwards.
     #[serde(skip)]
-    pub host_builds: context::HostBuilds,
+    pub run: context::RunContext,
 }
 
 /// A validated service.
@@ -503,7 +503,7 @@ impl Spec {
             test: Vec::new(),
             ui_port: None,
             labels: BTreeMap::new(),
-            host_builds: context::HostBuilds::default(),
+            run: context::RunContext::default(),
         })
     }
 
@@ -513,6 +513,7 @@ impl Spec {
         let mut spec = self.clone();
         spec.project = project.to_string();
         spec.labels = labels;
+        spec.run.forwarded.clear();
         spec
     }
 

@@ -59,15 +59,12 @@ pub async fn test(spec: &Spec, opts: &TestOptions, out: &Printer) -> Result<u8> 
         out.spawn(names)
     };
     crate::commands::down::remove_leftovers(&*engine, &spec.project, &printer).await?;
-    let copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
+    let mut copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
     // The engine publishes every container port on an ephemeral loopback port, as for a foreground run's
     // forwarder (which is not started): readiness and the host steps reach the services there.
     for svc in copy.services.values().filter(|s| !s.ports.is_empty()) {
-        crate::container::forward_ports(
-            &copy.project,
-            &svc.name,
-            crate::container::Reach::Published,
-        );
+        let reach = crate::container::Reach::Published;
+        copy.run.forwarded.insert(svc.name.clone(), reach);
     }
     printer.event(
         TOOL,

@@ -294,7 +294,7 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
             test,
             ui_port: raw.ui.as_ref().and_then(|u| u.port),
             labels: BTreeMap::new(),
-            host_builds: super::context::HostBuilds::default(),
+            run: super::context::RunContext::default(),
         })
     } else {
         Err(redacted_errors(cx.errors, &raw, text))
