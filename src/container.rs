@@ -3,59 +3,9 @@
 use crate::engine::{
     ContainerSpec, Mount, MountKind, NetworkAttachment, PortSpec, Resources, Role,
 };
-use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
-
 use crate::labels;
+pub use crate::spec::context::Reach;
 use crate::spec::{Capabilities, MountSource, Security, Service, Spec};
-
-/// How the forwarder of a foreground run reaches a container whose host ports it owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// The engine publishes the container's ports on ephemeral loopback ports (an engine whose container
-    /// addresses this host cannot reach: in a VM, rootless).
-    Published,
-    /// The container publishes nothing; the forwarder goes to its address on the project network. A network
-    /// re-join (a swap's alias move) then has no port proxies to tear down and set up again.
-    Direct,
-}
-
-impl Reach {
-    /// The value of the `dev.pinshare.ports` label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Reach::Published => labels::PORTS_FORWARDED,
-            Reach::Direct => labels::PORTS_FORWARDED_DIRECT,
-        }
-    }
-}
-
-/// The services whose host ports this process forwards itself (a foreground `up`), by project, and how: their
-/// containers publish on ephemeral loopback ports or not at all. Process-wide, like the redaction list, because
-/// every path that makes a container (start-up, rebuilds, reloads, restarts) must make it the same way.
-static FORWARDED: Mutex<BTreeMap<(String, String), Reach>> = Mutex::new(BTreeMap::new());
-
-/// From now on the containers this process makes for `service` leave their host ports to a forwarder.
-pub fn forward_ports(project: &str, service: &str, reach: Reach) {
-    FORWARDED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert((project.to_string(), service.to_string()), reach);
-}
-
-/// How [`forward_ports`] said `service`'s containers are reached, if it was called.
-pub fn forwarded_reach(project: &str, service: &str) -> Option<Reach> {
-    FORWARDED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&(project.to_string(), service.to_string()))
-        .copied()
-}
-
-/// Whether [`forward_ports`] was called for `service`.
-pub fn ports_forwarded(project: &str, service: &str) -> bool {
-    forwarded_reach(project, service).is_some()
-}
 
 /// Whether container `c` leaves its host ports to a forwarder.
 pub fn is_forwarded(c: &crate::engine::Container) -> bool {
@@ -110,7 +60,7 @@ pub fn container_body(
     let forwarded = if svc.ports.is_empty() {
         None
     } else {
-        forwarded_reach(&spec.project, &svc.name)
+        spec.run.forwarded.get(&svc.name).copied()
     };
     if let Some(reach) = forwarded {
         container_labels.insert(labels::PORTS.to_string(), reach.label().to_string());

@@ -12,6 +12,7 @@ use crate::error::{EXIT_OK, Error, Result};
 use crate::output::printer::Printer;
 use crate::spec::{self, Spec};
 use crate::ui::Port;
+use crate::ui::link::ui_command;
 
 /// `--version`: the package's version and the commit it was built from (build.rs; `unknown` outside a git
 /// checkout, `-dirty` when the sources differ from that commit).
@@ -182,17 +183,17 @@ fn spec_paths(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// The spec: the files given, or the one found here or above.
-fn load(files: &[PathBuf]) -> Result<Spec> {
+fn load(files: &[PathBuf], out: &Printer) -> Result<Spec> {
     let spec = spec::load_files(&spec_paths(files)?)?;
-    crate::output::redact::set_current(&spec.secret_values());
+    out.set_secrets(&spec.secret_values());
     Ok(spec)
 }
 
 /// For `down`, `ps` and `logs`, which need only the project and its services: the spec, or while it does not
 /// load (a syntax error mid-edit) a stand-in for the project it names, with a warning on stderr.
-async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
+async fn load_or_stand_in(files: &[PathBuf], command: &str, out: &Printer) -> Result<Spec> {
     let path = spec_paths(files)?.swap_remove(0);
-    match load(files) {
+    match load(files, out) {
         Err(Error::Spec(errors)) => {
             // Without a stand-in (or an engine to find one on), the spec's own errors are what to fix first.
             let spec = crate::commands::stand_in::for_broken_spec(&path)
@@ -209,7 +210,7 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
                 errors.count(),
                 spec.project
             );
-            eprintln!("{}", crate::output::redact::outgoing(&warning));
+            eprintln!("{}", out.redact(&warning));
             Ok(spec)
         }
         other => other,
@@ -217,7 +218,7 @@ async fn load_or_stand_in(files: &[PathBuf], command: &str) -> Result<Spec> {
 }
 
 /// `test`, its options from the command line.
-async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
+async fn test(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     let Command::Test {
         keep,
         junit,
@@ -228,18 +229,42 @@ async fn test(cmd: Command, files: &[PathBuf]) -> Result<u8> {
     else {
         return Err(Error::Usage("not a test command".into()));
     };
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let opts = crate::commands::test::TestOptions {
         keep,
         junit,
         stats,
         json,
     };
-    crate::commands::test::test(&spec, &opts).await
+    crate::commands::test::test(&spec, &opts, out).await
 }
+/// `logs`, its options from the command line.
+async fn logs(cmd: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
+    let Command::Logs {
+        services,
+        follow,
+        tail,
+        since,
+        timestamps,
+        ..
+    } = cmd
+    else {
+        return Err(Error::Usage("not a logs command".into()));
+    };
+    let spec = load_or_stand_in(files, "logs", out).await?;
+    let opts = crate::commands::logs::LogsOptions {
+        services,
+        follow,
+        tail,
+        since,
+        timestamps,
+    };
+    crate::commands::logs::logs(&spec, opts, out).await
+}
+
 /// `exec` and `run`: a command in the service's container, or in a one-off container of its own.
-async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
-    let spec = load(files)?;
+async fn one_off(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
+    let spec = load(files, out)?;
     match command {
         Command::Exec {
             service,
@@ -273,7 +298,7 @@ async fn one_off(command: Command, files: &[PathBuf]) -> Result<u8> {
                 env,
                 no_deps,
             };
-            crate::commands::run::run(&spec, opts).await
+            crate::commands::run::run(&spec, opts, out).await
         }
         other => Err(Error::Usage(format!("not a one-off command: {other:?}"))),
     }
@@ -295,7 +320,7 @@ fn reference(command: Command, out: &Printer) -> Result<u8> {
 
 /// `watch --explain PATH...`.
 fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Result<u8> {
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let rules = crate::watch::Rules::new(&spec);
     let paths: Vec<PathBuf> = explain
         .into_iter()
@@ -306,7 +331,7 @@ fn explain_paths(files: &[PathBuf], explain: Vec<PathBuf>, out: &Printer) -> Res
 }
 
 /// `up` with its options; the dashboard unless detached or `--no-ui`.
-async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
+async fn up(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     let Command::Up {
         services,
         detach,
@@ -325,9 +350,10 @@ async fn up(command: Command, files: &[PathBuf]) -> Result<u8> {
         watch: !no_watch,
         forward: !detach && !no_watch,
     };
-    let spec = load(files)?;
+    let spec = load(files, out)?;
     let port = ui_port.or(spec.ui_port).map_or(Port::Default, Port::Exact);
-    crate::commands::up::up(spec, opts, manual, (!detach && !no_ui).then_some(port)).await
+    let ui = (!detach && !no_ui).then_some(port);
+    crate::commands::up::up(spec, opts, manual, ui, out).await
 }
 
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
@@ -339,7 +365,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         .collect();
     match cli.command {
         Command::Check { .. } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             out.block(&format!(
                 "{}: ok ({} services: {}; start order {})",
                 spec.file.display(),
@@ -361,7 +387,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     "--classic-sidecar applies to `render k8s` only".into(),
                 ));
             }
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             let opts = crate::render::K8sOptions {
                 classic_sidecar,
                 image_tag,
@@ -388,7 +414,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                     None => return Ok(crate::error::EXIT_RUNTIME),
                 }
             };
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             for name in &spec.order {
                 out.block(name);
             }
@@ -407,15 +433,15 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             out.block("next: pinshare-dev up");
             Ok(EXIT_OK)
         }
-        c @ Command::Up { .. } => up(c, &files).await,
-        Command::Ui { open, .. } => crate::ui::link::ui_command(&load(&files)?.project, open, out),
+        c @ Command::Up { .. } => up(c, &files, out).await,
+        Command::Ui { open, .. } => ui_command(&load(&files, out)?.project, open, out),
         Command::Doctor { .. } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             crate::doctor::doctor(&spec, out).await
         }
         Command::Rebuild { service, force, .. } => {
-            let spec = load(&files)?;
-            crate::commands::rebuild::rebuild_command(&spec, &service, force).await?;
+            let spec = load(&files, out)?;
+            crate::commands::rebuild::rebuild_command(&spec, &service, force, out).await?;
             Ok(EXIT_OK)
         }
         Command::Watch { explain, .. } => explain_paths(&files, explain, out),
@@ -426,7 +452,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             let request = cmd
                 .steering()
                 .ok_or_else(|| Error::Usage("not steering".into()))?;
-            crate::commands::steer::steer(&load(&files)?, &request, out).await
+            crate::commands::steer::steer(&load(&files, out)?, &request, out).await
         }
         Command::Down {
             volumes, project, ..
@@ -435,44 +461,24 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
                 crate::commands::down::down_project(&project, volumes, out).await?;
                 return Ok(EXIT_OK);
             }
-            let spec = load_or_stand_in(&files, "down").await?;
+            let spec = load_or_stand_in(&files, "down", out).await?;
             crate::commands::down::down(&spec, volumes, out).await?;
             Ok(EXIT_OK)
         }
-        Command::Logs {
-            services,
-            follow,
-            tail,
-            since,
-            timestamps,
-            ..
-        } => {
-            let spec = load_or_stand_in(&files, "logs").await?;
-            crate::commands::logs::logs(
-                &spec,
-                crate::commands::logs::LogsOptions {
-                    services,
-                    follow,
-                    tail,
-                    since,
-                    timestamps,
-                },
-            )
-            .await
-        }
+        cmd @ Command::Logs { .. } => logs(cmd, &files, out).await,
         Command::Stats {
             services,
             no_stream,
             json,
             ..
         } => {
-            let spec = load(&files)?;
+            let spec = load(&files, out)?;
             crate::commands::stats::stats(&spec, &services, no_stream, json, out).await
         }
-        cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files).await,
-        cmd @ Command::Test { .. } => test(cmd, &files).await,
+        cmd @ (Command::Exec { .. } | Command::Run { .. }) => one_off(cmd, &files, out).await,
+        cmd @ Command::Test { .. } => test(cmd, &files, out).await,
         Command::Ps { json, .. } => {
-            let spec = load_or_stand_in(&files, "ps").await?;
+            let spec = load_or_stand_in(&files, "ps", out).await?;
             crate::commands::ps::ps(&spec, json, out).await?;
             Ok(EXIT_OK)
         }
@@ -481,10 +487,10 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
 
 /// Runs the command and returns the process exit code; errors are printed here.
 pub async fn run(cli: Cli) -> u8 {
-    if cli.progress == Progress::Plain {
-        crate::output::printer::set_progress_plain();
-    }
-    let out = Printer::plain();
+    let out = Printer::plain(crate::output::printer::Settings {
+        progress_plain: cli.progress == Progress::Plain,
+        secrets: crate::output::redact::Secrets::default(),
+    });
     let result = dispatch(cli, &out).await;
     // What the command printed comes before its error; a stdout that does not move (a pager left paused,
     // a pipe nobody reads) is given up on after a while, so the command still ends.
@@ -498,7 +504,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("error: {}", crate::output::redact::outgoing(&e.to_string()));
+            eprintln!("error: {}", out.redact(&e.to_string()));
             code
         }
     }

@@ -59,7 +59,7 @@ async fn history(
 }
 
 /// Runs `logs`; returns the exit code: 0, or 130 when Ctrl-C ends `--follow` (as it ends `up`).
-pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
+pub async fn logs(spec: &Spec, opts: LogsOptions, out: &Printer) -> Result<u8> {
     check_services(spec, &opts.services)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -77,7 +77,7 @@ pub async fn logs(spec: &Spec, opts: LogsOptions) -> Result<u8> {
     } else {
         opts.services.clone()
     };
-    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let printer = out.spawn(spec.services.keys().map(String::as_str));
     let mut found = 0;
     // Engine timestamps are always requested so several services merge in time order.
     let read = LogOptions {

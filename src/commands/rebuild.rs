@@ -8,15 +8,15 @@ use crate::output::printer::Printer;
 use crate::run::rebuild::{not_up, rebuild};
 use crate::spec::Spec;
 
-/// Rebuilds `service` of a project that is up (`force`: swaps its container even when nothing changed). Refuses
-/// before building when the project is not up.
-pub async fn rebuild_command(spec: &Spec, service: &str, force: bool) -> Result<()> {
+/// Rebuilds `service` of a project that is up (`force`: swaps its container even when nothing changed), printing
+/// through a printer made from `out`. Refuses before building when the project is not up.
+pub async fn rebuild_command(spec: &Spec, service: &str, force: bool, out: &Printer) -> Result<()> {
     check_services(spec, &[service.to_string()])?;
     let engine = crate::engine::connect().await?;
     if let Some(why) = not_up(&*engine, spec).await? {
         return Err(Error::Runtime(format!("{why}; nothing was built")));
     }
-    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let printer = out.spawn(spec.services.keys().map(String::as_str));
     let r = rebuild(
         &*engine,
         spec,

@@ -35,7 +35,7 @@ pub struct RunOptions {
 }
 
 /// Runs the one-off container to its end; returns its exit code (130 after Ctrl-C).
-pub async fn run(spec: &Spec, opts: RunOptions) -> Result<u8> {
+pub async fn run(spec: &Spec, opts: RunOptions, out: &Printer) -> Result<u8> {
     check_services(spec, std::slice::from_ref(&opts.service))?;
     if let Some(bad) = opts.env.iter().find(|e| !e.contains('=')) {
         return Err(Error::Usage(format!(
@@ -53,7 +53,7 @@ pub async fn run(spec: &Spec, opts: RunOptions) -> Result<u8> {
     });
     let engine = crate::engine::connect().await?;
     // The command's output is stdout; the tool's own lines go to stderr.
-    let printer = Printer::spawn_stderr(spec.services.keys().map(String::as_str));
+    let printer = out.spawn_stderr(spec.services.keys().map(String::as_str));
     let r = prepare_and_run(&engine, spec, &opts, &printer, &cancel).await;
     printer.flush().await;
     r

@@ -34,7 +34,7 @@ async fn without_up(spec: &Spec, request: &Request, service: &str, out: &Printer
             "{none}: rebuilding here, as `{}` does",
             spec.command(&format!("rebuild {service}"))
         ));
-        crate::commands::rebuild::rebuild_command(spec, service, false).await?;
+        crate::commands::rebuild::rebuild_command(spec, service, false, out).await?;
         return Ok(EXIT_OK);
     }
     let engine = crate::engine::connect().await?;

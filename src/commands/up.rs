@@ -40,7 +40,14 @@ async fn listen(
 }
 
 /// Runs `up` (`manual`: saves wait for `trigger`; `ui`: serve the dashboard there); returns the exit code.
-pub async fn up(spec: Spec, opts: UpOptions, manual: bool, ui: Option<Port>) -> Result<u8> {
+/// Its printer is made from `out`, with its settings.
+pub async fn up(
+    spec: Spec,
+    opts: UpOptions,
+    manual: bool,
+    ui: Option<Port>,
+    out: &Printer,
+) -> Result<u8> {
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let lock = crate::run::lock::acquire(&spec.project)?;
     // Registered before anything else can take a while, so a Ctrl-C from here on is ours to handle (and the
@@ -67,7 +74,7 @@ pub async fn up(spec: Spec, opts: UpOptions, manual: bool, ui: Option<Port>) -> 
             .ok()
     };
     let done = CancellationToken::new();
-    let printer = Printer::spawn(spec.services.keys().map(String::as_str));
+    let printer = out.spawn(spec.services.keys().map(String::as_str));
     let dashboard = dashboard(&spec, ui, &signals, &printer).await?;
     let listener = tokio::spawn(listen(
         (sigint, sigterm),

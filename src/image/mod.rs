@@ -16,20 +16,8 @@ use crate::engine::{Engine, PullProgress};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::output::printer::Printer;
+use crate::spec::context::HostBuilds;
 use crate::spec::{Build, ImageSource, Service};
-
-/// One lock per host-build directory: two builds in one directory (two packages of one cargo workspace, one
-/// Go module) run one after the other instead of side by side, where they would only wait for each other's
-/// locks (`Blocking waiting for file lock on package cache`) and compete for the same cores.
-fn host_build_lock(workdir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: std::sync::LazyLock<
-        std::sync::Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
-    > = std::sync::LazyLock::new(Default::default);
-    let mut locks = LOCKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Arc::clone(locks.entry(workdir.to_path_buf()).or_default())
-}
 
 /// Reads the host build's stdout and stderr: each line onto the live line (and kept) on a terminal, else printed.
 fn read_host_build(
@@ -69,12 +57,12 @@ fn read_host_build(
     tasks
 }
 
-/// Runs a host-side build command, streaming its output.
-async fn host_build(svc: &str, b: &Build, printer: &Printer) -> Result<()> {
+/// Runs a host-side build command, streaming its output; one at a time per directory (`builds`' lock).
+async fn host_build(svc: &str, b: &Build, builds: &HostBuilds, printer: &Printer) -> Result<()> {
     let Some(hc) = &b.host_command else {
         return Ok(());
     };
-    let lock = host_build_lock(&hc.workdir);
+    let lock = builds.lock(&hc.workdir);
     let _turn = lock.lock().await;
     let start = Instant::now();
     printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
@@ -302,7 +290,7 @@ pub async fn resolve_image(
                     .map(|(_, id)| id.clone())
             };
             if b.host_command.is_some() && up_to_date(&ctx).is_none() {
-                host_build(&svc.name, b, printer).await?;
+                host_build(&svc.name, b, &spec.run.host_builds, printer).await?;
                 start = Instant::now();
                 ctx = pack_context(svc, b).await?;
             }

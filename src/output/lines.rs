@@ -1,4 +1,4 @@
-//! Whole lines out of a stream's chunks, which may split a line or hold several.
+//! Whole lines out of the chunks a stream delivers (container output, a build's, a probe command's).
 
 /// Reassembles whole lines from chunks that may split or join them.
 #[derive(Debug, Default)]
@@ -35,5 +35,22 @@ impl LineSplitter {
         } else {
             Some(String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_chunks_become_whole_lines() {
+        let mut s = LineSplitter::default();
+        assert!(s.push(b"Daemon is ").is_empty());
+        assert_eq!(
+            s.push(b"ready\nRPC API\r\nGate"),
+            vec!["Daemon is ready".to_string(), "RPC API".to_string()]
+        );
+        assert_eq!(s.finish(), Some("Gate".to_string()));
+        assert_eq!(s.finish(), None);
     }
 }

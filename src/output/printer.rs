@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use console::{Color, Style};
 
 use crate::output::colours::Colours;
-pub use crate::output::lines::LineSplitter;
 use crate::output::status;
 use crate::output::tap::{Source, Tap, Tapped};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -50,12 +49,14 @@ enum Msg {
     },
 }
 
-/// Whether live lines were turned off (`--progress plain`) for every printer of the process.
-static PLAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
-pub fn set_progress_plain() {
-    PLAIN.store(true, Ordering::SeqCst);
+/// What every printer of one command agrees on, from its command line: the command's first printer
+/// ([`Printer::plain`]) is given it, and every printer made from that one ([`Printer::spawn`]) carries it on.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `--progress plain`: no live lines, every builder and probe line as it comes, even on a terminal.
+    pub progress_plain: bool,
+    /// The secret values taken out of every line (shared: set on one printer, they hold for all).
+    pub secrets: crate::output::redact::Secrets,
 }
 
 /// What the writer thread is handed.
@@ -162,6 +163,8 @@ pub struct Printer {
     outage: Outage,
     /// A copy of every line for readers other than the terminal (the dashboard).
     tap: Tap,
+    /// What the printers made from this one are given.
+    settings: Settings,
 }
 
 /// When the current engine outage began, if one is under way.
@@ -328,21 +331,21 @@ async fn gather(q: &mut Queues, out: &Writer, area: &mut Option<LiveArea>) -> bo
 }
 
 impl Printer {
-    /// Starts the printer writing to stdout. `names` fixes the prefix width.
-    pub fn spawn<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Stdout)
+    /// Starts another printer writing to stdout, with this one's settings. `names` fixes the prefix width.
+    pub fn spawn<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, Sink::Stdout, self.settings.clone())
     }
 
-    /// Starts a printer writing to stderr, every line as it comes: the tool's own lines when stdout is a
-    /// command's (`run`).
-    pub fn spawn_stderr<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Stderr)
+    /// Starts another printer writing to stderr, every line as it comes, with this one's settings: the tool's
+    /// own lines when stdout is a command's (`run`).
+    pub fn spawn_stderr<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::spawn_writing(names, Sink::Stderr, self.settings.clone())
     }
 
     /// A printer that formats every line and writes none, for tests of what drives it.
     #[cfg(test)]
     pub(crate) fn quiet<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::spawn_writing(names, Sink::Discard)
+        Self::spawn_writing(names, Sink::Discard, Settings::default())
     }
 
     /// A printer whose stdout blocks while `gate` is closed; it keeps every line written, as `capturing`.
@@ -352,7 +355,11 @@ impl Printer {
         gate: Gate,
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
-        let mut p = Self::spawn_writing(names, Sink::Gated(gate, std::sync::Arc::clone(&lines)));
+        let mut p = Self::spawn_writing(
+            names,
+            Sink::Gated(gate, std::sync::Arc::clone(&lines)),
+            Settings::default(),
+        );
         p.colours = None;
         (p, lines)
     }
@@ -363,12 +370,20 @@ impl Printer {
         names: impl IntoIterator<Item = &'a str>,
     ) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let lines = std::sync::Arc::default();
-        let mut p = Self::spawn_writing(names, Sink::Capture(std::sync::Arc::clone(&lines)));
+        let mut p = Self::spawn_writing(
+            names,
+            Sink::Capture(std::sync::Arc::clone(&lines)),
+            Settings::default(),
+        );
         p.colours = None;
         (p, lines)
     }
 
-    fn spawn_writing<'a>(names: impl IntoIterator<Item = &'a str>, sink: Sink) -> Self {
+    fn spawn_writing<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        sink: Sink,
+        settings: Settings,
+    ) -> Self {
         let names: Vec<&str> = names.into_iter().collect();
         let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
         let colours = console::colors_enabled().then(|| Arc::new(Colours::for_names(names, TOOL)));
@@ -402,7 +417,7 @@ impl Printer {
         };
         // Live lines only where someone watches: a terminal, unless `--progress plain`.
         let live = matches!(sink_kind, SinkKind::Stdout)
-            && !PLAIN.load(Ordering::SeqCst)
+            && !settings.progress_plain
             && console::Term::stdout().is_term();
         let mut area = live.then(|| {
             let cols = console::Term::stdout().size().1.into();
@@ -422,6 +437,7 @@ impl Printer {
             colours,
             outage: Outage::default(),
             tap: Tap::default(),
+            settings,
         }
     }
 
@@ -520,7 +536,7 @@ impl Printer {
 
     /// A container output line from its stdout or its `stderr`; waits and drops as [`Printer::log`] does.
     pub async fn output(&self, service: &str, stderr: bool, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         let source = Source::output(stderr);
         self.tap.copy(service, source, || vec![text.to_string()]);
         let mut l = format_line(service, self.width, LOG_SEP, &text, self.colour(service));
@@ -544,13 +560,13 @@ impl Printer {
             String::with_capacity(lines.iter().map(|l| l.len() + prefix.len() + 1).sum());
         for l in lines {
             piece.push_str(&prefix);
-            piece.push_str(&crate::output::redact::outgoing(l));
+            piece.push_str(&self.settings.secrets.outgoing(l));
             piece.push('\n');
         }
         let redacted = || {
             lines
                 .iter()
-                .map(|l| crate::output::redact::outgoing(l).into_owned())
+                .map(|l| self.settings.secrets.outgoing(l).into_owned())
         };
         self.tap
             .copy(service, Source::output(stderr), || redacted().collect());
@@ -568,7 +584,7 @@ impl Printer {
 
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         self.tap
             .copy(name, Source::Event, || vec![text.to_string()]);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
@@ -576,15 +592,27 @@ impl Printer {
         self.send_now(Msg::Line(l));
     }
 
+    /// From now on `values` are taken out of everything this printer, the printers made from it and the one it
+    /// was made from print (the spec was loaded, or a reload applied).
+    pub fn set_secrets(&self, values: &[&str]) {
+        self.settings.secrets.set(values);
+    }
+
+    /// `text` without the secret values, for what is printed beside the printer (an error on stderr).
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.settings.secrets.outgoing(text)
+    }
+
     /// A line printed as is.
     pub fn raw(&self, text: &str) {
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         self.send_now(Msg::Line(format!("{text}\n")));
     }
 
-    /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like.
-    pub fn plain() -> Self {
-        Self::spawn(std::iter::empty())
+    /// A printer for a command's plain output (no prefixes): `ps`, `doctor`, `down`, `check` and the like. The
+    /// command's first printer; those of its run are made from it, with its `settings`.
+    pub fn plain(settings: Settings) -> Self {
+        Self::spawn_writing(std::iter::empty(), Sink::Stdout, settings)
     }
 
     /// Text printed as is, one or more lines; a missing last newline is added, empty text prints nothing.
@@ -592,7 +620,7 @@ impl Printer {
         if text.is_empty() {
             return;
         }
-        let text = crate::output::redact::outgoing(text);
+        let text = self.settings.secrets.outgoing(text);
         let mut l = text.into_owned();
         if !l.ends_with('\n') {
             l.push('\n');
@@ -648,7 +676,7 @@ pub struct Status {
 impl Status {
     /// Says where the work is now.
     pub fn set(&self, text: &str) {
-        let text = crate::output::redact::outgoing(text).into_owned();
+        let text = self.printer.settings.secrets.outgoing(text).into_owned();
         self.printer.send_now(Msg::Status {
             id: self.id,
             name: self.name.clone(),

@@ -101,18 +101,6 @@ async fn a_stdout_that_never_moves_is_given_up_once_shutting_down() {
     open(&gate, true);
 }
 
-#[test]
-fn split_chunks_become_whole_lines() {
-    let mut s = LineSplitter::default();
-    assert!(s.push(b"Daemon is ").is_empty());
-    assert_eq!(
-        s.push(b"ready\nRPC API\r\nGate"),
-        vec!["Daemon is ready".to_string(), "RPC API".to_string()]
-    );
-    assert_eq!(s.finish(), Some("Gate".to_string()));
-    assert_eq!(s.finish(), None);
-}
-
 #[tokio::test]
 async fn lines_and_events_are_copied_while_someone_listens() {
     let (p, _printed) = Printer::capturing(["app"]);
@@ -141,4 +129,20 @@ async fn lines_and_events_are_copied_while_someone_listens() {
         ]
     );
     assert!(rx.try_recv().is_err(), "nothing from before the tap");
+}
+
+#[tokio::test]
+async fn secrets_hold_for_the_printers_of_one_command_and_no_other() {
+    let (out, printed) = Printer::capturing(["app"]);
+    let run = out.spawn_stderr(["app"]);
+    // A reload sets them on the run's printer: the command's own printer hides them too (its error).
+    run.set_secrets(&["s3cr3t-value"]);
+    out.event("app", "token s3cr3t-value");
+    out.flush().await;
+    assert_eq!(*printed.lock().expect("lines"), ["app  » token [redacted]"]);
+    assert_eq!(out.redact("error: s3cr3t-value"), "error: [redacted]");
+    assert_eq!(run.redact("s3cr3t-value"), "[redacted]");
+    // Another command's printers (another test in this process) do not know them.
+    let other = Printer::quiet(["app"]);
+    assert_eq!(other.redact("s3cr3t-value"), "s3cr3t-value");
 }

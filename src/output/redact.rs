@@ -20,31 +20,35 @@ pub fn is_secret_name(key: &str) -> bool {
     k.ends_with("_SECRET") || k.ends_with("_TOKEN") || k.ends_with("_KEY") || k.contains("PASSWORD")
 }
 
-/// The secret values of the spec this process works with: everything the tool prints (the terminal printer,
-/// errors) goes through [`outgoing`]. Set when the spec is loaded and again when a reload is applied.
-static CURRENT: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+/// The secret values of the spec a command works with: everything it prints (its printers, its error) goes
+/// through [`Secrets::outgoing`]. Set when the spec is loaded and again when a reload is applied; the clones
+/// share one set, so the printers of a command, which carry it in their settings, all hide what was set last.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets(std::sync::Arc<std::sync::RwLock<Vec<String>>>);
 
-/// Registers the secret values that [`outgoing`] removes from now on.
-pub fn set_current(values: &[&str]) {
-    if let Ok(mut g) = CURRENT.write() {
-        *g = values.iter().map(|v| (*v).to_string()).collect();
+impl Secrets {
+    /// Registers the secret values that [`Secrets::outgoing`] removes from now on.
+    pub fn set(&self, values: &[&str]) {
+        if let Ok(mut g) = self.0.write() {
+            *g = values.iter().map(|v| (*v).to_string()).collect();
+        }
     }
-}
 
-/// `text` without the registered secret values.
-pub fn outgoing(text: &str) -> std::borrow::Cow<'_, str> {
-    // Every printed line comes through here: without secrets (or without a match) nothing is copied.
-    let Ok(g) = CURRENT.read() else {
-        return text.into();
-    };
-    if !g
-        .iter()
-        .any(|v| v.len() >= MIN_LEN && text.contains(v.as_str()))
-    {
-        return text.into();
+    /// `text` without the registered secret values.
+    pub fn outgoing<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        // Every printed line comes through here: without secrets (or without a match) nothing is copied.
+        let Ok(g) = self.0.read() else {
+            return text.into();
+        };
+        if !g
+            .iter()
+            .any(|v| v.len() >= MIN_LEN && text.contains(v.as_str()))
+        {
+            return text.into();
+        }
+        let values: Vec<&str> = g.iter().map(String::as_str).collect();
+        self::text(text, &values).into()
     }
-    let values: Vec<&str> = g.iter().map(String::as_str).collect();
-    self::text(text, &values).into()
 }
 
 /// `text` with every occurrence of every secret value replaced by [`REDACTED`]. Empty values and values shorter

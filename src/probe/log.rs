@@ -4,7 +4,7 @@
 use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions};
-use crate::output::printer::LineSplitter;
+use crate::output::lines::LineSplitter;
 
 pub(super) async fn check(
     engine: &dyn Engine,

@@ -32,9 +32,7 @@ pub async fn observe(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Seen>> {
             running: c.is_running(),
             // A container made for a foreground run's forwarder (left by one that was killed) publishes no host
             // port: unless this process forwards the service too, it is not what the spec asks for.
-            hash: if c.ports_forwarded
-                && !crate::container::ports_forwarded(&spec.project, &c.service)
-            {
+            hash: if c.ports_forwarded && !spec.run.forwarded.contains_key(&c.service) {
                 String::new()
             } else {
                 c.config_hash

@@ -572,7 +572,9 @@ async fn a_container_left_for_a_forwarder_is_changed_unless_this_process_forward
         Some(String::new())
     );
     // A foreground run that forwards `app` itself adopts it as it is.
-    crate::container::forward_ports("fwd-observe", "app", crate::container::Reach::Published);
+    s.run
+        .forwarded
+        .insert("app".into(), crate::container::Reach::Published);
     assert_eq!(
         hash(observe(&fake, &s).await.expect("observe")),
         Some("h".into())

@@ -18,7 +18,7 @@ use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
 use crate::run::state::RunState;
 use crate::run::tasks::Tasks;
-use crate::spec::{self, ImageSource, LoadError, Spec};
+use crate::spec::{ImageSource, LoadError, Spec};
 use crate::watch::{self, Changes};
 use crate::{image, probe::ready, run::follow};
 
@@ -278,14 +278,14 @@ fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
 
 /// Re-validates the spec; on success reconciles only what changed and returns the new spec.
 async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> Option<Spec> {
-    let new = match spec::load_files(&current.files()) {
+    let new = match current.reloaded() {
         Ok(n) => n,
         Err(LoadError::Invalid(errors)) => {
             let text = errors.render_errors(false);
             for l in text.lines() {
                 s.printer.event(TOOL, l);
             }
-            let shown = crate::output::redact::outgoing(text.trim_end()).into_owned();
+            let shown = s.printer.redact(text.trim_end()).into_owned();
             s.tasks.control.state.spec_error(Some(shown));
             // One closing line: `check`'s "nothing was changed" followed by this one said it twice.
             s.printer.event(
@@ -300,7 +300,7 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
         Err(e) => {
             let text = format!("{e}; everything keeps running as it was");
             s.printer.event(TOOL, &text);
-            let shown = crate::output::redact::outgoing(&text).into_owned();
+            let shown = s.printer.redact(&text).into_owned();
             s.tasks.control.state.spec_error(Some(shown));
             return None;
         }
@@ -309,7 +309,7 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     // Old containers may still print the old values while they are replaced: hide both.
     let mut secrets = current.secret_values();
     secrets.extend(new.secret_values());
-    crate::output::redact::set_current(&secrets);
+    s.printer.set_secrets(&secrets);
     if new.project != current.project {
         s.printer.event(
             TOOL,

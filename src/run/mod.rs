@@ -95,7 +95,7 @@ const TERM_WHY: &str =
 /// tracked by one task tracker, which it waits for before it returns. `sources` replace the real watchers.
 pub async fn run(
     engine: Arc<dyn Engine>,
-    spec: Spec,
+    mut spec: Spec,
     opts: UpOptions,
     printer: Printer,
     signals: StopSignals,
@@ -130,13 +130,8 @@ pub async fn run(
     }
 
     let forwarder = if opts.forward && opts.watch && !opts.detach {
-        forward::Forwarder::bind(
-            &engine,
-            &spec,
-            &forwarded_services(&*engine, &spec, &selected).await?,
-            &tasks,
-        )
-        .await?
+        let names = forwarded_services(&*engine, &mut spec, &selected).await?;
+        forward::Forwarder::bind(&engine, &spec, &names, &tasks).await?
     } else {
         forward::Forwarder::default()
     };
@@ -278,7 +273,7 @@ pub async fn run(
 /// `up --detach` holds its host ports in the engine and keeps them: it is adopted as it is.
 async fn forwarded_services(
     engine: &dyn Engine,
-    spec: &Spec,
+    spec: &mut Spec,
     selected: &[String],
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -301,7 +296,7 @@ async fn forwarded_services(
             Some(how) => how,
             None => *reach.insert(forward::reach(engine, spec).await?),
         };
-        crate::container::forward_ports(&spec.project, name, how);
+        spec.run.forwarded.insert(name.clone(), how);
         out.push(name.clone());
     }
     Ok(out)

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 
 use crate::engine::{Engine, LogOptions};
-use crate::output::printer::{LineSplitter, Printer};
+use crate::output::lines::LineSplitter;
+use crate::output::printer::Printer;
 use crate::run::attach::Live;
 use crate::run::seam::{HistoryLines, Seam};
 

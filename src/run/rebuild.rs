@@ -15,6 +15,7 @@ use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
 use crate::{image, probe::ready};
+use std::borrow::Cow;
 
 fn ms(d: Duration) -> u128 {
     d.as_millis()
@@ -208,6 +209,19 @@ async fn settle_swaps(
     crate::run::swap::clear_leftovers(&*fg.engine, spec, service, printer).await
 }
 
+/// `spec`, with `service` forwarded as its container `old` is when a forwarder owns its host ports (this run's,
+/// or one in another terminal): the replacement then leaves them to that forwarder too.
+fn forwarded_as<'a>(spec: &'a Spec, service: &str, old: Option<&Container>) -> Cow<'a, Spec> {
+    match old.and_then(crate::container::reach_of) {
+        Some(reach) if spec.run.forwarded.get(service) != Some(&reach) => {
+            let mut spec = spec.clone();
+            spec.run.forwarded.insert(service.to_string(), reach);
+            Cow::Owned(spec)
+        }
+        _ => Cow::Borrowed(spec),
+    }
+}
+
 /// Builds the service's image and swaps its container if the image or config changed, or in any case when
 /// `force`. `detect` is the time from the first file event to the start of this build.
 pub async fn rebuild(
@@ -245,9 +259,8 @@ pub async fn rebuild(
     let old = engine.inspect_container(&container).await?;
     // A container whose ports a foreground run forwards (this one, or one in another terminal) is replaced by
     // one that leaves the host ports to that forwarder.
-    if let Some(reach) = old.as_ref().and_then(crate::container::reach_of) {
-        crate::container::forward_ports(&spec.project, service, reach);
-    }
+    let forwarded = forwarded_as(spec, service, old.as_ref());
+    let spec = &*forwarded;
     let seen = seen_of(old.as_ref(), &container, service, force);
     let actions = reconcile::plan(
         spec,

@@ -1,6 +1,7 @@
 //! The project spec: `pinshare.toml` parsed (`raw.rs`), then validated into a [`Spec`] that cannot be invalid
 //! (`validate/`, one file per check). Errors carry file, line and column (`diagnostic.rs`).
 
+pub(crate) mod context;
 mod diagnostic;
 pub(crate) mod lenient;
 mod raw;
@@ -51,6 +52,9 @@ pub struct Spec {
     /// Labels every object of the project carries besides the project label (a `test` project's owner).
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// What the run adds (`context.rs`): host-build locks, the services whose ports it forwards.
+    #[serde(skip)]
+    pub run: context::RunContext,
 }
 
 /// A validated service.
@@ -499,6 +503,7 @@ impl Spec {
             test: Vec::new(),
             ui_port: None,
             labels: BTreeMap::new(),
+            run: context::RunContext::default(),
         })
     }
 
@@ -508,6 +513,7 @@ impl Spec {
         let mut spec = self.clone();
         spec.project = project.to_string();
         spec.labels = labels;
+        spec.run.forwarded.clear();
         spec
     }
 

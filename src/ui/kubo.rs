@@ -21,7 +21,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::output::redact::outgoing;
 use crate::spec::{ImageSource, InitAction, Protocol, Service, Spec};
 
 /// One call's longest wait.
@@ -117,7 +116,7 @@ pub async fn read(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Kubo {
     let addr = match crate::probe::ready::port_resolver(engine, spec, svc).await {
         Ok(resolve) => resolve(port),
         Err(e) => {
-            k.errors.push(outgoing(&e.to_string()).into_owned());
+            k.errors.push(e.to_string());
             return k;
         }
     };
@@ -135,7 +134,7 @@ pub async fn read(engine: &dyn Engine, spec: &Spec, svc: &Service) -> Kubo {
         call(addr, "/api/v0/repo/stat?size-only=true"),
         call(addr, "/api/v0/config?arg=API.HTTPHeaders"),
     );
-    let mut failed = |e: String| k.errors.push(outgoing(&e).into_owned());
+    let mut failed = |e: String| k.errors.push(e);
     let id = id.map_err(&mut failed).ok();
     let peers = peers.map_err(&mut failed).ok();
     let repo = repo.map_err(&mut failed).ok();
@@ -174,7 +173,7 @@ fn fill(
                     .map(|a| {
                         a.iter()
                             .filter_map(Value::as_str)
-                            .map(|s| outgoing(s).into_owned())
+                            .map(str::to_string)
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::doctor::{Finding, check_all, summary};
 use crate::engine::Engine;
-use crate::output::redact::outgoing;
+use crate::output::printer::Printer;
 use crate::run::control::Handle;
 use crate::spec::Spec;
 use crate::ui::usage::Sampler;
@@ -28,17 +28,20 @@ const DOCTOR_FRESH: Duration = Duration::from_secs(10);
 pub struct Panels {
     spec: Arc<Spec>,
     control: Handle,
+    /// Its secrets are taken out of every answer.
+    printer: Printer,
     engine: Arc<OnceCell<Arc<dyn Engine>>>,
     usage: Sampler,
     doctor: Arc<tokio::sync::Mutex<Option<(Instant, Value)>>>,
 }
 
 impl Panels {
-    /// The panels of a run of `spec` whose state `control` keeps.
-    pub fn new(spec: Arc<Spec>, control: Handle) -> Self {
+    /// The panels of a run of `spec` whose state `control` keeps; `printer`'s secrets are redacted.
+    pub fn new(spec: Arc<Spec>, control: Handle, printer: Printer) -> Self {
         Panels {
             spec,
             control,
+            printer,
             engine: Arc::new(OnceCell::new()),
             usage: Sampler::default(),
             doctor: Arc::new(tokio::sync::Mutex::new(None)),
@@ -53,20 +56,35 @@ impl Panels {
             .map_err(|e| {
                 let why = format!("the dashboard cannot reach the engine: {e}");
                 reply(
+                    &self.printer,
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({ "error": outgoing(&why) }),
+                    &json!({ "error": why }),
                 )
             })
     }
 }
 
-fn reply(status: StatusCode, v: &Value) -> Response {
+/// The answer, with the run's secret values taken out of every string in it.
+fn reply(printer: &Printer, status: StatusCode, v: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
-        v.to_string(),
+        redacted(printer, v).to_string(),
     )
         .into_response()
+}
+
+fn redacted(printer: &Printer, v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(printer.redact(s).into_owned()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| redacted(printer, x)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), redacted(printer, x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// `GET /api/kubo`: `{"kubo": [...]}`, one entry per kubo service (see [`crate::ui::kubo::Kubo`]).
@@ -76,7 +94,7 @@ pub async fn kubo(State(p): State<Panels>) -> Response {
         Err(r) => return r,
     };
     let all = crate::ui::kubo::read_all(&*engine, &p.spec).await;
-    reply(StatusCode::OK, &json!({ "kubo": all }))
+    reply(&p.printer, StatusCode::OK, &json!({ "kubo": all }))
 }
 
 /// `GET /api/usage`: `{"services": {NAME: {state, resources, marks, points: [{cpu, memory}]}}}`; the first
@@ -87,15 +105,15 @@ pub async fn usage(State(p): State<Panels>) -> Response {
         Err(r) => return r,
     };
     let series = p.usage.read(engine, p.spec.clone());
-    reply(StatusCode::OK, &json!({ "services": series }))
+    reply(&p.printer, StatusCode::OK, &json!({ "services": series }))
 }
 
 fn finding(f: &Finding) -> Value {
     json!({
         "status": f.status.mark(),
         "check": f.check,
-        "text": outgoing(&f.text),
-        "fix": f.fix.iter().map(|x| outgoing(x).into_owned()).collect::<Vec<_>>(),
+        "text": f.text,
+        "fix": f.fix,
     })
 }
 
@@ -105,7 +123,7 @@ pub async fn doctor(State(p): State<Panels>) -> Response {
     if let Some((at, v)) = cached.as_ref()
         && at.elapsed() < DOCTOR_FRESH
     {
-        return reply(StatusCode::OK, v);
+        return reply(&p.printer, StatusCode::OK, v);
     }
     let mut all = Vec::new();
     check_all(&p.spec, &mut |found: Vec<Finding>| all.extend(found)).await;
@@ -114,7 +132,7 @@ pub async fn doctor(State(p): State<Panels>) -> Response {
         "summary": summary(&all),
     });
     *cached = Some((Instant::now(), v.clone()));
-    reply(StatusCode::OK, &v)
+    reply(&p.printer, StatusCode::OK, &v)
 }
 
 /// `GET /api/builds/SERVICE/ID/output`: `{"lines": [...]}`, the last lines a failed build printed.
@@ -123,11 +141,9 @@ pub async fn build_output(
     Path((service, id)): Path<(String, u64)>,
 ) -> Response {
     match p.control.state.output_of(&service, id) {
-        Some(lines) => {
-            let lines: Vec<String> = lines.iter().map(|l| outgoing(l).into_owned()).collect();
-            reply(StatusCode::OK, &json!({ "lines": lines }))
-        }
+        Some(lines) => reply(&p.printer, StatusCode::OK, &json!({ "lines": lines })),
         None => reply(
+            &p.printer,
             StatusCode::NOT_FOUND,
             &json!({ "error": format!("no build {id} of {service} in the run's history (it keeps the last {})", crate::run::state::HISTORY) }),
         ),

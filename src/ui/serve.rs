@@ -118,7 +118,11 @@ pub async fn start(port: Port, feed: Feed) -> Result<Dashboard> {
 
 /// The panels' JSON answers (GETs that only read).
 fn panel_routes(app: &App) -> Router {
-    let p = Panels::new(app.feed.spec.clone(), app.feed.control.clone());
+    let p = Panels::new(
+        app.feed.spec.clone(),
+        app.feed.control.clone(),
+        app.feed.printer.clone(),
+    );
     Router::new()
         .route("/api/kubo", get(panels::kubo))
         .route("/api/usage", get(panels::usage))

@@ -42,7 +42,7 @@ pub struct TestOptions {
 }
 
 /// Runs `test`; returns the exit code (the failing step's, 130 after Ctrl-C).
-pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
+pub async fn test(spec: &Spec, opts: &TestOptions, out: &Printer) -> Result<u8> {
     let (keep, junit) = (opts.keep, opts.junit.as_deref());
     if spec.test.is_empty() {
         return Err(Error::Usage(format!(
@@ -54,20 +54,17 @@ pub async fn test(spec: &Spec, opts: &TestOptions) -> Result<u8> {
     let engine = crate::engine::connect().await?;
     let names = spec.services.keys().map(String::as_str);
     let printer = if opts.json {
-        Printer::spawn_stderr(names)
+        out.spawn_stderr(names)
     } else {
-        Printer::spawn(names)
+        out.spawn(names)
     };
     crate::commands::down::remove_leftovers(&*engine, &spec.project, &printer).await?;
-    let copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
+    let mut copy = spec.throwaway(&copy_name(&spec.project), copy_labels(spec, keep));
     // The engine publishes every container port on an ephemeral loopback port, as for a foreground run's
     // forwarder (which is not started): readiness and the host steps reach the services there.
     for svc in copy.services.values().filter(|s| !s.ports.is_empty()) {
-        crate::container::forward_ports(
-            &copy.project,
-            &svc.name,
-            crate::container::Reach::Published,
-        );
+        let reach = crate::container::Reach::Published;
+        copy.run.forwarded.insert(svc.name.clone(), reach);
     }
     printer.event(
         TOOL,
@@ -164,7 +161,7 @@ fn write_junit(
 /// The `--stats` report: a table among the run's lines, or JSON alone on stdout.
 async fn print_stats(report: &stats::Report, json: bool, printer: &Printer) {
     if json {
-        let out = Printer::plain();
+        let out = printer.spawn(std::iter::empty());
         out.block(&serde_json::to_string_pretty(report).unwrap_or_default());
         out.flush().await;
     } else {

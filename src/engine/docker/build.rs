@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
@@ -267,13 +266,18 @@ impl Request {
     }
 }
 
-/// A session id per build, unique in this process and across processes.
-fn session_id(tag: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+/// A session id per build, unique in this process and across processes. Stateless, so no counter is shared
+/// between builds: the pid tells processes apart, 64 random bits (the clock's nanoseconds where the system
+/// has no randomness to give) tell this process's builds apart.
+pub(super) fn session_id(tag: &str) -> String {
+    let nonce = getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
     format!(
-        "pinshare-dev-{}-{}-{}",
+        "pinshare-dev-{}-{nonce:016x}-{}",
         std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
         tag.replace(['/', ':'], "-")
     )
 }

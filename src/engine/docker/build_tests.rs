@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use bollard::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog, VertexStatus};
 
 use super::super::{EngineError, ErrorKind, R};
-use super::build::{self, Attempt, Builders, Missing, Preference, preference, too_old};
+use super::build::{self, Attempt, Builders, Missing, Preference, preference, session_id, too_old};
 use super::progress::Trace;
 
 /// Answers scripted per builder; records which builder each build asked.
@@ -300,4 +300,16 @@ fn the_first_real_step_error_is_the_build_error_not_the_steps_it_cancelled() {
             "[build 4/4] RUN go build: process \"/bin/sh -c go build\" did not complete successfully: exit code: 1"
         )
     );
+}
+
+#[test]
+fn session_ids_differ_between_builds_of_one_tag_and_name_the_process() {
+    let ids: std::collections::BTreeSet<String> =
+        (0..1000).map(|_| session_id("demo/app:dev")).collect();
+    assert_eq!(ids.len(), 1000, "two builds shared a session id");
+    let prefix = format!("pinshare-dev-{}-", std::process::id());
+    for id in &ids {
+        assert!(id.starts_with(&prefix), "{id}");
+        assert!(id.ends_with("-demo-app-dev"), "{id}");
+    }
 }

@@ -216,7 +216,6 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
     };
     let text = Arc::clone(&cx.text);
     let text = text.as_str();
-
     let Some(raw) = raw_spec(&mut cx, files) else {
         let mut errors = SpecErrors { errors: cx.errors };
         let secrets = secrets_in_text(text);
@@ -295,6 +294,7 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
             test,
             ui_port: raw.ui.as_ref().and_then(|u| u.port),
             labels: BTreeMap::new(),
+            run: super::context::RunContext::default(),
         })
     } else {
         Err(redacted_errors(cx.errors, &raw, text))
