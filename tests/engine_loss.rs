@@ -12,6 +12,17 @@ use common::{Project, docker_ok, http, poll};
 const LONG: Duration = Duration::from_secs(120);
 
 /// A foreground `up --no-watch` of a project of its own, reaching the engine through a proxy the test can cut.
+/// Waits until the app answers `/health` with 200.
+fn app_answers(p: &Project) {
+    poll("the app's /health", LONG, || {
+        (http("GET", p.app_port, "/health", &[], b"")
+            .map(|r| r.status)
+            .ok()
+            == Some(200))
+        .then_some(())
+    });
+}
+
 fn up_behind_proxy(test: &str) -> (Project, EngineProxy, common::Running) {
     let p = Project::offline(test);
     p.private_tags();
@@ -43,13 +54,7 @@ fn after_losing_the_engine_for_three_seconds_a_killed_kubo_is_restarted_and_sigi
     // Supervision resumed: a kill is noticed and kubo comes back, the app still answers.
     docker_ok(&["kill", &p.container("ipfs")]);
     up.wait_for("ipfs     » restarted (restart 1); ready in", 1, LONG);
-    poll("the app's /health", LONG, || {
-        (http("GET", p.app_port, "/health", &[], b"")
-            .map(|r| r.status)
-            .ok()
-            == Some(200))
-        .then_some(())
-    });
+    app_answers(&p);
     // One kubo, never two.
     let kubos = docker_ok(&[
         "ps",
@@ -103,13 +108,7 @@ fn an_engine_lost_during_start_up_is_waited_for_and_start_up_goes_on() {
     );
     up.wait_for("start-up goes on from what is there", 1, LONG);
     up.wait_for("all services ready", 1, LONG);
-    poll("the app's /health", LONG, || {
-        (http("GET", p.app_port, "/health", &[], b"")
-            .map(|r| r.status)
-            .ok()
-            == Some(200))
-        .then_some(())
-    });
+    app_answers(&p);
     assert_eq!(
         p.labelled_names(),
         [p.container("ipfs"), p.container("pinshare")],
@@ -194,13 +193,7 @@ fn a_restart_whose_backoff_ends_during_an_outage_starts_once_the_engine_is_back(
     up.wait_for("engine connection lost", 1, Duration::from_secs(30));
     up.wait_for("engine connection back", 1, Duration::from_secs(60));
     up.wait_for("pinshare » restarted (restart 1)", 1, LONG);
-    poll("the app's /health", LONG, || {
-        (http("GET", p.app_port, "/health", &[], b"")
-            .map(|r| r.status)
-            .ok()
-            == Some(200))
-        .then_some(())
-    });
+    app_answers(&p);
     assert_eq!(
         up.count("pinshare » restarted (restart"),
         1,

@@ -313,21 +313,11 @@ mod tests {
         }
     }
 
-    async fn started(fake: &Fake, spec: &Spec) {
-        for s in &spec.order {
-            let name = spec.container_name(s);
-            fake.add_image(spec.services[s].image.reference(), &format!("sha256:{s}"));
-            let body = crate::container::container_body(spec, &spec.services[s], "h", None);
-            fake.create_container(&name, body).await.expect("create");
-            fake.start_container(&name).await.expect("start");
-        }
-    }
-
     #[tokio::test]
     async fn a_round_shows_each_service_against_its_spec_and_marks_only_what_lasted() {
         let spec = spec();
         let fake = Fake::new();
-        started(&fake, &spec).await;
+        fake.start_spec(&spec).await;
         let (ipfs, app) = (spec.container_name("ipfs"), spec.container_name("pinshare"));
         // kubo: a quarter core, 100Mi of its 512Mi request. The app: 950Mi of its 1Gi limit, twice, then 200Mi.
         fake.stats_samples(&ipfs, &[sample(0.25, 100 * MI, 2048 * MI)]);

@@ -65,13 +65,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("offline spec");
         let spec = crate::spec::parse(&path, &text).expect("valid");
         let fake = Fake::new();
-        for s in &spec.order {
-            let name = spec.container_name(s);
-            fake.add_image(spec.services[s].image.reference(), &format!("sha256:{s}"));
-            let body = crate::container::container_body(&spec, &spec.services[s], "h", None);
-            fake.create_container(&name, body).await.expect("create");
-            fake.start_container(&name).await.expect("start");
-        }
+        fake.start_spec(&spec).await;
         let app = spec.container_name("pinshare");
         let at = |mem| StatsSample {
             memory_used: mem,

@@ -44,6 +44,17 @@ impl Fake {
         );
     }
 
+    /// Every service of `spec` as `up` leaves it: its image present, its container created and started.
+    pub async fn start_spec(&self, spec: &crate::spec::Spec) {
+        for s in &spec.order {
+            let name = spec.container_name(s);
+            self.add_image(spec.services[s].image.reference(), &format!("sha256:{s}"));
+            let body = crate::container::container_body(spec, &spec.services[s], "h", None);
+            self.create_container(&name, body).await.expect("create");
+            self.start_container(&name).await.expect("start");
+        }
+    }
+
     /// A local image built for `service` of `project` (labelled as a build labels it), under `reference`.
     pub fn add_service_image(&self, reference: &str, id: &str, project: &str, service: &str) {
         let labels = [(labels::PROJECT, project), (labels::SERVICE, service)]
