@@ -1,5 +1,7 @@
 // The log pane: the lines of the stream in a bounded buffer, all services or one, containers' output and the
 // tool's events together or apart, narrowed by a text or /regex/ filter kept per service in the URL's hash.
+// A line is a plain record until it is shown: its DOM row is built only when a frame puts it in the pane, so a
+// flood costs a record per line and at most [`KEEP`] rows per frame, never rows for lines trimmed before showing.
 
 /** Lines kept in the page; older ones are dropped (everything is still in `pinshare-dev logs`). */
 export const KEEP = 5000;
@@ -29,7 +31,7 @@ export class LogPane {
   constructor(pane, controls) {
     this.pane = pane;
     this.controls = controls; // {service, filter, show, follow, count, problem, status}
-    this.lines = []; // {name, source, text, error, node}
+    this.lines = []; // {name, source, time, text, error, node}: node is built when the line is first shown
     this.pending = [];
     this.missed = 0;
     this.scheduled = false;
@@ -95,7 +97,7 @@ export class LogPane {
     for (const p of pieces) {
       this.addService(p.name);
       const time = clock(p.at);
-      for (const text of p.lines) this.pending.push(this.node(p.name, p.source, time, text));
+      for (const text of p.lines) this.pending.push({ name: p.name, source: p.source, time, text, node: null });
     }
     this.bound();
     this.schedule();
@@ -103,18 +105,17 @@ export class LogPane {
 
   /** A note that the page fell behind and missed lines. */
   gap(missed) {
-    const n = document.createElement("div");
-    n.className = "gap";
-    n.textContent = `… ${missed} pieces of output missed (see pinshare-dev logs)`;
-    this.pending.push({ name: "", source: "gap", text: n.textContent, error: false, node: n });
+    const text = `… ${missed} pieces of output missed (see pinshare-dev logs)`;
+    this.pending.push({ name: "", source: "gap", time: "", text, node: null });
     this.bound();
     this.schedule();
   }
 
   /** While paused, lines wait here: the oldest go past [`KEEP`], as they would from the pane. */
   bound() {
+    // Trimmed in chunks, one splice per KEEP lines rather than one per event; [`count`] says what is over.
     const over = this.pending.length - KEEP;
-    if (over > 0) {
+    if (over >= KEEP) {
       this.pending.splice(0, over);
       this.missed += over;
     }
@@ -129,20 +130,33 @@ export class LogPane {
     this.controls.service.append(o);
   }
 
-  node(name, source, time, text) {
-    const error = ERROR.test(text);
+  /** `l`'s row in the pane, built the first time it is shown. */
+  node(l) {
+    if (l.node) return l.node;
     const n = document.createElement("div");
-    n.className = `line ${source}${error ? " error" : ""}`;
-    n.dataset.service = name;
-    n.dataset.source = source;
-    const parts = [["time", time], ["span", name, "name"], ["span", source, "source"], ["span", text, "text"]];
-    for (const [tag, content, cls] of parts) {
-      const e = document.createElement(tag);
-      if (cls) e.className = cls;
-      e.textContent = content;
-      n.append(e);
+    if (l.source === "gap") {
+      n.className = "gap";
+      n.textContent = l.text;
+    } else {
+      n.className = `line ${l.source}${this.isError(l) ? " error" : ""}`;
+      n.dataset.service = l.name;
+      n.dataset.source = l.source;
+      const parts = [["time", l.time], ["span", l.name, "name"], ["span", l.source, "source"], ["span", l.text, "text"]];
+      for (const [tag, content, cls] of parts) {
+        const e = document.createElement(tag);
+        if (cls) e.className = cls;
+        e.textContent = content;
+        n.append(e);
+      }
     }
-    return { name, source, text, error, node: n };
+    l.node = n;
+    return n;
+  }
+
+  /** Whether `l` counts for "first error", tested once and only for lines that get that far. */
+  isError(l) {
+    if (l.error === undefined) l.error = l.source !== "gap" && ERROR.test(l.text);
+    return l.error;
   }
 
   matches(l) {
@@ -170,19 +184,23 @@ export class LogPane {
       this.count();
       return;
     }
-    const fresh = this.pending.splice(0);
+    // Only the newest KEEP of what waits can stay: the rest is counted, never built.
+    const skip = Math.max(0, this.pending.length - KEEP);
+    this.missed += skip;
+    const fresh = this.pending.slice(skip);
+    this.pending = [];
+    const over = this.lines.length + fresh.length - KEEP;
+    if (over > 0) for (const l of this.lines.splice(0, over)) l.node?.remove();
     const frag = document.createDocumentFragment();
-    for (const l of fresh) if (this.matches(l)) frag.append(l.node);
-    this.lines.push(...fresh);
-    const over = this.lines.length - KEEP;
-    if (over > 0) for (const l of this.lines.splice(0, over)) l.node.remove();
+    for (const l of fresh) if (this.matches(l)) frag.append(this.node(l));
+    for (const l of fresh) this.lines.push(l);
     this.pane.append(frag);
     this.after();
   }
 
   redraw() {
     const frag = document.createDocumentFragment();
-    for (const l of this.lines) if (this.matches(l)) frag.append(l.node);
+    for (const l of this.lines) if (this.matches(l)) frag.append(this.node(l));
     this.pane.replaceChildren(frag);
     this.after();
   }
@@ -193,8 +211,9 @@ export class LogPane {
   }
 
   count() {
-    const waiting = this.pending.length ? `, paused with ${this.pending.length} new` : "";
-    const missed = this.missed ? `, ${this.missed} older dropped` : "";
+    const over = Math.max(0, this.pending.length - KEEP);
+    const waiting = this.pending.length ? `, paused with ${this.pending.length - over} new` : "";
+    const missed = this.missed + over ? `, ${this.missed + over} older dropped` : "";
     this.controls.count.value = `${this.pane.childElementCount} of ${this.lines.length} lines${waiting}${missed}`;
   }
 
@@ -215,13 +234,14 @@ export class LogPane {
   firstError() {
     this.setFollow(false);
     for (const old of this.pane.querySelectorAll(".line.current")) old.classList.remove("current");
-    const first = this.lines.find((l) => l.error && this.matches(l));
+    const first = this.lines.find((l) => this.isError(l) && this.matches(l));
     if (!first) {
       this.controls.status.textContent = "no error in the lines shown";
       return;
     }
-    first.node.classList.add("current");
-    first.node.scrollIntoView({ block: "center" });
-    this.controls.status.textContent = `first error: ${first.name} at ${first.node.querySelector("time").textContent}`;
+    const row = this.node(first);
+    row.classList.add("current");
+    row.scrollIntoView({ block: "center" });
+    this.controls.status.textContent = `first error: ${first.name} at ${first.time}`;
   }
 }
