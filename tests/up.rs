@@ -373,7 +373,7 @@ fn a_foreign_container_with_our_name_is_refused_and_left_alone() {
         "created",
         "down leaves it too"
     );
-    docker_ok(&["rm", "-f", &name]);
+    docker_ok(&["rm", "-f", "-v", &name]);
 }
 
 #[test]
