@@ -51,12 +51,7 @@ fn a_failed_create_is_not_tried_again_when_another_container_took_the_name() {
 #[test]
 fn a_failed_start_is_tried_again_in_a_new_container() {
     let mut m = M::watching(on_failure());
-    m.dies(1, ms(50), 0);
-    let fx = m.input(Input::OomChecked(false));
-    let Some(Effect::Recreate { start_at, .. }) = fx.last().cloned() else {
-        panic!()
-    };
-    m.input(Input::Created(Ok("b".into())));
+    let start_at = m.backing_off();
     m.now = start_at;
     m.input(Input::Timer(Timer::StartAt));
     m.input(Input::Locked);
@@ -72,12 +67,7 @@ fn a_failed_start_is_tried_again_in_a_new_container() {
 #[test]
 fn a_replacement_removed_during_its_backoff_leaves_it_to_what_is_there() {
     let mut m = M::watching(on_failure());
-    m.dies(1, ms(50), 0);
-    let fx = m.input(Input::OomChecked(false));
-    let Some(Effect::Recreate { start_at, .. }) = fx.last().cloned() else {
-        panic!()
-    };
-    m.input(Input::Created(Ok("b".into())));
+    let start_at = m.backing_off();
     m.now = start_at;
     m.input(Input::Timer(Timer::StartAt));
     m.input(Input::Locked);
@@ -89,12 +79,7 @@ fn a_replacement_removed_during_its_backoff_leaves_it_to_what_is_there() {
 #[test]
 fn an_engine_lost_during_the_backoff_is_waited_for_and_the_start_comes_when_it_is_back() {
     let mut m = M::watching(on_failure());
-    m.dies(1, ms(50), 0);
-    let fx = m.input(Input::OomChecked(false));
-    let Some(Effect::Recreate { start_at, .. }) = fx.last().cloned() else {
-        panic!()
-    };
-    m.input(Input::Created(Ok("b".into())));
+    let start_at = m.backing_off();
     assert_eq!(m.input(Input::EngineLost), []);
     m.now = start_at;
     assert_eq!(m.input(Input::Timer(Timer::StartAt)), []);

@@ -116,6 +116,18 @@ impl M {
         self.input(Input::Inspected(exited(&id, code, restarts)))
     }
 
+    /// Exits with code 1 after 50 ms under `on-failure`, not OOM-killed, and its replacement `b` is created: the
+    /// time the replacement is to start.
+    pub(super) fn backing_off(&mut self) -> Instant {
+        self.dies(1, ms(50), 0);
+        let fx = self.input(Input::OomChecked(false));
+        let Some(Effect::Recreate { start_at, .. }) = fx.last().cloned() else {
+            panic!("a recreate: {fx:?}")
+        };
+        self.input(Input::Created(Ok("b".into())));
+        start_at
+    }
+
     pub(super) fn followed(&self) -> String {
         match &self.sup.phase {
             Phase::Watching { id, .. } => id.clone(),
