@@ -1,10 +1,14 @@
 // The log pane: the lines of the stream in a bounded buffer, all services or one, containers' output and the
 // tool's events together or apart, narrowed by a text or /regex/ filter kept per service in the URL's hash.
 // A line is a plain record until it is shown: its DOM row is built only when a frame puts it in the pane, so a
-// flood costs a record per line and at most [`KEEP`] rows per frame, never rows for lines trimmed before showing.
+// flood costs a record per line and at most [`CHUNK`] rows per frame, never rows for lines trimmed before showing.
 
 /** Lines kept in the page; older ones are dropped (everything is still in `pinshare-dev logs`). */
 export const KEEP = 5000;
+
+/** Rows built in one frame at most: a flood fills the pane over several frames and the page answers between
+ * them (5,000 rows in one frame held the page for 0.6 s at a time on a 2-core machine, and for seconds in a row). */
+const CHUNK = 500;
 
 /** What makes a line an error for "first error". */
 const ERROR = /\b(error|fatal|panic|fail(ed|ure)?)\b/i;
@@ -184,11 +188,13 @@ export class LogPane {
       this.count();
       return;
     }
-    // Only the newest KEEP of what waits can stay: the rest is counted, never built.
+    // Only the newest KEEP of what waits can stay: the rest is counted, never built. The oldest CHUNK of them
+    // go in now, the rest at the next frames.
     const skip = Math.max(0, this.pending.length - KEEP);
     this.missed += skip;
-    const fresh = this.pending.slice(skip);
-    this.pending = [];
+    const fresh = this.pending.slice(skip, skip + CHUNK);
+    this.pending = this.pending.slice(skip + CHUNK);
+    if (this.pending.length) this.schedule();
     const over = this.lines.length + fresh.length - KEEP;
     if (over > 0) for (const l of this.lines.splice(0, over)) l.node?.remove();
     const frag = document.createDocumentFragment();
@@ -212,7 +218,8 @@ export class LogPane {
 
   count() {
     const over = Math.max(0, this.pending.length - KEEP);
-    const waiting = this.pending.length ? `, paused with ${this.pending.length - over} new` : "";
+    const paused = !this.controls.follow.checked && this.pending.length;
+    const waiting = paused ? `, paused with ${this.pending.length - over} new` : "";
     const missed = this.missed + over ? `, ${this.missed + over} older dropped` : "";
     this.controls.count.value = `${this.pane.childElementCount} of ${this.lines.length} lines${waiting}${missed}`;
   }
