@@ -50,6 +50,10 @@ pub enum Phase {
     Creating(Restart),
     /// Under the lock: creating failed with `error`; a look says whether another container took the name.
     CreateFailed(Restart, String),
+    /// A create or start failed: restart `r` is created at its `start_at`, once the engine is there (`due`: its
+    /// time came while the engine was away). Never at once: a create that fails at once (the engine is away, the
+    /// name is taken) would otherwise be tried again at once, for ever.
+    Retrying(Restart, bool),
     /// The replacement `new` is created and waits out the backoff (`due`: its time came while the engine was
     /// away; it starts once it is back).
     BackingOff(Restart, String, bool),
@@ -152,7 +156,9 @@ impl Sup {
     /// The next timer, if any.
     pub fn deadline(&self) -> Option<(Timer, Instant)> {
         match &self.phase {
-            Phase::BackingOff(r, _, false) => Some((Timer::StartAt, r.start_at)),
+            Phase::BackingOff(r, _, false) | Phase::Retrying(r, false) => {
+                Some((Timer::StartAt, r.start_at))
+            }
             Phase::Idle | Phase::Watching { .. } => self.resync_at.map(|t| (Timer::Resync, t)),
             _ => None,
         }
@@ -228,7 +234,7 @@ impl Sup {
                 fx.push(Effect::Probe(Some(self.epoch)));
                 fx.push(Effect::Look(self.epoch));
             }
-            Phase::BackingOff(_, _, due @ true) => {
+            Phase::BackingOff(_, _, due @ true) | Phase::Retrying(_, due @ true) => {
                 *due = false;
                 self.timer(Timer::StartAt, fx);
             }
@@ -242,7 +248,12 @@ impl Sup {
                 self.resync_at = None;
                 fx.push(Effect::Look(self.epoch));
             }
-            (Timer::StartAt, Phase::BackingOff(_, _, due)) if !self.engine_up => *due = true,
+            (Timer::StartAt, Phase::BackingOff(_, _, due) | Phase::Retrying(_, due))
+                if !self.engine_up =>
+            {
+                *due = true;
+            }
+            (Timer::StartAt, Phase::Retrying(..)) => fx.push(Effect::Lock),
             (Timer::StartAt, Phase::BackingOff(r, new, _)) => {
                 self.phase = Phase::Launching(r.clone(), new.clone());
                 fx.push(Effect::Lock);
@@ -389,6 +400,14 @@ impl Sup {
                     self.follow(c.id, now, now, fx);
                 }
                 _ => self.retry(r, error, env, now, fx),
+            },
+            Phase::Retrying(r, _) => match found {
+                Some(c) if c.is_running() => {
+                    self.unlock(fx);
+                    self.outage = false;
+                    self.follow(c.id, now, now, fx);
+                }
+                _ => self.create(r, fx),
             },
             Phase::Launching(r, new) => match found {
                 Some(c) if c.id == new => {
@@ -562,7 +581,7 @@ impl Sup {
     }
 
     /// A create or start of restart `r` failed with `error`: tried again, as the next restart, after the next
-    /// step of the backoff (the create at once, under the lock; the start once the delay is over).
+    /// step of the backoff, with the lock let go meanwhile ([`Phase::Retrying`]).
     fn retry(&mut self, r: Restart, error: String, env: &Env, now: Instant, fx: &mut Vec<Effect>) {
         let n = r.n + 1;
         let delay = env.backoff.delay(n);
@@ -572,7 +591,9 @@ impl Sup {
             start_at: now + delay,
             ..r
         };
-        self.create(r, fx);
+        fx.push(Effect::Mark(Mark::Restarting(r.n, r.start_at)));
+        self.phase = Phase::Retrying(r, false);
+        self.unlock(fx);
     }
 
     fn start_done(

@@ -28,12 +28,41 @@ fn a_failed_create_is_tried_again_at_the_next_backoff_step() {
         2,
         m.now + Duration::from_secs(1)
     ))));
-    assert!(
-        !fx.contains(&Effect::Unlock),
-        "created again under the lock"
-    );
+    let fx = m.retried(fx, None);
     let fx = m.created_and_started(fx);
     assert_eq!(M::said(&fx), ["restarted (restart 2)"]);
+}
+
+/// Before, a failed create was created again at once, under the lock: with the engine away, every try failed at
+/// once and the next came at once, a new "restart failed" line and restart number each time, for ever.
+#[test]
+fn a_create_failed_while_the_engine_is_away_waits_for_it_and_is_said_once() {
+    let mut m = M::watching(on_failure());
+    m.dies(1, ms(50), 0);
+    m.input(Input::OomChecked(false));
+    assert_eq!(m.input(Input::EngineLost), []);
+    m.input(Input::Created(Err("connection refused".into())));
+    let fx = m.input(Input::Inspected(None));
+    assert_eq!(M::said(&fx).len(), 1, "{fx:?}");
+    assert_eq!(fx.last(), Some(&Effect::Unlock), "nothing tried at once");
+    let Some((Timer::StartAt, at)) = m.sup.deadline() else {
+        panic!("no timer: {:?}", m.sup.deadline())
+    };
+    m.now = at;
+    assert_eq!(
+        m.input(Input::Timer(Timer::StartAt)),
+        [],
+        "the engine is away"
+    );
+    assert_eq!(m.sup.deadline(), None, "waits for the engine, not a timer");
+    m.later(Duration::from_secs(7));
+    assert_eq!(m.input(Input::EngineBack), [Effect::Lock]);
+    assert_eq!(m.input(Input::Locked), [Effect::Inspect]);
+    let fx = m.input(Input::Inspected(None));
+    assert!(
+        matches!(fx.last(), Some(Effect::Recreate { n: 2, .. })),
+        "{fx:?}"
+    );
 }
 
 #[test]
@@ -61,6 +90,7 @@ fn a_failed_start_is_tried_again_in_a_new_container() {
         M::said(&fx),
         ["restart failed: port taken; trying again in 1 s (restart 2)"]
     );
+    let fx = m.retried(fx, Some(container("b", State::Created, 1)));
     assert!(matches!(fx.last(), Some(Effect::Recreate { n: 2, .. })));
 }
 

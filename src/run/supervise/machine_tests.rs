@@ -143,6 +143,28 @@ impl M {
         self.created_and_started(fx)
     }
 
+    /// After a failed create or start (`fx`): the lock let go, nothing tried until the backoff's next step;
+    /// then, under the lock, `found` holds the name and the replacement is created. The create's effects.
+    pub(super) fn retried(
+        &mut self,
+        fx: Vec<Effect>,
+        found: Option<Box<Container>>,
+    ) -> Vec<Effect> {
+        assert_eq!(fx.last(), Some(&Effect::Unlock), "let go: {fx:?}");
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Recreate { .. })),
+            "{fx:?}"
+        );
+        let Some((Timer::StartAt, at)) = self.sup.deadline() else {
+            panic!("no timer for the next try: {:?}", self.sup.deadline())
+        };
+        assert!(at > self.now, "the next try waits");
+        self.now = at;
+        assert_eq!(self.input(Input::Timer(Timer::StartAt)), [Effect::Lock]);
+        assert_eq!(self.input(Input::Locked), [Effect::Inspect]);
+        self.input(Input::Inspected(found))
+    }
+
     pub(super) fn created_and_started(&mut self, fx: Vec<Effect>) -> Vec<Effect> {
         let Some(Effect::Recreate { n, start_at, .. }) = fx.last().cloned() else {
             panic!("no recreate: {fx:?}");
