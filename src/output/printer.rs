@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use console::{Color, Style};
 
 use crate::output::colours::Colours;
+use crate::output::event::Event;
 use crate::output::status;
 use crate::output::tap::{Source, Tap, Tapped};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -584,9 +585,20 @@ impl Printer {
 
     /// A tool event about a service (or the project).
     pub fn event(&self, name: &str, text: &str) {
+        self.event_line(name, text, None);
+    }
+
+    /// One of the dev loop's events about a service (or the project): its line, and the event itself to the
+    /// readers of the tap — unless the line held a secret value, which only the redacted line may carry on.
+    pub fn say(&self, name: &str, event: Event) {
+        self.event_line(name, &event.to_string(), Some(event));
+    }
+
+    fn event_line(&self, name: &str, text: &str, event: Option<Event>) {
         let text = self.settings.secrets.outgoing(text);
+        let event = event.filter(|_| matches!(text, std::borrow::Cow::Borrowed(_)));
         self.tap
-            .copy(name, Source::Event, || vec![text.to_string()]);
+            .copy_event(name, Source::Event, || vec![text.to_string()], event);
         let mut l = format_line(name, self.width, EVENT_SEP, &text, self.colour(name));
         l.push('\n');
         self.send_now(Msg::Line(l));

@@ -117,6 +117,7 @@ async fn lines_and_events_are_copied_while_someone_listens() {
         name: "app".into(),
         source,
         lines: lines.iter().map(|l| (*l).to_string()).collect(),
+        event: None,
     };
     assert_eq!(
         got,
@@ -129,6 +130,40 @@ async fn lines_and_events_are_copied_while_someone_listens() {
         ]
     );
     assert!(rx.try_recv().is_err(), "nothing from before the tap");
+}
+
+/// A dev-loop event is printed as its line and handed to the tap's readers as the value it is; one whose line
+/// held a secret is handed on as its redacted line only.
+#[tokio::test]
+async fn an_event_said_is_printed_as_its_line_and_tapped_as_itself_unless_it_held_a_secret() {
+    use crate::output::event::Event;
+    let (p, printed) = Printer::capturing(["app"]);
+    p.set_secrets(&["s3cr3t-value"]);
+    let mut rx = p.tap();
+    p.say(
+        "app",
+        Event::ImageUnchanged(std::time::Duration::from_millis(7)),
+    );
+    p.say(
+        "app",
+        Event::BuildFailed("token s3cr3t-value refused".into()),
+    );
+    let first = rx.try_recv().expect("a piece");
+    assert_eq!(
+        first.event,
+        Some(Event::ImageUnchanged(std::time::Duration::from_millis(7)))
+    );
+    assert_eq!(first.lines, ["image unchanged after 7 ms; container kept"]);
+    let second = rx.try_recv().expect("a piece");
+    assert_eq!(second.event, None, "the value held the secret");
+    assert!(!second.lines[0].contains("s3cr3t"), "{:?}", second.lines);
+    p.flush().await;
+    let printed = printed.lock().expect("printed").join("\n");
+    assert!(
+        printed.contains("image unchanged after 7 ms; container kept"),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cr3t"), "{printed}");
 }
 
 #[tokio::test]

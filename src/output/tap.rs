@@ -4,6 +4,8 @@
 
 use tokio::sync::broadcast;
 
+use crate::output::event::Event;
+
 /// Pieces the tap keeps for a slow reader before it misses some.
 pub const QUEUE: usize = 1024;
 
@@ -39,6 +41,8 @@ pub struct Tapped {
     pub source: Source,
     /// The lines.
     pub lines: Vec<String>,
+    /// The dev loop's event the line says, for readers that ask what happened rather than read text.
+    pub event: Option<Event>,
 }
 
 /// The sending side, held by the printer.
@@ -65,11 +69,23 @@ impl Tap {
 
     /// Hands `lines` to the readers, if there are any (made only then).
     pub fn copy(&self, name: &str, source: Source, lines: impl FnOnce() -> Vec<String>) {
+        self.copy_event(name, source, lines, None);
+    }
+
+    /// [`Tap::copy`] of a line that says `event`.
+    pub fn copy_event(
+        &self,
+        name: &str,
+        source: Source,
+        lines: impl FnOnce() -> Vec<String>,
+        event: Option<Event>,
+    ) {
         if self.listening() {
             let _ = self.0.send(Tapped {
                 name: name.to_string(),
                 source,
                 lines: lines(),
+                event,
             });
         }
     }

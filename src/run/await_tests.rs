@@ -11,6 +11,7 @@ use super::loop_tests::{Run, spec_text};
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::EXIT_INTERRUPTED;
+use crate::output::event::Event;
 
 /// `app` is synced into, not rebuilt, when `main.go` changes: copied in, a command run, restarted.
 fn live_spec() -> String {
@@ -31,7 +32,10 @@ fn port_spec() -> String {
 /// A run of `text`, once it says everything is ready.
 async fn start_with(text: &str) -> Run {
     let r = Run::launch_with(text, |_, _, _| {});
-    r.printed("all services ready; watching app", 1).await;
+    r.said_n("watching", 1, |_, e| {
+        matches!(e, Event::ReadyWatching { .. })
+    })
+    .await;
     r
 }
 
@@ -134,7 +138,7 @@ async fn divergence(r: &Run) -> Option<String> {
             return Some(format!("{n} is not running"));
         }
     }
-    if r.count("live-updated in") > 0 {
+    if r.said(|_, e| matches!(e, Event::LiveUpdated { .. })) > 0 {
         return None;
     }
     let app = r.fake.container("d-app").expect("app");
@@ -231,7 +235,10 @@ async fn engine_loss_at_every_call_of_start_up(how: Loss) -> usize {
         // Installed before the run's task first runs: it makes no call until this test awaits.
         let r = Run::launch_with(&spec_text("a"), |_, _, _| {});
         let loss = lose_at(&r, k, how);
-        r.printed("all services ready; watching app", 1).await;
+        r.said_n("watching", 1, |_, e| {
+            matches!(e, Event::ReadyWatching { .. })
+        })
+        .await;
         converges(&r, &what).await;
         told_what_was_restored(&r, &loss, &what);
         r.stop().await;
@@ -255,7 +262,7 @@ async fn engine_loss_at_every_call_of_a_rebuild(how: Loss) -> usize {
     let r = start_with(&spec_text("a")).await;
     let c0 = r.fake.calls().len();
     r.edit_source(2);
-    r.printed("rebuilt in", 1).await;
+    r.rebuilt_n(1).await;
     let m = r.fake.calls().len() - c0;
     r.stop().await;
     for k in 1..=m {
@@ -268,7 +275,7 @@ async fn engine_loss_at_every_call_of_a_rebuild(how: Loss) -> usize {
         // The change was not lost, and the run said when the new build took over (the loss may have cut the
         // swap short after that, before its timing line).
         assert!(
-            r.count("rebuilt in") + r.count("serves now; stopping build") >= 1,
+            r.rebuilt() + r.said(|_, e| matches!(e, Event::SwapServes { .. })) >= 1,
             "{what}: {:#?}",
             r.lines.lock().expect("lines")
         );
@@ -293,7 +300,10 @@ async fn engine_loss_at_every_call_of_a_live_update(how: Loss) -> usize {
     let r = start_with(&live_spec()).await;
     let c0 = r.fake.calls().len();
     r.edit_source(2);
-    r.printed("live-updated in", 1).await;
+    r.said_n("live-updated", 1, |_, e| {
+        matches!(e, Event::LiveUpdated { .. })
+    })
+    .await;
     let m = r.fake.calls().len() - c0;
     r.stop().await;
     for k in 1..=m {
@@ -328,7 +338,7 @@ async fn a_save_at_every_engine_call_of_a_rebuild_gives_exactly_one_follow_up() 
     let r = start_with(&spec_text("a")).await;
     let c0 = r.fake.calls().len();
     r.edit_source(2);
-    r.printed("rebuilt in", 1).await;
+    r.rebuilt_n(1).await;
     let m = r.fake.calls().len() - c0;
     // The rebuild's build call (1-based): a save from then on came after its context was read.
     let build_at = 1 + r.fake.call_lines()[c0..]
@@ -354,19 +364,16 @@ async fn a_save_at_every_engine_call_of_a_rebuild_gives_exactly_one_follow_up() 
         // Start-up's build, the rebuild's, and one follow-up unless the rebuild's build took the save.
         let builds = r.calls_of("build d-app:dev");
         assert!(
-            (2..=3).contains(&builds) && r.count("rebuilt in") == builds - 1,
+            (2..=3).contains(&builds) && r.rebuilt() == builds - 1,
             "{what}: {builds} builds, {} rebuilds: {:#?}",
-            r.count("rebuilt in"),
+            r.rebuilt(),
             r.lines.lock().expect("lines")
         );
         if k >= build_at {
             assert_eq!(builds, 3, "{what}: exactly one follow-up build");
         }
         // One batch for each save, or both in one when the second came while the first was being folded.
-        assert!(
-            (1..=2).contains(&r.count("app  » main.go changed")),
-            "{what}"
-        );
+        assert!((1..=2).contains(&r.main_go_changed()), "{what}");
         r.stop().await;
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::output::event::Event;
 use crate::output::printer::Printer;
 use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
@@ -134,7 +135,7 @@ fn start_watcher(
     match watch::start(rules, quiet, tx.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
-            printer.event(TOOL, &format!("not watching source files: {e}"));
+            printer.say(TOOL, Event::NotWatching(e.to_string()));
             None
         }
     }
@@ -176,16 +177,15 @@ fn watch_spec(spec: &Spec, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher>
     Some(d)
 }
 
-fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> String {
+fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> Event {
     let first = paths
         .iter()
         .next()
         .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
         .unwrap_or_default();
-    if paths.len() > 1 {
-        format!("{first} and {} more changed", paths.len() - 1)
-    } else {
-        format!("{first} changed")
+    Event::Changed {
+        first,
+        more: paths.len().saturating_sub(1),
     }
 }
 
@@ -232,7 +232,7 @@ async fn worker(
                 break;
             }
             if attempt == 1 {
-                printer.event(&service, &describe(&paths, &current.dir));
+                printer.say(&service, describe(&paths, &current.dir));
             }
             let listed: Vec<PathBuf> = paths.iter().cloned().collect();
             if fg.state.defer(&service, &listed) {
@@ -251,10 +251,7 @@ async fn worker(
             if done || engine.version().await.is_ok() {
                 break;
             }
-            printer.event(
-                &service,
-                "the engine went away during this change; it is looked at again once the engine is back",
-            );
+            printer.say(&service, Event::EngineAwayDuringChange);
             crate::run::tasks::engine_back(&*engine).await;
         }
     }
@@ -288,18 +285,13 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
             let shown = s.printer.redact(text.trim_end()).into_owned();
             s.tasks.control.state.spec_error(Some(shown));
             // One closing line: `check`'s "nothing was changed" followed by this one said it twice.
-            s.printer.event(
-                TOOL,
-                &format!(
-                    "{}; the edit was not applied, everything keeps running as it was",
-                    errors.count()
-                ),
-            );
+            s.printer.say(TOOL, Event::SpecInvalid(errors.count()));
             return None;
         }
         Err(e) => {
-            let text = format!("{e}; everything keeps running as it was");
-            s.printer.event(TOOL, &text);
+            let event = Event::SpecUnreadable(e.to_string());
+            let text = event.to_string();
+            s.printer.say(TOOL, event);
             let shown = s.printer.redact(&text).into_owned();
             s.tasks.control.state.spec_error(Some(shown));
             return None;
@@ -311,19 +303,12 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     secrets.extend(new.secret_values());
     s.printer.set_secrets(&secrets);
     if new.project != current.project {
-        s.printer.event(
-            TOOL,
-            "the project name changed; stop and run `up` again to apply it",
-        );
+        s.printer.say(TOOL, Event::ProjectRenamed);
         return None;
     }
-    s.printer.event(
-        TOOL,
-        &format!("{} changed; reconciling", new.file.display()),
-    );
+    s.printer.say(TOOL, Event::SpecChanged(new.file.clone()));
     if let Err(e) = apply(s, current, &new, followed).await {
-        s.printer
-            .event(TOOL, &format!("applying the new spec failed: {e}"));
+        s.printer.say(TOOL, Event::SpecApplyFailed(e.to_string()));
     }
     Some(new)
 }
@@ -384,11 +369,11 @@ async fn apply(
         }
         reconcile::apply(engine, new, &actions, &s.printer).await?;
         ready::wait_ready(engine, new, svc).await?;
-        s.printer.event(name, "ready");
+        s.printer.say(name, Event::Ready);
         s.tasks.control.state.ready(name, Some(&image_id));
     }
     if changed == 0 {
-        s.printer.event(TOOL, "no service's configuration changed");
+        s.printer.say(TOOL, Event::NothingChanged);
     }
     Ok(())
 }
@@ -459,7 +444,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
         supervise(name, &mut supervised);
     }
     if !s.watch {
-        s.printer.event(TOOL, "all services ready; not watching (Ctrl-C stops and removes the containers, volumes are kept)");
+        s.printer.say(TOOL, Event::ReadyNotWatching);
         s.tasks.root.cancelled().await;
         return;
     }
@@ -467,14 +452,13 @@ pub async fn run(s: Session, sources: Option<Sources>) {
     let mut workers: HashMap<String, mpsc::UnboundedSender<Changes>> = HashMap::new();
     let mut followed: HashSet<String> = s.selected.iter().cloned().collect();
 
-    s.printer.event(
+    s.printer.say(
         TOOL,
-        &format!(
-            "all services ready; watching {} ({} directories) and {} (Ctrl-C stops and removes the containers, volumes are kept)",
-            if services.is_empty() { "no sources".to_string() } else { services.join(", ") },
-            sources.directories,
-            s.spec.file.display()
-        ),
+        Event::ReadyWatching {
+            services: services.iter().map(ToString::to_string).collect(),
+            directories: sources.directories,
+            spec: s.spec.file.clone(),
+        },
     );
     let root = &s.tasks.root;
     loop {

@@ -11,12 +11,38 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::{EXIT_INTERRUPTED, Result};
+use crate::output::event::Event;
 use crate::output::printer::Printer;
 use crate::run::dev_loop::Sources;
 use crate::run::{StopSignals, UpOptions, run};
 use crate::watch::Changes;
 
 pub(super) type Lines = Arc<Mutex<Vec<String>>>;
+/// The dev loop's events as said, with the service (or the tool) they were about.
+pub(super) type Events = Arc<Mutex<Vec<(String, Event)>>>;
+
+/// Collects the events `printer` says from now on.
+fn collect_events(printer: &Printer) -> Events {
+    let events = Events::default();
+    let mut tap = printer.tap();
+    let into = Arc::clone(&events);
+    tokio::spawn(async move {
+        loop {
+            match tap.recv().await {
+                Ok(t) => {
+                    if let Some(e) = t.event {
+                        into.lock().expect("events").push((t.name, e));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    panic!("the test's reader of events fell {n} pieces behind")
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    events
+}
 
 /// The fake holds no container (`…-next` and `…-replaced` included) and no network.
 pub(super) fn left_nothing(fake: &Fake, what: &str) {
@@ -62,6 +88,7 @@ pub(super) struct Run {
     pub(super) dir: tempfile::TempDir,
     pub(super) signals: StopSignals,
     pub(super) lines: Lines,
+    pub(super) events: Events,
     pub(super) task: tokio::task::JoinHandle<Result<u8>>,
     pub(super) changes: UnboundedSender<Changes>,
     pub(super) edits: UnboundedSender<()>,
@@ -71,7 +98,10 @@ impl Run {
     /// A foreground `up` (watching through channels), once it says everything is ready.
     pub(super) async fn start() -> Self {
         let r = Self::launch(|_, _, _| {});
-        r.printed("all services ready; watching app", 1).await;
+        r.said_n("watching", 1, |_, e| {
+            matches!(e, Event::ReadyWatching { .. })
+        })
+        .await;
         r
     }
 
@@ -102,6 +132,7 @@ impl Run {
         fake.add_image("side:1", "sha256:side");
         let engine: Arc<dyn Engine> = Arc::new(fake.clone());
         let (printer, lines) = Printer::capturing(["kv", "app", "side"]);
+        let events = collect_events(&printer);
         let (sources, changes, edits) = Sources::channels();
         before(&fake, &changes, dir.path());
         let signals = StopSignals::default();
@@ -124,6 +155,7 @@ impl Run {
             dir,
             signals,
             lines,
+            events,
             task,
             changes,
             edits,
@@ -150,6 +182,51 @@ impl Run {
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+
+    /// How many events said so far match `what` (given the service and the event).
+    pub(super) fn said(&self, what: impl Fn(&str, &Event) -> bool) -> usize {
+        let events = self.events.lock().expect("events");
+        events.iter().filter(|(name, e)| what(name, e)).count()
+    }
+
+    /// Rebuilds that served, so far.
+    pub(super) fn rebuilt(&self) -> usize {
+        self.said(|_, e| matches!(e, Event::Rebuilt { .. }))
+    }
+
+    /// Changes to app's main.go seen, so far.
+    pub(super) fn main_go_changed(&self) -> usize {
+        let main_go = Event::Changed {
+            first: "main.go".into(),
+            more: 0,
+        };
+        self.said(|name, e| name == "app" && *e == main_go)
+    }
+
+    /// Polls in virtual time until `n` events matching `what` (`described`) were said; panics after ten virtual
+    /// minutes, with every event said.
+    pub(super) async fn said_n(
+        &self,
+        described: &str,
+        n: usize,
+        what: impl Fn(&str, &Event) -> bool,
+    ) {
+        let t = tokio::time::Instant::now();
+        while self.said(&what) < n {
+            assert!(
+                t.elapsed() < Duration::from_secs(600),
+                "{described} not said {n} times: {:#?}",
+                self.events.lock().expect("events")
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Polls until `n` rebuilds served.
+    pub(super) async fn rebuilt_n(&self, n: usize) {
+        self.said_n("rebuilt", n, |_, e| matches!(e, Event::Rebuilt { .. }))
+            .await;
     }
 
     pub(super) fn calls_of(&self, call: &str) -> usize {
@@ -192,7 +269,7 @@ async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops()
     let from = r.fake.call_lines().len();
     let old = r.fake.container("d-app").expect("app").id;
     r.edit_source(2);
-    r.printed("rebuilt in", 1).await;
+    r.rebuilt_n(1).await;
     let calls = r.fake.call_lines();
     let created = position_after(&calls, from, "create_container d-app-next");
     let started = position_after(&calls, created, "start_container d-app-next");
@@ -212,7 +289,7 @@ async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops()
     let new = r.fake.container("d-app").expect("app");
     assert_ne!(new.id, old);
     assert!(r.fake.container("d-app-replaced").is_none());
-    assert_eq!(r.count("serves now; stopping build"), 1);
+    assert_eq!(r.said(|_, e| matches!(e, Event::SwapServes { .. })), 1);
     r.stop().await;
 }
 
@@ -230,7 +307,10 @@ async fn a_new_container_that_never_gets_ready_is_removed_and_the_old_one_keeps_
         )],
     );
     r.edit_source(2);
-    r.printed("keeps serving", 2).await;
+    r.said_n("the swap abandoned", 1, |_, e| {
+        matches!(e, Event::SwapAbandoned { .. })
+    })
+    .await;
     assert_eq!(r.fake.container("d-app").expect("app").id, old);
     assert!(r.fake.container("d-app-next").is_none());
     r.stop().await;
@@ -251,7 +331,7 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
     r.edit_source(3);
     tokio::time::sleep(Duration::from_secs(1)).await;
     r.edit_source(4);
-    r.printed("rebuilt in", 2).await;
+    r.rebuilt_n(2).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(
         r.calls_of("build d-app:dev"),
@@ -259,10 +339,10 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
         "one follow-up build: {:#?}",
         r.fake.call_lines()
     );
-    assert_eq!(r.count("rebuilt in"), 2);
+    assert_eq!(r.rebuilt(), 2);
     // Both changes went into that one follow-up: two batches handled, not three (a third would find the image
     // up to date and say so).
-    assert_eq!(r.count("app  » main.go changed"), 2);
+    assert_eq!(r.main_go_changed(), 2);
     assert_eq!(r.count("up to date"), 0);
     // The follow-up began when the first build ended, not before: builds never overlap.
     let builds: Vec<_> = r
@@ -276,10 +356,10 @@ async fn changes_during_a_build_give_exactly_one_follow_up_build_and_a_later_cha
 
     // Settled: a change gets its own build.
     r.edit_source(5);
-    r.printed("rebuilt in", 3).await;
+    r.rebuilt_n(3).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(r.calls_of("build d-app:dev"), 4);
-    assert_eq!(r.count("app  » main.go changed"), 3);
+    assert_eq!(r.main_go_changed(), 3);
     // Start-up made `d-app`; each swap (start-first: `app` publishes no port) makes `d-app-next`.
     assert_eq!(r.calls_of("create_container d-app"), 1);
     assert_eq!(
@@ -306,7 +386,7 @@ async fn a_spec_reload_during_a_build_waits_for_it_and_both_changes_end_applied(
     std::fs::write(r.dir.path().join("pinshare.toml"), spec_text("b")).expect("w");
     r.edits.send(()).expect("loop listening");
     r.printed("kv   » ready", 1).await;
-    r.printed("rebuilt in", 1).await;
+    r.rebuilt_n(1).await;
 
     let calls = r.fake.call_lines();
     let build = position_after(&calls, from, "build d-app:dev");
@@ -340,7 +420,7 @@ async fn a_stop_request_at_every_engine_call_of_a_rebuild_leaves_no_container() 
     r.fake.latency("build", Duration::from_secs(60));
     let c0 = r.fake.calls().len();
     r.edit_source(2);
-    r.printed("rebuilt in", 1).await;
+    r.rebuilt_n(1).await;
     let m = r.fake.calls().len() - c0;
     assert!(m > 10, "{:#?}", &r.fake.call_lines()[c0..]);
     r.stop().await;
@@ -405,10 +485,13 @@ async fn a_save_at_every_engine_call_of_start_up_is_served_once_it_is_over() {
             });
         });
         let what = format!("save at call {k} of start-up's {m}");
-        r.printed("all services ready; watching app", 1).await;
+        r.said_n("watching", 1, |_, e| {
+            matches!(e, Event::ReadyWatching { .. })
+        })
+        .await;
         // The change is looked at: rebuilt and swapped, or found already built.
         let t = tokio::time::Instant::now();
-        while r.count("rebuilt in") + r.count("image unchanged") == 0 {
+        while r.rebuilt() + r.said(|_, e| matches!(e, Event::ImageUnchanged(_))) == 0 {
             assert!(
                 t.elapsed() < Duration::from_secs(600),
                 "{what}: never looked at: {:#?}",
@@ -418,9 +501,9 @@ async fn a_save_at_every_engine_call_of_start_up_is_served_once_it_is_over() {
         }
         let builds = r.calls_of("build d-app:dev");
         assert!(
-            (1..=2).contains(&builds) && r.count("rebuilt in") == builds - 1,
+            (1..=2).contains(&builds) && r.rebuilt() == builds - 1,
             "{what}: {builds} builds, {} rebuilds",
-            r.count("rebuilt in")
+            r.rebuilt()
         );
         // What runs was built from the saved source: its context hash is that of the directory now.
         let running = r.fake.container("d-app").expect("app");

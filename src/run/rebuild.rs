@@ -11,15 +11,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::engine::{Container, Engine, Role};
 use crate::error::{Error, Result};
+use crate::output::event::Event;
 use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
 use crate::{image, probe::ready};
 use std::borrow::Cow;
-
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,18 +52,16 @@ fn said_rebuilt(
     build: Duration,
     stages: &[(&'static str, Duration)],
 ) -> Vec<(&'static str, Duration)> {
-    let mut text = format!(
-        "rebuilt in {} ms: detect {}, build {}",
-        ms(detect + start.elapsed()),
-        ms(detect),
-        ms(build)
-    );
-    for (stage, took) in stages {
-        text.push_str(&format!(", {stage} {}", ms(*took)));
-    }
-    printer.event(service, &text);
     let mut all = vec![("detect", detect), ("build", build)];
     all.extend_from_slice(stages);
+    let total = detect + start.elapsed();
+    printer.say(
+        service,
+        Event::Rebuilt {
+            total,
+            stages: all.clone(),
+        },
+    );
     all
 }
 
@@ -136,8 +131,7 @@ impl Swapped {
         // Tried again once a lost engine is back, unless the run is stopping (its shutdown removes it then).
         while let Err(e) = crate::run::swap::retire(&*fg.engine, &spec, svc).await {
             if fg.engine.version().await.is_ok() {
-                let text = format!("stopping the old container failed: {e}; `down` removes it");
-                printer.event(&service, &text);
+                printer.say(&service, Event::RetireFailed(e.to_string()));
                 break;
             }
             let back = crate::run::tasks::engine_back(&*fg.engine);
@@ -185,10 +179,7 @@ async fn built(
     match image::resolve_image(engine, spec, svc, printer).await {
         Ok(id) => Ok(id),
         Err(e) => {
-            printer.event(
-                &svc.name,
-                &format!("build failed, the running container was left serving: {e}"),
-            );
+            printer.say(&svc.name, Event::BuildFailed(e.to_string()));
             Err(Error::Build {
                 service: svc.name.clone(),
                 source: Box::new(e),
@@ -267,13 +258,7 @@ pub async fn rebuild(
         &Observed::one(spec, &seen, service, desired.clone(), Occasion::Rebuild),
     );
     if actions.iter().all(|a| matches!(a, Action::Keep { .. })) {
-        printer.event(
-            service,
-            &format!(
-                "image unchanged after {} ms; container kept",
-                ms(start.elapsed())
-            ),
-        );
+        printer.say(service, Event::ImageUnchanged(start.elapsed()));
         return Ok(Rebuilt::Unchanged);
     }
     if let (Some(fg), Some(old)) = (fg, &old)
@@ -293,7 +278,7 @@ pub async fn rebuild(
     let swap = t.elapsed();
     let t = Instant::now();
     if let Err(e) = ready::wait_ready(engine, spec, svc).await {
-        printer.event(service, &format!("the new container is not ready: {e}"));
+        printer.say(service, Event::NewNotReady(e.to_string()));
         return Err(e);
     }
     let ready = t.elapsed();
@@ -457,7 +442,7 @@ pub async fn live_update(
 ) -> Result<bool> {
     let (copy, delete, run) = match plan_live(&spec.dir, lu, changed) {
         LivePlan::Rebuild(why) => {
-            printer.event(&svc.name, &format!("full rebuild: {why}"));
+            printer.say(&svc.name, Event::FullRebuild(why.to_string()));
             return Ok(false);
         }
         LivePlan::Sync { copy, delete, run } => (copy, delete, run),
@@ -468,7 +453,8 @@ pub async fn live_update(
         .await?
         .is_some_and(|c| c.is_running());
     if !running {
-        printer.event(&svc.name, "full rebuild: the container is not running");
+        let why = "the container is not running".to_string();
+        printer.say(&svc.name, Event::FullRebuild(why));
         return Ok(false);
     }
     let start = Instant::now();
@@ -485,10 +471,8 @@ pub async fn live_update(
         match engine.exec(&container, &argv).await {
             Ok(out) if out.code == 0 => {}
             _ => {
-                printer.event(
-                    &svc.name,
-                    "full rebuild: deleting files needs `rm` in the container, and it has none",
-                );
+                let why = "deleting files needs `rm` in the container, and it has none";
+                printer.say(&svc.name, Event::FullRebuild(why.to_string()));
                 return Ok(false);
             }
         }
@@ -498,7 +482,7 @@ pub async fn live_update(
     for argv in &run {
         let out = engine.exec(&container, argv).await?;
         for l in out.output.lines() {
-            printer.event(&svc.name, &format!("run: {l}"));
+            printer.say(&svc.name, Event::LiveRunOutput(l.to_string()));
         }
         if out.code != 0 {
             return Err(Error::Runtime(format!(
@@ -518,19 +502,14 @@ pub async fn live_update(
     let t = Instant::now();
     ready::wait_ready(engine, spec, svc).await?;
     let ready = t.elapsed();
-    printer.event(
+    printer.say(
         &svc.name,
-        &format!(
-            "live-updated in {} ms: detect {}, sync {}, run {}, restart {}, ready {} ({} copied, {} deleted)",
-            ms(detect + start.elapsed()),
-            ms(detect),
-            ms(sync),
-            ms(run_t),
-            ms(restart),
-            ms(ready),
-            copy.len(),
-            delete.len()
-        ),
+        Event::LiveUpdated {
+            total: detect + start.elapsed(),
+            stages: [detect, sync, run_t, restart, ready],
+            copied: copy.len(),
+            deleted: delete.len(),
+        },
     );
     Ok(true)
 }

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::container::{container_body, is_forwarded};
 use crate::engine::{Container, Engine};
 use crate::error::{Error, Result};
+use crate::output::event::Event;
 use crate::output::printer::Printer;
 use crate::probe::ready;
 use crate::reconcile::{Action, Desired};
@@ -73,11 +74,6 @@ pub fn applies(svc: &Service, old: &Container, actions: &[Action]) -> bool {
         && (svc.ports.is_empty() || is_forwarded(old))
 }
 
-fn short(image: &str) -> &str {
-    let s = image.trim_start_matches("sha256:");
-    &s[..s.len().min(12)]
-}
-
 /// Replaces `old` with a container of `desired`, start-first.
 pub async fn start_first(
     fg: &Foreground,
@@ -101,13 +97,12 @@ pub async fn start_first(
         n.aliases.clear();
     }
     let id = engine.create_container(&next, body).await?;
-    printer.event(
+    printer.say(
         name,
-        &format!(
-            "build {} starting alongside build {}, which keeps serving",
-            short(&desired.image),
-            short(&old.image)
-        ),
+        Event::SwapStarting {
+            new: desired.image.clone(),
+            old: old.image.clone(),
+        },
     );
     if let Err(e) = engine.start_container(&next).await {
         return Err(abandon(engine, &next, printer, name, old, &e.to_string()).await);
@@ -187,13 +182,12 @@ pub async fn start_first(
         )
         .await);
     }
-    printer.event(
+    printer.say(
         name,
-        &format!(
-            "build {} serves now; stopping build {}",
-            short(&desired.image),
-            short(&old.image)
-        ),
+        Event::SwapServes {
+            new: desired.image.clone(),
+            old: old.image.clone(),
+        },
     );
     let swap = t.elapsed();
     Ok(Took { start, ready, swap })
@@ -230,26 +224,21 @@ pub async fn clear_leftovers(
     if ours(&engine.inspect_container(&retired).await?) {
         if engine.inspect_container(&canonical).await?.is_none() {
             engine.rename_container(&retired, &canonical).await?;
-            printer.event(
+            printer.say(
                 service,
-                &format!(
-                    "{retired}, left by a swap that was cut short, takes back the name {canonical}"
-                ),
+                Event::LeftoverRenamed {
+                    leftover: retired.clone(),
+                    name: canonical.clone(),
+                },
             );
         } else {
             engine.remove_container(&retired).await?;
-            printer.event(
-                service,
-                &format!("removed {retired}, left by a swap that was cut short"),
-            );
+            printer.say(service, Event::LeftoverRemoved(retired.clone()));
         }
     }
     if ours(&engine.inspect_container(&next).await?) {
         engine.remove_container(&next).await?;
-        printer.event(
-            service,
-            &format!("removed {next}, left by a swap that was cut short"),
-        );
+        printer.say(service, Event::LeftoverRemoved(next.clone()));
     }
     Ok(())
 }
@@ -313,8 +302,11 @@ async fn abandon(
 }
 
 fn kept(printer: &Printer, service: &str, old: &Container, why: &str) -> Error {
-    let text = format!("{why}; build {} keeps serving", short(&old.image));
-    printer.event(service, &text);
+    let event = Event::SwapAbandoned {
+        why: why.to_string(),
+        old: old.image.clone(),
+    };
+    printer.say(service, event);
     Error::Build {
         service: service.to_string(),
         source: Box::new(Error::Runtime(why.to_string())),
