@@ -192,7 +192,9 @@ fn a_restart_whose_backoff_ends_during_an_outage_starts_once_the_engine_is_back(
     proxy.cut(Duration::from_secs(8));
     up.wait_for("engine connection lost", 1, Duration::from_secs(30));
     up.wait_for("engine connection back", 1, Duration::from_secs(60));
-    up.wait_for("pinshare » restarted (restart 1)", 1, LONG);
+    // Restart 1, or 2 when the start was tried before the supervisor learnt the engine had gone (it failed, and
+    // the next try came once the engine was back: CI saw that order once).
+    up.wait_for("pinshare » restarted (restart", 1, LONG);
     app_answers(&p);
     assert_eq!(
         up.count("pinshare » restarted (restart"),

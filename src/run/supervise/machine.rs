@@ -411,7 +411,12 @@ impl Sup {
             },
             Phase::Launching(r, new) => match found {
                 Some(c) if c.id == new => {
-                    fx.push(Effect::Start { id: new, n: r.n });
+                    fx.push(Effect::Start {
+                        id: new.clone(),
+                        n: r.n,
+                    });
+                    // Should the start fail, the next try replaces this container, which holds the name now.
+                    self.phase = Phase::Launching(Restart { old: c, ..r }, new);
                 }
                 // Replaced or removed meanwhile: follow what is there.
                 other => {
