@@ -1,15 +1,94 @@
-//! What the dev loop says about a service or the run, as values: the watch, the spec's reload, the rebuild, the
-//! start-first swap and the live update. Each is rendered here, once, to the line the terminal shows (`»`), and
-//! handed as it is to the printer's readers ([`crate::output::tap::Tapped::event`]), so a test or the dashboard
-//! asks what happened rather than matching text.
+//! What the run says about a service or itself, as values: its start-up and end ([`Life`]), the watch and the
+//! spec's reload ([`Watch`]), the rebuild, the start-first swap and the live update ([`Build`]). Each is
+//! rendered here, once, to the line the terminal shows (`»`), and handed as it is to the printer's readers
+//! (`Tapped::event`), so a test or the dashboard asks what happened rather than matching text.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One thing the dev loop says.
+/// One thing the run says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Start-up, the end of the run, the engine going away around them.
+    Life(Life),
+    /// The watch and the spec's reload.
+    Watch(Watch),
+    /// A rebuild, its swap, a live update.
+    Build(Build),
+}
+
+impl From<Life> for Event {
+    fn from(e: Life) -> Self {
+        Event::Life(e)
+    }
+}
+
+impl From<Watch> for Event {
+    fn from(e: Watch) -> Self {
+        Event::Watch(e)
+    }
+}
+
+impl From<Build> for Event {
+    fn from(e: Build) -> Self {
+        Event::Build(e)
+    }
+}
+
+/// The run's start-up and end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Life {
+    /// The project's network was created.
+    NetworkCreated(String),
+    /// A named volume was created.
+    VolumeCreated(String),
+    /// A service with a readiness probe is ready: `after_start` its start (None: it was running already and
+    /// kept), `since_up` the command began.
+    Ready {
+        /// From the container's start to ready; None when the running container was kept.
+        after_start: Option<Duration>,
+        /// From the command's start.
+        since_up: Duration,
+    },
+    /// A service without a readiness probe runs.
+    Running,
+    /// All `count` selected services are ready (`up --detach`).
+    AllReady {
+        /// Services.
+        count: usize,
+        /// Since the command began.
+        after: Duration,
+    },
+    /// Start-up was cut short (`why`); the containers go, volumes stay.
+    StartUpCut(String),
+    /// Start-up failed; the containers go.
+    StartUpFailed,
+    /// The engine went away during start-up.
+    EngineAwayAtStartUp,
+    /// The engine is back after `0`; start-up goes on.
+    EngineBackAtStartUp(Duration),
+    /// The run stops: by SIGTERM (`down` in another terminal) or Ctrl-C.
+    Stopping {
+        /// Asked by SIGTERM.
+        by_sigterm: bool,
+    },
+    /// A second Ctrl-C: the containers are killed.
+    Killing,
+    /// The engine is away as the run stops: it is waited for up to the limit.
+    EngineAwayAtStop(Duration),
+    /// The engine came back while the run stopped.
+    EngineBackAtStop,
+    /// The run stopped.
+    Stopped {
+        /// Asked by SIGTERM.
+        by_sigterm: bool,
+    },
+}
+
+/// The watch and the spec's reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watch {
     /// Source files of the service changed: the first (relative to the spec's directory) and how many more.
     Changed {
         /// The first changed path, as shown.
@@ -46,8 +125,13 @@ pub enum Event {
     NothingChanged,
     /// The service is ready (after a reload).
     Ready,
+}
+
+/// A rebuild, its swap, a live update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Build {
     /// The build failed; the running container keeps serving.
-    BuildFailed(String),
+    Failed(String),
     /// The build gave the image that runs already: the container was kept.
     ImageUnchanged(Duration),
     /// The rebuilt container did not get ready.
@@ -122,17 +206,88 @@ fn short(image: &str) -> &str {
 /// Ctrl-C's effect, said when start-up is over.
 const CTRL_C: &str = "Ctrl-C stops and removes the containers, volumes are kept";
 
+/// Why the run ends, when SIGTERM asked for it.
+pub const TERM_WHY: &str =
+    "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it)";
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Changed { first, more: 0 } => write!(f, "{first} changed"),
-            Event::Changed { first, more } => write!(f, "{first} and {more} more changed"),
-            Event::EngineAwayDuringChange => f.write_str(
+            Event::Life(e) => e.fmt(f),
+            Event::Watch(e) => e.fmt(f),
+            Event::Build(e) => e.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Life {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Life::NetworkCreated(n) => write!(f, "created network {n}"),
+            Life::VolumeCreated(v) => write!(f, "created volume {v}"),
+            Life::Ready {
+                after_start: None,
+                since_up,
+            } => write!(f, "already running, ready ({} ms since up began)", ms(*since_up)),
+            Life::Ready {
+                after_start: Some(after),
+                since_up,
+            } => write!(
+                f,
+                "ready in {} ms after start ({} ms since up began)",
+                ms(*after),
+                ms(*since_up)
+            ),
+            Life::Running => f.write_str("running (no readiness probe)"),
+            Life::AllReady { count, after } => {
+                write!(f, "all {count} service(s) ready in {} ms", ms(*after))
+            }
+            Life::StartUpCut(why) => {
+                write!(f, "{why}; removing the project's containers (volumes are kept)")
+            }
+            Life::StartUpFailed => f.write_str(
+                "start-up failed; removing the project's containers (volumes that were there before are kept)",
+            ),
+            Life::EngineAwayAtStartUp => f.write_str(
+                "the engine went away during start-up; waiting for it, then start-up goes on (Ctrl-C stops)",
+            ),
+            Life::EngineBackAtStartUp(after) => write!(
+                f,
+                "engine back after {} ms; start-up goes on from what is there",
+                ms(*after)
+            ),
+            Life::Stopping { by_sigterm: true } => write!(f, "{TERM_WHY}; stopping"),
+            Life::Stopping { by_sigterm: false } => {
+                f.write_str("stopping (press Ctrl-C again to kill)")
+            }
+            Life::Killing => f.write_str("killing"),
+            Life::EngineAwayAtStop(limit) => write!(
+                f,
+                "the engine is away; waiting up to {} s for it before giving up (Ctrl-C again leaves everything as it is)",
+                limit.as_secs()
+            ),
+            Life::EngineBackAtStop => f.write_str("engine back; stopping the project"),
+            Life::Stopped { by_sigterm: true } => f.write_str(
+                "stopped: containers and network removed at the request of SIGTERM; volumes kept",
+            ),
+            Life::Stopped { by_sigterm: false } => {
+                f.write_str("stopped; volumes kept (down --volumes removes them)")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Watch::Changed { first, more: 0 } => write!(f, "{first} changed"),
+            Watch::Changed { first, more } => write!(f, "{first} and {more} more changed"),
+            Watch::EngineAwayDuringChange => f.write_str(
                 "the engine went away during this change; it is looked at again once the engine is back",
             ),
-            Event::NotWatching(e) => write!(f, "not watching source files: {e}"),
-            Event::ReadyNotWatching => write!(f, "all services ready; not watching ({CTRL_C})"),
-            Event::ReadyWatching {
+            Watch::NotWatching(e) => write!(f, "not watching source files: {e}"),
+            Watch::ReadyNotWatching => write!(f, "all services ready; not watching ({CTRL_C})"),
+            Watch::ReadyWatching {
                 services,
                 directories,
                 spec,
@@ -148,38 +303,36 @@ impl fmt::Display for Event {
                     spec.display()
                 )
             }
-            Event::SpecChanged(file) => write!(f, "{} changed; reconciling", file.display()),
-            Event::SpecInvalid(count) => write!(
+            Watch::SpecChanged(file) => write!(f, "{} changed; reconciling", file.display()),
+            Watch::SpecInvalid(count) => write!(
                 f,
                 "{count}; the edit was not applied, everything keeps running as it was"
             ),
-            Event::SpecUnreadable(e) => write!(f, "{e}; everything keeps running as it was"),
-            Event::ProjectRenamed => {
+            Watch::SpecUnreadable(e) => write!(f, "{e}; everything keeps running as it was"),
+            Watch::ProjectRenamed => {
                 f.write_str("the project name changed; stop and run `up` again to apply it")
             }
-            Event::SpecApplyFailed(e) => write!(f, "applying the new spec failed: {e}"),
-            Event::NothingChanged => f.write_str("no service's configuration changed"),
-            Event::Ready => f.write_str("ready"),
-            other => other.fmt_build(f),
+            Watch::SpecApplyFailed(e) => write!(f, "applying the new spec failed: {e}"),
+            Watch::NothingChanged => f.write_str("no service's configuration changed"),
+            Watch::Ready => f.write_str("ready"),
         }
     }
 }
 
-impl Event {
-    /// The rebuild's, the swap's and the live update's lines.
-    fn fmt_build(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::BuildFailed(e) => {
+            Build::Failed(e) => {
                 write!(
                     f,
                     "build failed, the running container was left serving: {e}"
                 )
             }
-            Event::ImageUnchanged(after) => {
+            Build::ImageUnchanged(after) => {
                 write!(f, "image unchanged after {} ms; container kept", ms(*after))
             }
-            Event::NewNotReady(e) => write!(f, "the new container is not ready: {e}"),
-            Event::Rebuilt { total, stages } => {
+            Build::NewNotReady(e) => write!(f, "the new container is not ready: {e}"),
+            Build::Rebuilt { total, stages } => {
                 write!(f, "rebuilt in {} ms: ", ms(*total))?;
                 let shown: Vec<String> = stages
                     .iter()
@@ -187,37 +340,37 @@ impl Event {
                     .collect();
                 f.write_str(&shown.join(", "))
             }
-            Event::RetireFailed(e) => {
+            Build::RetireFailed(e) => {
                 write!(
                     f,
                     "stopping the old container failed: {e}; `down` removes it"
                 )
             }
-            Event::SwapStarting { new, old } => write!(
+            Build::SwapStarting { new, old } => write!(
                 f,
                 "build {} starting alongside build {}, which keeps serving",
                 short(new),
                 short(old)
             ),
-            Event::SwapServes { new, old } => write!(
+            Build::SwapServes { new, old } => write!(
                 f,
                 "build {} serves now; stopping build {}",
                 short(new),
                 short(old)
             ),
-            Event::SwapAbandoned { why, old } => {
+            Build::SwapAbandoned { why, old } => {
                 write!(f, "{why}; build {} keeps serving", short(old))
             }
-            Event::LeftoverRenamed { leftover, name } => write!(
+            Build::LeftoverRenamed { leftover, name } => write!(
                 f,
                 "{leftover}, left by a swap that was cut short, takes back the name {name}"
             ),
-            Event::LeftoverRemoved(c) => {
+            Build::LeftoverRemoved(c) => {
                 write!(f, "removed {c}, left by a swap that was cut short")
             }
-            Event::FullRebuild(why) => write!(f, "full rebuild: {why}"),
-            Event::LiveRunOutput(l) => write!(f, "run: {l}"),
-            Event::LiveUpdated {
+            Build::FullRebuild(why) => write!(f, "full rebuild: {why}"),
+            Build::LiveRunOutput(l) => write!(f, "run: {l}"),
+            Build::LiveUpdated {
                 total,
                 stages: [detect, sync, run, restart, ready],
                 copied,
@@ -232,7 +385,6 @@ impl Event {
                 ms(*restart),
                 ms(*ready),
             ),
-            _ => unreachable!("rendered by Display"),
         }
     }
 }
@@ -245,74 +397,104 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    #[track_caller]
+    fn reads(event: impl Into<Event>, line: &str) {
+        assert_eq!(event.into().to_string(), line);
+    }
+
     /// The lines as users (and the book, and the real-engine tests) know them.
     #[test]
     fn each_event_reads_as_the_line_it_always_was() {
-        let cases = [
-            (
-                Event::Changed {
-                    first: "app/VERSION".into(),
-                    more: 0,
-                },
-                "app/VERSION changed",
+        let changed = |first: &str, more| Watch::Changed {
+            first: first.into(),
+            more,
+        };
+        reads(changed("app/VERSION", 0), "app/VERSION changed");
+        reads(changed("a.go", 2), "a.go and 2 more changed");
+        let ctrl_c = "(Ctrl-C stops and removes the containers, volumes are kept)";
+        reads(
+            Watch::ReadyWatching {
+                services: vec!["pinshare".into()],
+                directories: 3,
+                spec: "/p/pinshare.toml".into(),
+            },
+            &format!(
+                "all services ready; watching pinshare (3 directories) and /p/pinshare.toml {ctrl_c}"
             ),
-            (
-                Event::Changed {
-                    first: "a.go".into(),
-                    more: 2,
-                },
-                "a.go and 2 more changed",
-            ),
-            (
-                Event::ReadyWatching {
-                    services: vec!["pinshare".into()],
-                    directories: 3,
-                    spec: "/p/pinshare.toml".into(),
-                },
-                "all services ready; watching pinshare (3 directories) and /p/pinshare.toml (Ctrl-C stops and removes the containers, volumes are kept)",
-            ),
-            (
-                Event::ReadyWatching {
-                    services: vec![],
-                    directories: 0,
-                    spec: "s.toml".into(),
-                },
-                "all services ready; watching no sources (0 directories) and s.toml (Ctrl-C stops and removes the containers, volumes are kept)",
-            ),
-            (
-                Event::Rebuilt {
-                    total: ms(1234),
-                    stages: vec![("detect", ms(100)), ("build", ms(900)), ("ready", ms(34))],
-                },
-                "rebuilt in 1234 ms: detect 100, build 900, ready 34",
-            ),
-            (
-                Event::ImageUnchanged(ms(42)),
-                "image unchanged after 42 ms; container kept",
-            ),
-            (
-                Event::SwapAbandoned {
-                    why: "moving traffic failed: gone".into(),
-                    old: "sha256:0123456789abcdef".into(),
-                },
-                "moving traffic failed: gone; build 0123456789ab keeps serving",
-            ),
-            (
-                Event::LiveUpdated {
-                    total: ms(300),
-                    stages: [ms(50), ms(10), ms(0), ms(200), ms(40)],
-                    copied: 2,
-                    deleted: 1,
-                },
-                "live-updated in 300 ms: detect 50, sync 10, run 0, restart 200, ready 40 (2 copied, 1 deleted)",
-            ),
-            (
-                Event::SpecInvalid("2 errors".into()),
-                "2 errors; the edit was not applied, everything keeps running as it was",
-            ),
-        ];
-        for (event, line) in cases {
-            assert_eq!(event.to_string(), line);
-        }
+        );
+        reads(
+            Watch::ReadyWatching {
+                services: vec![],
+                directories: 0,
+                spec: "s.toml".into(),
+            },
+            &format!("all services ready; watching no sources (0 directories) and s.toml {ctrl_c}"),
+        );
+        reads(
+            Watch::SpecInvalid("2 errors".into()),
+            "2 errors; the edit was not applied, everything keeps running as it was",
+        );
+        reads(
+            Build::Rebuilt {
+                total: ms(1234),
+                stages: vec![("detect", ms(100)), ("build", ms(900)), ("ready", ms(34))],
+            },
+            "rebuilt in 1234 ms: detect 100, build 900, ready 34",
+        );
+        reads(
+            Build::ImageUnchanged(ms(42)),
+            "image unchanged after 42 ms; container kept",
+        );
+        reads(
+            Build::SwapAbandoned {
+                why: "moving traffic failed: gone".into(),
+                old: "sha256:0123456789abcdef".into(),
+            },
+            "moving traffic failed: gone; build 0123456789ab keeps serving",
+        );
+        reads(
+            Build::LiveUpdated {
+                total: ms(300),
+                stages: [ms(50), ms(10), ms(0), ms(200), ms(40)],
+                copied: 2,
+                deleted: 1,
+            },
+            "live-updated in 300 ms: detect 50, sync 10, run 0, restart 200, ready 40 (2 copied, 1 deleted)",
+        );
+    }
+
+    #[test]
+    fn the_runs_start_and_end_read_as_they_always_did() {
+        let ready = |after_start, since_up| Life::Ready {
+            after_start,
+            since_up,
+        };
+        reads(
+            ready(Some(ms(81)), ms(2061)),
+            "ready in 81 ms after start (2061 ms since up began)",
+        );
+        reads(
+            ready(None, ms(40)),
+            "already running, ready (40 ms since up began)",
+        );
+        reads(
+            Life::AllReady {
+                count: 2,
+                after: ms(1500),
+            },
+            "all 2 service(s) ready in 1500 ms",
+        );
+        reads(
+            Life::Stopping { by_sigterm: true },
+            "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it); stopping",
+        );
+        reads(
+            Life::Stopped { by_sigterm: false },
+            "stopped; volumes kept (down --volumes removes them)",
+        );
+        reads(
+            Life::EngineAwayAtStop(Duration::from_secs(30)),
+            "the engine is away; waiting up to 30 s for it before giving up (Ctrl-C again leaves everything as it is)",
+        );
     }
 }

@@ -590,7 +590,8 @@ impl Printer {
 
     /// One of the dev loop's events about a service (or the project): its line, and the event itself to the
     /// readers of the tap — unless the line held a secret value, which only the redacted line may carry on.
-    pub fn say(&self, name: &str, event: Event) {
+    pub fn say(&self, name: &str, event: impl Into<Event>) {
+        let event = event.into();
         self.event_line(name, &event.to_string(), Some(event));
     }
 
@@ -678,34 +679,9 @@ impl Printer {
     }
 }
 
-/// A live line; dropping it takes the line away.
-pub struct Status {
-    printer: Printer,
-    id: u64,
-    name: String,
-}
-
-impl Status {
-    /// Says where the work is now.
-    pub fn set(&self, text: &str) {
-        let text = self.printer.settings.secrets.outgoing(text).into_owned();
-        self.printer.send_now(Msg::Status {
-            id: self.id,
-            name: self.name.clone(),
-            text: Some(text),
-        });
-    }
-}
-
-impl Drop for Status {
-    fn drop(&mut self) {
-        self.printer.send_now(Msg::Status {
-            id: self.id,
-            name: String::new(),
-            text: None,
-        });
-    }
-}
+#[path = "printer_status.rs"]
+mod live;
+pub use live::Status;
 
 #[cfg(test)]
 #[path = "printer_tests.rs"]

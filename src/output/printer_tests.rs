@@ -136,22 +136,17 @@ async fn lines_and_events_are_copied_while_someone_listens() {
 /// held a secret is handed on as its redacted line only.
 #[tokio::test]
 async fn an_event_said_is_printed_as_its_line_and_tapped_as_itself_unless_it_held_a_secret() {
-    use crate::output::event::Event;
+    use crate::output::event::{Build, Event};
     let (p, printed) = Printer::capturing(["app"]);
     p.set_secrets(&["s3cr3t-value"]);
     let mut rx = p.tap();
-    p.say(
-        "app",
-        Event::ImageUnchanged(std::time::Duration::from_millis(7)),
-    );
-    p.say(
-        "app",
-        Event::BuildFailed("token s3cr3t-value refused".into()),
-    );
+    let seven = std::time::Duration::from_millis(7);
+    p.say("app", Build::ImageUnchanged(seven));
+    p.say("app", Build::Failed("token s3cr3t-value refused".into()));
     let first = rx.try_recv().expect("a piece");
     assert_eq!(
         first.event,
-        Some(Event::ImageUnchanged(std::time::Duration::from_millis(7)))
+        Some(Event::Build(Build::ImageUnchanged(seven)))
     );
     assert_eq!(first.lines, ["image unchanged after 7 ms; container kept"]);
     let second = rx.try_recv().expect("a piece");

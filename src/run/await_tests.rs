@@ -11,7 +11,7 @@ use super::loop_tests::{Run, spec_text};
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::EXIT_INTERRUPTED;
-use crate::output::event::Event;
+use crate::output::event::{Build, Event, Watch};
 
 /// `app` is synced into, not rebuilt, when `main.go` changes: copied in, a command run, restarted.
 fn live_spec() -> String {
@@ -33,7 +33,7 @@ fn port_spec() -> String {
 async fn start_with(text: &str) -> Run {
     let r = Run::launch_with(text, |_, _, _| {});
     r.said_n("watching", 1, |_, e| {
-        matches!(e, Event::ReadyWatching { .. })
+        matches!(e, Event::Watch(Watch::ReadyWatching { .. }))
     })
     .await;
     r
@@ -138,7 +138,7 @@ async fn divergence(r: &Run) -> Option<String> {
             return Some(format!("{n} is not running"));
         }
     }
-    if r.said(|_, e| matches!(e, Event::LiveUpdated { .. })) > 0 {
+    if r.said(|_, e| matches!(e, Event::Build(Build::LiveUpdated { .. }))) > 0 {
         return None;
     }
     let app = r.fake.container("d-app").expect("app");
@@ -236,7 +236,7 @@ async fn engine_loss_at_every_call_of_start_up(how: Loss) -> usize {
         let r = Run::launch_with(&spec_text("a"), |_, _, _| {});
         let loss = lose_at(&r, k, how);
         r.said_n("watching", 1, |_, e| {
-            matches!(e, Event::ReadyWatching { .. })
+            matches!(e, Event::Watch(Watch::ReadyWatching { .. }))
         })
         .await;
         converges(&r, &what).await;
@@ -275,7 +275,7 @@ async fn engine_loss_at_every_call_of_a_rebuild(how: Loss) -> usize {
         // The change was not lost, and the run said when the new build took over (the loss may have cut the
         // swap short after that, before its timing line).
         assert!(
-            r.rebuilt() + r.said(|_, e| matches!(e, Event::SwapServes { .. })) >= 1,
+            r.rebuilt() + r.said(|_, e| matches!(e, Event::Build(Build::SwapServes { .. }))) >= 1,
             "{what}: {:#?}",
             r.lines.lock().expect("lines")
         );
@@ -301,7 +301,7 @@ async fn engine_loss_at_every_call_of_a_live_update(how: Loss) -> usize {
     let c0 = r.fake.calls().len();
     r.edit_source(2);
     r.said_n("live-updated", 1, |_, e| {
-        matches!(e, Event::LiveUpdated { .. })
+        matches!(e, Event::Build(Build::LiveUpdated { .. }))
     })
     .await;
     let m = r.fake.calls().len() - c0;

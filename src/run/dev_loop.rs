@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::output::event::Event;
+use crate::output::event::Watch;
 use crate::output::printer::Printer;
 use crate::output::printer::TOOL;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion};
@@ -135,7 +135,7 @@ fn start_watcher(
     match watch::start(rules, quiet, tx.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
-            printer.say(TOOL, Event::NotWatching(e.to_string()));
+            printer.say(TOOL, Watch::NotWatching(e.to_string()));
             None
         }
     }
@@ -177,13 +177,13 @@ fn watch_spec(spec: &Spec, tx: mpsc::UnboundedSender<()>) -> Option<SpecWatcher>
     Some(d)
 }
 
-fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> Event {
+fn describe(paths: &BTreeSet<PathBuf>, dir: &std::path::Path) -> Watch {
     let first = paths
         .iter()
         .next()
         .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
         .unwrap_or_default();
-    Event::Changed {
+    Watch::Changed {
         first,
         more: paths.len().saturating_sub(1),
     }
@@ -251,7 +251,7 @@ async fn worker(
             if done || engine.version().await.is_ok() {
                 break;
             }
-            printer.say(&service, Event::EngineAwayDuringChange);
+            printer.say(&service, Watch::EngineAwayDuringChange);
             crate::run::tasks::engine_back(&*engine).await;
         }
     }
@@ -285,11 +285,11 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
             let shown = s.printer.redact(text.trim_end()).into_owned();
             s.tasks.control.state.spec_error(Some(shown));
             // One closing line: `check`'s "nothing was changed" followed by this one said it twice.
-            s.printer.say(TOOL, Event::SpecInvalid(errors.count()));
+            s.printer.say(TOOL, Watch::SpecInvalid(errors.count()));
             return None;
         }
         Err(e) => {
-            let event = Event::SpecUnreadable(e.to_string());
+            let event = Watch::SpecUnreadable(e.to_string());
             let text = event.to_string();
             s.printer.say(TOOL, event);
             let shown = s.printer.redact(&text).into_owned();
@@ -303,12 +303,12 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
     secrets.extend(new.secret_values());
     s.printer.set_secrets(&secrets);
     if new.project != current.project {
-        s.printer.say(TOOL, Event::ProjectRenamed);
+        s.printer.say(TOOL, Watch::ProjectRenamed);
         return None;
     }
-    s.printer.say(TOOL, Event::SpecChanged(new.file.clone()));
+    s.printer.say(TOOL, Watch::SpecChanged(new.file.clone()));
     if let Err(e) = apply(s, current, &new, followed).await {
-        s.printer.say(TOOL, Event::SpecApplyFailed(e.to_string()));
+        s.printer.say(TOOL, Watch::SpecApplyFailed(e.to_string()));
     }
     Some(new)
 }
@@ -369,11 +369,11 @@ async fn apply(
         }
         reconcile::apply(engine, new, &actions, &s.printer).await?;
         ready::wait_ready(engine, new, svc).await?;
-        s.printer.say(name, Event::Ready);
+        s.printer.say(name, Watch::Ready);
         s.tasks.control.state.ready(name, Some(&image_id));
     }
     if changed == 0 {
-        s.printer.say(TOOL, Event::NothingChanged);
+        s.printer.say(TOOL, Watch::NothingChanged);
     }
     Ok(())
 }
@@ -444,7 +444,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
         supervise(name, &mut supervised);
     }
     if !s.watch {
-        s.printer.say(TOOL, Event::ReadyNotWatching);
+        s.printer.say(TOOL, Watch::ReadyNotWatching);
         s.tasks.root.cancelled().await;
         return;
     }
@@ -454,7 +454,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
 
     s.printer.say(
         TOOL,
-        Event::ReadyWatching {
+        Watch::ReadyWatching {
             services: services.iter().map(ToString::to_string).collect(),
             directories: sources.directories,
             spec: s.spec.file.clone(),

@@ -11,39 +11,14 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
 use crate::error::{EXIT_INTERRUPTED, Result};
-use crate::output::event::Event;
+use crate::output::event::{Build, Event, Watch};
 use crate::output::printer::Printer;
 use crate::run::dev_loop::Sources;
+use crate::run::loop_said::{Events, collect_events};
 use crate::run::{StopSignals, UpOptions, run};
 use crate::watch::Changes;
 
 pub(super) type Lines = Arc<Mutex<Vec<String>>>;
-/// The dev loop's events as said, with the service (or the tool) they were about.
-pub(super) type Events = Arc<Mutex<Vec<(String, Event)>>>;
-
-/// Collects the events `printer` says from now on.
-fn collect_events(printer: &Printer) -> Events {
-    let events = Events::default();
-    let mut tap = printer.tap();
-    let into = Arc::clone(&events);
-    tokio::spawn(async move {
-        loop {
-            match tap.recv().await {
-                Ok(t) => {
-                    if let Some(e) = t.event {
-                        into.lock().expect("events").push((t.name, e));
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    panic!("the test's reader of events fell {n} pieces behind")
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-    events
-}
-
 /// The fake holds no container (`…-next` and `…-replaced` included) and no network.
 pub(super) fn left_nothing(fake: &Fake, what: &str) {
     assert_eq!(
@@ -99,7 +74,7 @@ impl Run {
     pub(super) async fn start() -> Self {
         let r = Self::launch(|_, _, _| {});
         r.said_n("watching", 1, |_, e| {
-            matches!(e, Event::ReadyWatching { .. })
+            matches!(e, Event::Watch(Watch::ReadyWatching { .. }))
         })
         .await;
         r
@@ -184,51 +159,6 @@ impl Run {
         }
     }
 
-    /// How many events said so far match `what` (given the service and the event).
-    pub(super) fn said(&self, what: impl Fn(&str, &Event) -> bool) -> usize {
-        let events = self.events.lock().expect("events");
-        events.iter().filter(|(name, e)| what(name, e)).count()
-    }
-
-    /// Rebuilds that served, so far.
-    pub(super) fn rebuilt(&self) -> usize {
-        self.said(|_, e| matches!(e, Event::Rebuilt { .. }))
-    }
-
-    /// Changes to app's main.go seen, so far.
-    pub(super) fn main_go_changed(&self) -> usize {
-        let main_go = Event::Changed {
-            first: "main.go".into(),
-            more: 0,
-        };
-        self.said(|name, e| name == "app" && *e == main_go)
-    }
-
-    /// Polls in virtual time until `n` events matching `what` (`described`) were said; panics after ten virtual
-    /// minutes, with every event said.
-    pub(super) async fn said_n(
-        &self,
-        described: &str,
-        n: usize,
-        what: impl Fn(&str, &Event) -> bool,
-    ) {
-        let t = tokio::time::Instant::now();
-        while self.said(&what) < n {
-            assert!(
-                t.elapsed() < Duration::from_secs(600),
-                "{described} not said {n} times: {:#?}",
-                self.events.lock().expect("events")
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-
-    /// Polls until `n` rebuilds served.
-    pub(super) async fn rebuilt_n(&self, n: usize) {
-        self.said_n("rebuilt", n, |_, e| matches!(e, Event::Rebuilt { .. }))
-            .await;
-    }
-
     pub(super) fn calls_of(&self, call: &str) -> usize {
         self.fake.call_lines().iter().filter(|c| *c == call).count()
     }
@@ -289,7 +219,10 @@ async fn a_start_first_swap_readies_the_new_container_before_the_old_one_stops()
     let new = r.fake.container("d-app").expect("app");
     assert_ne!(new.id, old);
     assert!(r.fake.container("d-app-replaced").is_none());
-    assert_eq!(r.said(|_, e| matches!(e, Event::SwapServes { .. })), 1);
+    assert_eq!(
+        r.said(|_, e| matches!(e, Event::Build(Build::SwapServes { .. }))),
+        1
+    );
     r.stop().await;
 }
 
@@ -308,7 +241,7 @@ async fn a_new_container_that_never_gets_ready_is_removed_and_the_old_one_keeps_
     );
     r.edit_source(2);
     r.said_n("the swap abandoned", 1, |_, e| {
-        matches!(e, Event::SwapAbandoned { .. })
+        matches!(e, Event::Build(Build::SwapAbandoned { .. }))
     })
     .await;
     assert_eq!(r.fake.container("d-app").expect("app").id, old);
@@ -486,12 +419,13 @@ async fn a_save_at_every_engine_call_of_start_up_is_served_once_it_is_over() {
         });
         let what = format!("save at call {k} of start-up's {m}");
         r.said_n("watching", 1, |_, e| {
-            matches!(e, Event::ReadyWatching { .. })
+            matches!(e, Event::Watch(Watch::ReadyWatching { .. }))
         })
         .await;
         // The change is looked at: rebuilt and swapped, or found already built.
         let t = tokio::time::Instant::now();
-        while r.rebuilt() + r.said(|_, e| matches!(e, Event::ImageUnchanged(_))) == 0 {
+        while r.rebuilt() + r.said(|_, e| matches!(e, Event::Build(Build::ImageUnchanged(_)))) == 0
+        {
             assert!(
                 t.elapsed() < Duration::from_secs(600),
                 "{what}: never looked at: {:#?}",

@@ -25,6 +25,8 @@ pub(crate) mod trigger;
 #[cfg(test)]
 mod await_tests;
 #[cfg(test)]
+mod loop_said;
+#[cfg(test)]
 mod loop_tests;
 mod shutdown;
 mod startup;
@@ -46,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, Result};
+use crate::output::event::{Life, TERM_WHY};
 use crate::output::printer::{Printer, TOOL};
 use crate::reconcile;
 use crate::run::attach::{Attaching, Feeds};
@@ -85,10 +88,6 @@ impl StopSignals {
         self.terminated.load(Ordering::SeqCst)
     }
 }
-
-/// Why the run ends, for its last lines: a SIGTERM is a request to stop, not an interruption.
-const TERM_WHY: &str =
-    "asked to stop by SIGTERM (`pinshare-dev down` in another terminal sends it)";
 
 /// Brings the project up on `engine` and, in the foreground, runs it until `signals` say stop, then stops it;
 /// returns the exit code. Everything it spawns hangs off one cancellation tree rooted at `signals.stop` and is
@@ -159,10 +158,7 @@ pub async fn run(
             } else {
                 "interrupted during start-up".to_string()
             };
-            printer.event(
-                TOOL,
-                &format!("{why}; removing the project's containers (volumes are kept)"),
-            );
+            printer.say(TOOL, Life::StartUpCut(why));
             let _guard = tasks.quiesce().await;
             // Creates that were in flight when start-up ended finish first, and no task that is still winding
             // down can create anything after, so the look below sees everything.
@@ -175,10 +171,7 @@ pub async fn run(
         Err(e) => {
             tasks.followers.cancel();
             if !opts.detach {
-                printer.event(
-                    TOOL,
-                    "start-up failed; removing the project's containers (volumes that were there before are kept)",
-                );
+                printer.say(TOOL, Life::StartUpFailed);
                 printer.flush().await;
                 remove_project_containers(&*engine, &spec, &printer, false).await?;
             }
@@ -192,14 +185,11 @@ pub async fn run(
             return Err(e);
         }
         Ok(()) if opts.detach => {
-            printer.event(
-                TOOL,
-                &format!(
-                    "all {} service(s) ready in {} ms",
-                    selected.len(),
-                    started_at.elapsed().as_millis()
-                ),
-            );
+            let all = Life::AllReady {
+                count: selected.len(),
+                after: started_at.elapsed(),
+            };
+            printer.say(TOOL, all);
             EXIT_OK
         }
         Ok(()) => {
@@ -227,11 +217,12 @@ pub async fn run(
                 sources,
             )
             .await;
-            if signals.by_sigterm() {
-                printer.event(TOOL, &format!("{TERM_WHY}; stopping"));
-            } else {
-                printer.event(TOOL, "stopping (press Ctrl-C again to kill)");
-            }
+            printer.say(
+                TOOL,
+                Life::Stopping {
+                    by_sigterm: signals.by_sigterm(),
+                },
+            );
             // No rebuild, reload or restart changes anything from here on.
             let _guard = tasks.quiesce().await;
             tokio::select! {
@@ -246,21 +237,19 @@ pub async fn run(
                     Ok::<_, Error>(())
                 } => r?,
                 () = signals.kill.cancelled() => {
-                    printer.event(TOOL, "killing");
+                    printer.say(TOOL, Life::Killing);
                     engine.stop_creating().await;
                     remove_project_containers(&*engine, &spec, &printer, false).await?;
                     remove_network(&*engine, &spec).await;
                 }
             }
             finish(&tasks, &printer, &feeds).await;
-            if signals.by_sigterm() {
-                printer.event(
-                    TOOL,
-                    "stopped: containers and network removed at the request of SIGTERM; volumes kept",
-                );
-            } else {
-                printer.event(TOOL, "stopped; volumes kept (down --volumes removes them)");
-            }
+            printer.say(
+                TOOL,
+                Life::Stopped {
+                    by_sigterm: signals.by_sigterm(),
+                },
+            );
             stopped_code(signals.by_sigterm())
         }
     };
@@ -345,19 +334,13 @@ async fn engine_within(engine: &dyn Engine, printer: &Printer, limit: std::time:
     if engine.version().await.is_ok() {
         return;
     }
-    printer.event(
-        TOOL,
-        &format!(
-            "the engine is away; waiting up to {} s for it before giving up (Ctrl-C again leaves everything as it is)",
-            limit.as_secs()
-        ),
-    );
+    printer.say(TOOL, Life::EngineAwayAtStop(limit));
     let deadline = tokio::time::Instant::now() + limit;
     let mut delay = std::time::Duration::from_millis(100);
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(delay).await;
         if engine.version().await.is_ok() {
-            printer.event(TOOL, "engine back; stopping the project");
+            printer.say(TOOL, Life::EngineBackAtStop);
             return;
         }
         delay = (delay * 2).min(std::time::Duration::from_secs(1));
@@ -366,10 +349,7 @@ async fn engine_within(engine: &dyn Engine, printer: &Printer, limit: std::time:
 
 /// Waits, with backoff, for the engine to answer again; false when the run was stopped first.
 async fn engine_back(engine: &dyn Engine, printer: &Printer, stop: &CancellationToken) -> bool {
-    printer.event(
-        TOOL,
-        "the engine went away during start-up; waiting for it, then start-up goes on (Ctrl-C stops)",
-    );
+    printer.say(TOOL, Life::EngineAwayAtStartUp);
     let t = Instant::now();
     let mut delay = std::time::Duration::from_millis(100);
     loop {
@@ -378,13 +358,7 @@ async fn engine_back(engine: &dyn Engine, printer: &Printer, stop: &Cancellation
             () = tokio::time::sleep(delay) => {}
         }
         if engine.version().await.is_ok() {
-            printer.event(
-                TOOL,
-                &format!(
-                    "engine back after {} ms; start-up goes on from what is there",
-                    t.elapsed().as_millis()
-                ),
-            );
+            printer.say(TOOL, Life::EngineBackAtStartUp(t.elapsed()));
             return true;
         }
         delay = (delay * 2).min(std::time::Duration::from_secs(2));

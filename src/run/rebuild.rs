@@ -11,7 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::engine::{Container, Engine, Role};
 use crate::error::{Error, Result};
-use crate::output::event::Event;
+use crate::output::event::Build;
 use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
 use crate::spec::{ImageSource, LiveUpdate, Service, Spec};
@@ -57,7 +57,7 @@ fn said_rebuilt(
     let total = detect + start.elapsed();
     printer.say(
         service,
-        Event::Rebuilt {
+        Build::Rebuilt {
             total,
             stages: all.clone(),
         },
@@ -131,7 +131,7 @@ impl Swapped {
         // Tried again once a lost engine is back, unless the run is stopping (its shutdown removes it then).
         while let Err(e) = crate::run::swap::retire(&*fg.engine, &spec, svc).await {
             if fg.engine.version().await.is_ok() {
-                printer.say(&service, Event::RetireFailed(e.to_string()));
+                printer.say(&service, Build::RetireFailed(e.to_string()));
                 break;
             }
             let back = crate::run::tasks::engine_back(&*fg.engine);
@@ -179,7 +179,7 @@ async fn built(
     match image::resolve_image(engine, spec, svc, printer).await {
         Ok(id) => Ok(id),
         Err(e) => {
-            printer.say(&svc.name, Event::BuildFailed(e.to_string()));
+            printer.say(&svc.name, Build::Failed(e.to_string()));
             Err(Error::Build {
                 service: svc.name.clone(),
                 source: Box::new(e),
@@ -258,7 +258,7 @@ pub async fn rebuild(
         &Observed::one(spec, &seen, service, desired.clone(), Occasion::Rebuild),
     );
     if actions.iter().all(|a| matches!(a, Action::Keep { .. })) {
-        printer.say(service, Event::ImageUnchanged(start.elapsed()));
+        printer.say(service, Build::ImageUnchanged(start.elapsed()));
         return Ok(Rebuilt::Unchanged);
     }
     if let (Some(fg), Some(old)) = (fg, &old)
@@ -278,7 +278,7 @@ pub async fn rebuild(
     let swap = t.elapsed();
     let t = Instant::now();
     if let Err(e) = ready::wait_ready(engine, spec, svc).await {
-        printer.say(service, Event::NewNotReady(e.to_string()));
+        printer.say(service, Build::NewNotReady(e.to_string()));
         return Err(e);
     }
     let ready = t.elapsed();
@@ -442,7 +442,7 @@ pub async fn live_update(
 ) -> Result<bool> {
     let (copy, delete, run) = match plan_live(&spec.dir, lu, changed) {
         LivePlan::Rebuild(why) => {
-            printer.say(&svc.name, Event::FullRebuild(why.to_string()));
+            printer.say(&svc.name, Build::FullRebuild(why.to_string()));
             return Ok(false);
         }
         LivePlan::Sync { copy, delete, run } => (copy, delete, run),
@@ -454,7 +454,7 @@ pub async fn live_update(
         .is_some_and(|c| c.is_running());
     if !running {
         let why = "the container is not running".to_string();
-        printer.say(&svc.name, Event::FullRebuild(why));
+        printer.say(&svc.name, Build::FullRebuild(why));
         return Ok(false);
     }
     let start = Instant::now();
@@ -472,7 +472,7 @@ pub async fn live_update(
             Ok(out) if out.code == 0 => {}
             _ => {
                 let why = "deleting files needs `rm` in the container, and it has none";
-                printer.say(&svc.name, Event::FullRebuild(why.to_string()));
+                printer.say(&svc.name, Build::FullRebuild(why.to_string()));
                 return Ok(false);
             }
         }
@@ -482,7 +482,7 @@ pub async fn live_update(
     for argv in &run {
         let out = engine.exec(&container, argv).await?;
         for l in out.output.lines() {
-            printer.say(&svc.name, Event::LiveRunOutput(l.to_string()));
+            printer.say(&svc.name, Build::LiveRunOutput(l.to_string()));
         }
         if out.code != 0 {
             return Err(Error::Runtime(format!(
@@ -504,7 +504,7 @@ pub async fn live_update(
     let ready = t.elapsed();
     printer.say(
         &svc.name,
-        Event::LiveUpdated {
+        Build::LiveUpdated {
             total: detect + start.elapsed(),
             stages: [detect, sync, run_t, restart, ready],
             copied: copy.len(),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, LogOptions};
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::output::event::Life;
 use crate::output::lines::LineSplitter;
 use crate::output::printer::Printer;
 use crate::reconcile::{self, Action, Desired, Observed, Occasion, Seen};
@@ -58,7 +59,7 @@ pub async fn ensure_project_objects(
         }
         None => {
             engine.create_network(&net, spec.object_labels()).await?;
-            printer.event(TOOL, &format!("created network {net}"));
+            printer.say(TOOL, Life::NetworkCreated(net.clone()));
             made.network = Some(net);
         }
     }
@@ -74,7 +75,7 @@ pub async fn ensure_project_objects(
             }
             None => {
                 engine.create_volume(&name, spec.object_labels()).await?;
-                printer.event(TOOL, &format!("created volume {name}"));
+                printer.say(TOOL, Life::VolumeCreated(name.clone()));
                 made.volumes.push(name);
             }
         }
@@ -223,12 +224,13 @@ fn said_ready(
 ) {
     let svc = &sh.spec.services[name];
     if svc.readiness.is_some() {
-        sh.printer.event(
-            name,
-            &ready_line(kept, started.elapsed(), sh.started_at.elapsed()),
-        );
+        let ready = Life::Ready {
+            after_start: (!kept).then(|| started.elapsed()),
+            since_up: sh.started_at.elapsed(),
+        };
+        sh.printer.say(name, ready);
     } else {
-        sh.printer.event(name, "running (no readiness probe)");
+        sh.printer.say(name, Life::Running);
     }
     if matches!(svc.image, crate::spec::ImageSource::Build(_)) {
         let stages = [("build", build), ("ready", started.elapsed())];
@@ -271,21 +273,6 @@ async fn dependencies_ready(
 
 /// The line saying a service passed its readiness probe. A kept container started long before this `up`: a
 /// time "after start" would be the probe's, so it is not given.
-fn ready_line(kept: bool, after_start: Duration, since_up: Duration) -> String {
-    if kept {
-        format!(
-            "already running, ready ({} ms since up began)",
-            since_up.as_millis()
-        )
-    } else {
-        format!(
-            "ready in {} ms after start ({} ms since up began)",
-            after_start.as_millis(),
-            since_up.as_millis()
-        )
-    }
-}
-
 /// Brings the selected services up, in dependency order of readiness. Once `cancel` is cancelled every
 /// service's task ends at its next await and this returns [`Error::Interrupted`] after all of them did. The
 /// network and volumes it creates are noted in `made`.

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::container::{container_body, is_forwarded};
 use crate::engine::{Container, Engine};
 use crate::error::{Error, Result};
-use crate::output::event::Event;
+use crate::output::event::Build;
 use crate::output::printer::Printer;
 use crate::probe::ready;
 use crate::reconcile::{Action, Desired};
@@ -99,7 +99,7 @@ pub async fn start_first(
     let id = engine.create_container(&next, body).await?;
     printer.say(
         name,
-        Event::SwapStarting {
+        Build::SwapStarting {
             new: desired.image.clone(),
             old: old.image.clone(),
         },
@@ -184,7 +184,7 @@ pub async fn start_first(
     }
     printer.say(
         name,
-        Event::SwapServes {
+        Build::SwapServes {
             new: desired.image.clone(),
             old: old.image.clone(),
         },
@@ -226,19 +226,19 @@ pub async fn clear_leftovers(
             engine.rename_container(&retired, &canonical).await?;
             printer.say(
                 service,
-                Event::LeftoverRenamed {
+                Build::LeftoverRenamed {
                     leftover: retired.clone(),
                     name: canonical.clone(),
                 },
             );
         } else {
             engine.remove_container(&retired).await?;
-            printer.say(service, Event::LeftoverRemoved(retired.clone()));
+            printer.say(service, Build::LeftoverRemoved(retired.clone()));
         }
     }
     if ours(&engine.inspect_container(&next).await?) {
         engine.remove_container(&next).await?;
-        printer.say(service, Event::LeftoverRemoved(next.clone()));
+        printer.say(service, Build::LeftoverRemoved(next.clone()));
     }
     Ok(())
 }
@@ -302,7 +302,7 @@ async fn abandon(
 }
 
 fn kept(printer: &Printer, service: &str, old: &Container, why: &str) -> Error {
-    let event = Event::SwapAbandoned {
+    let event = Build::SwapAbandoned {
         why: why.to_string(),
         old: old.image.clone(),
     };
