@@ -71,11 +71,26 @@ pub(super) fn validate(
     services: &BTreeMap<String, Service>,
     names: &BTreeSet<String>,
 ) -> (RenderSettings, Vec<Problem>) {
-    let mut out = RenderSettings::default();
-    let mut problems = Vec::new();
     let Some(k8s) = raw.and_then(|r| r.k8s.as_ref()) else {
-        return (out, problems);
+        return (RenderSettings::default(), Vec::new());
     };
+    let mut problems = Vec::new();
+    let settings = K8sSettings {
+        expose: exposed_ports(k8s, services, names, &mut problems),
+        storage: storage_sizes(k8s, services, &mut problems),
+    };
+    (RenderSettings { k8s: settings }, problems)
+}
+
+/// `render.k8s.expose` checked: each entry names a service and container ports it publishes. The chosen ports
+/// (sorted, each once) by service; every problem is pushed onto `problems`.
+fn exposed_ports(
+    k8s: &RawK8s,
+    services: &BTreeMap<String, Service>,
+    names: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Vec<u16>> {
+    let mut expose = BTreeMap::new();
     let known = names.iter().cloned().collect::<Vec<_>>().join(", ");
     for (name, ports) in &k8s.expose {
         if !names.contains(name.get_ref()) {
@@ -116,9 +131,19 @@ pub(super) fn validate(
         }
         chosen.sort_unstable();
         chosen.dedup();
-        out.k8s.expose.insert(name.get_ref().clone(), chosen);
+        expose.insert(name.get_ref().clone(), chosen);
     }
+    expose
+}
 
+/// `render.k8s.storage` checked: each entry names a named volume of some service and a size in Kubernetes
+/// units. The sizes in bytes by volume; every problem is pushed onto `problems`.
+fn storage_sizes(
+    k8s: &RawK8s,
+    services: &BTreeMap<String, Service>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, u64> {
+    let mut storage = BTreeMap::new();
     let volumes: BTreeSet<&str> = services
         .values()
         .flat_map(|s| &s.volumes)
@@ -142,7 +167,7 @@ pub(super) fn validate(
         }
         match units::parse_memory(size.get_ref()) {
             Ok(bytes) => {
-                out.k8s.storage.insert(name.get_ref().clone(), bytes);
+                storage.insert(name.get_ref().clone(), bytes);
             }
             Err(e) => problems.push((
                 size.span(),
@@ -151,7 +176,7 @@ pub(super) fn validate(
             )),
         }
     }
-    (out, problems)
+    storage
 }
 
 #[cfg(test)]

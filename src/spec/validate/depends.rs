@@ -51,8 +51,24 @@ pub(super) fn depends_on(
 
 /// Topological order; a cycle is reported at the `depends_on` entry that closes it.
 pub(super) fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
-    let deps: BTreeMap<String, Vec<&Spanned<String>>> = raw
-        .services
+    let deps = known_dependencies(raw);
+    if let Some((cycle, span)) = first_cycle(&deps) {
+        cx.err(
+            span,
+            format!("dependency cycle: {}", cycle.join(" -> ")),
+            Some(
+                "a service cannot wait, directly or not, for itself; remove one `depends_on` entry",
+            ),
+        );
+        return Vec::new();
+    }
+    start_order(&deps)
+}
+
+/// Each service's `depends_on` entries that name another existing service (the others are reported by
+/// [`depends_on`]), keyed by service name.
+fn known_dependencies(raw: &RawSpec) -> BTreeMap<String, Vec<&Spanned<String>>> {
+    raw.services
         .iter()
         .map(|(k, s)| {
             (
@@ -67,61 +83,67 @@ pub(super) fn dependency_order(cx: &mut Ctx, raw: &RawSpec) -> Vec<String> {
                     .collect(),
             )
         })
-        .collect();
+        .collect()
+}
 
+/// The first dependency cycle met when walking the services by name, as the names along it (the first
+/// repeated at the end) and the span of the `depends_on` entry that closes it; `None` when there is none.
+fn first_cycle(
+    deps: &BTreeMap<String, Vec<&Spanned<String>>>,
+) -> Option<(Vec<String>, Range<usize>)> {
     // Cycle detection by DFS with colours.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = on stack, 2 = done
-    let mut reported = false;
-    fn dfs<'a>(
-        n: &'a str,
-        deps: &'a BTreeMap<String, Vec<&Spanned<String>>>,
-        state: &mut BTreeMap<&'a str, u8>,
-        stack: &mut Vec<&'a str>,
-        found: &mut Option<(Vec<String>, Range<usize>)>,
-    ) {
-        if found.is_some() {
-            return;
-        }
-        state.insert(n, 1);
-        stack.push(n);
-        for d in deps.get(n).into_iter().flatten() {
-            let dn = d.get_ref().as_str();
-            match state.get(dn) {
-                Some(1) => {
-                    let start = stack.iter().position(|s| *s == dn).unwrap_or(0);
-                    let mut cycle: Vec<String> =
-                        stack[start..].iter().map(|s| (*s).to_string()).collect();
-                    cycle.push(dn.to_string());
-                    *found = Some((cycle, d.span()));
-                    return;
-                }
-                Some(_) => {}
-                None => dfs(dn, deps, state, stack, found),
-            }
-            if found.is_some() {
-                return;
-            }
-        }
-        stack.pop();
-        state.insert(n, 2);
-    }
     for n in deps.keys() {
         if state.contains_key(n.as_str()) {
             continue;
         }
         let mut found = None;
-        dfs(n, &deps, &mut state, &mut Vec::new(), &mut found);
-        if let Some((cycle, span)) = found {
-            cx.err(span, format!("dependency cycle: {}", cycle.join(" -> ")), Some("a service cannot wait, directly or not, for itself; remove one `depends_on` entry"));
-            reported = true;
-            break;
+        dfs(n, deps, &mut state, &mut Vec::new(), &mut found);
+        if found.is_some() {
+            return found;
         }
     }
-    if reported {
-        return Vec::new();
-    }
+    None
+}
 
-    // Kahn's algorithm, ties broken by name so the order is stable.
+/// Depth-first walk from `n` along `deps`, marking services in `state` (1 = on the stack, 2 = done); the first
+/// edge back into the stack is stored in `found` as the cycle and the span of that edge.
+fn dfs<'a>(
+    n: &'a str,
+    deps: &'a BTreeMap<String, Vec<&Spanned<String>>>,
+    state: &mut BTreeMap<&'a str, u8>,
+    stack: &mut Vec<&'a str>,
+    found: &mut Option<(Vec<String>, Range<usize>)>,
+) {
+    if found.is_some() {
+        return;
+    }
+    state.insert(n, 1);
+    stack.push(n);
+    for d in deps.get(n).into_iter().flatten() {
+        let dn = d.get_ref().as_str();
+        match state.get(dn) {
+            Some(1) => {
+                let start = stack.iter().position(|s| *s == dn).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    stack[start..].iter().map(|s| (*s).to_string()).collect();
+                cycle.push(dn.to_string());
+                *found = Some((cycle, d.span()));
+                return;
+            }
+            Some(_) => {}
+            None => dfs(dn, deps, state, stack, found),
+        }
+        if found.is_some() {
+            return;
+        }
+    }
+    stack.pop();
+    state.insert(n, 2);
+}
+
+/// The start order of services without a cycle: Kahn's algorithm, ties broken by name so the order is stable.
+fn start_order(deps: &BTreeMap<String, Vec<&Spanned<String>>>) -> Vec<String> {
     let mut remaining: BTreeMap<&str, BTreeSet<&str>> = deps
         .iter()
         .map(|(k, v)| (k.as_str(), v.iter().map(|d| d.get_ref().as_str()).collect()))

@@ -14,7 +14,7 @@ use miette::NamedSource;
 
 use super::raw::RawSpec;
 use super::units::PortMapping;
-use super::{Spec, SpecError, SpecErrors};
+use super::{Service, Spec, SpecError, SpecErrors};
 use crate::output::redact;
 use depends::dependency_order;
 use names::{default_project_name, name_help, name_problem};
@@ -68,6 +68,30 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// A context for the spec files given (the base first, then its overlays), with no errors yet and the host
+    /// as the environment describes it.
+    fn for_files(files: &[(&Path, &str)]) -> Self {
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        for (p, t) in files {
+            let file = p.display().to_string();
+            parts.push(Part {
+                source: Arc::new(NamedSource::new(file.clone(), t.to_string())),
+                file,
+                offset,
+                text: Arc::new(t.to_string()),
+            });
+            offset += t.len();
+        }
+        let text: String = files.iter().map(|(_, t)| *t).collect();
+        Ctx {
+            parts,
+            text: Arc::new(text),
+            errors: Vec::new(),
+            host: host_mounts::Host::from_env(),
+        }
+    }
+
     fn err(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<&str>) {
         let e = self.error(span, message.into(), help);
         self.errors.push(e);
@@ -183,8 +207,6 @@ pub(super) fn project_name_problem(name: &str) -> Option<String> {
     ))
 }
 
-/// Validates a base file and its overlays (`files[1..]`, each laid on what came before); the base's
-/// directory anchors relative paths, and every error names the file it was written in.
 /// The directory of the spec file, which anchors relative paths (`.` for a bare file name).
 fn spec_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -193,27 +215,11 @@ fn spec_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Validates a base file and its overlays (`files[1..]`, each laid on what came before); the base's
+/// directory anchors relative paths, and every error names the file it was written in.
 pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors> {
     let path = files[0].0;
-    let mut parts = Vec::new();
-    let mut offset = 0;
-    for (p, t) in files {
-        let file = p.display().to_string();
-        parts.push(Part {
-            source: Arc::new(NamedSource::new(file.clone(), t.to_string())),
-            file,
-            offset,
-            text: Arc::new(t.to_string()),
-        });
-        offset += t.len();
-    }
-    let text: String = files.iter().map(|(_, t)| *t).collect();
-    let mut cx = Ctx {
-        parts,
-        text: Arc::new(text),
-        errors: Vec::new(),
-        host: host_mounts::Host::from_env(),
-    };
+    let mut cx = Ctx::for_files(files);
     let text = Arc::clone(&cx.text);
     let text = text.as_str();
     let Some(raw) = raw_spec(&mut cx, files) else {
@@ -225,56 +231,9 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
 
     let dir = spec_dir(path);
     let abs_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
-
-    let project = match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
-        Some(n) => {
-            if let Some((why, fixed)) = name_problem(n.get_ref()) {
-                cx.err(
-                    n.span(),
-                    format!("project name `{}` is not valid: {why}", n.get_ref()),
-                    Some(&name_help(fixed.as_ref())),
-                );
-            }
-            n.get_ref().clone()
-        }
-        None => default_project_name(&abs_dir),
-    };
-
-    if raw.services.is_empty() {
-        cx.err(
-            0..0,
-            "the spec defines no services",
-            Some("add a `[services.NAME]` table with `image` or `build`"),
-        );
-    }
-
+    let project = project_name(&mut cx, &raw, &abs_dir);
     let names: BTreeSet<String> = raw.services.keys().map(|k| k.get_ref().clone()).collect();
-    let mut services = BTreeMap::new();
-    // (host ip, port, protocol) -> (service, span) for duplicate detection.
-    let mut published: Vec<(PortMapping, String, Range<usize>)> = Vec::new();
-
-    for (key, svc) in &raw.services {
-        let name = key.get_ref().clone();
-        if let Some((why, fixed)) = name_problem(&name) {
-            cx.err(
-                key.span(),
-                format!("service name `{name}` is not valid: {why}"),
-                Some(&name_help(fixed.as_ref())),
-            );
-        }
-        if let Some(s) = service(
-            &mut cx,
-            &project,
-            &abs_dir,
-            &name,
-            key.span(),
-            svc,
-            &names,
-            &mut published,
-        ) {
-            services.insert(name, s);
-        }
-    }
+    let services = validated_services(&mut cx, &raw, &project, &abs_dir, &names);
 
     let order = dependency_order(&mut cx, &raw);
     let (render, problems) = super::render::validate(raw.render.as_ref(), &services, &names);
@@ -299,6 +258,70 @@ pub(super) fn validate_files(files: &[(&Path, &str)]) -> Result<Spec, SpecErrors
     } else {
         Err(redacted_errors(cx.errors, &raw, text))
     }
+}
+
+/// The project's name: `[project] name` when given (an error when it is not a valid name), else one made from
+/// the spec's directory.
+fn project_name(cx: &mut Ctx, raw: &RawSpec, abs_dir: &Path) -> String {
+    match raw.project.as_ref().and_then(|p| p.name.as_ref()) {
+        Some(n) => {
+            if let Some((why, fixed)) = name_problem(n.get_ref()) {
+                cx.err(
+                    n.span(),
+                    format!("project name `{}` is not valid: {why}", n.get_ref()),
+                    Some(&name_help(fixed.as_ref())),
+                );
+            }
+            n.get_ref().clone()
+        }
+        None => default_project_name(abs_dir),
+    }
+}
+
+/// Every service that validates, by name; a spec without services, an invalid service name and each
+/// service's own problems are errors in `cx`. `names` holds every service name, valid or not.
+fn validated_services(
+    cx: &mut Ctx,
+    raw: &RawSpec,
+    project: &str,
+    abs_dir: &Path,
+    names: &BTreeSet<String>,
+) -> BTreeMap<String, Service> {
+    if raw.services.is_empty() {
+        cx.err(
+            0..0,
+            "the spec defines no services",
+            Some("add a `[services.NAME]` table with `image` or `build`"),
+        );
+    }
+
+    let mut services = BTreeMap::new();
+    // (host ip, port, protocol) -> (service, span) for duplicate detection.
+    let mut published: Vec<(PortMapping, String, Range<usize>)> = Vec::new();
+
+    for (key, svc) in &raw.services {
+        let name = key.get_ref().clone();
+        if let Some((why, fixed)) = name_problem(&name) {
+            cx.err(
+                key.span(),
+                format!("service name `{name}` is not valid: {why}"),
+                Some(&name_help(fixed.as_ref())),
+            );
+        }
+        if let Some(s) = service(
+            cx,
+            project,
+            abs_dir,
+            &name,
+            key.span(),
+            svc,
+            names,
+            &mut published,
+        ) {
+            services.insert(name, s);
+        }
+    }
+    services
 }
 
 /// The errors in order, with every secret value of the spec (by `secrets` or by name) taken out of them.

@@ -5,86 +5,118 @@ use std::ops::Range;
 
 use super::super::raw::REFUSED_KEYS;
 
+/// Span, message and hint of a spec error.
+type Described = (Range<usize>, String, String);
+
 /// Span, message and hint for an error of `toml::from_str(text)`.
-pub(super) fn describe(e: &toml::de::Error, text: &str) -> (Range<usize>, String, String) {
+pub(super) fn describe(e: &toml::de::Error, text: &str) -> Described {
     let span = e.span().unwrap_or(0..0);
     let msg = e.message().trim().to_string();
     let written = text.get(span.clone()).unwrap_or("").trim();
     if let Some(rest) = msg.strip_prefix("unknown field `") {
-        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let expected: Vec<&str> = expected
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|k| !REFUSED_KEYS.contains(k))
-            .collect();
-        return (
-            span,
-            format!("unknown field `{field}`"),
-            unknown_field_help(field, &expected),
-        );
+        return unknown_field(span, rest);
     }
     if msg.starts_with("invalid type") {
-        // serde's words for TOML's: a map is a table, a sequence a list, i64 a whole number.
-        let msg = msg
-            .replace("invalid type: map", "invalid type: table")
-            .replace("expected a map", "expected a table")
-            .replace("expected a sequence", "expected a list")
-            .replace("invalid type: sequence", "invalid type: list");
-        let msg = ["i64", "u64", "u32", "u16"].iter().fold(msg, |m, t| {
-            m.replace(&format!("expected {t}"), "expected a whole number")
-        });
-        let help = type_help(&msg, written);
-        return (span, msg, help);
+        return invalid_type(span, &msg, written);
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        let help = match field {
-            "port" => "add the container port, e.g. `port = 9090`".to_string(),
-            "command" => {
-                "add the argv, e.g. `command = [\"/usr/local/bin/pinshare\", \"migrate\"]`".into()
-            }
-            "to" => "add the absolute container path, e.g. `to = \"/opt/pinshare/static\"`".into(),
-            "from" => {
-                "add the host path, relative to the spec file, e.g. `from = \"web/static\"`".into()
-            }
-            _ => format!("add `{field} = ...`; `pinshare-dev schema` describes it"),
-        };
-        return (span, msg.clone(), help);
+        let help = missing_field_help(field);
+        return (span, msg, help);
     }
     if msg.starts_with("duplicate key") {
-        let line_start = text
-            .get(..span.start)
-            .and_then(|t| t.rfind('\n'))
-            .map_or(0, |i| i + 1);
-        let line = text
-            .get(line_start..)
-            .and_then(|t| t.lines().next())
-            .unwrap_or("")
-            .trim();
-        return if line.starts_with('[') {
-            (
-                span,
-                format!("table {line} is defined twice"),
-                "merge the two tables into one".into(),
-            )
-        } else {
-            (
-                span,
-                format!("key `{written}` is set twice in this table"),
-                "a key may appear once per table; remove one of them".into(),
-            )
-        };
+        return duplicate_key(span, text, written);
     }
-    // An unquoted string (`image = ipfs/kubo:v0.39.0`): the parser guesses a number or a date and says so.
-    let line_before = text
+    if let Some(described) = unquoted_string(span.start, text) {
+        return described;
+    }
+    syntax_error(span, &msg)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (`rest` is what follows the first backquote): the
+/// field alone, with what was most likely meant among the accepted keys (the refused ones left out).
+fn unknown_field(span: Range<usize>, rest: &str) -> Described {
+    let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+    let expected: Vec<&str> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| !REFUSED_KEYS.contains(k))
+        .collect();
+    (
+        span,
+        format!("unknown field `{field}`"),
+        unknown_field_help(field, &expected),
+    )
+}
+
+/// serde's "invalid type" in TOML's words, with how to write the value instead.
+fn invalid_type(span: Range<usize>, msg: &str, written: &str) -> Described {
+    // serde's words for TOML's: a map is a table, a sequence a list, i64 a whole number.
+    let msg = msg
+        .replace("invalid type: map", "invalid type: table")
+        .replace("expected a map", "expected a table")
+        .replace("expected a sequence", "expected a list")
+        .replace("invalid type: sequence", "invalid type: list");
+    let msg = ["i64", "u64", "u32", "u16"].iter().fold(msg, |m, t| {
+        m.replace(&format!("expected {t}"), "expected a whole number")
+    });
+    let help = type_help(&msg, written);
+    (span, msg, help)
+}
+
+/// How to add a required `field` that is missing, with an example for the common ones.
+fn missing_field_help(field: &str) -> String {
+    match field {
+        "port" => "add the container port, e.g. `port = 9090`".to_string(),
+        "command" => {
+            "add the argv, e.g. `command = [\"/usr/local/bin/pinshare\", \"migrate\"]`".into()
+        }
+        "to" => "add the absolute container path, e.g. `to = \"/opt/pinshare/static\"`".into(),
+        "from" => {
+            "add the host path, relative to the spec file, e.g. `from = \"web/static\"`".into()
+        }
+        _ => format!("add `{field} = ...`; `pinshare-dev schema` describes it"),
+    }
+}
+
+/// A key or a table header written twice: which of the two, read from the line the error points at.
+fn duplicate_key(span: Range<usize>, text: &str, written: &str) -> Described {
+    let line_start = text
         .get(..span.start)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|t| t.lines().next())
+        .unwrap_or("")
+        .trim();
+    if line.starts_with('[') {
+        (
+            span,
+            format!("table {line} is defined twice"),
+            "merge the two tables into one".into(),
+        )
+    } else {
+        (
+            span,
+            format!("key `{written}` is set twice in this table"),
+            "a key may appear once per table; remove one of them".into(),
+        )
+    }
+}
+
+/// An unquoted string (`image = ipfs/kubo:v0.39.0`) at `start`: the parser guesses a number or a date and says
+/// so. The bare word with the quotes to add; `None` when what is at `start` is not a bare word after `=`.
+fn unquoted_string(start: usize, text: &str) -> Option<Described> {
+    let line_before = text
+        .get(..start)
         .unwrap_or("")
         .rsplit('\n')
         .next()
         .unwrap_or("");
     let bare: String = text
-        .get(span.start..)
+        .get(start..)
         .unwrap_or("")
         .chars()
         .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '}' | ']' | '#'))
@@ -93,13 +125,18 @@ pub(super) fn describe(e: &toml::de::Error, text: &str) -> (Range<usize>, String
         && bare.starts_with(|c: char| c.is_ascii_alphabetic())
         && !matches!(bare.as_str(), "true" | "false" | "inf" | "nan")
     {
-        let end = span.start + bare.len();
-        return (
-            span.start..end,
+        let end = start + bare.len();
+        return Some((
+            start..end,
             "a string value needs quotes".into(),
             format!("write \"{bare}\""),
-        );
+        ));
     }
+    None
+}
+
+/// Any other parser error, on one line, with a hint for an unclosed string or a missing comma.
+fn syntax_error(span: Range<usize>, msg: &str) -> Described {
     // The parser's messages span several lines ("invalid table header\nexpected `.`, `]`"); one line reads
     // better after `FILE:LINE:COL:`.
     let one_line = msg

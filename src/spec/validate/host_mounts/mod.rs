@@ -47,6 +47,59 @@ const ENGINE_SOCKET: (&str, &str) = (
     "whoever controls the container controls every container of this machine",
 );
 
+/// The host directories refused as bind sources: path, what it is, why that matters, and whether every path
+/// inside is refused too.
+const SYSTEM_DIRS: [(&str, &str, &str, bool); 8] = [
+    (
+        "/",
+        "the host's root directory",
+        "the container could read and change every file of this machine",
+        false,
+    ),
+    (
+        "/etc",
+        "the host's /etc",
+        "its configuration, password hashes and keys",
+        false,
+    ),
+    (
+        "/proc",
+        "the host's /proc",
+        "the host's processes, and through /proc/1/root its whole filesystem",
+        true,
+    ),
+    (
+        "/sys",
+        "the host's /sys",
+        "the kernel's and the devices' settings",
+        true,
+    ),
+    (
+        "/boot",
+        "the host's /boot",
+        "the kernel and boot loader this machine starts from",
+        true,
+    ),
+    (
+        "/dev",
+        "the host's /dev",
+        "the host's devices, its disks included",
+        true,
+    ),
+    (
+        "/root",
+        "root's home directory",
+        "the keys and credentials of the host's root user",
+        true,
+    ),
+    (
+        "/var/lib/docker",
+        "the Docker engine's data directory",
+        "every container's and volume's files and the engine's state",
+        true,
+    ),
+];
+
 /// The host paths the mounts are compared with, from the environment: `HOME`, `DOCKER_HOST`, `XDG_RUNTIME_DIR`.
 #[derive(Debug, Clone)]
 pub(super) struct Host {
@@ -69,100 +122,12 @@ impl Host {
         )
     }
 
+    /// The host as `home`, `DOCKER_HOST` and `XDG_RUNTIME_DIR` describe it: the engine sockets, the system
+    /// directories and the home directory that bind mounts may not hand over.
     fn new(home: Option<PathBuf>, docker_host: Option<&str>, runtime_dir: Option<PathBuf>) -> Self {
         let home = home.filter(|h| h.is_absolute()).map(|h| lexical(&h));
-        let mut listed = Vec::new();
-        let mut socket = |path: PathBuf, (what, why): (&'static str, &'static str)| {
-            listed.push(Listed {
-                path: lexical(&path),
-                what,
-                why,
-                inside_too: true,
-            });
-        };
-        socket("/var/run/docker.sock".into(), DOCKER_SOCKET);
-        socket("/run/docker.sock".into(), DOCKER_SOCKET);
-        if let Some(path) = docker_host.and_then(|h| h.strip_prefix("unix://")) {
-            socket(
-                path.into(),
-                (
-                    "the Docker engine's socket (DOCKER_HOST names it)",
-                    DOCKER_SOCKET.1,
-                ),
-            );
-        }
-        if let Some(run) = &runtime_dir {
-            socket(run.join("docker.sock"), DOCKER_SOCKET);
-            socket(run.join("podman/podman.sock"), ENGINE_SOCKET);
-        }
-        if let Some(home) = &home {
-            // Docker Desktop's sockets.
-            socket(home.join(".docker/run/docker.sock"), DOCKER_SOCKET);
-            socket(home.join(".docker/desktop/docker.sock"), DOCKER_SOCKET);
-        }
-        socket("/run/podman/podman.sock".into(), ENGINE_SOCKET);
-        socket("/run/containerd/containerd.sock".into(), ENGINE_SOCKET);
-        let dirs: [(&str, &str, &str, bool); 8] = [
-            (
-                "/",
-                "the host's root directory",
-                "the container could read and change every file of this machine",
-                false,
-            ),
-            (
-                "/etc",
-                "the host's /etc",
-                "its configuration, password hashes and keys",
-                false,
-            ),
-            (
-                "/proc",
-                "the host's /proc",
-                "the host's processes, and through /proc/1/root its whole filesystem",
-                true,
-            ),
-            (
-                "/sys",
-                "the host's /sys",
-                "the kernel's and the devices' settings",
-                true,
-            ),
-            (
-                "/boot",
-                "the host's /boot",
-                "the kernel and boot loader this machine starts from",
-                true,
-            ),
-            (
-                "/dev",
-                "the host's /dev",
-                "the host's devices, its disks included",
-                true,
-            ),
-            (
-                "/root",
-                "root's home directory",
-                "the keys and credentials of the host's root user",
-                true,
-            ),
-            (
-                "/var/lib/docker",
-                "the Docker engine's data directory",
-                "every container's and volume's files and the engine's state",
-                true,
-            ),
-        ];
-        for (path, what, why, inside_too) in dirs {
-            let path = PathBuf::from(path);
-            // Someone who works as root keeps projects under /root: like any home, only the directory itself.
-            let inside_too = inside_too && home.as_ref() != Some(&path);
-            listed.push(Listed {
-                path,
-                what,
-                why,
-                inside_too,
-            });
-        }
+        let mut listed = engine_sockets(home.as_deref(), docker_host, runtime_dir.as_deref());
+        listed.extend(system_dirs(home.as_deref()));
         if let Some(home) = &home {
             listed.push(Listed {
                 path: home.clone(),
@@ -231,6 +196,66 @@ impl Host {
         }
         None
     }
+}
+
+/// The container engines' API sockets, each refused with everything inside: Docker's and Podman's and
+/// containerd's usual places, where `DOCKER_HOST` (`unix://…`) points, the rootless ones under the runtime
+/// directory and Docker Desktop's under the home directory.
+fn engine_sockets(
+    home: Option<&Path>,
+    docker_host: Option<&str>,
+    runtime_dir: Option<&Path>,
+) -> Vec<Listed> {
+    let mut listed = Vec::new();
+    let mut socket = |path: PathBuf, (what, why): (&'static str, &'static str)| {
+        listed.push(Listed {
+            path: lexical(&path),
+            what,
+            why,
+            inside_too: true,
+        });
+    };
+    socket("/var/run/docker.sock".into(), DOCKER_SOCKET);
+    socket("/run/docker.sock".into(), DOCKER_SOCKET);
+    if let Some(path) = docker_host.and_then(|h| h.strip_prefix("unix://")) {
+        socket(
+            path.into(),
+            (
+                "the Docker engine's socket (DOCKER_HOST names it)",
+                DOCKER_SOCKET.1,
+            ),
+        );
+    }
+    if let Some(run) = runtime_dir {
+        socket(run.join("docker.sock"), DOCKER_SOCKET);
+        socket(run.join("podman/podman.sock"), ENGINE_SOCKET);
+    }
+    if let Some(home) = home {
+        // Docker Desktop's sockets.
+        socket(home.join(".docker/run/docker.sock"), DOCKER_SOCKET);
+        socket(home.join(".docker/desktop/docker.sock"), DOCKER_SOCKET);
+    }
+    socket("/run/podman/podman.sock".into(), ENGINE_SOCKET);
+    socket("/run/containerd/containerd.sock".into(), ENGINE_SOCKET);
+    listed
+}
+
+/// [`SYSTEM_DIRS`] as listed paths; `/root` is only refused itself, not what is inside, when it is `home`.
+fn system_dirs(home: Option<&Path>) -> Vec<Listed> {
+    SYSTEM_DIRS
+        .into_iter()
+        .map(|(path, what, why, inside_too)| {
+            let path = PathBuf::from(path);
+            // Someone who works as root keeps projects under /root: like any home, only the directory itself.
+            let inside_too = inside_too && home != Some(path.as_path());
+            Listed {
+                path,
+                what,
+                why,
+                inside_too,
+            }
+        })
+        .collect()
 }
 
 /// An absolute path with `.`, `..` (never above `/`), `//` and a trailing `/` folded, without the filesystem.
