@@ -142,33 +142,67 @@ pub(super) fn deployment(
     }
 }
 
+/// The container a service runs in: its image, command, environment, ports, probes, resources, privileges and
+/// mounts, with a note for whatever cannot be said in Kubernetes.
 fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<String>) -> Container {
-    let mut ports: Vec<(u16, Protocol)> = svc
-        .ports
-        .iter()
-        .map(|p| (p.container_port, p.protocol))
-        .collect();
-    ports.sort();
-    ports.dedup();
     let kubo = kubo(svc);
     if kubo.is_some() && !svc.ports.is_empty() {
-        let hidden: BTreeSet<u16> = svc
-            .ports
-            .iter()
-            .map(|p| p.container_port)
-            .filter(|p| !exposed_ports(spec, svc).iter().any(|(e, _)| e == p))
-            .collect();
-        if !hidden.is_empty() {
-            let list: Vec<String> = hidden.iter().map(u16::to_string).collect();
-            notes.push(format!(
-                "{}: port(s) {} get no Service (kubo's RPC API is admin-level); opt in per port with [render.k8s] expose = {{ {} = [{}] }}",
-                svc.name,
-                list.join(", "),
-                svc.name,
-                KUBO_GATEWAY_PORT
-            ));
-        }
+        note_unexposed_kubo_ports(spec, svc, notes);
     }
+    let (startup, readiness) = startup_and_readiness(svc, notes);
+    let liveness = svc.liveness.as_ref().and_then(probe).map(|(probe, note)| {
+        if let Some(n) = note {
+            notes.push(format!("{} liveness: {n}", svc.name));
+        }
+        probe
+    });
+    Container {
+        name: dns_label(&svc.name),
+        image: Some(image(svc, opts.image_tag.as_deref())),
+        command: svc.entrypoint.clone(),
+        args: svc.command.clone(),
+        env: env(spec, svc, &svc.env),
+        ports: container_ports(svc),
+        resources: resources(&svc.resources),
+        startup_probe: startup,
+        readiness_probe: readiness,
+        liveness_probe: liveness,
+        security_context: match &kubo {
+            // Run as kubo's user from the start, its entrypoint does no root work: no capability is of use.
+            Some(k) => harden(Some(non_root(k)), &as_kubo_user(&svc.security)),
+            None => harden(user_context(svc, notes), &svc.security),
+        },
+        volume_mounts: volume_mounts(spec, svc, notes),
+        ..Default::default()
+    }
+}
+
+/// Notes the ports of a kubo service that get no Service (only those opted in are exposed), if there are any.
+fn note_unexposed_kubo_ports(spec: &Spec, svc: &Service, notes: &mut Vec<String>) {
+    let hidden: BTreeSet<u16> = svc
+        .ports
+        .iter()
+        .map(|p| p.container_port)
+        .filter(|p| !exposed_ports(spec, svc).iter().any(|(e, _)| e == p))
+        .collect();
+    if !hidden.is_empty() {
+        let list: Vec<String> = hidden.iter().map(u16::to_string).collect();
+        notes.push(format!(
+            "{}: port(s) {} get no Service (kubo's RPC API is admin-level); opt in per port with [render.k8s] expose = {{ {} = [{}] }}",
+            svc.name,
+            list.join(", "),
+            svc.name,
+            KUBO_GATEWAY_PORT
+        ));
+    }
+}
+
+/// The startup and readiness probes of a service, both from its readiness check (none when it has none or
+/// when it cannot be said in Kubernetes, which is noted).
+fn startup_and_readiness(
+    svc: &Service,
+    notes: &mut Vec<String>,
+) -> (Option<KProbe>, Option<KProbe>) {
     let mut startup = None;
     let readiness = svc.readiness.as_ref().and_then(|p| {
         let Some((probe, note)) = probe(p) else {
@@ -189,40 +223,28 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
         });
         Some(probe)
     });
-    let liveness = svc.liveness.as_ref().and_then(probe).map(|(probe, note)| {
-        if let Some(n) = note {
-            notes.push(format!("{} liveness: {n}", svc.name));
-        }
-        probe
-    });
-    Container {
-        name: dns_label(&svc.name),
-        image: Some(image(svc, opts.image_tag.as_deref())),
-        command: svc.entrypoint.clone(),
-        args: svc.command.clone(),
-        env: env(spec, svc, &svc.env),
-        ports: (!ports.is_empty()).then(|| {
-            ports
-                .iter()
-                .map(|(port, proto)| ContainerPort {
-                    container_port: i32::from(*port),
-                    protocol: Some(protocol(*proto)),
-                    ..Default::default()
-                })
-                .collect()
-        }),
-        resources: resources(&svc.resources),
-        startup_probe: startup,
-        readiness_probe: readiness,
-        liveness_probe: liveness,
-        security_context: match &kubo {
-            // Run as kubo's user from the start, its entrypoint does no root work: no capability is of use.
-            Some(k) => harden(Some(non_root(k)), &as_kubo_user(&svc.security)),
-            None => harden(user_context(svc, notes), &svc.security),
-        },
-        volume_mounts: volume_mounts(spec, svc, notes),
-        ..Default::default()
-    }
+    (startup, readiness)
+}
+
+/// The container ports of a service, each port and protocol once and in order (none when it publishes none).
+fn container_ports(svc: &Service) -> Option<Vec<ContainerPort>> {
+    let mut ports: Vec<(u16, Protocol)> = svc
+        .ports
+        .iter()
+        .map(|p| (p.container_port, p.protocol))
+        .collect();
+    ports.sort();
+    ports.dedup();
+    (!ports.is_empty()).then(|| {
+        ports
+            .iter()
+            .map(|(port, proto)| ContainerPort {
+                container_port: i32::from(*port),
+                protocol: Some(protocol(*proto)),
+                ..Default::default()
+            })
+            .collect()
+    })
 }
 
 /// An init step as an init container; `kubo_config` becomes the repo preparation.
