@@ -29,56 +29,8 @@ pub(super) fn deployment(
     notes: &mut Vec<String>,
 ) -> Deployment {
     let services: Vec<&Service> = spec.order.iter().map(|n| &spec.services[n]).collect();
-    // A service something else depends on starts first and keeps running: a sidecar.
-    let depended: BTreeSet<&str> = services
-        .iter()
-        .flat_map(|s| s.depends_on.iter().map(String::as_str))
-        .collect();
-    let native = !opts.classic_sidecar;
-
-    let mut init_containers = Vec::new();
-    let mut containers = Vec::new();
-    for svc in &services {
-        let sidecar = depended.contains(svc.name.as_str());
-        for step in &svc.init {
-            init_containers.push(init_container(spec, svc, step, opts, notes));
-        }
-        let mut c = container(spec, svc, opts, notes);
-        if native && sidecar {
-            c.restart_policy = Some("Always".into());
-            init_containers.push(c);
-        } else {
-            if !native && !svc.init.is_empty() && !svc.depends_on.is_empty() {
-                notes.push(format!(
-                    "{}: with --classic-sidecar its init steps run before {} is started",
-                    svc.name,
-                    svc.depends_on.join(", ")
-                ));
-            }
-            // Natively, whatever it depends on is a sidecar started (and startup-probed) before it.
-            for d in svc.depends_on.iter().filter(|_| !native) {
-                notes.push(format!(
-                    "{}: containers of a pod start together; it does not wait for {d} here (its readiness probe keeps it out of its Service until it is ready)",
-                    svc.name
-                ));
-            }
-            containers.push(c);
-        }
-    }
-
-    let mut volumes: Vec<Volume> = spec
-        .named_volumes()
-        .iter()
-        .map(|v| Volume {
-            name: dns_label(v),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: claim_name(spec, v),
-                read_only: None,
-            }),
-            ..Default::default()
-        })
-        .collect();
-    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    let (init_containers, containers) = pod_containers(spec, &services, opts, notes);
+    let volumes = claimed_volumes(spec);
 
     // Kubo writes its repo as uid 1000 / gid 100: the volume must be writable by that group.
     let fs_group = services
@@ -140,6 +92,71 @@ pub(super) fn deployment(
         }),
         status: None,
     }
+}
+
+/// The pod's init containers and containers, in start order: each service's init steps, then the service
+/// itself, which natively is a sidecar (an init container that keeps running) when something depends on it.
+fn pod_containers(
+    spec: &Spec,
+    services: &[&Service],
+    opts: &K8sOptions,
+    notes: &mut Vec<String>,
+) -> (Vec<Container>, Vec<Container>) {
+    // A service something else depends on starts first and keeps running: a sidecar.
+    let depended: BTreeSet<&str> = services
+        .iter()
+        .flat_map(|s| s.depends_on.iter().map(String::as_str))
+        .collect();
+    let native = !opts.classic_sidecar;
+
+    let mut init_containers = Vec::new();
+    let mut containers = Vec::new();
+    for svc in services {
+        let sidecar = depended.contains(svc.name.as_str());
+        for step in &svc.init {
+            init_containers.push(init_container(spec, svc, step, opts, notes));
+        }
+        let mut c = container(spec, svc, opts, notes);
+        if native && sidecar {
+            c.restart_policy = Some("Always".into());
+            init_containers.push(c);
+        } else {
+            if !native && !svc.init.is_empty() && !svc.depends_on.is_empty() {
+                notes.push(format!(
+                    "{}: with --classic-sidecar its init steps run before {} is started",
+                    svc.name,
+                    svc.depends_on.join(", ")
+                ));
+            }
+            // Natively, whatever it depends on is a sidecar started (and startup-probed) before it.
+            for d in svc.depends_on.iter().filter(|_| !native) {
+                notes.push(format!(
+                    "{}: containers of a pod start together; it does not wait for {d} here (its readiness probe keeps it out of its Service until it is ready)",
+                    svc.name
+                ));
+            }
+            containers.push(c);
+        }
+    }
+    (init_containers, containers)
+}
+
+/// A pod volume for each of the spec's named volumes, on its claim, sorted by name.
+fn claimed_volumes(spec: &Spec) -> Vec<Volume> {
+    let mut volumes: Vec<Volume> = spec
+        .named_volumes()
+        .iter()
+        .map(|v| Volume {
+            name: dns_label(v),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim_name(spec, v),
+                read_only: None,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    volumes
 }
 
 /// The container a service runs in: its image, command, environment, ports, probes, resources, privileges and
