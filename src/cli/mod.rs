@@ -356,6 +356,85 @@ async fn up(command: Command, files: &[PathBuf], out: &Printer) -> Result<u8> {
     crate::commands::up::up(spec, opts, manual, ui, out).await
 }
 
+/// `check`: the spec loads; says so with its services and start order.
+fn check(files: &[PathBuf], out: &Printer) -> Result<u8> {
+    let spec = load(files, out)?;
+    out.block(&format!(
+        "{}: ok ({} services: {}; start order {})",
+        spec.file.display(),
+        spec.services.len(),
+        spec.service_list(),
+        spec.order.join(" → ")
+    ));
+    Ok(EXIT_OK)
+}
+
+/// `render k8s|compose`, to stdout or `output`; `--classic-sidecar` is refused for compose.
+fn render(
+    files: &[PathBuf],
+    target: crate::render::Target,
+    output: Option<&std::path::Path>,
+    opts: &crate::render::K8sOptions,
+    out: &Printer,
+) -> Result<u8> {
+    if opts.classic_sidecar && target == crate::render::Target::Compose {
+        return Err(Error::Usage(
+            "--classic-sidecar applies to `render k8s` only".into(),
+        ));
+    }
+    let spec = load(files, out)?;
+    out.block(&crate::render::render(&spec, target, opts, output)?);
+    Ok(EXIT_OK)
+}
+
+/// The services the shell may complete, in start order: of the spec files the command `line` being completed
+/// names, or of `files` when there is no line.
+fn complete_services(files: Vec<PathBuf>, line: &[String], out: &Printer) -> Result<u8> {
+    let files = if line.is_empty() {
+        files
+    } else {
+        match service_slot(line) {
+            Some(files) => files,
+            None => return Ok(crate::error::EXIT_RUNTIME),
+        }
+    };
+    let spec = load(&files, out)?;
+    for name in &spec.order {
+        out.block(name);
+    }
+    Ok(EXIT_OK)
+}
+
+/// `down`: removes the project named with `--project`, or the spec's, with its volumes when asked.
+async fn down(
+    files: &[PathBuf],
+    project: Option<&str>,
+    volumes: bool,
+    out: &Printer,
+) -> Result<u8> {
+    if let Some(project) = project {
+        crate::commands::down::down_project(project, volumes, out).await?;
+        return Ok(EXIT_OK);
+    }
+    let spec = load_or_stand_in(files, "down", out).await?;
+    crate::commands::down::down(&spec, volumes, out).await?;
+    Ok(EXIT_OK)
+}
+
+/// `init`: writes the starter files into the current directory and says what to do next.
+fn init_here(force: bool, out: &Printer) -> Result<u8> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
+    let done = crate::commands::init::write_into(&cwd, force).map_err(Error::Usage)?;
+    for d in done {
+        out.block(&d.to_string());
+    }
+    for note in crate::commands::init::checkout_notes(&cwd) {
+        out.block(&note);
+    }
+    out.block("next: pinshare-dev up");
+    Ok(EXIT_OK)
+}
+
 async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
     let files: Vec<PathBuf> = cli
         .file
@@ -364,17 +443,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         .cloned()
         .collect();
     match cli.command {
-        Command::Check { .. } => {
-            let spec = load(&files, out)?;
-            out.block(&format!(
-                "{}: ok ({} services: {}; start order {})",
-                spec.file.display(),
-                spec.services.len(),
-                spec.service_list(),
-                spec.order.join(" → ")
-            ));
-            Ok(EXIT_OK)
-        }
+        Command::Check { .. } => check(&files, out),
         Command::Render {
             target,
             output,
@@ -382,57 +451,20 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
             image_tag,
             ..
         } => {
-            if classic_sidecar && target == crate::render::Target::Compose {
-                return Err(Error::Usage(
-                    "--classic-sidecar applies to `render k8s` only".into(),
-                ));
-            }
-            let spec = load(&files, out)?;
             let opts = crate::render::K8sOptions {
                 classic_sidecar,
                 image_tag,
             };
-            out.block(&crate::render::render(
-                &spec,
-                target,
-                &opts,
-                output.as_deref(),
-            )?);
-            Ok(EXIT_OK)
+            render(&files, target, output.as_deref(), &opts, out)
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             out.block(&crate::commands::completions::script(shell, &mut cmd));
             Ok(EXIT_OK)
         }
-        Command::CompleteServices { line } => {
-            let files = if line.is_empty() {
-                files
-            } else {
-                match service_slot(&line) {
-                    Some(files) => files,
-                    None => return Ok(crate::error::EXIT_RUNTIME),
-                }
-            };
-            let spec = load(&files, out)?;
-            for name in &spec.order {
-                out.block(name);
-            }
-            Ok(EXIT_OK)
-        }
+        Command::CompleteServices { line } => complete_services(files, &line, out),
         c @ (Command::Schema | Command::Docs { .. }) => reference(c, out),
-        Command::Init { force } => {
-            let cwd = std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?;
-            let done = crate::commands::init::write_into(&cwd, force).map_err(Error::Usage)?;
-            for d in done {
-                out.block(&d.to_string());
-            }
-            for note in crate::commands::init::checkout_notes(&cwd) {
-                out.block(&note);
-            }
-            out.block("next: pinshare-dev up");
-            Ok(EXIT_OK)
-        }
+        Command::Init { force } => init_here(force, out),
         c @ Command::Up { .. } => up(c, &files, out).await,
         Command::Ui { open, .. } => ui_command(&load(&files, out)?.project, open, out),
         Command::Doctor { .. } => {
@@ -456,15 +488,7 @@ async fn dispatch(cli: Cli, out: &Printer) -> Result<u8> {
         }
         Command::Down {
             volumes, project, ..
-        } => {
-            if let Some(project) = project {
-                crate::commands::down::down_project(&project, volumes, out).await?;
-                return Ok(EXIT_OK);
-            }
-            let spec = load_or_stand_in(&files, "down", out).await?;
-            crate::commands::down::down(&spec, volumes, out).await?;
-            Ok(EXIT_OK)
-        }
+        } => down(&files, project.as_deref(), volumes, out).await,
         cmd @ Command::Logs { .. } => logs(cmd, &files, out).await,
         Command::Stats {
             services,

@@ -1,5 +1,6 @@
 //! `logs`: a project's container output by service, found by label, from any terminal.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -101,49 +102,72 @@ pub async fn logs(spec: &Spec, opts: LogsOptions, out: &Printer) -> Result<u8> {
         return Err(Error::Runtime(no_containers(spec, &wanted)));
     }
     if opts.follow {
-        // What is there now, merged in time order as without -f; then each service is followed from where its
-        // history ended (the engine asked from a second before the read, the lines already printed dropped), so
-        // nothing written meanwhile is lost or printed twice.
-        let read_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for (svc, line) in history(&*engine, &present, &read).await {
-            last.insert(svc.clone(), split_timestamp(&line).0.to_string());
-            emit(&printer, &svc, &line, opts.timestamps).await;
-        }
-        // Follow each service across container replacements until Ctrl-C.
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let mut handles = Vec::new();
-        for service in &wanted {
-            handles.push(crate::run::follow::spawn(
-                &engine,
-                &spec.project,
-                &spec.container_name(service),
-                service,
-                &printer,
-                crate::run::read::From::After {
-                    since: i64::try_from(read_at.as_secs()).unwrap_or(0) - 1,
-                    // A service with nothing printed (no lines, or `--tail 0`) starts at the read.
-                    after: Some(last.get(service).cloned().unwrap_or_else(|| stamp(read_at))),
-                },
-                opts.timestamps,
-                cancel.clone(),
-            ));
-        }
-        let code = until_stopped(&printer).await;
-        cancel.cancel();
-        for h in handles {
-            let _ = h.await;
-        }
-        printer.flush().await;
-        return Ok(code);
+        return Ok(follow(
+            &engine,
+            spec,
+            &wanted,
+            &present,
+            &read,
+            &printer,
+            opts.timestamps,
+        )
+        .await);
     }
     for (svc, line) in history(&*engine, &present, &read).await {
         emit(&printer, &svc, &line, opts.timestamps).await;
     }
     printer.flush().await;
     Ok(EXIT_OK)
+}
+
+/// `logs -f`: prints what there is now of the `present` services, merged in time order, then follows each of
+/// the `wanted` ones until Ctrl-C; the exit code says how it stopped.
+async fn follow(
+    engine: &Arc<dyn Engine>,
+    spec: &Spec,
+    wanted: &[String],
+    present: &[(String, String)],
+    read: &LogOptions,
+    printer: &Printer,
+    timestamps: bool,
+) -> u8 {
+    // What is there now, merged in time order as without -f; then each service is followed from where its
+    // history ended (the engine asked from a second before the read, the lines already printed dropped), so
+    // nothing written meanwhile is lost or printed twice.
+    let read_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let mut last: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (svc, line) in history(&**engine, present, read).await {
+        last.insert(svc.clone(), split_timestamp(&line).0.to_string());
+        emit(printer, &svc, &line, timestamps).await;
+    }
+    // Follow each service across container replacements until Ctrl-C.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut handles = Vec::new();
+    for service in wanted {
+        handles.push(crate::run::follow::spawn(
+            engine,
+            &spec.project,
+            &spec.container_name(service),
+            service,
+            printer,
+            crate::run::read::From::After {
+                since: i64::try_from(read_at.as_secs()).unwrap_or(0) - 1,
+                // A service with nothing printed (no lines, or `--tail 0`) starts at the read.
+                after: Some(last.get(service).cloned().unwrap_or_else(|| stamp(read_at))),
+            },
+            timestamps,
+            cancel.clone(),
+        ));
+    }
+    let code = until_stopped(printer).await;
+    cancel.cancel();
+    for h in handles {
+        let _ = h.await;
+    }
+    printer.flush().await;
+    code
 }
 
 /// Waits for Ctrl-C (exit 130) or for the output's reader to go (`logs -f | head` has what it wanted: exit 0).

@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::run::control::Request;
 use crate::run::state::Snapshot;
-use crate::spec::Spec;
+use crate::spec::{Service, Spec};
 use crate::{probe, probe::ready};
 
 /// One row of `ps`.
@@ -43,19 +43,7 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
     for name in &spec.order {
         let svc = &spec.services[name];
         let cname = spec.container_name(name);
-        let ports = svc
-            .ports
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}->{}/{}",
-                    p.host_ip,
-                    p.host_port,
-                    p.container_port,
-                    p.protocol.as_str()
-                )
-            })
-            .collect();
+        let ports = published_ports(svc);
         let Some(c) = containers.iter().find(|c| c.name == cname) else {
             rows.push(Row {
                 service: name.clone(),
@@ -87,16 +75,10 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
         )
         .unwrap_or_else(|| c.state.as_str().to_string());
         let started_at = inspect.as_ref().and_then(|i| i.started_at.clone());
-        let readiness = if !c.is_running() {
-            "-".to_string()
-        } else if let Some(p) = &svc.readiness {
-            let resolve = ready::port_resolver(engine, spec, svc).await?;
-            match probe::check_once(engine, &cname, &p.check, &resolve, p.timeout).await {
-                Ok(()) => "ready".into(),
-                Err(e) => format!("not ready: {e}"),
-            }
+        let readiness = if c.is_running() {
+            readiness_now(engine, spec, svc, &cname).await?
         } else {
-            "running (no probe)".into()
+            "-".to_string()
         };
         rows.push(Row {
             service: name.clone(),
@@ -112,14 +94,54 @@ pub async fn rows(engine: &dyn Engine, spec: &Spec) -> Result<Vec<Row>> {
             started_at,
         });
     }
+    redact_secrets(&mut rows, spec);
+    Ok(rows)
+}
+
+/// A service's published ports as `ps` shows them: `host_ip:host_port->container_port/protocol`.
+fn published_ports(svc: &Service) -> Vec<String> {
+    svc.ports
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                p.host_ip,
+                p.host_port,
+                p.container_port,
+                p.protocol.as_str()
+            )
+        })
+        .collect()
+}
+
+/// The readiness of a running container, probed once now: `ready`, `not ready: <reason>`, or
+/// `running (no probe)` when the service has no readiness check.
+async fn readiness_now(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    container: &str,
+) -> Result<String> {
+    let Some(p) = &svc.readiness else {
+        return Ok("running (no probe)".into());
+    };
+    let resolve = ready::port_resolver(engine, spec, svc).await?;
+    let checked = probe::check_once(engine, container, &p.check, &resolve, p.timeout).await;
+    Ok(match checked {
+        Ok(()) => "ready".into(),
+        Err(e) => format!("not ready: {e}"),
+    })
+}
+
+/// Blanks the spec's secret values out of the texts of each row.
+fn redact_secrets(rows: &mut [Row], spec: &Spec) {
     // A failed probe's reason can quote what the container printed; neither the table nor --json shows a secret.
     let secrets = spec.secret_values();
-    for r in &mut rows {
+    for r in rows {
         for text in [&mut r.readiness, &mut r.status, &mut r.state] {
             *text = crate::output::redact::text(text, &secrets);
         }
     }
-    Ok(rows)
 }
 
 /// What a foreground `up` says of `service`: its phase with its elapsed time, and what waits for `trigger`.

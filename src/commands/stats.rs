@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Result};
 use crate::output::printer::Printer;
-use crate::spec::Spec;
+use crate::spec::{Resources, Spec};
 use crate::usage::{self, Mark, Usage, bytes, quantity};
 
 /// Samples kept per service while streaming: about ten seconds.
@@ -137,6 +137,62 @@ fn of(p: Option<f64>, whole: Option<String>, decimals: usize) -> String {
     }
 }
 
+/// The cells of one row: figures against the spec's `res`ources when the service was sampled, dashes and
+/// why it was not otherwise.
+fn row_cells(r: &Row, res: &Resources) -> Vec<String> {
+    let cores = |m: Option<u64>| {
+        #[allow(clippy::cast_precision_loss)]
+        m.map(|m| format!("{}", m as f64 / 1000.0))
+    };
+    let marks = if r.marks.is_empty() {
+        "-".to_string()
+    } else {
+        r.marks
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &r.usage {
+        None => vec![
+            r.service.clone(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            r.restarts.to_string(),
+            unsampled(&r.state),
+        ],
+        Some(u) => vec![
+            r.service.clone(),
+            cpu(u.cpu_percent),
+            of(u.cpu_percent_of_limit, cores(res.cpu_limit_millis), 2),
+            bytes(u.memory_bytes),
+            of(
+                u.memory_percent_of_request,
+                u.memory_request_bytes.map(quantity),
+                1,
+            ),
+            of(
+                u.memory_percent_of_limit,
+                u.memory_limit_bytes.map(quantity),
+                1,
+            ),
+            format!("{} / {}", bytes(u.net_rx_bytes), bytes(u.net_tx_bytes)),
+            format!(
+                "{} / {}",
+                bytes(u.block_read_bytes),
+                bytes(u.block_write_bytes)
+            ),
+            r.restarts.to_string(),
+            marks,
+        ],
+    }
+}
+
 /// The rows as an aligned table.
 pub fn table(rows: &[Row], spec: &Spec) -> String {
     let header = [
@@ -153,60 +209,7 @@ pub fn table(rows: &[Row], spec: &Spec) -> String {
     ];
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
-            let res = &spec.services[&r.service].resources;
-            let cores = |m: Option<u64>| {
-                #[allow(clippy::cast_precision_loss)]
-                m.map(|m| format!("{}", m as f64 / 1000.0))
-            };
-            let marks = if r.marks.is_empty() {
-                "-".to_string()
-            } else {
-                r.marks
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            match &r.usage {
-                None => vec![
-                    r.service.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    r.restarts.to_string(),
-                    unsampled(&r.state),
-                ],
-                Some(u) => vec![
-                    r.service.clone(),
-                    cpu(u.cpu_percent),
-                    of(u.cpu_percent_of_limit, cores(res.cpu_limit_millis), 2),
-                    bytes(u.memory_bytes),
-                    of(
-                        u.memory_percent_of_request,
-                        u.memory_request_bytes.map(quantity),
-                        1,
-                    ),
-                    of(
-                        u.memory_percent_of_limit,
-                        u.memory_limit_bytes.map(quantity),
-                        1,
-                    ),
-                    format!("{} / {}", bytes(u.net_rx_bytes), bytes(u.net_tx_bytes)),
-                    format!(
-                        "{} / {}",
-                        bytes(u.block_read_bytes),
-                        bytes(u.block_write_bytes)
-                    ),
-                    r.restarts.to_string(),
-                    marks,
-                ],
-            }
-        })
+        .map(|r| row_cells(r, &spec.services[&r.service].resources))
         .collect();
     let mut widths = header.map(str::len);
     for c in &cells {

@@ -190,170 +190,217 @@ pub async fn resolve_image(
     svc: &Service,
     printer: &Printer,
 ) -> Result<Resolved> {
-    let container = &spec.container_name(&svc.name);
     match &svc.image {
-        ImageSource::Pull { reference } => {
-            if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
-                return Ok(Resolved {
-                    id,
-                    context_hash: None,
-                });
+        ImageSource::Pull { reference } => pull_image(engine, svc, reference, printer).await,
+        ImageSource::Build(b) => build_image(engine, spec, svc, b, printer).await,
+    }
+}
+
+/// The image `reference`, pulled unless it is here already.
+async fn pull_image(
+    engine: &dyn Engine,
+    svc: &Service,
+    reference: &str,
+    printer: &Printer,
+) -> Result<Resolved> {
+    if let Some(id) = engine.inspect_image(reference).await?.map(|i| i.id) {
+        return Ok(Resolved {
+            id,
+            context_hash: None,
+        });
+    }
+    let start = Instant::now();
+    printer.event(&svc.name, &format!("pulling {reference}"));
+    let mut last = String::new();
+    // On a terminal: one live line with every layer's bytes and the total.
+    let live = printer.status(&svc.name, &format!("pulling {reference}"));
+    let mut layers = Layers::default();
+    let pulled = engine
+        .pull(reference, &mut |p: PullProgress| match &live {
+            Some(st) => {
+                layers.update(&p);
+                st.set(&format!("pulling {reference}: {}", layers.summary()));
             }
-            let start = Instant::now();
-            printer.event(&svc.name, &format!("pulling {reference}"));
-            let mut last = String::new();
-            // On a terminal: one live line with every layer's bytes and the total.
-            let live = printer.status(&svc.name, &format!("pulling {reference}"));
-            let mut layers = Layers::default();
-            let pulled = engine
-                .pull(reference, &mut |p: PullProgress| match &live {
-                    Some(st) => {
-                        layers.update(&p);
-                        st.set(&format!("pulling {reference}: {}", layers.summary()));
-                    }
-                    None => {
-                        // Progress percentages change constantly; print each layer's state changes only.
-                        let line = p.line();
-                        let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
-                        if key != last {
-                            printer.event(&svc.name, &line);
-                            last = key;
-                        }
-                    }
-                })
-                .await;
-            drop(live);
-            pulled
-                .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
-            printer.event(
-                &svc.name,
-                &format!("pulled {reference} in {} ms", start.elapsed().as_millis()),
-            );
-            engine
-                .inspect_image(reference)
-                .await?
-                .map(|i| i.id)
-                .ok_or_else(|| {
-                    Error::Runtime(format!(
-                        "{}: image {reference} missing after the pull",
-                        svc.name
-                    ))
-                })
-                .map(|id| Resolved {
-                    id,
-                    context_hash: None,
-                })
+            None => {
+                // Progress percentages change constantly; print each layer's state changes only.
+                let line = p.line();
+                let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+                if key != last {
+                    printer.event(&svc.name, &line);
+                    last = key;
+                }
+            }
+        })
+        .await;
+    drop(live);
+    pulled
+        .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
+    printer.event(
+        &svc.name,
+        &format!("pulled {reference} in {} ms", start.elapsed().as_millis()),
+    );
+    engine
+        .inspect_image(reference)
+        .await?
+        .map(|i| i.id)
+        .ok_or_else(|| {
+            Error::Runtime(format!(
+                "{}: image {reference} missing after the pull",
+                svc.name
+            ))
+        })
+        .map(|id| Resolved {
+            id,
+            context_hash: None,
+        })
+}
+
+/// The image `b` builds: its host build and then the image build, each skipped when what it reads is what the
+/// current image was made from.
+async fn build_image(
+    engine: &dyn Engine,
+    spec: &crate::spec::Spec,
+    svc: &Service,
+    b: &Build,
+    printer: &Printer,
+) -> Result<Resolved> {
+    let container = &spec.container_name(&svc.name);
+    let mut start = Instant::now();
+    let built_from = built_from(engine, container, &b.tag).await?;
+    let inputs = host_inputs_of(svc, b).await?;
+    let made_from = |ctx: &str| match &inputs {
+        Some(i) => format!("{ctx}+{i}"),
+        None => ctx.to_string(),
+    };
+    let mut ctx = pack_context(svc, b).await?;
+    let up_to_date = |ctx: &context::Context| {
+        built_from
+            .as_ref()
+            .filter(|(h, _)| *h == made_from(&ctx.hash))
+            .map(|(_, id)| id.clone())
+    };
+    if b.host_command.is_some() && up_to_date(&ctx).is_none() {
+        host_build(&svc.name, b, &spec.run.host_builds, printer).await?;
+        start = Instant::now();
+        ctx = pack_context(svc, b).await?;
+    }
+    if let Some(id) = up_to_date(&ctx) {
+        printer.event(&svc.name, &format!("image {} up to date", b.tag));
+        return Ok(Resolved {
+            id,
+            context_hash: Some(made_from(&ctx.hash)),
+        });
+    }
+    let context_hash = made_from(&ctx.hash);
+    let id = build_context(engine, spec, svc, b, ctx, &context_hash, printer).await?;
+    printer.event(
+        &svc.name,
+        &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
+    );
+    Ok(Resolved {
+        id,
+        context_hash: Some(context_hash),
+    })
+}
+
+/// What the image the service runs was made from, and its id, when the tag still names it.
+async fn built_from(
+    engine: &dyn Engine,
+    container: &str,
+    tag: &str,
+) -> Result<Option<(String, String)>> {
+    // The running container remembers what its image was made from: the context's hash and, with a host
+    // build, the hash of that build's inputs (its command and the service's watched files). When both
+    // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
+    let built_from = match engine.inspect_container(container).await? {
+        Some(c) => match engine.inspect_image(tag).await? {
+            Some(img) if !img.id.is_empty() && img.id == c.image => c
+                .label(labels::CONTEXT_HASH)
+                .map(|h| (h.to_string(), img.id)),
+            _ => None,
+        },
+        None => None,
+    };
+    // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
+    Ok(match built_from {
+        Some(b) => Some(b),
+        None => engine
+            .inspect_image(tag)
+            .await?
+            .filter(|img| !img.id.is_empty())
+            .and_then(|mut img| Some((img.labels.remove(labels::CONTEXT_HASH)?, img.id))),
+    })
+}
+
+/// The hash of the host build's inputs (its command and the service's watched files), none without a host
+/// build; read off the runtime's threads.
+async fn host_inputs_of(svc: &Service, b: &Build) -> Result<Option<String>> {
+    Ok(match &b.host_command {
+        Some(hc) => {
+            let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
+            Some(
+                tokio::task::spawn_blocking(move || host_inputs_hash(&hc, &paths))
+                    .await
+                    .map_err(|e| Error::Runtime(e.to_string()))?,
+            )
         }
-        ImageSource::Build(b) => {
-            let mut start = Instant::now();
-            // The running container remembers what its image was made from: the context's hash and, with a host
-            // build, the hash of that build's inputs (its command and the service's watched files). When both
-            // are unchanged and the image is still the tag's, nothing runs: no host build, no image build.
-            let built_from = match engine.inspect_container(container).await? {
-                Some(c) => match engine.inspect_image(&b.tag).await? {
-                    Some(img) if !img.id.is_empty() && img.id == c.image => c
-                        .label(labels::CONTEXT_HASH)
-                        .map(|h| (h.to_string(), img.id)),
-                    _ => None,
-                },
-                None => None,
-            };
-            // Without a container (a cold `up`, after `down`), the image itself says what it was made from.
-            let built_from = match built_from {
-                Some(b) => Some(b),
-                None => engine
-                    .inspect_image(&b.tag)
-                    .await?
-                    .filter(|img| !img.id.is_empty())
-                    .and_then(|mut img| Some((img.labels.remove(labels::CONTEXT_HASH)?, img.id))),
-            };
-            let inputs = match &b.host_command {
-                Some(hc) => {
-                    let (hc, paths) = (hc.clone(), svc.watch.paths.clone());
-                    Some(
-                        tokio::task::spawn_blocking(move || host_inputs_hash(&hc, &paths))
-                            .await
-                            .map_err(|e| Error::Runtime(e.to_string()))?,
-                    )
+        None => None,
+    })
+}
+
+/// Builds the image from the packed context, labelled with what it is `made_from`, and returns its id.
+async fn build_context(
+    engine: &dyn Engine,
+    spec: &crate::spec::Spec,
+    svc: &Service,
+    b: &Build,
+    ctx: context::Context,
+    made_from: &str,
+    printer: &Printer,
+) -> Result<String> {
+    printer.event(
+        &svc.name,
+        &format!(
+            "building {} ({} files, {} KiB context)",
+            b.tag,
+            ctx.files,
+            ctx.tar.len() / 1024
+        ),
+    );
+    // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
+    // adds it as a last step, cached as long as the context is unchanged.
+    let image_labels = image_labels(spec, svc, made_from);
+    let args: HashMap<String, String> = b.args.clone().into_iter().collect();
+    // On a terminal the builder's lines become one live line (the step under way); they are kept, and
+    // printed whole if the build fails.
+    let live = printer.status(&svc.name, &format!("building {}", b.tag));
+    let mut kept = Vec::new();
+    let built = engine
+        .build(
+            &b.tag,
+            &b.dockerfile,
+            ctx.tar,
+            &args,
+            b.target.as_deref(),
+            &image_labels,
+            &mut |l| match &live {
+                Some(st) => {
+                    if let Some(step) = build_step(&l) {
+                        st.set(&format!("building {}: {step}", b.tag));
+                    }
+                    kept.push(l);
                 }
-                None => None,
-            };
-            let made_from = |ctx: &str| match &inputs {
-                Some(i) => format!("{ctx}+{i}"),
-                None => ctx.to_string(),
-            };
-            let mut ctx = pack_context(svc, b).await?;
-            let up_to_date = |ctx: &context::Context| {
-                built_from
-                    .as_ref()
-                    .filter(|(h, _)| *h == made_from(&ctx.hash))
-                    .map(|(_, id)| id.clone())
-            };
-            if b.host_command.is_some() && up_to_date(&ctx).is_none() {
-                host_build(&svc.name, b, &spec.run.host_builds, printer).await?;
-                start = Instant::now();
-                ctx = pack_context(svc, b).await?;
-            }
-            if let Some(id) = up_to_date(&ctx) {
-                printer.event(&svc.name, &format!("image {} up to date", b.tag));
-                return Ok(Resolved {
-                    id,
-                    context_hash: Some(made_from(&ctx.hash)),
-                });
-            }
-            printer.event(
-                &svc.name,
-                &format!(
-                    "building {} ({} files, {} KiB context)",
-                    b.tag,
-                    ctx.files,
-                    ctx.tar.len() / 1024
-                ),
-            );
-            // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
-            // adds it as a last step, cached as long as the context is unchanged.
-            let image_labels = image_labels(spec, svc, &made_from(&ctx.hash));
-            let args: HashMap<String, String> = b.args.clone().into_iter().collect();
-            // On a terminal the builder's lines become one live line (the step under way); they are kept, and
-            // printed whole if the build fails.
-            let live = printer.status(&svc.name, &format!("building {}", b.tag));
-            let mut kept = Vec::new();
-            let built = engine
-                .build(
-                    &b.tag,
-                    &b.dockerfile,
-                    ctx.tar,
-                    &args,
-                    b.target.as_deref(),
-                    &image_labels,
-                    &mut |l| match &live {
-                        Some(st) => {
-                            if let Some(step) = build_step(&l) {
-                                st.set(&format!("building {}: {step}", b.tag));
-                            }
-                            kept.push(l);
-                        }
-                        None => printer.event(&svc.name, &format!("build: {l}")),
-                    },
-                )
-                .await;
-            drop(live);
-            if built.is_err() {
-                for l in kept {
-                    printer.event(&svc.name, &format!("build: {l}"));
-                }
-            }
-            let id = built?;
-            printer.event(
-                &svc.name,
-                &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
-            );
-            Ok(Resolved {
-                id,
-                context_hash: Some(made_from(&ctx.hash)),
-            })
+                None => printer.event(&svc.name, &format!("build: {l}")),
+            },
+        )
+        .await;
+    drop(live);
+    if built.is_err() {
+        for l in kept {
+            printer.event(&svc.name, &format!("build: {l}"));
         }
     }
+    Ok(built?)
 }
 
 /// What a built image carries: what it is made from (a cold `up` can then skip the build) and whose it is

@@ -144,6 +144,82 @@ fn head(tar: &[u8]) -> Option<(u64, u64, u32)> {
     Some((h.uid().ok()?, h.gid().ok()?, h.mode().ok()?))
 }
 
+/// The repo's config as JSON, as the container has it now (none in a new repo). A config that is not kubo's
+/// user's, or not readable by its owner, is given to kubo's user, unless the image's entrypoint will do it
+/// (when the repo directory is not writable by that user); either is said.
+async fn read_config(
+    engine: &dyn Engine,
+    container: &str,
+    name: &str,
+    k: KuboRepo<'_>,
+    printer: &Printer,
+) -> Result<Option<Value>> {
+    let config_path = format!("{}/config", k.repo);
+    // One archive read on the way in: the config. A new repo has none (the entrypoint makes it, and chowns an
+    // unwritable directory first); only a config owned by someone else needs a look at its directory.
+    let Some(bytes) = engine.download(container, &config_path).await? else {
+        return Ok(None);
+    };
+    let entries = read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
+    let Some(entry) = entries.first() else {
+        return Err(Error::Runtime(format!(
+            "{name}: the engine gave an empty archive for {config_path}"
+        )));
+    };
+    let owner = entry.header.uid().unwrap_or(0);
+    // Permission bits only (a tar header may carry the file type too).
+    let mode = entry.header.mode().unwrap_or(0) & 0o7777;
+    if owner != u64::from(k.uid) || mode & 0o400 == 0 {
+        let dir = engine.download_prefix(container, k.repo, 512).await?;
+        match dir.as_deref().and_then(head) {
+            // The entrypoint chowns the whole repo itself when the directory is not writable by its user.
+            Some((dir_owner, g, m)) if !writable_by(k.uid, k.gid, dir_owner, g, m) => {
+                printer.event(
+                    name,
+                    &format!(
+                        "{} belongs to uid {dir_owner} and is not writable by {}:{}: the image's entrypoint gives it to ipfs (chown -R) before the daemon starts",
+                        k.repo, k.uid, k.gid
+                    ),
+                );
+            }
+            _ => {
+                let fixed = repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
+                printer.event(
+                    name,
+                    &format!(
+                        "{config_path} was owned by uid {owner} (mode {mode:o}) in a directory kubo can write, which the image's entrypoint does not repair; gave {} path(s) in {} to {}:{}",
+                        fixed.len(),
+                        k.repo,
+                        k.uid,
+                        k.gid
+                    ),
+                );
+            }
+        }
+    }
+    let json: Value = serde_json::from_slice(&entry.data).map_err(|e| {
+        Error::Runtime(format!(
+            "{name}: {config_path} exists but is not valid JSON ({e}); fix or remove it (the volume is kept)"
+        ))
+    })?;
+    Ok(Some(json))
+}
+
+/// A tar archive of the config script, executable and owned by kubo's user, for the archive API.
+fn script_archive(text: &str, k: KuboRepo<'_>) -> Result<Vec<u8>> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o755);
+    header.set_uid(u64::from(k.uid));
+    header.set_gid(u64::from(k.gid));
+    header.set_mtime(0);
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_data(&mut header, SCRIPT_NAME, text.as_bytes())
+        .map_err(|e| io_err("building the kubo config script archive", &e))?;
+    b.into_inner()
+        .map_err(|e| io_err("building the kubo config script archive", &e))
+}
+
 /// Prepares the repo of `container` (created, never started) for `svc`'s `kubo_config`.
 pub async fn prepare(
     engine: &dyn Engine,
@@ -153,59 +229,7 @@ pub async fn prepare(
     printer: &Printer,
 ) -> Result<()> {
     let name = &svc.name;
-    let config_path = format!("{}/config", k.repo);
-    // One archive read on the way in: the config. A new repo has none (the entrypoint makes it, and chowns an
-    // unwritable directory first); only a config owned by someone else needs a look at its directory.
-    let config = match engine.download(container, &config_path).await? {
-        None => None,
-        Some(bytes) => {
-            let entries =
-                read_tar(&bytes).map_err(|e| io_err("reading the kubo config archive", &e))?;
-            let Some(entry) = entries.first() else {
-                return Err(Error::Runtime(format!(
-                    "{name}: the engine gave an empty archive for {config_path}"
-                )));
-            };
-            let owner = entry.header.uid().unwrap_or(0);
-            // Permission bits only (a tar header may carry the file type too).
-            let mode = entry.header.mode().unwrap_or(0) & 0o7777;
-            if owner != u64::from(k.uid) || mode & 0o400 == 0 {
-                let dir = engine.download_prefix(container, k.repo, 512).await?;
-                match dir.as_deref().and_then(head) {
-                    // The entrypoint chowns the whole repo itself when the directory is not writable by its user.
-                    Some((dir_owner, g, m)) if !writable_by(k.uid, k.gid, dir_owner, g, m) => {
-                        printer.event(
-                            name,
-                            &format!(
-                                "{} belongs to uid {dir_owner} and is not writable by {}:{}: the image's entrypoint gives it to ipfs (chown -R) before the daemon starts",
-                                k.repo, k.uid, k.gid
-                            ),
-                        );
-                    }
-                    _ => {
-                        let fixed =
-                            repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
-                        printer.event(
-                            name,
-                            &format!(
-                                "{config_path} was owned by uid {owner} (mode {mode:o}) in a directory kubo can write, which the image's entrypoint does not repair; gave {} path(s) in {} to {}:{}",
-                                fixed.len(),
-                                k.repo,
-                                k.uid,
-                                k.gid
-                            ),
-                        );
-                    }
-                }
-            }
-            let json: Value = serde_json::from_slice(&entry.data).map_err(|e| {
-                Error::Runtime(format!(
-                    "{name}: {config_path} exists but is not valid JSON ({e}); fix or remove it (the volume is kept)"
-                ))
-            })?;
-            Some(json)
-        }
-    };
+    let config = read_config(engine, container, name, k, printer).await?;
 
     let mut todo: Vec<(String, Value)> = differing(config.as_ref(), k.keys)
         .into_iter()
@@ -228,19 +252,7 @@ pub async fn prepare(
         printer.event(name, "kubo config up to date");
         return Ok(());
     }
-    let text = script(name, &todo);
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o755);
-    header.set_uid(u64::from(k.uid));
-    header.set_gid(u64::from(k.gid));
-    header.set_mtime(0);
-    let mut b = tar::Builder::new(Vec::new());
-    b.append_data(&mut header, SCRIPT_NAME, text.as_bytes())
-        .map_err(|e| io_err("building the kubo config script archive", &e))?;
-    let tar = b
-        .into_inner()
-        .map_err(|e| io_err("building the kubo config script archive", &e))?;
+    let tar = script_archive(&script(name, &todo), k)?;
     engine
         .upload(container, SCRIPT_DIR, tar)
         .await

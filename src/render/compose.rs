@@ -121,26 +121,6 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
         .values()
         .map(|s| (s.name.as_str(), healthcheck(s, &mut notes)))
         .collect();
-    let waits_for = |svc: &Service, notes: &mut Vec<String>| -> BTreeMap<String, Condition> {
-        svc.depends_on
-            .iter()
-            .map(|d| {
-                let healthy = health.get(d.as_str()).is_some_and(Option::is_some);
-                if !healthy {
-                    notes.push(format!(
-                        "{}: {d} has no healthcheck, so it waits only for {d} to start",
-                        svc.name
-                    ));
-                }
-                let condition = if healthy {
-                    "service_healthy"
-                } else {
-                    "service_started"
-                };
-                (d.clone(), Condition { condition })
-            })
-            .collect()
-    };
 
     let mut services = BTreeMap::new();
     for name in &spec.order {
@@ -156,7 +136,7 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
                         condition: "service_completed_successfully",
                     },
                 )]),
-                None => waits_for(svc, &mut notes),
+                None => waits_for(svc, &health, &mut notes),
             };
             services.insert(
                 step_name.clone(),
@@ -167,7 +147,7 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
             );
             previous = Some(step_name);
         }
-        let mut depends_on = waits_for(svc, &mut notes);
+        let mut depends_on = waits_for(svc, &health, &mut notes);
         if let Some(p) = previous {
             depends_on.insert(
                 p,
@@ -176,51 +156,11 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
                 },
             );
         }
-        if let ImageSource::Build(b) = &svc.image
-            && let Some(hc) = &b.host_command
-        {
-            notes.push(format!(
-                "{}: its image is built by `pinshare-dev up` (host build `{}` first); docker-compose can only run the Dockerfile",
-                svc.name,
-                hc.argv.join(" ")
-            ));
-        }
-        for m in &svc.host_mounts {
-            notes.push(format!(
-                "{}: host mount {}; kept because allow_host_mounts lists it (docker-compose does not check it)",
-                svc.name,
-                m.describe()
-            ));
-        }
-        let r = &svc.resources;
-        let to_f64 = |m: u64| {
-            #[allow(clippy::cast_precision_loss)]
-            let cores = m as f64 / 1000.0;
-            cores
-        };
+        note_host_work(svc, &mut notes);
+        let healthcheck = health.get(svc.name.as_str()).cloned().flatten();
         services.insert(
             svc.name.clone(),
-            ComposeService {
-                image: image.clone(),
-                build: build(spec, svc),
-                entrypoint: svc.entrypoint.clone(),
-                command: svc.command.clone(),
-                user: svc.user.clone(),
-                environment: environment(svc),
-                ports: svc.ports.iter().map(port).collect(),
-                volumes,
-                networks: vec![NETWORK.into()],
-                depends_on,
-                init: Some(true),
-                healthcheck: health.get(svc.name.as_str()).cloned().flatten(),
-                // The same knobs `up` sets: request → relative shares (1 core = 1024), limit → CPUs.
-                cpu_shares: r.cpu_millis.map(|m| (m * 1024 / 1000).max(2)),
-                cpus: r.cpu_limit_millis.map(to_f64),
-                mem_reservation: r.memory_bytes.map(docker_bytes),
-                mem_limit: r.memory_limit_bytes.map(docker_bytes),
-                stop_grace_period: Some(duration(svc.stop_grace)),
-                ..hardened(&svc.security)
-            },
+            main_service(spec, svc, image, volumes, depends_on, healthcheck),
         );
     }
 
@@ -236,19 +176,8 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
     };
     let mut out = header(spec, "render compose");
     out.push_str("# Paths are relative to the directory of the spec: keep this file there. Start: docker-compose up -d\n");
-    let secrets: std::collections::BTreeSet<&str> = spec
-        .services
-        .values()
-        .flat_map(|s| s.secret_env.iter().map(String::as_str))
-        .collect();
-    if !secrets.is_empty() {
-        notes.insert(
-            0,
-            format!(
-                "secret env values are not in this file; docker-compose takes {} from the environment or a .env file here",
-                secrets.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        );
+    if let Some(note) = secrets_note(spec) {
+        notes.insert(0, note);
     }
     let mut seen = std::collections::BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
@@ -257,6 +186,108 @@ pub(crate) fn compose(spec: &Spec, image_tag: Option<&str>) -> String {
     }
     out.push_str(&yaml(&file));
     out
+}
+
+/// What `svc` waits for before it starts: each service it depends on to be healthy, or only started (noted)
+/// when that one has no healthcheck.
+fn waits_for(
+    svc: &Service,
+    health: &BTreeMap<&str, Option<Healthcheck>>,
+    notes: &mut Vec<String>,
+) -> BTreeMap<String, Condition> {
+    svc.depends_on
+        .iter()
+        .map(|d| {
+            let healthy = health.get(d.as_str()).is_some_and(Option::is_some);
+            if !healthy {
+                notes.push(format!(
+                    "{}: {d} has no healthcheck, so it waits only for {d} to start",
+                    svc.name
+                ));
+            }
+            let condition = if healthy {
+                "service_healthy"
+            } else {
+                "service_started"
+            };
+            (d.clone(), Condition { condition })
+        })
+        .collect()
+}
+
+/// Notes what `up` does on the host for `svc` that docker-compose does not: a host build command, and host
+/// mounts it does not check.
+fn note_host_work(svc: &Service, notes: &mut Vec<String>) {
+    if let ImageSource::Build(b) = &svc.image
+        && let Some(hc) = &b.host_command
+    {
+        notes.push(format!(
+            "{}: its image is built by `pinshare-dev up` (host build `{}` first); docker-compose can only run the Dockerfile",
+            svc.name,
+            hc.argv.join(" ")
+        ));
+    }
+    for m in &svc.host_mounts {
+        notes.push(format!(
+            "{}: host mount {}; kept because allow_host_mounts lists it (docker-compose does not check it)",
+            svc.name,
+            m.describe()
+        ));
+    }
+}
+
+/// The compose service that runs `svc` itself (after its init one-shots): its image, command, environment,
+/// ports, volumes, start order, healthcheck, resources and privileges as `up` sets them.
+fn main_service(
+    spec: &Spec,
+    svc: &Service,
+    image: String,
+    volumes: Vec<String>,
+    depends_on: BTreeMap<String, Condition>,
+    healthcheck: Option<Healthcheck>,
+) -> ComposeService {
+    let r = &svc.resources;
+    let to_f64 = |m: u64| {
+        #[allow(clippy::cast_precision_loss)]
+        let cores = m as f64 / 1000.0;
+        cores
+    };
+    ComposeService {
+        image,
+        build: build(spec, svc),
+        entrypoint: svc.entrypoint.clone(),
+        command: svc.command.clone(),
+        user: svc.user.clone(),
+        environment: environment(svc),
+        ports: svc.ports.iter().map(port).collect(),
+        volumes,
+        networks: vec![NETWORK.into()],
+        depends_on,
+        init: Some(true),
+        healthcheck,
+        // The same knobs `up` sets: request → relative shares (1 core = 1024), limit → CPUs.
+        cpu_shares: r.cpu_millis.map(|m| (m * 1024 / 1000).max(2)),
+        cpus: r.cpu_limit_millis.map(to_f64),
+        mem_reservation: r.memory_bytes.map(docker_bytes),
+        mem_limit: r.memory_limit_bytes.map(docker_bytes),
+        stop_grace_period: Some(duration(svc.stop_grace)),
+        ..hardened(&svc.security)
+    }
+}
+
+/// The note that secret env values are left out of the file, naming them, when the spec has any.
+fn secrets_note(spec: &Spec) -> Option<String> {
+    let secrets: std::collections::BTreeSet<&str> = spec
+        .services
+        .values()
+        .flat_map(|s| s.secret_env.iter().map(String::as_str))
+        .collect();
+    (!secrets.is_empty()).then(|| {
+        format!(
+            "secret env values are not in this file; docker-compose takes {} from the environment or a .env file here",
+            secrets.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// The environment as compose gets it: a secret's value stays out of the file, and compose takes it from the

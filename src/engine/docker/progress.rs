@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bollard::moby::buildkit::v1::StatusResponse;
+use bollard::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog};
 
 /// What has been printed of one build's progress so far.
 #[derive(Debug, Default)]
@@ -57,51 +57,11 @@ impl Trace {
             out.push(format!("#{n} {}{size} done", what.trim()));
         }
         for l in &s.logs {
-            let n = self.number(&l.vertex);
-            let mut text = self.partial.remove(&l.vertex).unwrap_or_default();
-            text.push_str(&String::from_utf8_lossy(&l.msg));
-            let (complete, rest) = match text.rfind('\n') {
-                Some(i) => (&text[..i], &text[i + 1..]),
-                None => ("", text.as_str()),
-            };
-            for line in complete.split('\n') {
-                let line = line.trim_end_matches('\r');
-                if !line.trim().is_empty() {
-                    out.push(format!("#{n} {line}"));
-                }
-            }
-            if !rest.is_empty() {
-                self.partial.insert(l.vertex.clone(), rest.to_string());
-            }
+            self.log(l, &mut out);
         }
         for v in &s.vertexes {
-            if self.ended.contains(&v.digest) {
-                continue;
-            }
-            let n = self.number(&v.digest);
-            if v.cached {
-                self.ended.insert(v.digest.clone());
-                out.push(format!("#{n} CACHED"));
-            } else if !v.error.is_empty() {
-                self.ended.insert(v.digest.clone());
-                out.extend(self.flush(&v.digest));
-                out.push(format!("#{n} ERROR: {}", v.error));
-                let cancelled = v.error.contains("context canceled");
-                if self
-                    .failure
-                    .as_ref()
-                    .is_none_or(|(_, e)| e.contains("context canceled") && !cancelled)
-                {
-                    self.failure = Some((v.name.clone(), v.error.clone()));
-                }
-            } else if let Some(done) = &v.completed {
-                self.ended.insert(v.digest.clone());
-                out.extend(self.flush(&v.digest));
-                let secs = v.started.as_ref().map_or(0.0, |start| {
-                    (done.seconds - start.seconds) as f64
-                        + f64::from(done.nanos - start.nanos) / 1e9
-                });
-                out.push(format!("#{n} DONE {:.1}s", secs.max(0.0)));
+            if !self.ended.contains(&v.digest) {
+                self.end(v, &mut out);
             }
         }
         for w in &s.warnings {
@@ -112,6 +72,56 @@ impl Trace {
             ));
         }
         out
+    }
+
+    /// The complete lines of a step's log record, each with the step's number; the text after the last newline
+    /// waits for the rest of its line.
+    fn log(&mut self, l: &VertexLog, out: &mut Vec<String>) {
+        let n = self.number(&l.vertex);
+        let mut text = self.partial.remove(&l.vertex).unwrap_or_default();
+        text.push_str(&String::from_utf8_lossy(&l.msg));
+        let (complete, rest) = match text.rfind('\n') {
+            Some(i) => (&text[..i], &text[i + 1..]),
+            None => ("", text.as_str()),
+        };
+        for line in complete.split('\n') {
+            let line = line.trim_end_matches('\r');
+            if !line.trim().is_empty() {
+                out.push(format!("#{n} {line}"));
+            }
+        }
+        if !rest.is_empty() {
+            self.partial.insert(l.vertex.clone(), rest.to_string());
+        }
+    }
+
+    /// How a step not yet ended ended, if it did: `CACHED`, `ERROR: …` (remembering the first real failure) or
+    /// `DONE 1.2s`, after what is left of its log.
+    fn end(&mut self, v: &Vertex, out: &mut Vec<String>) {
+        let n = self.number(&v.digest);
+        if v.cached {
+            self.ended.insert(v.digest.clone());
+            out.push(format!("#{n} CACHED"));
+        } else if !v.error.is_empty() {
+            self.ended.insert(v.digest.clone());
+            out.extend(self.flush(&v.digest));
+            out.push(format!("#{n} ERROR: {}", v.error));
+            let cancelled = v.error.contains("context canceled");
+            if self
+                .failure
+                .as_ref()
+                .is_none_or(|(_, e)| e.contains("context canceled") && !cancelled)
+            {
+                self.failure = Some((v.name.clone(), v.error.clone()));
+            }
+        } else if let Some(done) = &v.completed {
+            self.ended.insert(v.digest.clone());
+            out.extend(self.flush(&v.digest));
+            let secs = v.started.as_ref().map_or(0.0, |start| {
+                (done.seconds - start.seconds) as f64 + f64::from(done.nanos - start.nanos) / 1e9
+            });
+            out.push(format!("#{n} DONE {:.1}s", secs.max(0.0)));
+        }
     }
 
     /// The first failed step as `NAME: ERROR`, once the build has failed.

@@ -29,56 +29,8 @@ pub(super) fn deployment(
     notes: &mut Vec<String>,
 ) -> Deployment {
     let services: Vec<&Service> = spec.order.iter().map(|n| &spec.services[n]).collect();
-    // A service something else depends on starts first and keeps running: a sidecar.
-    let depended: BTreeSet<&str> = services
-        .iter()
-        .flat_map(|s| s.depends_on.iter().map(String::as_str))
-        .collect();
-    let native = !opts.classic_sidecar;
-
-    let mut init_containers = Vec::new();
-    let mut containers = Vec::new();
-    for svc in &services {
-        let sidecar = depended.contains(svc.name.as_str());
-        for step in &svc.init {
-            init_containers.push(init_container(spec, svc, step, opts, notes));
-        }
-        let mut c = container(spec, svc, opts, notes);
-        if native && sidecar {
-            c.restart_policy = Some("Always".into());
-            init_containers.push(c);
-        } else {
-            if !native && !svc.init.is_empty() && !svc.depends_on.is_empty() {
-                notes.push(format!(
-                    "{}: with --classic-sidecar its init steps run before {} is started",
-                    svc.name,
-                    svc.depends_on.join(", ")
-                ));
-            }
-            // Natively, whatever it depends on is a sidecar started (and startup-probed) before it.
-            for d in svc.depends_on.iter().filter(|_| !native) {
-                notes.push(format!(
-                    "{}: containers of a pod start together; it does not wait for {d} here (its readiness probe keeps it out of its Service until it is ready)",
-                    svc.name
-                ));
-            }
-            containers.push(c);
-        }
-    }
-
-    let mut volumes: Vec<Volume> = spec
-        .named_volumes()
-        .iter()
-        .map(|v| Volume {
-            name: dns_label(v),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: claim_name(spec, v),
-                read_only: None,
-            }),
-            ..Default::default()
-        })
-        .collect();
-    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    let (init_containers, containers) = pod_containers(spec, &services, opts, notes);
+    let volumes = claimed_volumes(spec);
 
     // Kubo writes its repo as uid 1000 / gid 100: the volume must be writable by that group.
     let fs_group = services
@@ -142,33 +94,132 @@ pub(super) fn deployment(
     }
 }
 
-fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<String>) -> Container {
-    let mut ports: Vec<(u16, Protocol)> = svc
-        .ports
+/// The pod's init containers and containers, in start order: each service's init steps, then the service
+/// itself, which natively is a sidecar (an init container that keeps running) when something depends on it.
+fn pod_containers(
+    spec: &Spec,
+    services: &[&Service],
+    opts: &K8sOptions,
+    notes: &mut Vec<String>,
+) -> (Vec<Container>, Vec<Container>) {
+    // A service something else depends on starts first and keeps running: a sidecar.
+    let depended: BTreeSet<&str> = services
         .iter()
-        .map(|p| (p.container_port, p.protocol))
+        .flat_map(|s| s.depends_on.iter().map(String::as_str))
         .collect();
-    ports.sort();
-    ports.dedup();
-    let kubo = kubo(svc);
-    if kubo.is_some() && !svc.ports.is_empty() {
-        let hidden: BTreeSet<u16> = svc
-            .ports
-            .iter()
-            .map(|p| p.container_port)
-            .filter(|p| !exposed_ports(spec, svc).iter().any(|(e, _)| e == p))
-            .collect();
-        if !hidden.is_empty() {
-            let list: Vec<String> = hidden.iter().map(u16::to_string).collect();
-            notes.push(format!(
-                "{}: port(s) {} get no Service (kubo's RPC API is admin-level); opt in per port with [render.k8s] expose = {{ {} = [{}] }}",
-                svc.name,
-                list.join(", "),
-                svc.name,
-                KUBO_GATEWAY_PORT
-            ));
+    let native = !opts.classic_sidecar;
+
+    let mut init_containers = Vec::new();
+    let mut containers = Vec::new();
+    for svc in services {
+        let sidecar = depended.contains(svc.name.as_str());
+        for step in &svc.init {
+            init_containers.push(init_container(spec, svc, step, opts, notes));
+        }
+        let mut c = container(spec, svc, opts, notes);
+        if native && sidecar {
+            c.restart_policy = Some("Always".into());
+            init_containers.push(c);
+        } else {
+            if !native && !svc.init.is_empty() && !svc.depends_on.is_empty() {
+                notes.push(format!(
+                    "{}: with --classic-sidecar its init steps run before {} is started",
+                    svc.name,
+                    svc.depends_on.join(", ")
+                ));
+            }
+            // Natively, whatever it depends on is a sidecar started (and startup-probed) before it.
+            for d in svc.depends_on.iter().filter(|_| !native) {
+                notes.push(format!(
+                    "{}: containers of a pod start together; it does not wait for {d} here (its readiness probe keeps it out of its Service until it is ready)",
+                    svc.name
+                ));
+            }
+            containers.push(c);
         }
     }
+    (init_containers, containers)
+}
+
+/// A pod volume for each of the spec's named volumes, on its claim, sorted by name.
+fn claimed_volumes(spec: &Spec) -> Vec<Volume> {
+    let mut volumes: Vec<Volume> = spec
+        .named_volumes()
+        .iter()
+        .map(|v| Volume {
+            name: dns_label(v),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim_name(spec, v),
+                read_only: None,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    volumes
+}
+
+/// The container a service runs in: its image, command, environment, ports, probes, resources, privileges and
+/// mounts, with a note for whatever cannot be said in Kubernetes.
+fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<String>) -> Container {
+    let kubo = kubo(svc);
+    if kubo.is_some() && !svc.ports.is_empty() {
+        note_unexposed_kubo_ports(spec, svc, notes);
+    }
+    let (startup, readiness) = startup_and_readiness(svc, notes);
+    let liveness = svc.liveness.as_ref().and_then(probe).map(|(probe, note)| {
+        if let Some(n) = note {
+            notes.push(format!("{} liveness: {n}", svc.name));
+        }
+        probe
+    });
+    Container {
+        name: dns_label(&svc.name),
+        image: Some(image(svc, opts.image_tag.as_deref())),
+        command: svc.entrypoint.clone(),
+        args: svc.command.clone(),
+        env: env(spec, svc, &svc.env),
+        ports: container_ports(svc),
+        resources: resources(&svc.resources),
+        startup_probe: startup,
+        readiness_probe: readiness,
+        liveness_probe: liveness,
+        security_context: match &kubo {
+            // Run as kubo's user from the start, its entrypoint does no root work: no capability is of use.
+            Some(k) => harden(Some(non_root(k)), &as_kubo_user(&svc.security)),
+            None => harden(user_context(svc, notes), &svc.security),
+        },
+        volume_mounts: volume_mounts(spec, svc, notes),
+        ..Default::default()
+    }
+}
+
+/// Notes the ports of a kubo service that get no Service (only those opted in are exposed), if there are any.
+fn note_unexposed_kubo_ports(spec: &Spec, svc: &Service, notes: &mut Vec<String>) {
+    let hidden: BTreeSet<u16> = svc
+        .ports
+        .iter()
+        .map(|p| p.container_port)
+        .filter(|p| !exposed_ports(spec, svc).iter().any(|(e, _)| e == p))
+        .collect();
+    if !hidden.is_empty() {
+        let list: Vec<String> = hidden.iter().map(u16::to_string).collect();
+        notes.push(format!(
+            "{}: port(s) {} get no Service (kubo's RPC API is admin-level); opt in per port with [render.k8s] expose = {{ {} = [{}] }}",
+            svc.name,
+            list.join(", "),
+            svc.name,
+            KUBO_GATEWAY_PORT
+        ));
+    }
+}
+
+/// The startup and readiness probes of a service, both from its readiness check (none when it has none or
+/// when it cannot be said in Kubernetes, which is noted).
+fn startup_and_readiness(
+    svc: &Service,
+    notes: &mut Vec<String>,
+) -> (Option<KProbe>, Option<KProbe>) {
     let mut startup = None;
     let readiness = svc.readiness.as_ref().and_then(|p| {
         let Some((probe, note)) = probe(p) else {
@@ -189,40 +240,28 @@ fn container(spec: &Spec, svc: &Service, opts: &K8sOptions, notes: &mut Vec<Stri
         });
         Some(probe)
     });
-    let liveness = svc.liveness.as_ref().and_then(probe).map(|(probe, note)| {
-        if let Some(n) = note {
-            notes.push(format!("{} liveness: {n}", svc.name));
-        }
-        probe
-    });
-    Container {
-        name: dns_label(&svc.name),
-        image: Some(image(svc, opts.image_tag.as_deref())),
-        command: svc.entrypoint.clone(),
-        args: svc.command.clone(),
-        env: env(spec, svc, &svc.env),
-        ports: (!ports.is_empty()).then(|| {
-            ports
-                .iter()
-                .map(|(port, proto)| ContainerPort {
-                    container_port: i32::from(*port),
-                    protocol: Some(protocol(*proto)),
-                    ..Default::default()
-                })
-                .collect()
-        }),
-        resources: resources(&svc.resources),
-        startup_probe: startup,
-        readiness_probe: readiness,
-        liveness_probe: liveness,
-        security_context: match &kubo {
-            // Run as kubo's user from the start, its entrypoint does no root work: no capability is of use.
-            Some(k) => harden(Some(non_root(k)), &as_kubo_user(&svc.security)),
-            None => harden(user_context(svc, notes), &svc.security),
-        },
-        volume_mounts: volume_mounts(spec, svc, notes),
-        ..Default::default()
-    }
+    (startup, readiness)
+}
+
+/// The container ports of a service, each port and protocol once and in order (none when it publishes none).
+fn container_ports(svc: &Service) -> Option<Vec<ContainerPort>> {
+    let mut ports: Vec<(u16, Protocol)> = svc
+        .ports
+        .iter()
+        .map(|p| (p.container_port, p.protocol))
+        .collect();
+    ports.sort();
+    ports.dedup();
+    (!ports.is_empty()).then(|| {
+        ports
+            .iter()
+            .map(|(port, proto)| ContainerPort {
+                container_port: i32::from(*port),
+                protocol: Some(protocol(*proto)),
+                ..Default::default()
+            })
+            .collect()
+    })
 }
 
 /// An init step as an init container; `kubo_config` becomes the repo preparation.
