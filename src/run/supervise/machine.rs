@@ -54,6 +54,8 @@ pub enum Phase {
     /// time came while the engine was away). Never at once: a create that fails at once (the engine is away, the
     /// name is taken) would otherwise be tried again at once, for ever.
     Retrying(Restart, bool),
+    /// The next try of restart `r`: waiting for the lock, then a look under it, then its create.
+    Recreating(Restart),
     /// The replacement `new` is created and waits out the backoff (`due`: its time came while the engine was
     /// away; it starts once it is back).
     BackingOff(Restart, String, bool),
@@ -253,7 +255,10 @@ impl Sup {
             {
                 *due = true;
             }
-            (Timer::StartAt, Phase::Retrying(..)) => fx.push(Effect::Lock),
+            (Timer::StartAt, Phase::Retrying(r, _)) => {
+                self.phase = Phase::Recreating(r.clone());
+                fx.push(Effect::Lock);
+            }
             (Timer::StartAt, Phase::BackingOff(r, new, _)) => {
                 self.phase = Phase::Launching(r.clone(), new.clone());
                 fx.push(Effect::Lock);
@@ -401,7 +406,7 @@ impl Sup {
                 }
                 _ => self.retry(r, error, env, now, fx),
             },
-            Phase::Retrying(r, _) => match found {
+            Phase::Recreating(r) => match found {
                 Some(c) if c.is_running() => {
                     self.unlock(fx);
                     self.outage = false;

@@ -57,6 +57,11 @@ fn a_create_failed_while_the_engine_is_away_waits_for_it_and_is_said_once() {
     assert_eq!(m.sup.deadline(), None, "waits for the engine, not a timer");
     m.later(Duration::from_secs(7));
     assert_eq!(m.input(Input::EngineBack), [Effect::Lock]);
+    assert_eq!(
+        m.sup.deadline(),
+        None,
+        "no timer while the lock is waited for"
+    );
     assert_eq!(m.input(Input::Locked), [Effect::Inspect]);
     let fx = m.input(Input::Inspected(None));
     assert!(

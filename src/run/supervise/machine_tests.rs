@@ -161,6 +161,11 @@ impl M {
         assert!(at > self.now, "the next try waits");
         self.now = at;
         assert_eq!(self.input(Input::Timer(Timer::StartAt)), [Effect::Lock]);
+        assert_eq!(
+            self.sup.deadline(),
+            None,
+            "no timer while the lock is waited for"
+        );
         assert_eq!(self.input(Input::Locked), [Effect::Inspect]);
         self.input(Input::Inspected(found))
     }
