@@ -1,5 +1,6 @@
-//! What the run says about a service or itself, as values: its start-up and end ([`Life`]), the watch and the
-//! spec's reload ([`Watch`]), the rebuild, the start-first swap and the live update ([`Build`]). Each is
+//! What the run says about a service or itself, as values: its start-up, end and engine connection ([`Life`]),
+//! the watch and the spec's reload ([`Watch`]), the rebuild, the start-first swap and the live update
+//! ([`Build`]), and what steering commands set going ([`Steer`]). Each is
 //! rendered here, once, to the line the terminal shows (`»`), and handed as it is to the printer's readers
 //! (`Tapped::event`), so a test or the dashboard asks what happened rather than matching text.
 
@@ -16,6 +17,8 @@ pub enum Event {
     Watch(Watch),
     /// A rebuild, its swap, a live update.
     Build(Build),
+    /// What a steering command set going.
+    Steer(Steer),
 }
 
 impl From<Life> for Event {
@@ -34,6 +37,23 @@ impl From<Build> for Event {
     fn from(e: Build) -> Self {
         Event::Build(e)
     }
+}
+
+impl From<Steer> for Event {
+    fn from(e: Steer) -> Self {
+        Event::Steer(e)
+    }
+}
+
+/// What the user's steering commands (`restart`, `stop`, `trigger`, the dashboard's buttons) set going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Steer {
+    /// `restart`: a new container of the same build.
+    Restarting,
+    /// A dependency of this service (named) was stopped by `stop`.
+    DependencyStopped(String),
+    /// `trigger`: a build.
+    Triggered,
 }
 
 /// The run's start-up and end.
@@ -84,6 +104,12 @@ pub enum Life {
         /// Asked by SIGTERM.
         by_sigterm: bool,
     },
+    /// The connection to the engine was lost (why); following and supervision resume when it is back.
+    EngineLost(String),
+    /// The connection to the engine is back after this long.
+    EngineBack(Duration),
+    /// What a failed start-up created (network, volumes) was removed.
+    RemovedMade(Vec<String>),
 }
 
 /// The watch and the spec's reload.
@@ -175,6 +201,10 @@ pub enum Build {
     },
     /// A container a swap cut short left was removed.
     LeftoverRemoved(String),
+    /// A live update failed (the error).
+    LiveUpdateFailed(String),
+    /// A rebuild failed after its build (the error; a failed build says [`Build::Failed`]).
+    RebuildFailed(String),
     /// A live update falls back to a full rebuild, and why.
     FullRebuild(String),
     /// A line of a live update's `run` command.
@@ -216,6 +246,7 @@ impl fmt::Display for Event {
             Event::Life(e) => e.fmt(f),
             Event::Watch(e) => e.fmt(f),
             Event::Build(e) => e.fmt(f),
+            Event::Steer(e) => e.fmt(f),
         }
     }
 }
@@ -273,6 +304,34 @@ impl fmt::Display for Life {
             Life::Stopped { by_sigterm: false } => {
                 f.write_str("stopped; volumes kept (down --volumes removes them)")
             }
+            Life::EngineLost(why) => write!(
+                f,
+                "engine connection lost ({why}); reconnecting with backoff — supervision and log following resume when it is back (Ctrl-C still stops)"
+            ),
+            Life::EngineBack(after) => write!(
+                f,
+                "engine connection back after {} ms; re-observing the project by its labels",
+                ms(*after)
+            ),
+            Life::RemovedMade(what) => write!(
+                f,
+                "removed what this failed start-up created: {}",
+                what.join(", ")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Steer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Steer::Restarting => {
+                f.write_str("restarting on request: a new container of the same build, no rebuild")
+            }
+            Steer::DependencyStopped(dep) => {
+                write!(f, "{dep}, which it depends on, was stopped on request")
+            }
+            Steer::Triggered => f.write_str("build triggered on request"),
         }
     }
 }
@@ -368,6 +427,8 @@ impl fmt::Display for Build {
             Build::LeftoverRemoved(c) => {
                 write!(f, "removed {c}, left by a swap that was cut short")
             }
+            Build::LiveUpdateFailed(e) => write!(f, "live update failed: {e}"),
+            Build::RebuildFailed(e) => write!(f, "rebuild failed: {e}"),
             Build::FullRebuild(why) => write!(f, "full rebuild: {why}"),
             Build::LiveRunOutput(l) => write!(f, "run: {l}"),
             Build::LiveUpdated {
@@ -491,6 +552,14 @@ mod tests {
         reads(
             Life::Stopped { by_sigterm: false },
             "stopped; volumes kept (down --volumes removes them)",
+        );
+        reads(
+            Life::EngineBack(ms(5115)),
+            "engine connection back after 5115 ms; re-observing the project by its labels",
+        );
+        reads(
+            Steer::DependencyStopped("kv".into()),
+            "kv, which it depends on, was stopped on request",
         );
         reads(
             Life::EngineAwayAtStop(Duration::from_secs(30)),

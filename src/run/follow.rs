@@ -40,12 +40,8 @@ fn outage_began(printer: &Printer, why: &str) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if o.is_none() {
         *o = Some(std::time::Instant::now());
-        printer.event(
-            crate::output::printer::TOOL,
-            &format!(
-                "engine connection lost ({why}); reconnecting with backoff — supervision and log following resume when it is back (Ctrl-C still stops)"
-            ),
-        );
+        let lost = crate::output::event::Life::EngineLost(why.to_string());
+        printer.say(crate::output::printer::TOOL, lost);
     }
 }
 
@@ -55,13 +51,8 @@ fn outage_ended(printer: &Printer) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(t) = o.take() {
-        printer.event(
-            crate::output::printer::TOOL,
-            &format!(
-                "engine connection back after {} ms; re-observing the project by its labels",
-                t.elapsed().as_millis()
-            ),
-        );
+        let back = crate::output::event::Life::EngineBack(t.elapsed());
+        printer.say(crate::output::printer::TOOL, back);
     }
 }
 

@@ -81,12 +81,7 @@ pub async fn remove_made(
         }
     }
     if !removed.is_empty() {
-        printer.event(
-            crate::output::printer::TOOL,
-            &format!(
-                "removed what this failed start-up created: {}",
-                removed.join(", ")
-            ),
-        );
+        let removed = crate::output::event::Life::RemovedMade(removed);
+        printer.say(crate::output::printer::TOOL, removed);
     }
 }

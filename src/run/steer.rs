@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::Engine;
 use crate::labels;
+use crate::output::event::Steer;
 use crate::output::printer::Printer;
 use crate::probe::ready;
 use crate::reconcile::{self, Action, Reason, RestartMark};
@@ -107,10 +108,7 @@ impl Steerer {
         let ctx = old.label(labels::CONTEXT_HASH);
         let mut actions =
             reconcile::plan_restart(spec, svc, &old.id, old.is_paused(), &hash, ctx, mark);
-        self.printer.event(
-            name,
-            "restarting on request: a new container of the same build, no rebuild",
-        );
+        self.printer.say(name, Steer::Restarting);
         let applied = reconcile::apply(&*self.engine, spec, &actions, &self.printer)
             .await
             .map_err(|e| format!("restart failed: {e}"))?;
@@ -149,10 +147,8 @@ impl Steerer {
             .iter()
             .filter(|o| spec.services[*o].depends_on.contains(name))
         {
-            self.printer.event(
-                other,
-                &format!("{name}, which it depends on, was stopped on request"),
-            );
+            self.printer
+                .say(other, Steer::DependencyStopped(name.to_string()));
         }
         Ok(text)
     }
@@ -203,7 +199,7 @@ impl Steerer {
             detect: Duration::ZERO,
             cause: "trigger",
         };
-        self.printer.event(name, "build triggered on request");
+        self.printer.say(name, Steer::Triggered);
         build_now(&*self.engine, spec, name, t, &self.printer, &self.fg).await;
         // A swap's build ends once its old container is gone.
         self.fg.retiring.wait(name).await;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::engine::Engine;
+use crate::output::event::Build;
 use crate::output::printer::Printer;
 use crate::run::rebuild::{self, Rebuilt};
 use crate::run::state::BuildResult;
@@ -41,7 +42,7 @@ pub(crate) async fn build_now(
             Ok(true) => return true,
             Ok(false) => {}
             Err(e) => {
-                printer.event(service, &format!("live update failed: {e}"));
+                printer.say(service, Build::LiveUpdateFailed(e.to_string()));
                 return false;
             }
         }
@@ -68,7 +69,7 @@ pub(crate) async fn build_now(
         Err(e) => {
             // A failed build said so already, with what it left serving.
             if !matches!(e, crate::error::Error::Build { .. }) {
-                printer.event(service, &format!("rebuild failed: {e}"));
+                printer.say(service, Build::RebuildFailed(e.to_string()));
             }
             fg.state.build_output(service, output);
             BuildResult::Failed {
