@@ -11,7 +11,7 @@ use common::{Project, http, poll};
 
 const LONG: Duration = Duration::from_secs(180);
 const SAVES: usize = 100;
-const REBUILDS: usize = 20;
+const REBUILDS: usize = 100;
 const WARM_REBUILDS: usize = 4;
 
 /// What the run holds, from `/proc/PID`.
@@ -87,7 +87,7 @@ fn version(p: &Project) -> String {
 }
 
 #[test]
-fn a_hundred_spec_saves_and_twenty_rebuilds_leave_files_watchers_threads_and_memory_flat() {
+fn a_hundred_spec_saves_and_a_hundred_rebuilds_leave_files_watchers_threads_and_memory_flat() {
     let p = Project::offline_copy("leaks");
     let up = p.spawn(&["up"]);
     up.wait_for("all services ready", 1, LONG);
@@ -135,7 +135,7 @@ fn a_hundred_spec_saves_and_twenty_rebuilds_leave_files_watchers_threads_and_mem
     );
     // The rebuilds' memory is judged from the fifth on: a build's first large buffers (the context's tar) may land
     // in a new malloc arena of a new blocking thread, which glibc keeps once made (seen: +14 MB over the first
-    // five, then +0.1 MB over the next fifteen). A leak per rebuild still shows over the fifteen after.
+    // five, then +0.1 MB over the next fifteen). A leak per rebuild still shows over the ninety-five after.
     let mut fifth = None;
     for i in 0..REBUILDS {
         std::fs::write(p.ctx().join("app/VERSION"), format!("r{i}\n")).expect("write");
@@ -153,8 +153,10 @@ fn a_hundred_spec_saves_and_twenty_rebuilds_leave_files_watchers_threads_and_mem
         a.inotify == before.inotify
             && a.fds <= before.fds + 4
             && a.threads <= before.threads + 2
-            // The allocator keeps some of what it was given; a watcher kept per save is far more.
-            && a.rss_kib <= rss_base + 8 * 1024
+            // The allocator keeps some of what it was given, in steps (seen: +5.4 MB once, between rebuilds 50
+            // and 55, then flat to 0.1 MB for the next 45); a watcher kept per save is far more, and 12 MB over
+            // 95 rebuilds is about 130 KB each.
+            && a.rss_kib <= rss_base + 12 * 1024
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut after = held(pid);
