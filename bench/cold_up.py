@@ -188,10 +188,19 @@ def mem_bytes(v: str) -> int:
     return int(v)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A host port free now and not handed out before by this process: the kernel may give a port that was just
+    closed again, and one spec publishing the same port twice is refused (seen: `39005:5001` and `39005:4001`)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def psd_spec(text: str, ports: dict[str, int], app_env: dict[str, str]) -> str:
