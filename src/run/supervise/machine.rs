@@ -398,20 +398,11 @@ impl Sup {
                 at,
             } => self.look_under_lock(found, (id, trouble, ran_for, at), env, now, fx),
             Phase::CreateFailed(r, error) => match found {
-                Some(c) if c.is_running() => {
-                    // Another terminal put its own container under the name: follow it.
-                    self.unlock(fx);
-                    self.outage = false;
-                    self.follow(c.id, now, now, fx);
-                }
+                Some(c) if c.is_running() => self.take_over(c.id, now, fx),
                 _ => self.retry(r, error, env, now, fx),
             },
             Phase::Recreating(r) => match found {
-                Some(c) if c.is_running() => {
-                    self.unlock(fx);
-                    self.outage = false;
-                    self.follow(c.id, now, now, fx);
-                }
+                Some(c) if c.is_running() => self.take_over(c.id, now, fx),
                 _ => self.create(r, fx),
             },
             Phase::Launching(r, new) => match found {
@@ -424,17 +415,23 @@ impl Sup {
                     self.phase = Phase::Launching(Restart { old: c, ..r }, new);
                 }
                 // Replaced or removed meanwhile: follow what is there.
-                other => {
+                Some(c) if c.is_running() => self.take_over(c.id, now, fx),
+                _ => {
                     self.unlock(fx);
                     self.outage = false;
-                    match other {
-                        Some(c) if c.is_running() => self.follow(c.id, now, now, fx),
-                        _ => self.idle(now, fx),
-                    }
+                    self.idle(now, fx);
                 }
             },
             _ => {}
         }
+    }
+
+    /// A look under the lock found another container running under the service's name (another terminal's, or
+    /// a rebuild's that replaced ours meanwhile): the restart under way is given up and that one is followed.
+    fn take_over(&mut self, id: String, now: Instant, fx: &mut Vec<Effect>) {
+        self.unlock(fx);
+        self.outage = false;
+        self.follow(id, now, now, fx);
     }
 
     /// The look under the lock after trouble with `id`: replaced meanwhile, restarted in place, or to be
