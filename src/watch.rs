@@ -437,6 +437,61 @@ pub fn inotify_hint(e: &notify::Error) -> String {
     }
 }
 
+/// The debouncer a [`Watcher`] holds.
+type Debouncer = notify_debouncer_full::Debouncer<
+    notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
+
+/// Where the event handler finds its own debouncer, held weakly ([`start`] says why).
+type Holder = Arc<Mutex<Option<std::sync::Weak<Mutex<Debouncer>>>>>;
+
+/// One handler call's changed paths per service, with when the first of them was seen.
+type Batches = BTreeMap<String, (BTreeSet<PathBuf>, std::time::Instant)>;
+
+/// Watches `dir`, a directory just created, and the directories already inside it that a service wants; the
+/// ignored ones met on the way are remembered in `known_dirs`.
+fn watch_new_dir(rules: &Rules, holder: &Holder, dir: &Path, known_dirs: &mut BTreeSet<PathBuf>) {
+    let Some(d) = holder
+        .lock()
+        .ok()
+        .and_then(|h| h.as_ref().and_then(std::sync::Weak::upgrade))
+    else {
+        return;
+    };
+    let (mut sub, mut ignored) = (BTreeSet::new(), BTreeSet::new());
+    for s in &rules.services {
+        if s.roots.iter().any(|r| dir.starts_with(r)) {
+            rules.walk_dirs(s, dir, &mut sub, &mut ignored);
+        }
+    }
+    known_dirs.extend(ignored);
+    if let Ok(mut d) = d.lock() {
+        for sub_dir in sub {
+            let _ = d.watch(&sub_dir, RecursiveMode::NonRecursive);
+        }
+    }
+}
+
+/// Adds `path`, changed at `time`, to the batch of every service it triggers.
+fn add_to_batches(
+    rules: &Rules,
+    path: &Path,
+    is_dir: bool,
+    time: std::time::Instant,
+    batches: &mut Batches,
+) {
+    for (svc, v) in rules.classify(path, is_dir) {
+        if v == Verdict::Triggers {
+            let entry = batches
+                .entry(svc)
+                .or_insert_with(|| (BTreeSet::new(), time));
+            entry.0.insert(path.to_path_buf());
+            entry.1 = entry.1.min(time);
+        }
+    }
+}
+
 /// Starts watching; every relevant change is sent as a [`Changes`] batch. `quiet` is the debouncer's period.
 pub fn start(
     rules: Arc<Rules>,
@@ -447,13 +502,12 @@ pub fn start(
     let mut known_dirs: BTreeSet<PathBuf> = dirs.union(&ignored_dirs).cloned().collect();
     // The handler belongs to the debouncer, so it holds it weakly: a strong reference would be a cycle, and a
     // dropped `Watcher` would keep its inotify instance and two threads for ever (one more per spec save).
-    let holder: Arc<Mutex<Option<std::sync::Weak<Mutex<_>>>>> = Arc::new(Mutex::new(None));
+    let holder: Holder = Arc::new(Mutex::new(None));
     let holder_in = Arc::clone(&holder);
     let rules_in = Arc::clone(&rules);
     let handler = move |result: DebounceEventResult| {
         let Ok(events) = result else { return };
-        let mut batches: BTreeMap<String, (BTreeSet<PathBuf>, std::time::Instant)> =
-            BTreeMap::new();
+        let mut batches: Batches = BTreeMap::new();
         for ev in events {
             if matches!(ev.kind, EventKind::Access(_) | EventKind::Other) {
                 continue;
@@ -467,35 +521,9 @@ pub fn start(
                 }
                 if is_dir && matches!(ev.kind, EventKind::Create(_)) && rules_in.wants_dir(p) {
                     // A new directory: watch it (and anything already inside it).
-                    if let Some(d) = holder_in.lock().ok().and_then(
-                        |h: std::sync::MutexGuard<
-                            '_,
-                            Option<std::sync::Weak<Mutex<notify_debouncer_full::Debouncer<_, _>>>>,
-                        >| h.as_ref().and_then(std::sync::Weak::upgrade),
-                    ) {
-                        let (mut sub, mut ignored) = (BTreeSet::new(), BTreeSet::new());
-                        for s in &rules_in.services {
-                            if s.roots.iter().any(|r| p.starts_with(r)) {
-                                rules_in.walk_dirs(s, p, &mut sub, &mut ignored);
-                            }
-                        }
-                        known_dirs.extend(ignored);
-                        if let Ok(mut d) = d.lock() {
-                            for dir in sub {
-                                let _ = d.watch(&dir, RecursiveMode::NonRecursive);
-                            }
-                        }
-                    }
+                    watch_new_dir(&rules_in, &holder_in, p, &mut known_dirs);
                 }
-                for (svc, v) in rules_in.classify(p, is_dir) {
-                    if v == Verdict::Triggers {
-                        let entry = batches
-                            .entry(svc)
-                            .or_insert_with(|| (BTreeSet::new(), ev.time));
-                        entry.0.insert(p.clone());
-                        entry.1 = entry.1.min(ev.time);
-                    }
-                }
+                add_to_batches(&rules_in, p, is_dir, ev.time, &mut batches);
             }
         }
         for (service, (paths, first_seen)) in batches {

@@ -430,6 +430,48 @@ fn spawn_worker(
     wtx
 }
 
+/// Starts the supervisor of `name` unless it has one (noted in `supervised`): it restarts the service on exit or
+/// failed liveness, as its `restart` policy says.
+fn supervise(
+    s: &Session,
+    spec: &crate::run::supervise::SharedSpec,
+    name: &str,
+    supervised: &mut HashSet<String>,
+) {
+    if supervised.insert(name.to_string()) {
+        let sup = crate::run::supervise::Supervisor {
+            engine: s.engine.clone(),
+            spec: Arc::clone(spec),
+            printer: s.printer.clone(),
+            lock: Arc::clone(&s.tasks.lock),
+            state: s.tasks.control.state.clone(),
+        };
+        s.tasks
+            .tracker
+            .spawn(sup.run(name.to_string(), s.tasks.supervisors.clone()));
+    }
+}
+
+/// Reloads the spec holding the container lock; a valid new spec is put in force before the lock goes, and
+/// returned.
+async fn reload_locked(
+    s: &Session,
+    spec: &crate::run::supervise::SharedSpec,
+    current: &Spec,
+    followed: &mut HashSet<String>,
+) -> Option<Spec> {
+    let _guard = s.tasks.lock.lock().await;
+    let r = reload(s, current, followed).await;
+    // In force before the lock goes: a supervisor that takes it next (the edit made the app crash) restarts what
+    // it finds with the spec that made it, not the one before.
+    if let Some(new) = &r
+        && let Ok(mut g) = spec.write()
+    {
+        *g = Arc::new(new.clone());
+    }
+    r
+}
+
 /// Runs until the root of `s.tasks` is cancelled, with the real watchers unless `sources` are given. Supervisors
 /// and watch workers are tasks of the run; the caller's shutdown ends them ([`Tasks::quiesce`]).
 pub async fn run(s: Session, sources: Option<Sources>) {
@@ -438,22 +480,8 @@ pub async fn run(s: Session, sources: Option<Sources>) {
     publish_steering(&s, &spec);
     // Supervisors: restarts on exit or failed liveness, as each service's `restart` policy says.
     let mut supervised: HashSet<String> = HashSet::new();
-    let supervise = |name: &str, supervised: &mut HashSet<String>| {
-        if supervised.insert(name.to_string()) {
-            let sup = crate::run::supervise::Supervisor {
-                engine: s.engine.clone(),
-                spec: Arc::clone(&spec),
-                printer: s.printer.clone(),
-                lock: Arc::clone(&s.tasks.lock),
-                state: s.tasks.control.state.clone(),
-            };
-            s.tasks
-                .tracker
-                .spawn(sup.run(name.to_string(), s.tasks.supervisors.clone()));
-        }
-    };
     for name in &s.selected {
-        supervise(name, &mut supervised);
+        supervise(&s, &spec, name, &mut supervised);
     }
     if !s.watch {
         s.printer.say(TOOL, Watch::ReadyNotWatching);
@@ -489,16 +517,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                 // Ctrl-C is not held up by a build holding the lock, nor by the reconcile itself.
                 let reloaded = tokio::select! {
                     () = root.cancelled() => break,
-                    r = async {
-                        let _guard = s.tasks.lock.lock().await;
-                        let r = reload(&s, &current, &mut followed).await;
-                        // In force before the lock goes: a supervisor that takes it next (the edit made the app
-                        // crash) restarts what it finds with the spec that made it, not the one before.
-                        if let Some(new) = &r && let Ok(mut g) = spec.write() {
-                            *g = Arc::new(new.clone());
-                        }
-                        r
-                    } => r,
+                    r = reload_locked(&s, &spec, &current, &mut followed) => r,
                 };
                 if let Some(new) = reloaded {
                     (sources.rewatch)(&new);
@@ -510,7 +529,7 @@ pub async fn run(s: Session, sources: Option<Sources>) {
                         .collect();
                     // A service the edit added (and `reload` started) is kept alive like the others.
                     for name in &added {
-                        supervise(name, &mut supervised);
+                        supervise(&s, &spec, name, &mut supervised);
                     }
                 }
             }

@@ -202,6 +202,8 @@ pub fn spawn_tracked(
     ));
 }
 
+/// The task following `service`: it subscribes to the service's events first, then follows the container named
+/// `container` if it runs, and each container of the service that starts after it.
 #[allow(clippy::too_many_arguments)]
 fn follower(
     engine: &Arc<dyn Engine>,
@@ -222,178 +224,285 @@ fn follower(
         printer.clone(),
     );
     async move {
-        let mut events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
-        let mut current = match engine.inspect_container(&container).await {
+        let events = ServiceEvents::subscribe(&engine, &project, &service, &printer);
+        let current = match engine.inspect_container(&container).await {
             Ok(Some(c)) if c.is_running() => Some(c.id),
             _ => None,
         };
-        let mut from = first;
-        let mut last_exit: Option<i64> = None;
-        let mut died = false;
-        let mut last_line: Option<String> = None;
-        let mut lost_at: Option<i64> = None;
-        // Events read ahead (looking for a die), to be handled next.
-        let mut pending: std::collections::VecDeque<Watched> = std::collections::VecDeque::new();
-        // The task printing the current container since its start (a swap's new container), if any.
-        let mut alongside: Option<tokio::task::JoinHandle<Option<String>>> = None;
-        'follow: loop {
-            if let Some(task) = alongside.take() {
-                let l = tokio::select! {
-                    l = task => l.ok().flatten(),
-                    () = async {
-                        cancel.cancelled().await;
-                        tokio::time::sleep(DRAIN_LIMIT).await;
-                    } => return,
-                };
-                last_line = l.or(last_line.take());
-            } else if let Some(id) = &current {
-                let start = match feeds.as_ref().and_then(|f| f.take(id)) {
-                    Some(live) => Start::Attached(live),
-                    None => Start::From(from.clone()),
-                };
-                tracing::debug!(
-                    container = %id,
-                    attached = matches!(start, Start::Attached(_)),
-                    "following"
-                );
-                let one = follow_one(&*engine, id, &service, &printer, start, timestamps);
-                // The foreground run's follower prints a container's output to its end: the shutdown cancels
-                // the followers once the containers are removed, so their streams are ending; past
-                // DRAIN_LIMIT after that, whatever is still open is let go.
-                let l = if feeds.is_some() {
-                    tokio::select! {
-                        l = one => l,
-                        () = async {
-                            cancel.cancelled().await;
-                            tokio::time::sleep(DRAIN_LIMIT).await;
-                        } => return,
-                    }
-                } else {
-                    tokio::select! {
-                        l = one => l,
-                        () = cancel.cancelled() => return,
-                    }
-                };
-                last_line = l.or(last_line.take());
+        let follower = Follower {
+            engine,
+            service,
+            printer,
+            timestamps,
+            cancel,
+            feeds,
+            events,
+            current,
+            from: first,
+            last_exit: None,
+            died: false,
+            last_line: None,
+            lost_at: None,
+            pending: std::collections::VecDeque::new(),
+            alongside: None,
+        };
+        follower.run().await;
+    }
+}
+
+/// A follower of one service's output across its containers (see [`follower`]).
+struct Follower {
+    engine: Arc<dyn Engine>,
+    service: String,
+    printer: Printer,
+    timestamps: bool,
+    cancel: CancellationToken,
+    /// The foreground run's live streams (and swaps' tasks printing a new container since its start).
+    feeds: Option<Feeds>,
+    events: ServiceEvents,
+    /// The container followed now.
+    current: Option<String>,
+    /// Where its output is read from.
+    from: From,
+    /// Its exit code, once its die event came.
+    last_exit: Option<i64>,
+    /// Its die event came.
+    died: bool,
+    /// The last line of output printed.
+    last_line: Option<String>,
+    /// When the engine connection was lost (unix seconds), until it is back.
+    lost_at: Option<i64>,
+    /// Events read ahead (looking for a die), to be handled next.
+    pending: std::collections::VecDeque<Watched>,
+    /// The task printing the current container since its start (a swap's new container), if any.
+    alongside: Option<tokio::task::JoinHandle<Option<String>>>,
+}
+
+/// What the wait for the next container ended with.
+enum Next {
+    /// Cancelled, or the subscription is gone: the follower ends.
+    Stop,
+    /// The current container is followed again, from [`Follower::from`].
+    Again,
+    /// This container of the service started: it is followed next.
+    Started(String),
+}
+
+/// Completes [`DRAIN_LIMIT`] after `cancel` is cancelled.
+async fn drain_limit_after(cancel: &CancellationToken) {
+    cancel.cancelled().await;
+    tokio::time::sleep(DRAIN_LIMIT).await;
+}
+
+impl Follower {
+    /// Follows container after container until cancelled or the subscription is gone.
+    async fn run(mut self) {
+        loop {
+            if !self.print_current().await {
+                return;
             }
-            // Wait for the next container of this service to start.
-            let next = loop {
-                let ev = match pending.pop_front() {
-                    Some(ev) => Some(ev),
-                    None => tokio::select! {
-                        biased;
-                        () = cancel.cancelled() => return,
-                        ev = events.recv() => ev,
-                    },
-                };
-                let ev = match ev {
-                    None => return,
-                    Some(Watched::Event(ev)) => ev,
-                    Some(Watched::Lost { at }) => {
-                        lost_at = Some(at);
-                        printer
-                            .log(
-                                &service,
-                                "— engine connection lost: following resumes when it is back —",
-                            )
-                            .await;
-                        continue;
-                    }
-                    Some(Watched::Back) => {
-                        // Re-observe: the container still running is followed again from right after the last
-                        // line printed (the engine kept what it wrote meanwhile); a replaced or stopped one is
-                        // told by the events replayed next.
-                        let Some(at) = lost_at.take() else { continue };
-                        if let Some(id) = &current
-                            && let Ok(Some(c)) = engine.inspect_container(id).await
-                            && c.is_running()
-                        {
-                            printer
-                                .log(
-                                    &service,
-                                    "— engine connection back: output of the gap follows —",
-                                )
-                                .await;
-                            // A line's second is enough to ask from; its full timestamp drops what was printed.
-                            from = From::After {
-                                since: at - 60,
-                                after: last_line.clone(),
-                            };
-                            continue 'follow;
-                        }
-                        continue;
-                    }
-                };
-                if ev.action == EventAction::Die {
-                    if current.as_deref() == Some(ev.id.as_str()) {
-                        last_exit = ev.exit_code;
-                        died = true;
+            match self.next_start().await {
+                Next::Stop => return,
+                Next::Again => {}
+                Next::Started(next) => self.take_next(next).await,
+            }
+        }
+    }
+
+    /// Prints the current container's output until it ends (or the swap's task printing it ends); false when
+    /// cancelled first.
+    async fn print_current(&mut self) -> bool {
+        let l = if let Some(task) = self.alongside.take() {
+            tokio::select! {
+                l = task => l.ok().flatten(),
+                () = drain_limit_after(&self.cancel) => return false,
+            }
+        } else if let Some(id) = &self.current {
+            let start = match self.feeds.as_ref().and_then(|f| f.take(id)) {
+                Some(live) => Start::Attached(live),
+                None => Start::From(self.from.clone()),
+            };
+            tracing::debug!(
+                container = %id,
+                attached = matches!(start, Start::Attached(_)),
+                "following"
+            );
+            let one = follow_one(
+                &*self.engine,
+                id,
+                &self.service,
+                &self.printer,
+                start,
+                self.timestamps,
+            );
+            // The foreground run's follower prints a container's output to its end: the shutdown cancels
+            // the followers once the containers are removed, so their streams are ending; past
+            // DRAIN_LIMIT after that, whatever is still open is let go.
+            if self.feeds.is_some() {
+                tokio::select! {
+                    l = one => l,
+                    () = drain_limit_after(&self.cancel) => return false,
+                }
+            } else {
+                tokio::select! {
+                    l = one => l,
+                    () = self.cancel.cancelled() => return false,
+                }
+            }
+        } else {
+            return true;
+        };
+        self.last_line = l.or(self.last_line.take());
+        true
+    }
+
+    /// Waits for the next container of this service to start, handling the events and connection changes that
+    /// come meanwhile.
+    async fn next_start(&mut self) -> Next {
+        loop {
+            let ev = match self.pending.pop_front() {
+                Some(ev) => Some(ev),
+                None => tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => return Next::Stop,
+                    ev = self.events.recv() => ev,
+                },
+            };
+            let ev = match ev {
+                None => return Next::Stop,
+                Some(Watched::Event(ev)) => ev,
+                Some(Watched::Lost { at }) => {
+                    self.lost_at = Some(at);
+                    let lost = "— engine connection lost: following resumes when it is back —";
+                    self.printer.log(&self.service, lost).await;
+                    continue;
+                }
+                Some(Watched::Back) => {
+                    if self.still_running().await {
+                        return Next::Again;
                     }
                     continue;
                 }
-                if ev.action == EventAction::Start && current.as_deref() != Some(ev.id.as_str()) {
-                    // A start-first swap started the next container before the current one died: its output
-                    // has ended, so its die event is on the way; look ahead for its exit code (what comes
-                    // meanwhile is handled after).
-                    if let Some(id) = current.as_deref()
-                        && !died
-                    {
-                        let deadline = tokio::time::Instant::now() + LOOK_AHEAD;
-                        while let Ok(Some(w)) =
-                            tokio::time::timeout_at(deadline, events.recv()).await
-                        {
-                            let exit = match &w {
-                                Watched::Event(e) if e.action == EventAction::Die && e.id == id => {
-                                    Some(e.exit_code)
-                                }
-                                _ => None,
-                            };
-                            pending.push_back(w);
-                            if let Some(code) = exit {
-                                last_exit = code;
-                                break;
-                            }
-                        }
-                    }
-                    break ev.id;
-                }
-                if ev.action == EventAction::Start && died {
-                    // The same container started again (restarted in place): its new output only.
-                    let exit = last_exit.map_or_else(|| "?".to_string(), |c| c.to_string());
-                    printer
-                        .log(&service, &format!("— restarted in place (exit {exit}) —"))
-                        .await;
-                    last_exit = None;
-                    died = false;
-                    from = From::Since(ev.time);
-                    continue 'follow;
-                }
             };
-            alongside = feeds.as_ref().and_then(|f| f.take_alongside(&next));
-            // A swap's new container: its output has been printed since its start, and the swap said so.
-            if current.is_some() && alongside.is_none() {
-                let (image, restarts) = match engine.inspect_container(&next).await {
-                    Ok(Some(c)) => {
-                        let l = &c.labels;
-                        // A supervisor's restart carries its start time; a rebuild's container does not.
-                        let restart = l
-                            .contains_key(crate::labels::NEXT_START)
-                            .then(|| crate::labels::restarts_of(l));
-                        (c.image.clone(), restart)
-                    }
-                    _ => (String::new(), None),
-                };
-                let marker = match restarts {
-                    Some(n) => restarted_marker(n, last_exit),
-                    None => replaced_marker(&image, last_exit),
-                };
-                printer.log(&service, &marker).await;
+            if let Some(next) = self.on_event(ev).await {
+                return next;
             }
-            current = Some(next);
-            last_exit = None;
-            died = false;
-            from = From::Tail(None);
         }
+    }
+
+    /// The engine connection is back: re-observes. The container still running is followed again from right after
+    /// the last line printed (the engine kept what it wrote meanwhile): true. A replaced or stopped one is told by
+    /// the events replayed next.
+    async fn still_running(&mut self) -> bool {
+        let Some(at) = self.lost_at.take() else {
+            return false;
+        };
+        if let Some(id) = &self.current
+            && let Ok(Some(c)) = self.engine.inspect_container(id).await
+            && c.is_running()
+        {
+            let back = "— engine connection back: output of the gap follows —";
+            self.printer.log(&self.service, back).await;
+            // A line's second is enough to ask from; its full timestamp drops what was printed.
+            self.from = From::After {
+                since: at - 60,
+                after: self.last_line.clone(),
+            };
+            return true;
+        }
+        false
+    }
+
+    /// What a start or die event of the service means: `None` while the wait goes on.
+    async fn on_event(&mut self, ev: crate::engine::ContainerEvent) -> Option<Next> {
+        if ev.action == EventAction::Die {
+            if self.current.as_deref() == Some(ev.id.as_str()) {
+                self.last_exit = ev.exit_code;
+                self.died = true;
+            }
+            return None;
+        }
+        if ev.action == EventAction::Start && self.current.as_deref() != Some(ev.id.as_str()) {
+            // A start-first swap started the next container before the current one died: its output has ended,
+            // so its die event is on the way; look ahead for its exit code (what comes meanwhile is handled
+            // after).
+            if let Some(id) = self.current.as_deref()
+                && !self.died
+                && let Some(code) =
+                    look_ahead_for_die(&mut self.events, &mut self.pending, id).await
+            {
+                self.last_exit = code;
+            }
+            return Some(Next::Started(ev.id));
+        }
+        if ev.action == EventAction::Start && self.died {
+            // The same container started again (restarted in place): its new output only.
+            let exit = self
+                .last_exit
+                .map_or_else(|| "?".to_string(), |c| c.to_string());
+            let restarted = format!("— restarted in place (exit {exit}) —");
+            self.printer.log(&self.service, &restarted).await;
+            self.last_exit = None;
+            self.died = false;
+            self.from = From::Since(ev.time);
+            return Some(Next::Again);
+        }
+        None
+    }
+
+    /// Follows `next` from now on; a replacement is marked, unless it is a swap's new container (its output has
+    /// been printed since its start, and the swap said so).
+    async fn take_next(&mut self, next: String) {
+        self.alongside = self.feeds.as_ref().and_then(|f| f.take_alongside(&next));
+        if self.current.is_some() && self.alongside.is_none() {
+            let marker = marker_of(&*self.engine, &next, self.last_exit).await;
+            self.printer.log(&self.service, &marker).await;
+        }
+        self.current = Some(next);
+        self.last_exit = None;
+        self.died = false;
+        self.from = From::Tail(None);
+    }
+}
+
+/// Reads events for up to [`LOOK_AHEAD`], keeping them in `pending`, until the die event of container `id`;
+/// returns its exit code, if it came.
+async fn look_ahead_for_die(
+    events: &mut ServiceEvents,
+    pending: &mut std::collections::VecDeque<Watched>,
+    id: &str,
+) -> Option<Option<i64>> {
+    let deadline = tokio::time::Instant::now() + LOOK_AHEAD;
+    while let Ok(Some(w)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        let exit = match &w {
+            Watched::Event(e) if e.action == EventAction::Die && e.id == id => Some(e.exit_code),
+            _ => None,
+        };
+        pending.push_back(w);
+        if exit.is_some() {
+            return exit;
+        }
+    }
+    None
+}
+
+/// The marker of container `next` replacing the one that exited with `last_exit`: a supervisor's restart, or a
+/// new container (of the image it runs).
+async fn marker_of(engine: &dyn Engine, next: &str, last_exit: Option<i64>) -> String {
+    let (image, restarts) = match engine.inspect_container(next).await {
+        Ok(Some(c)) => {
+            let l = &c.labels;
+            // A supervisor's restart carries its start time; a rebuild's container does not.
+            let restart = l
+                .contains_key(crate::labels::NEXT_START)
+                .then(|| crate::labels::restarts_of(l));
+            (c.image.clone(), restart)
+        }
+        _ => (String::new(), None),
+    };
+    match restarts {
+        Some(n) => restarted_marker(n, last_exit),
+        None => replaced_marker(&image, last_exit),
     }
 }
 

@@ -103,7 +103,6 @@ pub async fn run(
     let selected = reconcile::selection(&spec, &opts.services).map_err(Error::Usage)?;
     let started_at = Instant::now();
     let tasks = Tasks::for_run(&signals.stop, &signals.control, &selected);
-    let stopped_code = |term: bool| if term { EXIT_OK } else { EXIT_INTERRUPTED };
 
     // Foreground: follow every selected service from the start, across replacements, each container the run
     // starts attached before its start.
@@ -114,26 +113,9 @@ pub async fn run(
         Arc::new(Attaching::new(engine, feeds.clone()))
     };
     if !opts.detach {
-        for s in &selected {
-            crate::run::follow::spawn_tracked(
-                &tasks.tracker,
-                &engine,
-                &spec,
-                s,
-                &printer,
-                crate::run::read::From::Now,
-                tasks.followers.clone(),
-                &feeds,
-            );
-        }
+        follow_all(&tasks, &engine, &spec, &selected, &printer, &feeds);
     }
-
-    let forwarder = if opts.forward && opts.watch && !opts.detach {
-        let names = forwarded_services(&*engine, &mut spec, &selected).await?;
-        forward::Forwarder::bind(&engine, &spec, &names, &tasks).await?
-    } else {
-        forward::Forwarder::default()
-    };
+    let forwarder = forwarder_of(&engine, &mut spec, &selected, &tasks, &opts).await?;
 
     // Watching starts now, not once every service is ready: a save during start-up (PinShare's takes minutes)
     // waits in the channel and is built once start-up is over, or found already taken by the start-up build.
@@ -151,37 +133,19 @@ pub async fn run(
     )
     .await;
 
+    let r = Running {
+        engine: &engine,
+        spec: &spec,
+        selected: &selected,
+        printer: &printer,
+        tasks: &tasks,
+        feeds: &feeds,
+        signals: &signals,
+    };
     let code = match result {
-        Err(_) if tasks.root.is_cancelled() => {
-            let why = if signals.by_sigterm() {
-                format!("{TERM_WHY} during start-up")
-            } else {
-                "interrupted during start-up".to_string()
-            };
-            printer.say(TOOL, Life::StartUpCut(why));
-            let _guard = tasks.quiesce().await;
-            // Creates that were in flight when start-up ended finish first, and no task that is still winding
-            // down can create anything after, so the look below sees everything.
-            engine.stop_creating().await;
-            remove_project_containers(&*engine, &spec, &printer, false).await?;
-            remove_network(&*engine, &spec).await;
-            finish(&tasks, &printer, &feeds).await;
-            stopped_code(signals.by_sigterm())
-        }
+        Err(_) if tasks.root.is_cancelled() => r.cut_short().await?,
         Err(e) => {
-            tasks.followers.cancel();
-            if !opts.detach {
-                printer.say(TOOL, Life::StartUpFailed);
-                printer.flush().await;
-                remove_project_containers(&*engine, &spec, &printer, false).await?;
-            }
-            // Nothing new is left behind by a failed start-up: what it created goes once nothing uses it.
-            crate::run::shutdown::remove_made(&*engine, &spec, &made, &printer).await;
-            if !opts.detach {
-                remove_network(&*engine, &spec).await;
-            }
-            finish(&tasks, &printer, &feeds).await;
-            printer.flush().await;
+            r.failed(opts.detach, &made).await?;
             return Err(e);
         }
         Ok(()) if opts.detach => {
@@ -192,69 +156,184 @@ pub async fn run(
             printer.say(TOOL, all);
             EXIT_OK
         }
-        Ok(()) => {
-            tasks.spawn_until(
-                &tasks.monitors,
-                crate::run::memory::watch(
-                    engine.clone(),
-                    spec.clone(),
-                    selected.clone(),
-                    printer.clone(),
-                    crate::run::memory::PERIOD,
-                ),
-            );
-            crate::run::dev_loop::run(
-                crate::run::dev_loop::Session {
-                    engine: engine.clone(),
-                    spec: spec.clone(),
-                    selected: selected.clone(),
-                    printer: printer.clone(),
-                    watch: opts.watch,
-                    tasks: tasks.clone(),
-                    feeds: feeds.clone(),
-                    forwarder: forwarder.clone(),
-                },
-                sources,
-            )
-            .await;
-            printer.say(
-                TOOL,
-                Life::Stopping {
-                    by_sigterm: signals.by_sigterm(),
-                },
-            );
-            // No rebuild, reload or restart changes anything from here on.
-            let _guard = tasks.quiesce().await;
-            tokio::select! {
-                r = async {
-                    // An engine that is away (a daemon restart) may be back in a moment: the containers are
-                    // then removed rather than left behind.
-                    engine_within(&*engine, &printer, SHUTDOWN_WAIT).await;
-                    // A rebuild or restart stopped mid-way may still have a create in flight.
-                    engine.stop_creating().await;
-                    remove_project_containers(&*engine, &spec, &printer, true).await?;
-                    remove_network(&*engine, &spec).await;
-                    Ok::<_, Error>(())
-                } => r?,
-                () = signals.kill.cancelled() => {
-                    printer.say(TOOL, Life::Killing);
-                    engine.stop_creating().await;
-                    remove_project_containers(&*engine, &spec, &printer, false).await?;
-                    remove_network(&*engine, &spec).await;
-                }
-            }
-            finish(&tasks, &printer, &feeds).await;
-            printer.say(
-                TOOL,
-                Life::Stopped {
-                    by_sigterm: signals.by_sigterm(),
-                },
-            );
-            stopped_code(signals.by_sigterm())
-        }
+        Ok(()) => r.foreground(opts.watch, &forwarder, sources).await?,
     };
     printer.flush().await;
     Ok(code)
+}
+
+/// Follows every selected service from the start, across replacements, as tasks of the run.
+fn follow_all(
+    tasks: &Tasks,
+    engine: &Arc<dyn Engine>,
+    spec: &Spec,
+    selected: &[String],
+    printer: &Printer,
+    feeds: &Feeds,
+) {
+    for s in selected {
+        crate::run::follow::spawn_tracked(
+            &tasks.tracker,
+            engine,
+            spec,
+            s,
+            printer,
+            crate::run::read::From::Now,
+            tasks.followers.clone(),
+            feeds,
+        );
+    }
+}
+
+/// The run's own forwarder of host ports: bound for the services it forwards (noted in `spec`) when the run is
+/// in the foreground with watch and `--forward`, otherwise one that forwards nothing.
+async fn forwarder_of(
+    engine: &Arc<dyn Engine>,
+    spec: &mut Spec,
+    selected: &[String],
+    tasks: &Tasks,
+    opts: &UpOptions,
+) -> Result<forward::Forwarder> {
+    if !(opts.forward && opts.watch && !opts.detach) {
+        return Ok(forward::Forwarder::default());
+    }
+    let names = forwarded_services(&**engine, spec, selected).await?;
+    forward::Forwarder::bind(engine, spec, &names, tasks).await
+}
+
+/// A run's exit code once it was stopped: 0 for SIGTERM (`term`), 130 for Ctrl-C.
+fn stopped_code(term: bool) -> u8 {
+    if term { EXIT_OK } else { EXIT_INTERRUPTED }
+}
+
+/// What the ends of a run (start-up cut short, failed, or the foreground until stopped) share.
+struct Running<'a> {
+    engine: &'a Arc<dyn Engine>,
+    spec: &'a Spec,
+    selected: &'a [String],
+    printer: &'a Printer,
+    tasks: &'a Tasks,
+    feeds: &'a Feeds,
+    signals: &'a StopSignals,
+}
+
+impl Running<'_> {
+    /// Start-up was stopped (Ctrl-C or SIGTERM): removes what is up and returns the exit code.
+    async fn cut_short(&self) -> Result<u8> {
+        let (engine, spec, printer) = (self.engine, self.spec, self.printer);
+        let why = if self.signals.by_sigterm() {
+            format!("{TERM_WHY} during start-up")
+        } else {
+            "interrupted during start-up".to_string()
+        };
+        printer.say(TOOL, Life::StartUpCut(why));
+        let _guard = self.tasks.quiesce().await;
+        // Creates that were in flight when start-up ended finish first, and no task that is still winding
+        // down can create anything after, so the look below sees everything.
+        engine.stop_creating().await;
+        remove_project_containers(&**engine, spec, printer, false).await?;
+        remove_network(&**engine, spec).await;
+        finish(self.tasks, printer, self.feeds).await;
+        Ok(stopped_code(self.signals.by_sigterm()))
+    }
+
+    /// Start-up failed: in the foreground the project's containers go; what the start-up created goes in any case.
+    async fn failed(&self, detach: bool, made: &crate::run::startup::Made) -> Result<()> {
+        let (engine, spec, printer) = (self.engine, self.spec, self.printer);
+        self.tasks.followers.cancel();
+        if !detach {
+            printer.say(TOOL, Life::StartUpFailed);
+            printer.flush().await;
+            remove_project_containers(&**engine, spec, printer, false).await?;
+        }
+        // Nothing new is left behind by a failed start-up: what it created goes once nothing uses it.
+        crate::run::shutdown::remove_made(&**engine, spec, made, printer).await;
+        if !detach {
+            remove_network(&**engine, spec).await;
+        }
+        finish(self.tasks, printer, self.feeds).await;
+        printer.flush().await;
+        Ok(())
+    }
+
+    /// The foreground after start-up: the memory watch and the dev loop until a stop request, then the stop;
+    /// returns the exit code.
+    async fn foreground(
+        &self,
+        watch: bool,
+        forwarder: &forward::Forwarder,
+        sources: Option<crate::run::dev_loop::Sources>,
+    ) -> Result<u8> {
+        let (engine, spec, selected, printer) =
+            (self.engine, self.spec, self.selected, self.printer);
+        let tasks = self.tasks;
+        tasks.spawn_until(
+            &tasks.monitors,
+            crate::run::memory::watch(
+                engine.clone(),
+                spec.clone(),
+                selected.to_vec(),
+                printer.clone(),
+                crate::run::memory::PERIOD,
+            ),
+        );
+        crate::run::dev_loop::run(
+            crate::run::dev_loop::Session {
+                engine: engine.clone(),
+                spec: spec.clone(),
+                selected: selected.to_vec(),
+                printer: printer.clone(),
+                watch,
+                tasks: tasks.clone(),
+                feeds: self.feeds.clone(),
+                forwarder: forwarder.clone(),
+            },
+            sources,
+        )
+        .await;
+        self.stop().await
+    }
+
+    /// Stops the project after the dev loop ended: in reverse dependency order, or killed on a second request;
+    /// returns the exit code.
+    async fn stop(&self) -> Result<u8> {
+        let (engine, spec, printer) = (self.engine, self.spec, self.printer);
+        let signals = self.signals;
+        printer.say(
+            TOOL,
+            Life::Stopping {
+                by_sigterm: signals.by_sigterm(),
+            },
+        );
+        // No rebuild, reload or restart changes anything from here on.
+        let _guard = self.tasks.quiesce().await;
+        tokio::select! {
+            r = async {
+                // An engine that is away (a daemon restart) may be back in a moment: the containers are
+                // then removed rather than left behind.
+                engine_within(&**engine, printer, SHUTDOWN_WAIT).await;
+                // A rebuild or restart stopped mid-way may still have a create in flight.
+                engine.stop_creating().await;
+                remove_project_containers(&**engine, spec, printer, true).await?;
+                remove_network(&**engine, spec).await;
+                Ok::<_, Error>(())
+            } => r?,
+            () = signals.kill.cancelled() => {
+                printer.say(TOOL, Life::Killing);
+                engine.stop_creating().await;
+                remove_project_containers(&**engine, spec, printer, false).await?;
+                remove_network(&**engine, spec).await;
+            }
+        }
+        finish(self.tasks, printer, self.feeds).await;
+        printer.say(
+            TOOL,
+            Life::Stopped {
+                by_sigterm: signals.by_sigterm(),
+            },
+        );
+        Ok(stopped_code(signals.by_sigterm()))
+    }
 }
 
 /// The services whose host ports a foreground run forwards: those it rebuilds (built images, kubo aside: its

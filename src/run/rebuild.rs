@@ -430,6 +430,62 @@ fn tar_of(copy: &[(PathBuf, String)]) -> std::io::Result<Vec<u8>> {
     b.into_inner()
 }
 
+/// Copies the changed files into `container` and deletes the deleted ones; `Ok(false)` (said) when it cannot
+/// delete and a full rebuild is needed.
+async fn sync_files(
+    engine: &dyn Engine,
+    container: &str,
+    svc: &Service,
+    (copy, delete): (&[(PathBuf, String)], &[String]),
+    printer: &Printer,
+) -> Result<bool> {
+    if !copy.is_empty() {
+        let tar = tar_of(copy)
+            .map_err(|e| Error::Runtime(format!("{}: reading changed files: {e}", svc.name)))?;
+        // Extracted by the engine: the image needs neither tar nor a shell.
+        engine.upload(container, "/", tar).await?;
+    }
+    if !delete.is_empty() {
+        let mut argv = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
+        argv.extend(delete.iter().cloned());
+        match engine.exec(container, &argv).await {
+            Ok(out) if out.code == 0 => {}
+            _ => {
+                let why = "deleting files needs `rm` in the container, and it has none";
+                printer.say(&svc.name, Build::FullRebuild(why.to_string()));
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Runs a live update's commands in `container` in order, printing their output; the first that fails is the
+/// error.
+async fn run_commands(
+    engine: &dyn Engine,
+    container: &str,
+    svc: &Service,
+    run: &[Vec<String>],
+    printer: &Printer,
+) -> Result<()> {
+    for argv in run {
+        let out = engine.exec(container, argv).await?;
+        for l in out.output.lines() {
+            printer.say(&svc.name, Build::LiveRunOutput(l.to_string()));
+        }
+        if out.code != 0 {
+            return Err(Error::Runtime(format!(
+                "{}: live update `{}` exited with code {}",
+                svc.name,
+                argv.join(" "),
+                out.code
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Applies a live update; `Ok(false)` means it could not and a full rebuild is needed.
 pub async fn live_update(
     engine: &dyn Engine,
@@ -459,40 +515,12 @@ pub async fn live_update(
     }
     let start = Instant::now();
     let t = Instant::now();
-    if !copy.is_empty() {
-        let tar = tar_of(&copy)
-            .map_err(|e| Error::Runtime(format!("{}: reading changed files: {e}", svc.name)))?;
-        // Extracted by the engine: the image needs neither tar nor a shell.
-        engine.upload(&container, "/", tar).await?;
-    }
-    if !delete.is_empty() {
-        let mut argv = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
-        argv.extend(delete.iter().cloned());
-        match engine.exec(&container, &argv).await {
-            Ok(out) if out.code == 0 => {}
-            _ => {
-                let why = "deleting files needs `rm` in the container, and it has none";
-                printer.say(&svc.name, Build::FullRebuild(why.to_string()));
-                return Ok(false);
-            }
-        }
+    if !sync_files(engine, &container, svc, (&copy, &delete), printer).await? {
+        return Ok(false);
     }
     let sync = t.elapsed();
     let t = Instant::now();
-    for argv in &run {
-        let out = engine.exec(&container, argv).await?;
-        for l in out.output.lines() {
-            printer.say(&svc.name, Build::LiveRunOutput(l.to_string()));
-        }
-        if out.code != 0 {
-            return Err(Error::Runtime(format!(
-                "{}: live update `{}` exited with code {}",
-                svc.name,
-                argv.join(" "),
-                out.code
-            )));
-        }
-    }
+    run_commands(engine, &container, svc, &run, printer).await?;
     let run_t = t.elapsed();
     let t = Instant::now();
     if lu.restart {

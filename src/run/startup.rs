@@ -213,7 +213,8 @@ async fn superseded_build(engine: &dyn Engine, container: &str, recreate: bool) 
         .map(|c| c.image)
 }
 
-/// Says that `name` is ready (or runs, without a probe) and notes it in the run's state.
+/// Says that `name` is ready (or runs, without a probe) and notes it in the run's state. A kept container started
+/// long before this `up`: a time "after start" would be the probe's, so it is not given.
 fn said_ready(
     sh: &Shared,
     name: &str,
@@ -271,8 +272,6 @@ async fn dependencies_ready(
     Ok(())
 }
 
-/// The line saying a service passed its readiness probe. A kept container started long before this `up`: a
-/// time "after start" would be the probe's, so it is not given.
 /// Brings the selected services up, in dependency order of readiness. Once `cancel` is cancelled every
 /// service's task ends at its next await and this returns [`Error::Interrupted`] after all of them did. The
 /// network and volumes it creates are noted in `made`.
@@ -352,29 +351,44 @@ async fn start_all(
     });
     let mut set = JoinSet::new();
     for s in selected {
-        let sh = Arc::clone(&shared);
-        let name = s.clone();
-        let cancel = cancel.clone();
-        set.spawn(async move {
-            let Some(r) = crate::run::tasks::unless_cancelled(
-                &cancel,
-                start_service(Arc::clone(&sh), name.clone()),
-            )
-            .await
-            else {
-                return Ok(());
-            };
-            let phase = if r.is_ok() {
-                Phase::Ready
-            } else {
-                Phase::Failed
-            };
-            if let Some(tx) = sh.phases.get(&name) {
-                tx.send_replace(phase);
-            }
-            r
-        });
+        set.spawn(service_task(Arc::clone(&shared), s.clone(), cancel.clone()));
     }
+    let failures = join_all(&mut set).await;
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(report_failures(engine, spec, printer, failures).await)
+}
+
+/// One service's task: its start-up unless `cancel` comes first, then its phase told to the services waiting for
+/// it.
+async fn service_task(
+    sh: Arc<Shared>,
+    name: String,
+    cancel: CancellationToken,
+) -> std::result::Result<(), Failure> {
+    let Some(r) =
+        crate::run::tasks::unless_cancelled(&cancel, start_service(Arc::clone(&sh), name.clone()))
+            .await
+    else {
+        return Ok(());
+    };
+    let phase = if r.is_ok() {
+        Phase::Ready
+    } else {
+        Phase::Failed
+    };
+    if let Some(tx) = sh.phases.get(&name) {
+        tx.send_replace(phase);
+    }
+    r
+}
+
+/// Waits for every service's task; returns the failures (a task that panicked is one with no service).
+async fn join_all(set: &mut JoinSet<std::result::Result<(), Failure>>) -> Vec<Failure> {
     let mut failures = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
@@ -387,12 +401,17 @@ async fn start_all(
             }),
         }
     }
-    if cancel.is_cancelled() {
-        return Err(Error::Interrupted);
-    }
-    if failures.is_empty() {
-        return Ok(());
-    }
+    failures
+}
+
+/// Reports the failures of a start-up, the root cause first (with the last lines of its container, when it
+/// started) and the others after; returns the root cause's error.
+async fn report_failures(
+    engine: &dyn Engine,
+    spec: &Spec,
+    printer: &Printer,
+    mut failures: Vec<Failure>,
+) -> Error {
     // Report the root cause first: the failure that is not "a dependency failed".
     failures.sort_by_key(|f| matches!(f.error, Error::DependencyFailed { .. }));
     let first = failures.remove(0);
@@ -410,5 +429,5 @@ async fn start_all(
         printer.event(&f.service, &f.error.to_string());
     }
     printer.flush().await;
-    Err(first.error)
+    first.error
 }

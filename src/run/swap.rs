@@ -91,12 +91,7 @@ pub async fn start_first(
     remove_leftovers(engine, spec, old, [&next, &retired]).await?;
     let t = Instant::now();
     fg.state.set(name, Phase::Starting { since: t.into() });
-    let mut body = container_body(spec, svc, &desired.hash, desired.context_hash.as_deref());
-    // No alias yet: the service's name keeps resolving to the old container until the new one is ready.
-    if let Some(n) = body.network.as_mut() {
-        n.aliases.clear();
-    }
-    let id = engine.create_container(&next, body).await?;
+    let id = create_next(engine, spec, svc, desired, &next).await?;
     printer.say(
         name,
         Build::SwapStarting {
@@ -111,12 +106,7 @@ pub async fn start_first(
     let start = t.elapsed();
 
     let t = Instant::now();
-    // The old container serves meanwhile: nobody waits but the developer, so the probe is not allowed to back
-    // off past SWAP_POLL (a local request every 50 ms), however long the period is.
-    let mut quick = svc.clone();
-    if let Some(p) = quick.readiness.as_mut() {
-        p.period = p.period.min(SWAP_POLL);
-    }
+    let quick = quick_probing(svc);
     let svc = &quick;
     if let Err(e) = ready::wait_ready_of(engine, spec, svc, &next).await {
         return Err(abandon(
@@ -132,46 +122,13 @@ pub async fn start_first(
     let ready = t.elapsed();
     let t = Instant::now();
     fg.state.set(name, Phase::Swapping { since: t.into() });
-    let moved = async {
-        let t = Instant::now();
-        engine
-            .rejoin_network(&spec.network_name(), &next, std::slice::from_ref(name))
-            .await?;
-        let rejoined = t.elapsed();
-        // Re-joined, it has new ephemeral ports: the forwarder goes where its probe passes again.
-        ready::wait_ready_of(engine, spec, svc, &next).await?;
-        let probed = t.elapsed();
-        let Some(c) = engine.inspect_container(&next).await? else {
-            return Err(Error::Runtime(format!("{next} is gone")));
-        };
-        if fg.forwarder.forwards(name) {
-            fg.forwarder.point(name, &c);
-        }
-        tracing::debug!(
-            rejoin_ms = rejoined.as_millis(),
-            probe_ms = (probed - rejoined).as_millis(),
-            point_ms = (t.elapsed() - probed).as_millis(),
-            "traffic moved"
-        );
-        engine.rename_container(&canonical, &retired).await?;
-        engine.rename_container(&next, &canonical).await?;
-        Ok::<_, Error>(())
-    }
-    .await;
-    if let Err(e) = moved {
-        // Back as it was: the old one under its name, with the forwarder and the alias.
-        if engine
-            .inspect_container(&canonical)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            let _ = engine.rename_container(&retired, &canonical).await;
-        }
-        if let Ok(Some(c)) = engine.inspect_container(&canonical).await {
-            fg.forwarder.point(name, &c);
-        }
+    let names = Names {
+        canonical: &canonical,
+        next: &next,
+        retired: &retired,
+    };
+    if let Err(e) = move_traffic(fg, spec, svc, &names).await {
+        move_back(fg, name, &names).await;
         return Err(abandon(
             engine,
             &next,
@@ -191,6 +148,97 @@ pub async fn start_first(
     );
     let swap = t.elapsed();
     Ok(Took { start, ready, swap })
+}
+
+/// The container names of a swap: the service's own, the new container's while it starts, and the old one's once
+/// it is retired.
+struct Names<'a> {
+    canonical: &'a str,
+    next: &'a str,
+    retired: &'a str,
+}
+
+/// Creates the new container under the name `next`, with no network alias: the service's name keeps resolving to
+/// the old container until the new one is ready. Returns its id.
+async fn create_next(
+    engine: &dyn Engine,
+    spec: &Spec,
+    svc: &Service,
+    desired: &Desired,
+    next: &str,
+) -> Result<String> {
+    let mut body = container_body(spec, svc, &desired.hash, desired.context_hash.as_deref());
+    if let Some(n) = body.network.as_mut() {
+        n.aliases.clear();
+    }
+    Ok(engine.create_container(next, body).await?)
+}
+
+/// `svc` with its readiness probe's period at most [`SWAP_POLL`]. The old container serves meanwhile: nobody
+/// waits but the developer, so the probe is not allowed to back off past SWAP_POLL (a local request every 50 ms),
+/// however long the period is.
+fn quick_probing(svc: &Service) -> Service {
+    let mut quick = svc.clone();
+    if let Some(p) = quick.readiness.as_mut() {
+        p.period = p.period.min(SWAP_POLL);
+    }
+    quick
+}
+
+/// Moves traffic to the ready new container: it re-joins the network under the service's name, the forwarder
+/// points at it once its probe passes again, and it takes the service's container name from the old one.
+async fn move_traffic(
+    fg: &Foreground,
+    spec: &Spec,
+    svc: &Service,
+    names: &Names<'_>,
+) -> Result<()> {
+    let (engine, name, next) = (&*fg.engine, &svc.name, names.next);
+    let t = Instant::now();
+    engine
+        .rejoin_network(&spec.network_name(), next, std::slice::from_ref(name))
+        .await?;
+    let rejoined = t.elapsed();
+    // Re-joined, it has new ephemeral ports: the forwarder goes where its probe passes again.
+    ready::wait_ready_of(engine, spec, svc, next).await?;
+    let probed = t.elapsed();
+    let Some(c) = engine.inspect_container(next).await? else {
+        return Err(Error::Runtime(format!("{next} is gone")));
+    };
+    if fg.forwarder.forwards(name) {
+        fg.forwarder.point(name, &c);
+    }
+    tracing::debug!(
+        rejoin_ms = rejoined.as_millis(),
+        probe_ms = (probed - rejoined).as_millis(),
+        point_ms = (t.elapsed() - probed).as_millis(),
+        "traffic moved"
+    );
+    engine
+        .rename_container(names.canonical, names.retired)
+        .await?;
+    engine.rename_container(next, names.canonical).await?;
+    Ok(())
+}
+
+/// After a failed [`move_traffic`]: back as it was, the old container under its name, with the forwarder and the
+/// alias.
+async fn move_back(fg: &Foreground, name: &str, names: &Names<'_>) {
+    let engine = &*fg.engine;
+    if engine
+        .inspect_container(names.canonical)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        let _ = engine
+            .rename_container(names.retired, names.canonical)
+            .await;
+    }
+    if let Ok(Some(c)) = engine.inspect_container(names.canonical).await {
+        fg.forwarder.point(name, &c);
+    }
 }
 
 /// Stops the container a swap of `service` retired (`…-replaced`), with its grace, and removes it. Until it has
