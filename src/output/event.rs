@@ -11,8 +11,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod image;
 mod supervise;
 
+pub use image::Image;
 pub use supervise::{Supervise, Trouble};
 
 /// The supervisor's tests read delays as its lines do.
@@ -32,6 +34,8 @@ pub enum Event {
     Steer(Steer),
     /// A supervisor's verdict on a service in trouble, its restarts, its readiness lost and back.
     Supervise(Supervise),
+    /// An image pulled or built, its host build.
+    Image(Image),
 }
 
 impl From<Life> for Event {
@@ -261,6 +265,7 @@ impl fmt::Display for Event {
             Event::Build(e) => e.fmt(f),
             Event::Steer(e) => e.fmt(f),
             Event::Supervise(e) => e.fmt(f),
+            Event::Image(e) => e.fmt(f),
         }
     }
 }
