@@ -12,9 +12,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod image;
+mod init;
+mod reconcile;
 mod supervise;
 
 pub use image::Image;
+pub use init::Init;
+pub use reconcile::Reconcile;
 pub use supervise::{Supervise, Trouble};
 
 /// The supervisor's tests read delays as its lines do.
@@ -36,6 +40,10 @@ pub enum Event {
     Supervise(Supervise),
     /// An image pulled or built, its host build.
     Image(Image),
+    /// Init steps, ownership repairs, kubo's repo.
+    Init(Init),
+    /// What a plan does to containers.
+    Reconcile(Reconcile),
 }
 
 impl From<Life> for Event {
@@ -266,6 +274,8 @@ impl fmt::Display for Event {
             Event::Steer(e) => e.fmt(f),
             Event::Supervise(e) => e.fmt(f),
             Event::Image(e) => e.fmt(f),
+            Event::Init(e) => e.fmt(f),
+            Event::Reconcile(e) => e.fmt(f),
         }
     }
 }
