@@ -11,13 +11,17 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod command;
 mod image;
 mod init;
+mod probe;
 mod reconcile;
 mod supervise;
 
+pub use command::Command;
 pub use image::Image;
 pub use init::Init;
+pub use probe::Probe;
 pub use reconcile::Reconcile;
 pub use supervise::{Supervise, Trouble};
 
@@ -44,6 +48,10 @@ pub enum Event {
     Init(Init),
     /// What a plan does to containers.
     Reconcile(Reconcile),
+    /// A failed readiness wait's last probes.
+    Probe(Probe),
+    /// What `up` and `test` say of themselves.
+    Command(Command),
 }
 
 impl From<Life> for Event {
@@ -276,6 +284,8 @@ impl fmt::Display for Event {
             Event::Image(e) => e.fmt(f),
             Event::Init(e) => e.fmt(f),
             Event::Reconcile(e) => e.fmt(f),
+            Event::Probe(e) => e.fmt(f),
+            Event::Command(e) => e.fmt(f),
         }
     }
 }
