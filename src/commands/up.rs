@@ -7,6 +7,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
+use crate::output::event::Command;
 use crate::output::printer::{Printer, TOOL};
 use crate::reconcile;
 use crate::run::{StopSignals, UpOptions, run};
@@ -89,18 +90,14 @@ pub async fn up(
         // Allowed by the spec, never silent: one line per mount that hands a container part of the host.
         for s in &selected {
             for m in &spec.services[s].host_mounts {
-                let text = format!("warning: {} (allowed by allow_host_mounts)", m.describe());
-                printer.event(s, &text);
+                printer.say(s, Command::HostMount(m.describe()));
             }
         }
         if manual {
-            printer.event(TOOL, &format!("manual mode: a save marks its service as pending; `{}` builds it", spec.command("trigger SERVICE")));
+            printer.say(TOOL, Command::ManualMode(spec.command("trigger SERVICE")));
         }
         if let Some(pid) = lock.reclaimed_from {
-            printer.event(
-                TOOL,
-                &format!("the previous `up` of this project (pid {pid}) ended without cleaning up; adopting what it left running"),
-            );
+            printer.say(TOOL, Command::Adopting(pid));
         }
         run(engine, spec, opts, printer, signals, None).await
     }
@@ -135,11 +132,11 @@ async fn dashboard(
     match crate::ui::start(port, feed).await {
         Ok(d) => {
             let link = crate::ui::hyperlink(&d.url, console::Term::stdout().is_term());
-            printer.event(TOOL, &format!("dashboard: {link}"));
+            printer.say(TOOL, Command::Dashboard(link));
             Ok(Some(d))
         }
         Err(e) if port == Port::Default => {
-            printer.event(TOOL, &format!("warning: no dashboard: {e}"));
+            printer.say(TOOL, Command::NoDashboard(e.to_string()));
             Ok(None)
         }
         Err(e) => Err(e),

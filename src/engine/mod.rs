@@ -569,7 +569,8 @@ pub struct LogChunk {
     pub bytes: bytes::Bytes,
 }
 
-/// One message of a pull: a layer's state, and its bytes so far when it is moving.
+/// One message of a pull: a layer's state, and its bytes so far when it is moving (a line of its own, piped:
+/// `Image::PullProgress` in output/event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullProgress {
     /// The layer (short id), or `None` for the image as a whole.
@@ -578,19 +579,6 @@ pub struct PullProgress {
     pub status: String,
     /// Bytes so far and in all, while downloading or extracting.
     pub bytes: Option<(u64, u64)>,
-}
-
-impl PullProgress {
-    /// As a plain line: `3f4ca61aafcd: Downloading 42%`.
-    pub fn line(&self) -> String {
-        match (&self.layer, self.bytes) {
-            (Some(id), Some((cur, total))) if total > 0 => {
-                format!("{id}: {} {}%", self.status, cur * 100 / total)
-            }
-            (Some(id), _) => format!("{id}: {}", self.status),
-            (None, _) => self.status.clone(),
-        }
-    }
 }
 
 /// What happened to a container.

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::engine::{Engine, PullProgress};
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::output::event::Image;
 use crate::output::printer::Printer;
 use crate::spec::context::HostBuilds;
 use crate::spec::{Build, ImageSource, Service};
@@ -49,7 +50,7 @@ fn read_host_build(
                         st.set(&format!("{title}: {}", l.trim()));
                         kept.lock().map(|mut k| k.push(l)).ok();
                     }
-                    None => p.event(&s, &format!("host build: {l}")),
+                    None => p.say(&s, Image::HostBuildOutput(l)),
                 }
             }
         });
@@ -65,7 +66,7 @@ async fn host_build(svc: &str, b: &Build, builds: &HostBuilds, printer: &Printer
     let lock = builds.lock(&hc.workdir);
     let _turn = lock.lock().await;
     let start = Instant::now();
-    printer.event(svc, &format!("host build: {}", hc.argv.join(" ")));
+    printer.say(svc, Image::HostBuild(hc.argv.join(" ")));
     let mut child = tokio::process::Command::new(&hc.argv[0])
         .args(&hc.argv[1..])
         .envs(&hc.env)
@@ -102,17 +103,14 @@ async fn host_build(svc: &str, b: &Build, builds: &HostBuilds, printer: &Printer
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         for l in kept {
-            printer.event(svc, &format!("host build: {l}"));
+            printer.say(svc, Image::HostBuildOutput(l));
         }
         return Err(Error::Runtime(format!(
             "{svc}: host build `{}` failed ({status})",
             hc.argv.join(" ")
         )));
     }
-    printer.event(
-        svc,
-        &format!("host build done in {} ms", start.elapsed().as_millis()),
-    );
+    printer.say(svc, Image::HostBuildDone(start.elapsed()));
     Ok(())
 }
 
@@ -210,7 +208,7 @@ async fn pull_image(
         });
     }
     let start = Instant::now();
-    printer.event(&svc.name, &format!("pulling {reference}"));
+    printer.say(&svc.name, Image::Pulling(reference.to_string()));
     let mut last = String::new();
     // On a terminal: one live line with every layer's bytes and the total.
     let live = printer.status(&svc.name, &format!("pulling {reference}"));
@@ -223,10 +221,15 @@ async fn pull_image(
             }
             None => {
                 // Progress percentages change constantly; print each layer's state changes only.
-                let line = p.line();
+                let progress = Image::PullProgress {
+                    layer: p.layer,
+                    status: p.status,
+                    bytes: p.bytes,
+                };
+                let line = progress.to_string();
                 let key: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
                 if key != last {
-                    printer.event(&svc.name, &line);
+                    printer.say(&svc.name, progress);
                     last = key;
                 }
             }
@@ -235,9 +238,12 @@ async fn pull_image(
     drop(live);
     pulled
         .map_err(|e| Error::Runtime(format!("{e} (no image {reference} locally and the pull failed; build or load it, e.g. docker load -i image.tar)")))?;
-    printer.event(
+    printer.say(
         &svc.name,
-        &format!("pulled {reference} in {} ms", start.elapsed().as_millis()),
+        Image::Pulled {
+            reference: reference.to_string(),
+            after: start.elapsed(),
+        },
     );
     engine
         .inspect_image(reference)
@@ -285,7 +291,7 @@ async fn build_image(
         ctx = pack_context(svc, b).await?;
     }
     if let Some(id) = up_to_date(&ctx) {
-        printer.event(&svc.name, &format!("image {} up to date", b.tag));
+        printer.say(&svc.name, Image::UpToDate(b.tag.clone()));
         return Ok(Resolved {
             id,
             context_hash: Some(made_from(&ctx.hash)),
@@ -293,9 +299,12 @@ async fn build_image(
     }
     let context_hash = made_from(&ctx.hash);
     let id = build_context(engine, spec, svc, b, ctx, &context_hash, printer).await?;
-    printer.event(
+    printer.say(
         &svc.name,
-        &format!("built {} in {} ms", b.tag, start.elapsed().as_millis()),
+        Image::Built {
+            tag: b.tag.clone(),
+            after: start.elapsed(),
+        },
     );
     Ok(Resolved {
         id,
@@ -358,14 +367,13 @@ async fn build_context(
     made_from: &str,
     printer: &Printer,
 ) -> Result<String> {
-    printer.event(
+    printer.say(
         &svc.name,
-        &format!(
-            "building {} ({} files, {} KiB context)",
-            b.tag,
-            ctx.files,
-            ctx.tar.len() / 1024
-        ),
+        Image::Building {
+            tag: b.tag.clone(),
+            files: ctx.files,
+            bytes: ctx.tar.len(),
+        },
     );
     // One label, what the image is made from: a cold `up` can then skip both builds. The classic builder
     // adds it as a last step, cached as long as the context is unchanged.
@@ -390,14 +398,14 @@ async fn build_context(
                     }
                     kept.push(l);
                 }
-                None => printer.event(&svc.name, &format!("build: {l}")),
+                None => printer.say(&svc.name, Image::BuildOutput(l)),
             },
         )
         .await;
     drop(live);
     if built.is_err() {
         for l in kept {
-            printer.event(&svc.name, &format!("build: {l}"));
+            printer.say(&svc.name, Image::BuildOutput(l));
         }
     }
     Ok(built?)
@@ -450,19 +458,12 @@ pub async fn prune_superseded(
         }
     }
     if removed > 0 {
-        let short = |i: &str| {
-            i.trim_start_matches("sha256:")
-                .chars()
-                .take(12)
-                .collect::<String>()
+        let pruned = Image::Pruned {
+            removed,
+            service: service.to_string(),
+            kept: superseded.to_string(),
         };
-        printer.event(
-            service,
-            &format!(
-                "removed {removed} older image(s) of {service}; kept build {} for a rollback",
-                short(superseded)
-            ),
-        );
+        printer.say(service, pruned);
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::init::oneshot::{io_err, read_tar, repair_ownership};
+use crate::output::event::Init;
 use crate::output::printer::Printer;
 use crate::spec::{InitAction, Service};
 
@@ -174,26 +175,26 @@ async fn read_config(
         match dir.as_deref().and_then(head) {
             // The entrypoint chowns the whole repo itself when the directory is not writable by its user.
             Some((dir_owner, g, m)) if !writable_by(k.uid, k.gid, dir_owner, g, m) => {
-                printer.event(
-                    name,
-                    &format!(
-                        "{} belongs to uid {dir_owner} and is not writable by {}:{}: the image's entrypoint gives it to ipfs (chown -R) before the daemon starts",
-                        k.repo, k.uid, k.gid
-                    ),
-                );
+                let event = Init::RepoNotWritable {
+                    repo: k.repo.to_string(),
+                    owner: dir_owner,
+                    uid: k.uid,
+                    gid: k.gid,
+                };
+                printer.say(name, event);
             }
             _ => {
                 let fixed = repair_ownership(engine, container, k.repo, k.uid, k.gid).await?;
-                printer.event(
-                    name,
-                    &format!(
-                        "{config_path} was owned by uid {owner} (mode {mode:o}) in a directory kubo can write, which the image's entrypoint does not repair; gave {} path(s) in {} to {}:{}",
-                        fixed.len(),
-                        k.repo,
-                        k.uid,
-                        k.gid
-                    ),
-                );
+                let event = Init::ConfigOwnershipRepaired {
+                    config: config_path.clone(),
+                    owner,
+                    mode,
+                    fixed: fixed.len(),
+                    repo: k.repo.to_string(),
+                    uid: k.uid,
+                    gid: k.gid,
+                };
+                printer.say(name, event);
             }
         }
     }
@@ -238,18 +239,17 @@ pub async fn prepare(
     if let Some(c) = &config {
         let fixes = loopback_fixes(c, k.keys);
         for (key, v) in &fixes {
-            printer.event(
-                name,
-                &format!(
-                    "{key} is {} (a plain `ipfs init` listens on loopback only: the app and the published port would not reach it); setting {v} as the image's entrypoint would",
-                    get_path(c, key).map(Value::to_string).unwrap_or_default()
-                ),
-            );
+            let event = Init::LoopbackFixed {
+                key: key.clone(),
+                was: get_path(c, key).map(Value::to_string).unwrap_or_default(),
+                set: v.to_string(),
+            };
+            printer.say(name, event);
         }
         todo.extend(fixes);
     }
     if todo.is_empty() {
-        printer.event(name, "kubo config up to date");
+        printer.say(name, Init::KuboConfigUpToDate);
         return Ok(());
     }
     let tar = script_archive(&script(name, &todo), k)?;
@@ -265,19 +265,12 @@ pub async fn prepare(
                 e.into()
             }
         })?;
-    let keys: Vec<&str> = todo.iter().map(|(k, _)| k.as_str()).collect();
-    let when = if config.is_none() {
-        "no repo yet: the image's entrypoint runs `ipfs init` (API and gateway on 0.0.0.0), then"
-    } else {
-        "before the daemon starts,"
+    let event = Init::KuboConfigScript {
+        new_repo: config.is_none(),
+        script: format!("{SCRIPT_DIR}/{SCRIPT_NAME}"),
+        keys: todo.into_iter().map(|(k, _)| k).collect(),
     };
-    printer.event(
-        name,
-        &format!(
-            "kubo config: {when} {SCRIPT_DIR}/{SCRIPT_NAME} writes {}",
-            keys.join(", ")
-        ),
-    );
+    printer.say(name, event);
     Ok(())
 }
 

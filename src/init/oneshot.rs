@@ -7,6 +7,7 @@ use std::io::Read;
 use crate::engine::{ContainerSpec, Engine, Role};
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::output::event::Init;
 use crate::output::printer::Printer;
 use crate::spec::{InitAction, Service, Spec};
 
@@ -134,14 +135,14 @@ pub async fn fix_ownership(
                 continue;
             };
             let fixed = repair_ownership(engine, &probe, &m.target, uid, gid).await?;
-            printer.event(
-                &svc.name,
-                &format!(
-                    "{} was owned by uid {owner}; repaired ownership of {} path(s) to {uid}:{gid} (fix_ownership)",
-                    m.target,
-                    fixed.len()
-                ),
-            );
+            let event = Init::OwnershipRepaired {
+                target: m.target.clone(),
+                owner,
+                fixed: fixed.len(),
+                uid,
+                gid,
+            };
+            printer.say(&svc.name, event);
         }
         Ok::<_, Error>(())
     }
@@ -165,7 +166,11 @@ pub async fn run_all(
                 let (code, out) =
                     one_shot(engine, spec, svc, image, argv, step.user.as_deref()).await?;
                 for l in out.lines() {
-                    printer.event(&svc.name, &format!("{}: {l}", step.name));
+                    let line = Init::StepOutput {
+                        step: step.name.clone(),
+                        line: l.to_string(),
+                    };
+                    printer.say(&svc.name, line);
                 }
                 if code != 0 {
                     return Err(Error::Runtime(format!(
@@ -175,7 +180,7 @@ pub async fn run_all(
                         argv.join(" ")
                     )));
                 }
-                printer.event(&svc.name, &format!("init step `{}` done", step.name));
+                printer.say(&svc.name, Init::StepDone(step.name.clone()));
             }
             // Not a container of its own: `kubo_prep` prepares the service's container before its start.
             InitAction::KuboConfig { .. } => {}

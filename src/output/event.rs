@@ -1,12 +1,33 @@
 //! What the run says about a service or itself, as values: its start-up, end and engine connection ([`Life`]),
 //! the watch and the spec's reload ([`Watch`]), the rebuild, the start-first swap and the live update
-//! ([`Build`]), and what steering commands set going ([`Steer`]). Each is
-//! rendered here, once, to the line the terminal shows (`»`), and handed as it is to the printer's readers
-//! (`Tapped::event`), so a test or the dashboard asks what happened rather than matching text.
+//! ([`Build`]), what steering commands set going ([`Steer`]), a supervisor's restarts ([`Supervise`]), images
+//! pulled and built ([`Image`]), init steps and kubo's repo ([`Init`]), a plan's containers ([`Reconcile`]), a
+//! failed readiness wait's probes ([`Probe`]) and what `up` and `test` say of themselves ([`Command`]). Each is
+//! rendered here (the later groups in `event/`), once, to the line the terminal shows (`»`), and handed as it
+//! is to the printer's readers (`Tapped::event`), so a test or the dashboard asks what happened rather than
+//! matching text.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+mod command;
+mod image;
+mod init;
+mod probe;
+mod reconcile;
+mod supervise;
+
+pub use command::Command;
+pub use image::Image;
+pub use init::Init;
+pub use probe::Probe;
+pub use reconcile::Reconcile;
+pub use supervise::{Supervise, Trouble};
+
+/// The supervisor's tests read delays as its lines do.
+#[cfg(test)]
+pub use supervise::delay_text;
 
 /// One thing the run says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +40,18 @@ pub enum Event {
     Build(Build),
     /// What a steering command set going.
     Steer(Steer),
+    /// A supervisor's verdict on a service in trouble, its restarts, its readiness lost and back.
+    Supervise(Supervise),
+    /// An image pulled or built, its host build.
+    Image(Image),
+    /// Init steps, ownership repairs, kubo's repo.
+    Init(Init),
+    /// What a plan does to containers.
+    Reconcile(Reconcile),
+    /// A failed readiness wait's last probes.
+    Probe(Probe),
+    /// What `up` and `test` say of themselves.
+    Command(Command),
 }
 
 impl From<Life> for Event {
@@ -247,6 +280,12 @@ impl fmt::Display for Event {
             Event::Watch(e) => e.fmt(f),
             Event::Build(e) => e.fmt(f),
             Event::Steer(e) => e.fmt(f),
+            Event::Supervise(e) => e.fmt(f),
+            Event::Image(e) => e.fmt(f),
+            Event::Init(e) => e.fmt(f),
+            Event::Reconcile(e) => e.fmt(f),
+            Event::Probe(e) => e.fmt(f),
+            Event::Command(e) => e.fmt(f),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::output::event::Probe;
 use crate::output::printer::Printer;
 use crate::probe;
 use crate::spec::{Service, Spec};
@@ -89,19 +90,22 @@ pub async fn wait_ready_shown(
     };
     let container = spec.container_name(&svc.name);
     let resolve = port_resolver(engine, spec, svc).await?;
-    let mut history: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut history: std::collections::VecDeque<Probe> = std::collections::VecDeque::new();
     let mut missed = |after: std::time::Duration, why: &str| {
         live.set(&format!("waiting for readiness (last probe: {why})"));
         if history.len() == HISTORY {
             history.pop_front();
         }
-        history.push_back(format!("probe at {} ms: {why}", after.as_millis()));
+        history.push_back(Probe::Missed {
+            after,
+            why: why.to_string(),
+        });
     };
     let r = probe::wait_ready(engine, &container, probe_spec, &resolve, &mut missed).await;
     drop(live);
     if r.is_err() {
         for h in history {
-            printer.event(&svc.name, &h);
+            printer.say(&svc.name, h);
         }
     }
     r.map(|_| ())

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::output::event::Reconcile;
 use crate::output::printer::TOOL;
 
 /// Why an action is taken. Displays as the words people read.
@@ -167,11 +168,11 @@ pub enum Action {
     },
 }
 
-/// A line an action announces: a tool event under a name, or a plain line (`down` prints those).
+/// A line an action announces: a typed event under a name, or a plain line (`down` prints those).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
-    /// `name » text`.
-    Event(String, String),
+    /// `name » event`.
+    Event(String, Reconcile),
     /// `text`.
     Plain(String),
 }
@@ -205,30 +206,25 @@ impl Action {
 
     /// What it says before it is carried out, if anything.
     pub fn announcement(&self) -> Option<Line> {
-        let event = |text: String| Some(Line::Event(self.service().to_string(), text));
+        let event = |e: Reconcile| Some(Line::Event(self.service().to_string(), e));
         match (self, self.reason()) {
-            (Action::Keep { .. }, Reason::UpToDate) => event("up to date, container kept".into()),
+            (Action::Keep { .. }, Reason::UpToDate) => event(Reconcile::UpToDate),
             (Action::Keep { container, .. }, Reason::NotInSpec) => Some(Line::Event(
                 TOOL.to_string(),
-                format!(
-                    "container {container} {}; left running (`down` removes it)",
-                    Reason::NotInSpec
-                ),
+                Reconcile::LeftRunning(container.clone()),
             )),
             (Action::Recreate { .. }, r @ (Reason::Changed | Reason::NotRunning)) => {
-                event(format!("recreating: {r}"))
+                event(Reconcile::Recreating(r.to_string()))
             }
-            (Action::Recreate { .. }, r @ Reason::SpecEdited) => event(format!("{r}; recreating")),
             // Today's words for a service a spec edit added, too.
-            (Action::Create { .. }, Reason::Added) => {
-                event(format!("{}; recreating", Reason::SpecEdited))
-            }
-            (Action::Stop { .. }, r @ Reason::RemovedFromSpec) => event(format!("{r}; stopping")),
-            (Action::Remove { container, .. }, r @ Reason::CutSwap) => {
-                event(format!("container {container} {r}; removing it"))
+            (Action::Recreate { .. }, Reason::SpecEdited)
+            | (Action::Create { .. }, Reason::Added) => event(Reconcile::SpecEdited),
+            (Action::Stop { .. }, Reason::RemovedFromSpec) => event(Reconcile::RemovedFromSpec),
+            (Action::Remove { container, .. }, Reason::CutSwap) => {
+                event(Reconcile::RemovingLeftover(container.clone()))
             }
             (Action::Stop { container, .. }, Reason::Shutdown) => {
-                event(format!("stopping {container}"))
+                event(Reconcile::Stopping(container.clone()))
             }
             (Action::Stop { container, .. }, Reason::Down) => {
                 Some(Line::Plain(format!("stopping {container}")))
@@ -246,7 +242,10 @@ impl Action {
                     container, service, ..
                 },
                 _,
-            ) => Some(Line::Event(service.clone(), format!("started {container}"))),
+            ) => Some(Line::Event(
+                service.clone(),
+                Reconcile::Started(container.clone()),
+            )),
             (Action::Remove { container, .. }, Reason::Down) => {
                 Some(Line::Plain(format!("removed container {container}")))
             }

@@ -8,6 +8,7 @@ use crate::container::container_body;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::output::event::{Init, Reconcile};
 use crate::output::printer::Printer;
 use crate::spec::Spec;
 use crate::{init::kubo, init::oneshot};
@@ -23,7 +24,7 @@ pub struct Applied {
 
 fn say(printer: &Printer, line: Option<Line>) {
     match line {
-        Some(Line::Event(name, text)) => printer.event(&name, &text),
+        Some(Line::Event(name, event)) => printer.say(&name, event),
         Some(Line::Plain(text)) => printer.raw(&text),
         None => {}
     }
@@ -45,7 +46,7 @@ pub async fn apply(
         match step(engine, spec, a, printer, &mut applied).await {
             Ok(()) => say(printer, a.done()),
             Err(e) if *a.reason() == Reason::Shutdown => {
-                printer.event(a.service(), &e.to_string());
+                printer.say(a.service(), Reconcile::Failed(e.to_string()));
                 first_error.get_or_insert(e);
             }
             Err(e) => return Err(e),
@@ -115,10 +116,7 @@ async fn step(
                 InitStep::Commands => {
                     let t = Instant::now();
                     oneshot::run_all(engine, spec, svc, image, printer).await?;
-                    printer.event(
-                        service,
-                        &format!("init steps done in {} ms", t.elapsed().as_millis()),
-                    );
+                    printer.say(service, Init::StepsDone(t.elapsed()));
                 }
             }
         }

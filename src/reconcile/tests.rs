@@ -4,6 +4,7 @@ use super::action::Line;
 use super::plan::{Decision, REMOVED_SERVICE_GRACE, decide, orphans};
 use super::*;
 use crate::engine::Role;
+use crate::output::event::Reconcile;
 use std::path::Path;
 use std::time::Duration;
 
@@ -270,8 +271,7 @@ fn up_removes_leftover_init_steps_and_leaves_removed_services_running() {
         actions[1].announcement(),
         Some(Line::Event(
             crate::output::printer::TOOL.into(),
-            "container demo-old belongs to no service of the spec; left running (`down` removes it)"
-                .into()
+            Reconcile::LeftRunning("demo-old".into())
         ))
     );
 }
@@ -302,7 +302,7 @@ fn up_removes_the_second_container_a_cut_swap_left_so_each_service_has_one() {
         actions[1].announcement(),
         Some(Line::Event(
             "app".into(),
-            "container demo-app-next left by a swap that was cut short; removing it".into()
+            Reconcile::RemovingLeftover("demo-app-next".into())
         ))
     );
 }
@@ -338,13 +338,13 @@ fn a_spec_edit_stops_removed_services_first_with_the_default_grace_then_replaces
     );
     assert_eq!(REMOVED_SERVICE_GRACE, crate::spec::DEFAULT_STOP_GRACE);
     let said: Vec<Line> = actions.iter().filter_map(Action::announcement).collect();
-    let event = |n: &str, t: &str| Line::Event(n.into(), t.into());
+    let event = |n: &str, e: Reconcile| Line::Event(n.into(), e);
     assert_eq!(
         said,
         [
-            event("gone", "removed from the spec; stopping"),
-            event("app", "configuration changed; recreating"),
-            event("web", "configuration changed; recreating"),
+            event("gone", Reconcile::RemovedFromSpec),
+            event("app", Reconcile::SpecEdited),
+            event("web", Reconcile::SpecEdited),
         ]
     );
 }
@@ -372,7 +372,10 @@ fn a_rebuild_replaces_quietly_or_keeps_an_unchanged_image() {
     assert!(said.is_empty(), "{said:?}");
     assert_eq!(
         changed[2].done(),
-        Some(Line::Event("app".into(), "started demo-app".into()))
+        Some(Line::Event(
+            "app".into(),
+            Reconcile::Started("demo-app".into())
+        ))
     );
     let same = plan(
         &s,
@@ -438,7 +441,10 @@ fn teardown_stops_removed_services_first_then_reverse_dependency_order_each_with
     let shutdown = plan_down(&s, &seen[..1], Teardown::Graceful);
     assert_eq!(
         shutdown[0].announcement(),
-        Some(Line::Event("ipfs".into(), "stopping demo-ipfs".into()))
+        Some(Line::Event(
+            "ipfs".into(),
+            Reconcile::Stopping("demo-ipfs".into())
+        ))
     );
 }
 
@@ -524,7 +530,7 @@ fn every_reason_reads_as_words() {
         recreate(Reason::Changed).announcement(),
         Some(Line::Event(
             "app".into(),
-            "recreating: configuration or image changed".into()
+            Reconcile::Recreating("configuration or image changed".into())
         ))
     );
     let keep = Action::Keep {
@@ -534,11 +540,26 @@ fn every_reason_reads_as_words() {
     };
     assert_eq!(
         keep.announcement(),
-        Some(Line::Event(
-            "app".into(),
-            "up to date, container kept".into()
-        ))
+        Some(Line::Event("app".into(), Reconcile::UpToDate))
     );
+    // The events say the reasons' words (output/event renders them).
+    for (event, reason) in [
+        (Reconcile::SpecEdited, Reason::SpecEdited),
+        (Reconcile::RemovedFromSpec, Reason::RemovedFromSpec),
+        (Reconcile::UpToDate, Reason::UpToDate),
+    ] {
+        assert!(event.to_string().starts_with(&reason.to_string()));
+    }
+    for (event, reason) in [
+        (Reconcile::LeftRunning("c".into()), Reason::NotInSpec),
+        (Reconcile::RemovingLeftover("c".into()), Reason::CutSwap),
+    ] {
+        assert!(
+            event
+                .to_string()
+                .starts_with(&format!("container c {reason};"))
+        );
+    }
 }
 
 #[tokio::test]

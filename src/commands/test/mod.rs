@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::output::event::Command;
 use crate::output::printer::{Printer, TOOL};
 use crate::spec::Spec;
 
@@ -66,13 +67,11 @@ pub async fn test(spec: &Spec, opts: &TestOptions, out: &Printer) -> Result<u8> 
         let reach = crate::container::Reach::Published;
         copy.run.forwarded.insert(svc.name.clone(), reach);
     }
-    printer.event(
-        TOOL,
-        &format!(
-            "test project {} (a throwaway copy of {})",
-            copy.project, spec.project
-        ),
-    );
+    let project = Command::TestProject {
+        copy: copy.project.clone(),
+        of: spec.project.clone(),
+    };
+    printer.say(TOOL, project);
     let started = Instant::now();
     // Why the services did not start, for the JUnit report (an interrupted start-up is no test result).
     let (outcome, startup) = match start_copy(&engine, &copy, &printer, &cancel).await {
@@ -154,7 +153,7 @@ fn write_junit(
         (Err(_), None) => return Ok(()),
     };
     junit::write(file, copy, ran, elapsed)?;
-    printer.event(TOOL, &format!("wrote JUnit report {}", file.display()));
+    printer.say(TOOL, Command::JunitWritten(file.to_path_buf()));
     Ok(())
 }
 
@@ -202,20 +201,23 @@ async fn run_copy(
     let sampler = stats.then(|| stats::Sampler::start(engine.clone(), copy));
     let mut results = Vec::new();
     for (i, step) in copy.test.iter().enumerate() {
-        printer.event(
-            TOOL,
-            &format!("step {}/{}: {}", i + 1, copy.test.len(), step.name),
-        );
+        let starts = Command::TestStep {
+            n: i + 1,
+            of: copy.test.len(),
+            name: step.name.clone(),
+        };
+        printer.say(TOOL, starts);
         printer.flush().await;
         let r = steps::run_step(engine, copy, i, step, &ports, printer, cancel).await?;
         let failed = r.failed();
         if let Some(code) = failed {
             report_failure(&**engine, copy, &r, code, printer).await;
         } else {
-            printer.event(
-                TOOL,
-                &format!("step {} passed ({:.1} s)", step.name, r.time.as_secs_f64()),
-            );
+            let passed = Command::StepPassed {
+                name: step.name.clone(),
+                took: r.time,
+            };
+            printer.say(TOOL, passed);
         }
         results.push(r);
         if failed.is_some() {

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::Trouble;
 use super::look::Look;
 use crate::engine::Container;
+use crate::output::event::{Event, Supervise};
 use crate::spec::{Backoff, RestartPolicy};
 /// What the machine needs to know of the service's spec and of the run, read afresh for every input (a spec
 /// reload may change it).
@@ -148,7 +149,7 @@ pub enum Effect {
     Exit,
 }
 
-/// A line the supervisor prints about its service.
+/// A line the supervisor prints about its service: said as an [`Event::Supervise`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Say {
     /// The trouble, and that the policy keeps it as it is.
@@ -165,39 +166,31 @@ pub enum Say {
     ReadyAgain,
 }
 
+impl From<Say> for Event {
+    fn from(said: Say) -> Self {
+        Event::Supervise(match said {
+            Say::NotRestarted(trouble, policy) => Supervise::NotRestarted {
+                trouble,
+                policy: policy.as_str(),
+            },
+            Say::Restarting(trouble, restored, n, delay) => Supervise::Restarting {
+                trouble,
+                restored,
+                n,
+                delay,
+            },
+            Say::RestartFailed(error, delay, n) => Supervise::RestartFailed { error, delay, n },
+            Say::Restarted(restored, n, ready) => Supervise::Restarted { restored, n, ready },
+            Say::NotReady(error, dependents) => Supervise::NotReady { error, dependents },
+            Say::ReadyAgain => Supervise::ReadyAgain,
+        })
+    }
+}
+
+/// The line, as the event renders it.
 impl std::fmt::Display for Say {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Say::NotRestarted(t, policy) => {
-                write!(f, "{t}; not restarted (restart = \"{}\")", policy.as_str())
-            }
-            Say::Restarting(t, true, _, _) => write!(f, "{t}; restoring it"),
-            Say::Restarting(t, false, n, delay) => {
-                write!(f, "{t}; restarting in {} (restart {n})", delay_text(*delay))
-            }
-            Say::RestartFailed(e, delay, n) => write!(
-                f,
-                "restart failed: {e}; trying again in {} (restart {n})",
-                delay_text(*delay)
-            ),
-            Say::Restarted(restored, n, ready) => {
-                if *restored {
-                    f.write_str("restored after the engine came back")?;
-                } else {
-                    write!(f, "restarted (restart {n})")?;
-                }
-                match ready {
-                    None => Ok(()),
-                    Some(Ok(took)) => write!(f, "; ready in {} ms", took.as_millis()),
-                    Some(Err(e)) => write!(f, "; {e}"),
-                }
-            }
-            Say::NotReady(e, dependents) if dependents.is_empty() => write!(f, "not ready: {e}"),
-            Say::NotReady(e, dependents) => {
-                write!(f, "not ready: {e}; {} keep running", dependents.join(", "))
-            }
-            Say::ReadyAgain => f.write_str("ready again"),
-        }
+        std::fmt::Display::fmt(&Event::from(self.clone()), f)
     }
 }
 
@@ -214,18 +207,6 @@ pub enum Mark {
     Starting(Instant),
     /// Ready.
     Ready,
-}
-
-/// A delay as people read it: `100 ms`, `2 s`, `1.6 s`.
-pub fn delay_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
-    }
 }
 
 /// The restart number of the next restart and the delay before it: the count starts over when the container

@@ -39,10 +39,7 @@ use io::{Effect, Env, Input, Mark, Timer};
 use look::look;
 use machine::Sup;
 #[cfg(test)]
-use {
-    crate::spec::Backoff,
-    io::{delay_text, next_restart},
-};
+use {crate::output::event::delay_text, crate::spec::Backoff, io::next_restart};
 
 /// The spec as the foreground loop currently knows it (replaced on a valid spec edit).
 pub type SharedSpec = Arc<std::sync::RwLock<Arc<Spec>>>;
@@ -62,50 +59,8 @@ pub struct Supervisor {
     pub state: crate::run::state::RunState,
 }
 
-/// Why a container needs a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trouble {
-    /// It exited with this code.
-    Exited {
-        /// Exit code.
-        code: i64,
-        /// The kernel killed it for memory.
-        oom: bool,
-    },
-    /// It stopped cleanly because the engine did (a daemon restart stops every container without a restart
-    /// policy): not the service's trouble, so it is restored at once, with no backoff, unless its policy is "no".
-    DiedWithEngine {
-        /// Exit code.
-        code: i64,
-    },
-    /// Its liveness probe failed this many times in a row; the last failure.
-    Unhealthy {
-        /// Consecutive failures.
-        failures: u32,
-        /// Last probe error.
-        last: String,
-    },
-}
-
-impl std::fmt::Display for Trouble {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Trouble::Exited { code, oom: true } => {
-                write!(f, "exited with code {code} (OOM-killed)")
-            }
-            Trouble::Exited { code, oom: false } => write!(f, "exited with code {code}"),
-            Trouble::DiedWithEngine { code } => {
-                write!(f, "stopped with the engine (exit code {code})")
-            }
-            Trouble::Unhealthy { failures, last } => {
-                write!(
-                    f,
-                    "liveness failed {failures} times in a row (last: {last})"
-                )
-            }
-        }
-    }
-}
+/// Why a container needs a restart; said in the supervisor's lines, so it is one of the events' types.
+pub use crate::output::event::Trouble;
 
 fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -299,7 +254,7 @@ impl Driver {
                     ));
                 }
                 Effect::Probe(epoch) => self.probe(epoch),
-                Effect::Say(said) => self.sup.printer.event(&self.service, &said.to_string()),
+                Effect::Say(said) => self.sup.printer.say(&self.service, said),
                 Effect::Mark(mark) => self.mark(mark),
                 other => self.engine_call(other),
             }
