@@ -78,14 +78,19 @@ pub enum Input {
     Timer(Timer),
     /// The container lock is held.
     Locked,
-    /// A look under the lock found this container (or none, or the engine did not answer).
+    /// A look under the lock found this container (or none).
     Inspected(Option<Box<Container>>),
+    /// The look under the lock got no answer (the engine went away): nothing is known, so nothing is decided.
+    InspectFailed,
     /// Whether the kernel killed it for memory.
     OomChecked(bool),
     /// Creating the replacement gave this id, or failed.
     Created(Result<String, String>),
     /// Starting the replacement worked, or failed (the driver removed it then).
     StartDone(Result<(), String>),
+    /// Starting the replacement failed with this error and the engine did not answer after it: the engine went
+    /// away, which is not the service's failure (the driver left the container as it was).
+    StartCut(String),
     /// Waiting for the restarted container to be ready ended (in so much time, or with this error).
     ReadyDone(Result<Duration, String>),
     /// The run ends.

@@ -19,6 +19,10 @@ use crate::engine::{Container, State};
 use crate::labels;
 use crate::spec::RestartPolicy;
 
+/// How long after a start cut short by the engine going away the same restart is tried again, unless the loss
+/// is known by then (it then waits for the engine).
+const AFTER_CUT: Duration = Duration::from_secs(1);
+
 /// Where the supervision of one service is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -208,6 +212,8 @@ impl Sup {
             Input::OomChecked(oom) => self.oom_checked(oom, now, &mut fx),
             Input::Created(r) => self.created(r, &mut fx),
             Input::StartDone(r) => self.start_done(r, env, now, &mut fx),
+            Input::StartCut(_) => self.start_cut(now, &mut fx),
+            Input::InspectFailed => self.inspect_failed(env, now, &mut fx),
             Input::ReadyDone(r) => self.ready_done(r, now, &mut fx),
         }
         fx
@@ -624,6 +630,51 @@ impl Sup {
             }
             Err(_) if self.cancelled => self.unlock(fx),
             Err(e) => self.retry(r, e, env, now, fx),
+        }
+    }
+
+    /// The start of restart `r` failed as the engine went away: not a failed restart (no new number, no "restart
+    /// failed" line), so the same restart is tried again, in a new container (the one that failed to start may
+    /// be gone once the engine is back), after [`AFTER_CUT`] — or, once the loss is known, when the engine is back.
+    fn start_cut(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        let Phase::Launching(r, _) = self.phase.clone() else {
+            return;
+        };
+        if self.cancelled {
+            return self.unlock(fx);
+        }
+        let r = Restart {
+            start_at: now + AFTER_CUT,
+            ..r
+        };
+        self.phase = Phase::Retrying(r, false);
+        self.unlock(fx);
+    }
+
+    /// The look under the lock got no answer. Taken for "no container", it left a replacement that was about to
+    /// start created and never started (nothing acts on a created container found by a look) and counted a
+    /// create as failed: now the step is tried again, with the same restart, after [`AFTER_CUT`] — or, once the
+    /// engine's loss is known, when it is back.
+    fn inspect_failed(&mut self, env: &Env, now: Instant, fx: &mut Vec<Effect>) {
+        if self.cancelled {
+            return self.unlock(fx);
+        }
+        let later = |r: Restart| Restart {
+            start_at: now + AFTER_CUT,
+            ..r
+        };
+        match self.phase.clone() {
+            Phase::Launching(r, new) => {
+                self.phase = Phase::BackingOff(later(r), new, false);
+                self.unlock(fx);
+            }
+            Phase::Recreating(r) | Phase::CreateFailed(r, _) => {
+                self.phase = Phase::Retrying(later(r), false);
+                self.unlock(fx);
+            }
+            // The next looks by name find the trouble again once the engine answers.
+            Phase::Troubled { .. } => self.inspected(None, env, now, fx),
+            _ => {}
         }
     }
 

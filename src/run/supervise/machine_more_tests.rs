@@ -105,6 +105,99 @@ fn a_failed_start_is_tried_again_in_a_new_container() {
 }
 
 #[test]
+fn a_start_cut_short_by_the_engine_going_is_the_same_restart_tried_again_not_a_failed_one() {
+    let mut m = M::watching(on_failure());
+    let start_at = m.backing_off();
+    m.now = start_at;
+    m.input(Input::Timer(Timer::StartAt));
+    m.input(Input::Locked);
+    m.input(Input::Inspected(Some(container("b", State::Created, 1))));
+    let fx = m.input(Input::StartCut("connection refused".into()));
+    assert!(M::said(&fx).is_empty(), "no failed restart said: {fx:?}");
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Mark(_))),
+        "the restart count is not moved: {fx:?}"
+    );
+    // Tried again in a new container, as restart 1 still: the one that failed to start is replaced.
+    let fx = m.retried(fx, Some(container("b", State::Created, 1)));
+    let Some(Effect::Recreate { n: 1, old, .. }) = fx.last() else {
+        panic!("restart 1 again: {fx:?}")
+    };
+    assert_eq!(old.id, "b");
+}
+
+#[test]
+fn a_start_cut_short_waits_for_the_engine_once_its_loss_is_known() {
+    let mut m = M::watching(on_failure());
+    let start_at = m.backing_off();
+    m.now = start_at;
+    m.input(Input::Timer(Timer::StartAt));
+    m.input(Input::Locked);
+    m.input(Input::Inspected(Some(container("b", State::Created, 1))));
+    m.input(Input::StartCut("connection refused".into()));
+    assert_eq!(m.input(Input::EngineLost), []);
+    let Some((Timer::StartAt, at)) = m.sup.deadline() else {
+        panic!("a next try: {:?}", m.sup.deadline())
+    };
+    m.now = at;
+    assert_eq!(m.input(Input::Timer(Timer::StartAt)), [], "not while away");
+    assert_eq!(
+        m.sup.deadline(),
+        None,
+        "no timer left: waits for the engine"
+    );
+    assert_eq!(m.input(Input::EngineBack), [Effect::Lock]);
+    m.input(Input::Locked);
+    let fx = m.input(Input::Inspected(None));
+    assert!(
+        matches!(fx.last(), Some(Effect::Recreate { n: 1, .. })),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn a_look_before_the_start_that_gets_no_answer_starts_the_same_replacement_later() {
+    let mut m = M::watching(on_failure());
+    let start_at = m.backing_off();
+    m.now = start_at;
+    m.input(Input::Timer(Timer::StartAt));
+    m.input(Input::Locked);
+    // The engine went just before the look, and its loss is not known yet. Taken for "no container", this left
+    // the created replacement never started: the service stayed down for good.
+    let fx = m.input(Input::InspectFailed);
+    assert_eq!(fx, [Effect::Unlock]);
+    let Some((Timer::StartAt, at)) = m.sup.deadline() else {
+        panic!("a next try: {:?}", m.sup.deadline())
+    };
+    m.now = at;
+    assert_eq!(m.input(Input::Timer(Timer::StartAt)), [Effect::Lock]);
+    m.input(Input::Locked);
+    let fx = m.input(Input::Inspected(Some(container("b", State::Created, 1))));
+    assert_eq!(
+        fx,
+        [Effect::Start {
+            id: "b".into(),
+            n: 1
+        }]
+    );
+}
+
+#[test]
+fn a_look_after_a_failed_create_that_gets_no_answer_is_not_a_failed_restart() {
+    let mut m = M::watching(on_failure());
+    m.dies(1, ms(50), 0);
+    m.input(Input::OomChecked(false));
+    m.input(Input::Created(Err("connection refused".into())));
+    let fx = m.input(Input::InspectFailed);
+    assert!(M::said(&fx).is_empty(), "{fx:?}");
+    let fx = m.retried(fx, None);
+    assert!(
+        matches!(fx.last(), Some(Effect::Recreate { n: 1, .. })),
+        "restart 1 again: {fx:?}"
+    );
+}
+
+#[test]
 fn a_replacement_removed_during_its_backoff_leaves_it_to_what_is_there() {
     let mut m = M::watching(on_failure());
     let start_at = m.backing_off();

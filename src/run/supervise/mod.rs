@@ -298,8 +298,10 @@ impl Driver {
                 Input::Looked { epoch, look }
             }),
             Effect::Inspect => self.child(|s, spec, svc| async move {
-                let c = s.engine.inspect_container(&spec.container_name(&svc)).await;
-                Input::Inspected(c.ok().flatten().map(Box::new))
+                match s.engine.inspect_container(&spec.container_name(&svc)).await {
+                    Ok(c) => Input::Inspected(c.map(Box::new)),
+                    Err(_) => Input::InspectFailed,
+                }
             }),
             Effect::CheckOom { id, code, deadline } => self.child(move |s, _, _| async move {
                 Input::OomChecked(oom_killed(&*s.engine, &id, code, deadline).await)
@@ -310,10 +312,14 @@ impl Driver {
             }),
             Effect::Start { id, n } => self.child(move |s, spec, svc| async move {
                 let started = s.start(&spec, &svc, &id, n).await;
-                if started.is_err() {
-                    let _ = s.engine.remove_container(&id).await;
+                match started {
+                    Err(e) if s.engine.version().await.is_err() => Input::StartCut(e.to_string()),
+                    Err(e) => {
+                        let _ = s.engine.remove_container(&id).await;
+                        Input::StartDone(Err(e.to_string()))
+                    }
+                    Ok(()) => Input::StartDone(Ok(())),
                 }
-                Input::StartDone(started.map_err(|e| e.to_string()))
             }),
             Effect::WaitReady => self.child(|s, spec, svc| async move {
                 let t = Instant::now();
