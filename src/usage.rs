@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::engine::{StatsSample, Throttling};
+use crate::output::event::Memory;
 use crate::spec::Resources;
 
 /// Percent of a limit from which a service counts as near it.
@@ -131,14 +132,15 @@ pub fn marks(window: &[Usage]) -> Vec<Mark> {
 
 /// The warning of a foreground `up` for a container at 90 % of its memory limit or more; `None` below, or
 /// without a limit.
-pub fn memory_warning(u: &Usage) -> Option<String> {
+pub fn memory_warning(u: &Usage) -> Option<Memory> {
     let (pct, limit) = u.memory_percent_of_limit.zip(u.memory_limit_bytes)?;
-    (pct >= NEAR_LIMIT_PERCENT).then(|| {
-        format!(
-            "warning: memory at {pct:.0}% of its {} limit ({} in use); at the limit the kernel OOM-kills it — raise resources.memory_limit in the spec (`pinshare-dev stats` shows the figures)",
-            quantity(limit),
-            bytes(u.memory_bytes)
-        )
+    // `{:.0}` rounds half to even, as the line always showed the percent.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let percent = pct.round_ties_even() as u32;
+    (pct >= NEAR_LIMIT_PERCENT).then_some(Memory::NearLimit {
+        percent,
+        limit,
+        in_use: u.memory_bytes,
     })
 }
 
@@ -282,7 +284,9 @@ mod tests {
     fn the_memory_warning_starts_at_ninety_percent_of_the_limit() {
         let r = kubo();
         assert_eq!(memory_warning(&usage(&sample(0.0, 1800 * MI), &r)), None);
-        let w = memory_warning(&usage(&sample(0.0, 1900 * MI), &r)).expect("a warning");
+        let w = memory_warning(&usage(&sample(0.0, 1900 * MI), &r))
+            .expect("a warning")
+            .to_string();
         assert!(
             w.starts_with("warning: memory at 93% of its 2Gi limit (1.9GiB in use)"),
             "{w}"

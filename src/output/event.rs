@@ -2,7 +2,8 @@
 //! the watch and the spec's reload ([`Watch`]), the rebuild, the start-first swap and the live update
 //! ([`Build`]), what steering commands set going ([`Steer`]), a supervisor's restarts ([`Supervise`]), images
 //! pulled and built ([`Image`]), init steps and kubo's repo ([`Init`]), a plan's containers ([`Reconcile`]), a
-//! failed readiness wait's probes ([`Probe`]) and what `up` and `test` say of themselves ([`Command`]). Each is
+//! failed readiness wait's probes ([`Probe`]), what `up` and `test` say of themselves ([`Command`]) and a
+//! container near its memory limit ([`Memory`]). Each is
 //! rendered here (the later groups in `event/`), once, to the line the terminal shows (`»`), and handed as it
 //! is to the printer's readers (`Tapped::event`), so a test or the dashboard asks what happened rather than
 //! matching text.
@@ -14,15 +15,19 @@ use std::time::Duration;
 mod command;
 mod image;
 mod init;
+mod memory;
 mod probe;
 mod reconcile;
+mod steer;
 mod supervise;
 
 pub use command::Command;
 pub use image::Image;
 pub use init::Init;
+pub use memory::Memory;
 pub use probe::Probe;
 pub use reconcile::Reconcile;
+pub use steer::Steer;
 pub use supervise::{Supervise, Trouble};
 
 /// The supervisor's tests read delays as its lines do.
@@ -52,6 +57,8 @@ pub enum Event {
     Probe(Probe),
     /// What `up` and `test` say of themselves.
     Command(Command),
+    /// A container near its memory limit.
+    Memory(Memory),
 }
 
 impl From<Life> for Event {
@@ -70,23 +77,6 @@ impl From<Build> for Event {
     fn from(e: Build) -> Self {
         Event::Build(e)
     }
-}
-
-impl From<Steer> for Event {
-    fn from(e: Steer) -> Self {
-        Event::Steer(e)
-    }
-}
-
-/// What the user's steering commands (`restart`, `stop`, `trigger`, the dashboard's buttons) set going.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Steer {
-    /// `restart`: a new container of the same build.
-    Restarting,
-    /// A dependency of this service (named) was stopped by `stop`.
-    DependencyStopped(String),
-    /// `trigger`: a build.
-    Triggered,
 }
 
 /// The run's start-up and end.
@@ -143,6 +133,15 @@ pub enum Life {
     EngineBack(Duration),
     /// What a failed start-up created (network, volumes) was removed.
     RemovedMade(Vec<String>),
+    /// A failed start-up's root cause started a container: its last `lines` follow (`lines` >= 1).
+    LastLines {
+        /// How many lines follow.
+        lines: usize,
+        /// The container.
+        container: String,
+    },
+    /// Why a service failed in a start-up (the error), after the root cause.
+    StartUpError(String),
 }
 
 /// The watch and the spec's reload.
@@ -184,6 +183,26 @@ pub enum Watch {
     NothingChanged,
     /// The service is ready (after a reload).
     Ready,
+    /// A line of the errors of a spec edit (a rendered diagnostic, one line of it as `check` shows it).
+    SpecErrorLine(String),
+    /// A save to a service stopped by `stop` (the run not manual) waits for `start` (the command), which
+    /// builds it.
+    StoppedNotRebuilt {
+        /// The command that starts it.
+        start: String,
+    },
+    /// A save to a service stopped by `stop` in a manual run waits for `start`, then `trigger` (the commands).
+    StoppedWaits {
+        /// The command that starts it.
+        start: String,
+        /// The command that builds it.
+        trigger: String,
+    },
+    /// A save in a manual run waits for `trigger` (the command).
+    Pending {
+        /// The command that builds it.
+        trigger: String,
+    },
 }
 
 /// A rebuild, its swap, a live update.
@@ -286,6 +305,7 @@ impl fmt::Display for Event {
             Event::Reconcile(e) => e.fmt(f),
             Event::Probe(e) => e.fmt(f),
             Event::Command(e) => e.fmt(f),
+            Event::Memory(e) => e.fmt(f),
         }
     }
 }
@@ -357,20 +377,12 @@ impl fmt::Display for Life {
                 "removed what this failed start-up created: {}",
                 what.join(", ")
             ),
-        }
-    }
-}
-
-impl fmt::Display for Steer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Steer::Restarting => {
-                f.write_str("restarting on request: a new container of the same build, no rebuild")
-            }
-            Steer::DependencyStopped(dep) => {
-                write!(f, "{dep}, which it depends on, was stopped on request")
-            }
-            Steer::Triggered => f.write_str("build triggered on request"),
+            Life::LastLines {
+                lines: 1,
+                container,
+            } => write!(f, "last line of {container}:"),
+            Life::LastLines { lines, container } => write!(f, "last {lines} lines of {container}:"),
+            Life::StartUpError(e) => f.write_str(e),
         }
     }
 }
@@ -413,6 +425,16 @@ impl fmt::Display for Watch {
             Watch::SpecApplyFailed(e) => write!(f, "applying the new spec failed: {e}"),
             Watch::NothingChanged => f.write_str("no service's configuration changed"),
             Watch::Ready => f.write_str("ready"),
+            Watch::SpecErrorLine(l) => f.write_str(l),
+            Watch::StoppedNotRebuilt { start } => write!(
+                f,
+                "not rebuilt: stopped by `stop`; `{start}` starts it and builds the change"
+            ),
+            Watch::StoppedWaits { start, trigger } => write!(
+                f,
+                "not rebuilt: stopped by `stop`; the change waits for `{start}`, then `{trigger}`"
+            ),
+            Watch::Pending { trigger } => write!(f, "pending (manual mode): `{trigger}` builds it"),
         }
     }
 }
@@ -531,6 +553,29 @@ mod tests {
             &format!("all services ready; watching no sources (0 directories) and s.toml {ctrl_c}"),
         );
         reads(
+            Watch::StoppedNotRebuilt {
+                start: "pd start app".into(),
+            },
+            "not rebuilt: stopped by `stop`; `pd start app` starts it and builds the change",
+        );
+        reads(
+            Watch::StoppedWaits {
+                start: "pd start app".into(),
+                trigger: "pd trigger app".into(),
+            },
+            "not rebuilt: stopped by `stop`; the change waits for `pd start app`, then `pd trigger app`",
+        );
+        reads(
+            Watch::Pending {
+                trigger: "pd trigger app".into(),
+            },
+            "pending (manual mode): `pd trigger app` builds it",
+        );
+        reads(
+            Watch::SpecErrorLine("error: unknown field `imag`".into()),
+            "error: unknown field `imag`",
+        );
+        reads(
             Watch::SpecInvalid("2 errors".into()),
             "2 errors; the edit was not applied, everything keeps running as it was",
         );
@@ -599,6 +644,24 @@ mod tests {
         reads(
             Steer::DependencyStopped("kv".into()),
             "kv, which it depends on, was stopped on request",
+        );
+        reads(
+            Life::LastLines {
+                lines: 1,
+                container: "p-ipfs".into(),
+            },
+            "last line of p-ipfs:",
+        );
+        reads(
+            Life::LastLines {
+                lines: 20,
+                container: "p-ipfs".into(),
+            },
+            "last 20 lines of p-ipfs:",
+        );
+        reads(
+            Life::StartUpError("service `app` failed: exited".into()),
+            "service `app` failed: exited",
         );
         reads(
             Life::EngineAwayAtStop(Duration::from_secs(30)),

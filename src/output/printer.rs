@@ -583,7 +583,9 @@ impl Printer {
         self.tap.subscribe()
     }
 
-    /// A tool event about a service (or the project).
+    /// A line of free text about a service (or the project), as an event would print it: the tests' raw events
+    /// (what the run says is typed: [`Printer::say`]).
+    #[cfg(test)]
     pub fn event(&self, name: &str, text: &str) {
         self.event_line(name, text, None);
     }

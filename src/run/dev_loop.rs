@@ -248,7 +248,7 @@ async fn worker(
             }
             let listed: Vec<PathBuf> = paths.iter().cloned().collect();
             if fg.state.defer(&service, &listed) {
-                printer.event(&service, &deferred(&fg.state, &service, &current));
+                printer.say(&service, deferred(&fg.state, &service, &current));
                 break;
             }
             let cause = crate::run::trigger::Trigger {
@@ -271,17 +271,13 @@ async fn worker(
 
 /// The line of a save that waits: in manual mode for `trigger`, for a stopped service for its `start` (which
 /// builds it, unless the run is manual).
-fn deferred(state: &RunState, service: &str, spec: &Spec) -> String {
+fn deferred(state: &RunState, service: &str, spec: &Spec) -> Watch {
     let trigger = spec.command(&format!("trigger {service}"));
     let start = spec.command(&format!("start {service}"));
     match (state.held(service), state.manual()) {
-        (true, false) => {
-            format!("not rebuilt: stopped by `stop`; `{start}` starts it and builds the change")
-        }
-        (true, true) => format!(
-            "not rebuilt: stopped by `stop`; the change waits for `{start}`, then `{trigger}`"
-        ),
-        (false, _) => format!("pending (manual mode): `{trigger}` builds it"),
+        (true, false) => Watch::StoppedNotRebuilt { start },
+        (true, true) => Watch::StoppedWaits { start, trigger },
+        (false, _) => Watch::Pending { trigger },
     }
 }
 
@@ -292,7 +288,7 @@ async fn reload(s: &Session, current: &Spec, followed: &mut HashSet<String>) -> 
         Err(LoadError::Invalid(errors)) => {
             let text = errors.render_errors(false);
             for l in text.lines() {
-                s.printer.event(TOOL, l);
+                s.printer.say(TOOL, Watch::SpecErrorLine(l.to_string()));
             }
             let shown = s.printer.redact(text.trim_end()).into_owned();
             s.tasks.control.state.spec_error(Some(shown));

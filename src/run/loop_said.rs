@@ -1,5 +1,6 @@
-//! What the fake runs of `loop_tests.rs` and `await_tests.rs` said, as typed events ([`Event`]), read from the
-//! printer's tap: the tests ask how many rebuilds served or swaps ended rather than match the lines' text.
+//! What the fake runs of `loop_tests.rs`, `await_tests.rs` and `state_tests.rs` said, as typed events
+//! ([`Event`]), read from the printer's tap: the tests ask how many rebuilds served or swaps ended rather than
+//! match the lines' text.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

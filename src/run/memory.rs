@@ -43,7 +43,7 @@ pub async fn watch(
             }
             if let Some(w) = usage::memory_warning(&usage::usage(&sample, &svc.resources)) {
                 warned.insert(sample.id);
-                printer.event(name, &w);
+                printer.say(name, w);
             }
         }
     }

@@ -83,12 +83,11 @@ pub async fn ensure_project_objects(
     Ok(())
 }
 
-/// `last line of C:`, `last 20 lines of C:`.
-pub fn last_lines_heading(n: usize, container: &str) -> String {
-    if n == 1 {
-        format!("last line of {container}:")
-    } else {
-        format!("last {n} lines of {container}:")
+/// The heading over a container's last lines: `last line of C:`, `last 20 lines of C:`.
+pub fn last_lines_heading(n: usize, container: &str) -> Life {
+    Life::LastLines {
+        lines: n,
+        container: container.to_string(),
     }
 }
 
@@ -419,14 +418,14 @@ async fn report_failures(
         let container = spec.container_name(&first.service);
         let lines = last_lines(engine, &container, 20).await;
         if !lines.is_empty() {
-            printer.event(&first.service, &last_lines_heading(lines.len(), &container));
+            printer.say(&first.service, last_lines_heading(lines.len(), &container));
             for l in lines {
                 printer.log(&first.service, &l).await;
             }
         }
     }
     for f in &failures {
-        printer.event(&f.service, &f.error.to_string());
+        printer.say(&f.service, Life::StartUpError(f.error.to_string()));
     }
     printer.flush().await;
     first.error

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::engine::fake::Fake;
+use crate::output::event::{Event, Watch};
 use crate::output::printer::Printer;
 use crate::run::control::{Handle, Reply, Request};
 use crate::run::dev_loop::Sources;
+use crate::run::loop_said::{Events, collect_events};
 use crate::run::state::{BuildResult, PhaseView, Transition};
 use crate::run::{StopSignals, UpOptions, run};
 use crate::watch::Changes;
@@ -35,6 +37,7 @@ struct Up {
     dir: tempfile::TempDir,
     signals: StopSignals,
     lines: Arc<Mutex<Vec<String>>>,
+    events: Events,
     seen: Arc<Mutex<Vec<Transition>>>,
     changes: tokio::sync::mpsc::UnboundedSender<Changes>,
     edits: tokio::sync::mpsc::UnboundedSender<()>,
@@ -62,6 +65,7 @@ fn launch_with(manual: bool) -> Up {
     fake.add_image("kv:1", "sha256:kv");
     let engine: Arc<dyn Engine> = Arc::new(fake.clone());
     let (printer, lines) = Printer::capturing(["kv", "app"]);
+    let events = collect_events(&printer);
     let (sources, changes, edits) = Sources::channels();
     let signals = StopSignals {
         control: Handle::new("st", manual),
@@ -92,6 +96,7 @@ fn launch_with(manual: bool) -> Up {
         dir,
         signals,
         lines,
+        events,
         seen,
         changes,
         edits,
@@ -110,6 +115,26 @@ impl Up {
             assert!(
                 t.elapsed() < Duration::from_secs(600),
                 "`{text}` never printed"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Polls until `service` was said `event` once.
+    async fn said(&self, service: &str, event: impl Fn(&Event) -> bool) {
+        let t = tokio::time::Instant::now();
+        let count = || {
+            let events = self.events.lock().expect("events");
+            events
+                .iter()
+                .filter(|(name, e)| name == service && event(e))
+                .count()
+        };
+        while count() < 1 {
+            assert!(
+                t.elapsed() < Duration::from_secs(600),
+                "never said: {:#?}",
+                self.events.lock().expect("events")
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -331,7 +356,10 @@ async fn a_save_to_a_stopped_service_waits_for_its_start_which_builds_it() {
         .ok
     );
     let path = up.save(2);
-    up.printed("not rebuilt: stopped by `stop`", 1).await;
+    up.said("app", |e| {
+        matches!(e, Event::Watch(Watch::StoppedNotRebuilt { start }) if start.ends_with("start app"))
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert!(!up.running("st-app"));
     let snap = up.signals.control.state.snapshot();
@@ -385,7 +413,10 @@ async fn in_manual_mode_a_save_is_pending_until_trigger_builds_it() {
     up.printed("all services ready; watching app", 1).await;
     let app = up.fake.container("st-app").expect("app").id;
     let path = up.save(2);
-    up.printed("app  » pending (manual mode)", 1).await;
+    up.said("app", |e| {
+        matches!(e, Event::Watch(Watch::Pending { trigger }) if trigger.ends_with("trigger app"))
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(
         up.fake.container("st-app").expect("app").id,

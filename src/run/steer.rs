@@ -137,11 +137,11 @@ impl Steerer {
                 .await
                 .map_err(|e| format!("stopping {container} failed: {e}"))?;
         }
-        let text = format!(
-            "stopped on request; it stays stopped through saves and spec edits until `{}`",
-            spec.command(&format!("start {name}"))
-        );
-        self.printer.event(name, &text);
+        let event = Steer::Stopped {
+            start: spec.command(&format!("start {name}")),
+        };
+        let text = event.to_string();
+        self.printer.say(name, event);
         for other in spec
             .order
             .iter()
@@ -222,7 +222,7 @@ impl Steerer {
     }
 
     /// Waits for readiness and says `done` with the time it took.
-    async fn until_ready(&self, spec: &Spec, svc: &Service, done: &str) -> Steered {
+    async fn until_ready(&self, spec: &Spec, svc: &Service, done: &'static str) -> Steered {
         let t = Instant::now();
         self.state()
             .set(&svc.name, Phase::Starting { since: t.into() });
@@ -230,8 +230,12 @@ impl Steerer {
             .await
             .map_err(|e| format!("{done}, but: {e}"))?;
         self.state().ready(&svc.name, None);
-        let text = format!("{done}; ready in {} ms", t.elapsed().as_millis());
-        self.printer.event(&svc.name, &text);
+        let event = Steer::ReadyAfter {
+            done,
+            after: t.elapsed(),
+        };
+        let text = event.to_string();
+        self.printer.say(&svc.name, event);
         Ok(text)
     }
 }

@@ -180,6 +180,12 @@ async fn a_failed_create_is_reported_with_the_operation_and_the_dependents_wait_
 
 #[test]
 fn one_last_line_is_not_called_lines() {
-    assert_eq!(last_lines_heading(1, "p-ipfs"), "last line of p-ipfs:");
-    assert_eq!(last_lines_heading(20, "p-ipfs"), "last 20 lines of p-ipfs:");
+    assert_eq!(
+        last_lines_heading(1, "p-ipfs").to_string(),
+        "last line of p-ipfs:"
+    );
+    assert_eq!(
+        last_lines_heading(20, "p-ipfs").to_string(),
+        "last 20 lines of p-ipfs:"
+    );
 }
