@@ -35,6 +35,7 @@ use crate::{probe, probe::ready};
 mod io;
 mod look;
 mod machine;
+mod phase;
 use io::{Effect, Env, Input, Mark, Timer};
 use look::look;
 use machine::Sup;
