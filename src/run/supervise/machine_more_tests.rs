@@ -85,10 +85,7 @@ fn a_failed_create_is_not_tried_again_when_another_container_took_the_name() {
 #[test]
 fn a_failed_start_is_tried_again_in_a_new_container() {
     let mut m = M::watching(on_failure());
-    let start_at = m.backing_off();
-    m.now = start_at;
-    m.input(Input::Timer(Timer::StartAt));
-    m.input(Input::Locked);
+    m.at_the_start();
     m.input(Input::Inspected(Some(container("b", State::Created, 1))));
     let fx = m.input(Input::StartDone(Err("port taken".into())));
     assert_eq!(
@@ -107,10 +104,7 @@ fn a_failed_start_is_tried_again_in_a_new_container() {
 #[test]
 fn a_start_cut_short_by_the_engine_going_is_the_same_restart_tried_again_not_a_failed_one() {
     let mut m = M::watching(on_failure());
-    let start_at = m.backing_off();
-    m.now = start_at;
-    m.input(Input::Timer(Timer::StartAt));
-    m.input(Input::Locked);
+    m.at_the_start();
     m.input(Input::Inspected(Some(container("b", State::Created, 1))));
     let fx = m.input(Input::StartCut("connection refused".into()));
     assert!(M::said(&fx).is_empty(), "no failed restart said: {fx:?}");
@@ -129,10 +123,7 @@ fn a_start_cut_short_by_the_engine_going_is_the_same_restart_tried_again_not_a_f
 #[test]
 fn a_start_cut_short_waits_for_the_engine_once_its_loss_is_known() {
     let mut m = M::watching(on_failure());
-    let start_at = m.backing_off();
-    m.now = start_at;
-    m.input(Input::Timer(Timer::StartAt));
-    m.input(Input::Locked);
+    m.at_the_start();
     m.input(Input::Inspected(Some(container("b", State::Created, 1))));
     m.input(Input::StartCut("connection refused".into()));
     assert_eq!(m.input(Input::EngineLost), []);
@@ -158,10 +149,7 @@ fn a_start_cut_short_waits_for_the_engine_once_its_loss_is_known() {
 #[test]
 fn a_look_before_the_start_that_gets_no_answer_starts_the_same_replacement_later() {
     let mut m = M::watching(on_failure());
-    let start_at = m.backing_off();
-    m.now = start_at;
-    m.input(Input::Timer(Timer::StartAt));
-    m.input(Input::Locked);
+    m.at_the_start();
     // The engine went just before the look, and its loss is not known yet. Taken for "no container", this left
     // the created replacement never started: the service stayed down for good.
     let fx = m.input(Input::InspectFailed);
@@ -200,10 +188,7 @@ fn a_look_after_a_failed_create_that_gets_no_answer_is_not_a_failed_restart() {
 #[test]
 fn a_replacement_removed_during_its_backoff_leaves_it_to_what_is_there() {
     let mut m = M::watching(on_failure());
-    let start_at = m.backing_off();
-    m.now = start_at;
-    m.input(Input::Timer(Timer::StartAt));
-    m.input(Input::Locked);
+    m.at_the_start();
     let fx = m.input(Input::Inspected(running("c")));
     assert_eq!(fx[0], Effect::Unlock);
     assert_eq!(m.followed(), "c");

@@ -128,6 +128,14 @@ impl M {
         start_at
     }
 
+    /// Backs off and, at the start time, holds the lock for the start: the look under it comes next.
+    pub(super) fn at_the_start(&mut self) {
+        let start_at = self.backing_off();
+        self.now = start_at;
+        self.input(Input::Timer(Timer::StartAt));
+        self.input(Input::Locked);
+    }
+
     pub(super) fn followed(&self) -> String {
         match &self.sup.phase {
             Phase::Watching { id, .. } => id.clone(),
