@@ -83,7 +83,12 @@ fn foreign_hosts_and_cross_origin_posts_are_refused() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let o = p.cmd(&["ui", "--open"]).env("PATH", path).output().unwrap();
     assert!(o.status.success(), "{o:?}");
-    let read = || std::fs::read_to_string(&opened).ok();
+    // The stand-in's `>` makes the file before `echo` writes to it: a read in between finds it empty.
+    let read = || {
+        std::fs::read_to_string(&opened)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    };
     let given = common::poll("xdg-open to be run", Duration::from_secs(10), read);
     assert_eq!(given.trim(), url);
     drop(up);
