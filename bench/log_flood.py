@@ -144,7 +144,8 @@ def run_compose(compose: Path, work: Path, n: int) -> dict:
     r = Reader(p, " | ")
     ok = r.wait(300)
     stop(p)
-    subprocess.run(base + ["down", "-t", "1"], capture_output=True)
+    # `-v`: the image's VOLUME gives each round's container an anonymous volume, which `down` alone leaves behind.
+    subprocess.run(base + ["down", "-v", "-t", "1"], capture_output=True)
     return score(r, n) if ok else {"error": "no flood-done"}
 
 
