@@ -520,7 +520,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn reads(event: impl Into<Event>, line: &str) {
+    pub(super) fn reads(event: impl Into<Event>, line: &str) {
         assert_eq!(event.into().to_string(), line);
     }
 

@@ -82,10 +82,7 @@ impl fmt::Display for Command {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn reads(event: Command, line: &str) {
-        assert_eq!(Event::from(event).to_string(), line);
-    }
+    use crate::output::event::tests::reads;
 
     #[test]
     fn what_up_and_test_say_reads_as_it_always_did() {

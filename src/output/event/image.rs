@@ -116,10 +116,7 @@ impl fmt::Display for Image {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn reads(event: Image, line: &str) {
-        assert_eq!(Event::from(event).to_string(), line);
-    }
+    use crate::output::event::tests::reads;
 
     #[test]
     fn image_lines_read_as_they_always_did() {

@@ -152,10 +152,7 @@ impl fmt::Display for Init {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn reads(event: Init, line: &str) {
-        assert_eq!(Event::from(event).to_string(), line);
-    }
+    use crate::output::event::tests::reads;
 
     #[test]
     fn init_lines_read_as_they_always_did() {

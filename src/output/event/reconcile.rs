@@ -62,10 +62,7 @@ impl fmt::Display for Reconcile {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn reads(event: Reconcile, line: &str) {
-        assert_eq!(Event::from(event).to_string(), line);
-    }
+    use crate::output::event::tests::reads;
 
     #[test]
     fn a_plans_lines_read_as_they_always_did() {

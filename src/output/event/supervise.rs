@@ -172,10 +172,7 @@ impl fmt::Display for Supervise {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn reads(event: Supervise, line: &str) {
-        assert_eq!(Event::from(event).to_string(), line);
-    }
+    use crate::output::event::tests::reads;
 
     fn exited(code: i64, oom: bool) -> Trouble {
         Trouble::Exited { code, oom }
