@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Trouble;
 use super::look::Look;
 use crate::engine::Container;
-use crate::output::event::{Event, Supervise};
+use crate::output::event::Supervise;
 use crate::spec::{Backoff, RestartPolicy};
 /// What the machine needs to know of the service's spec and of the run, read afresh for every input (a spec
 /// reload may change it).
@@ -147,56 +146,11 @@ pub enum Effect {
     /// Wait until the service is ready; report [`Input::ReadyDone`].
     WaitReady,
     /// Print this.
-    Say(Say),
+    Say(Supervise),
     /// Change the run's observable state.
     Mark(Mark),
     /// The supervision ends here.
     Exit,
-}
-
-/// A line the supervisor prints about its service: said as an [`Event::Supervise`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Say {
-    /// The trouble, and that the policy keeps it as it is.
-    NotRestarted(Trouble, RestartPolicy),
-    /// The trouble, and the restart `n` in `delay` (or at once, restoring it).
-    Restarting(Trouble, bool, u32, Duration),
-    /// A create or start failed; tried again in `delay` as restart `n`.
-    RestartFailed(String, Duration, u32),
-    /// Restarted as restart `n` (or restored); ready after, or not.
-    Restarted(bool, u32, Option<Result<Duration, String>>),
-    /// Readiness lost, with the services that keep running.
-    NotReady(String, Vec<String>),
-    /// Readiness back.
-    ReadyAgain,
-}
-
-impl From<Say> for Event {
-    fn from(said: Say) -> Self {
-        Event::Supervise(match said {
-            Say::NotRestarted(trouble, policy) => Supervise::NotRestarted {
-                trouble,
-                policy: policy.as_str(),
-            },
-            Say::Restarting(trouble, restored, n, delay) => Supervise::Restarting {
-                trouble,
-                restored,
-                n,
-                delay,
-            },
-            Say::RestartFailed(error, delay, n) => Supervise::RestartFailed { error, delay, n },
-            Say::Restarted(restored, n, ready) => Supervise::Restarted { restored, n, ready },
-            Say::NotReady(error, dependents) => Supervise::NotReady { error, dependents },
-            Say::ReadyAgain => Supervise::ReadyAgain,
-        })
-    }
-}
-
-/// The line, as the event renders it.
-impl std::fmt::Display for Say {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&Event::from(self.clone()), f)
-    }
 }
 
 /// A change of the run's observable state.

@@ -13,11 +13,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Trouble;
-use super::io::{Effect, Env, Input, Mark, Say, Timer, next_restart};
+use super::io::{Effect, Env, Input, Mark, Timer, next_restart};
 use super::look::{Look, RESYNC, found_stopped};
 pub use super::phase::{Decided, Phase, Restart, Verdict};
 use crate::engine::{Container, State};
 use crate::labels;
+use crate::output::event::Supervise;
 use crate::spec::RestartPolicy;
 
 /// How long after a start cut short by the engine going away the same restart is tried again, unless the loss
@@ -109,10 +110,13 @@ impl Sup {
                 }
             }
             Input::NotReady { epoch, error } if self.probed(epoch) => {
-                fx.push(Effect::Say(Say::NotReady(error, env.dependents.clone())));
+                fx.push(Effect::Say(Supervise::NotReady {
+                    error,
+                    dependents: env.dependents.clone(),
+                }));
             }
             Input::ReadyAgain { epoch } if self.probed(epoch) => {
-                fx.push(Effect::Say(Say::ReadyAgain));
+                fx.push(Effect::Say(Supervise::ReadyAgain));
             }
             Input::NotReady { .. } | Input::ReadyAgain { .. } => {}
             Input::Locked => {
@@ -455,7 +459,10 @@ impl Sup {
             Verdict::Held => Some(Effect::Mark(Mark::Held)),
             Verdict::Policy(policy) => {
                 let reason = trouble.to_string();
-                fx.push(Effect::Say(Say::NotRestarted(trouble.clone(), policy)));
+                fx.push(Effect::Say(Supervise::NotRestarted {
+                    trouble: trouble.clone(),
+                    policy: policy.as_str(),
+                }));
                 Some(Effect::Mark(Mark::Failed(reason)))
             }
             Verdict::Restart => None,
@@ -466,12 +473,12 @@ impl Sup {
             self.unlock(fx);
             return self.idle(now, fx);
         }
-        fx.push(Effect::Say(Say::Restarting(
+        fx.push(Effect::Say(Supervise::Restarting {
             trouble,
-            restart.restored,
-            restart.n,
+            restored: restart.restored,
+            n: restart.n,
             delay,
-        )));
+        }));
         self.create(restart, fx);
     }
 
@@ -509,7 +516,7 @@ impl Sup {
     fn retry(&mut self, r: Restart, error: String, env: &Env, now: Instant, fx: &mut Vec<Effect>) {
         let n = r.n + 1;
         let delay = env.backoff.delay(n);
-        fx.push(Effect::Say(Say::RestartFailed(error, delay, n)));
+        fx.push(Effect::Say(Supervise::RestartFailed { error, delay, n }));
         let r = Restart {
             n,
             start_at: now + delay,
@@ -592,7 +599,11 @@ impl Sup {
     /// The replacement runs: says so, and when it is ready.
     fn restarted(&mut self, r: Restart, id: String, env: &Env, now: Instant, fx: &mut Vec<Effect>) {
         if !env.readiness {
-            fx.push(Effect::Say(Say::Restarted(r.restored, r.n, None)));
+            fx.push(Effect::Say(Supervise::Restarted {
+                restored: r.restored,
+                n: r.n,
+                ready: None,
+            }));
             fx.push(Effect::Mark(Mark::Ready));
             return self.watch_or_trouble(id, now, now, fx);
         }
@@ -611,11 +622,11 @@ impl Sup {
             return;
         };
         let ok = result.is_ok();
-        fx.push(Effect::Say(Say::Restarted(
-            restart.restored,
-            restart.n,
-            Some(result),
-        )));
+        fx.push(Effect::Say(Supervise::Restarted {
+            restored: restart.restored,
+            n: restart.n,
+            ready: Some(result),
+        }));
         if ok {
             fx.push(Effect::Mark(Mark::Ready));
         }
